@@ -1,0 +1,132 @@
+"""Structured logging: one processor chain for structlog and the standard library.
+
+Every event passes through ``redact`` before it is rendered, so a token, secret, password or
+API key can never reach a log line, however deeply it is nested, and emails are masked.
+"""
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+REDACTED = "[redacted]"
+
+_SECRET_KEY = re.compile(
+    r"(pass(word|wd)?|secret|token|api[_-]?key|authorization|cookie|signature|private[_-]?key"
+    r"|credential|session[_-]?id|csrf)",
+    re.IGNORECASE,
+)
+_EMAIL_KEY = re.compile(r"e-?mail|recipient", re.IGNORECASE)
+_EMAIL_VALUE = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
+# Keys that name a secret but carry none (ids, counts, flags) stay readable.
+_SAFE_SUFFIXES = ("_id", "_ids", "_count", "_prefix", "_expires_at", "_present")
+
+
+def mask_email(value: str) -> str:
+    """``jane.doe@example.com`` → ``j***@example.com``."""
+    return _EMAIL_VALUE.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", value)
+
+
+def _is_secret_key(key: str) -> bool:
+    lowered = key.lower()
+    if lowered.endswith(_SAFE_SUFFIXES):
+        return False
+    return bool(_SECRET_KEY.search(lowered))
+
+
+def _clean(key: str, value: Any, depth: int = 0) -> Any:
+    if depth > 8:
+        return value
+    if _is_secret_key(key) and value not in (None, ""):
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {k: _clean(str(k), v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_clean(key, item, depth + 1) for item in value)
+    if isinstance(value, str) and _EMAIL_KEY.search(key):
+        return mask_email(value)
+    return value
+
+
+def redact(_logger: Any, _method: str, event_dict: dict) -> dict:
+    """structlog processor: mask secrets and emails anywhere in the event."""
+    return {key: _clean(key, value) for key, value in event_dict.items()}
+
+
+SHARED_PROCESSORS: list = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    structlog.stdlib.PositionalArgumentsFormatter(),
+    structlog.processors.StackInfoRenderer(),
+    redact,
+]
+
+
+def configure_structlog(*, cache_loggers: bool = True) -> None:
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *SHARED_PROCESSORS,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        # Tests swap processors to capture events, which cached loggers would ignore.
+        cache_logger_on_first_use=cache_loggers,
+    )
+
+
+def build_logging_config(*, log_format: str, level: str) -> dict:
+    renderer = (
+        "structlog.processors.JSONRenderer"
+        if log_format == "json"
+        else "structlog.dev.ConsoleRenderer"
+    )
+    formatter = {
+        "()": structlog.stdlib.ProcessorFormatter,
+        "processors": [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info if log_format == "json" else _identity,
+            _renderer(renderer),
+        ],
+        "foreign_pre_chain": SHARED_PROCESSORS,
+    }
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"structured": formatter},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "structured"},
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            "django.server": {"level": "WARNING"},
+            "django.db.backends": {"level": "INFO"},
+            "django_structlog": {"level": level},
+            "django-q": {"level": level},
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
+            "mail.log": {"level": "WARNING"},
+        },
+    }
+
+
+def _identity(_logger: Any, _method: str, event_dict: dict) -> dict:
+    return event_dict
+
+
+def _renderer(dotted: str) -> Any:
+    if dotted.endswith("JSONRenderer"):
+        return structlog.processors.JSONRenderer()
+    return structlog.dev.ConsoleRenderer(colors=False)
+
+
+def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    return structlog.get_logger(name)
+
+
+logging.captureWarnings(True)

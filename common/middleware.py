@@ -1,0 +1,27 @@
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from common.request_id import sanitize_request_id
+
+
+class RequestIdMiddleware:
+    """Decide the request id before anything logs, and echo it on the response.
+
+    django-structlog's RequestMiddleware binds ``X-Request-ID`` as it finds it; this middleware
+    runs first and replaces a missing or hostile value (too long, control characters) with a
+    fresh one, so whatever is bound is safe to log and to send on.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = sanitize_request_id(request.META.get("HTTP_X_REQUEST_ID"))
+        request.META["HTTP_X_REQUEST_ID"] = request_id
+        # request.headers is cached on first use; make sure it reflects the sanitised value.
+        request.__dict__.pop("headers", None)
+        request.request_id = request_id
+        response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response

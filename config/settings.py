@@ -1,0 +1,270 @@
+"""Settings for every environment, read from the process environment.
+
+``DJANGO_ENV`` is ``development`` (default), ``test`` or ``production``. Production refuses to
+start without its secrets; every malformed value stops the process and names the variable.
+"""
+
+import warnings
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_cache, env_db, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DJANGO_ENV = env_str("DJANGO_ENV", "development", choices=("development", "test", "production"))
+PRODUCTION = DJANGO_ENV == "production"
+TESTING = DJANGO_ENV == "test"
+
+
+def _required_in_production(name: str, dev_default: str) -> str:
+    if PRODUCTION:
+        try:
+            return env_str(name)
+        except ImproperlyConfigured as exc:
+            raise ImproperlyConfigured(f"{exc} (required when DJANGO_ENV=production)") from None
+    return env_str(name, dev_default)
+
+
+# --- core -------------------------------------------------------------------------------------
+SECRET_KEY = _required_in_production(
+    "SECRET_KEY", "dev-only-insecure-key-5c1f0e8a9b7d4c3e2f1a0b9c8d7e6f5a4b3c2d1e0f"
+)
+if PRODUCTION and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("dev-only")):
+    raise ImproperlyConfigured(
+        "Environment variable SECRET_KEY must be a random value of at least 50 characters "
+        "in production"
+    )
+DEBUG = env_bool("DEBUG", not PRODUCTION and not TESTING)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured(
+        "Environment variable DEBUG must be false when DJANGO_ENV=production"
+    )
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "Environment variable ALLOWED_HOSTS is required but not set "
+        "(required when DJANGO_ENV=production)"
+    )
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Base URL used in emails and links that leave the site (the client's proposal link).
+SITE_URL = env_str("SITE_URL", "" if PRODUCTION else "http://127.0.0.1:8000").rstrip("/")
+if PRODUCTION and not SITE_URL:
+    raise ImproperlyConfigured(
+        "Environment variable SITE_URL is required but not set "
+        "(required when DJANGO_ENV=production)"
+    )
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "django_q",
+    "django_structlog",
+    "common",
+    "accounts",
+    "proposals",
+    "integrations",
+]
+
+MIDDLEWARE = [
+    "common.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
+    "accounts.middleware.CurrentBusinessMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.current_business",
+            ],
+        },
+    },
+]
+
+# --- database and cache --------------------------------------------------------------------
+if PRODUCTION:
+    DATABASES = {"default": env_db("DATABASE_URL")}
+else:
+    DATABASES = {"default": env_db("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Statement timeout keeps one slow query from holding a worker forever.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "options", f"-c statement_timeout={env_int('DB_STATEMENT_TIMEOUT_MS', 30000, minimum=0)}"
+    )
+    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web and worker share the SQLite file in development: wait for locks instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    # A file, not memory, so that tests can run a real worker process against it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The cache is shared by every process in production (throttles, token locks, circuit breakers,
+# django-q2 cluster stats), so it must be Redis there; development uses the database.
+if PRODUCTION:
+    CACHES = {"default": env_cache("CACHE_URL")}
+elif TESTING:
+    CACHES = {"default": env_cache("CACHE_URL", "locmemcache://")}
+else:
+    CACHES = {"default": env_cache("CACHE_URL", "dbcache://django_cache")}
+if PRODUCTION and CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+    raise ImproperlyConfigured(
+        "Environment variable CACHE_URL must point at a shared cache (redis://…) in production"
+    )
+
+# --- auth ------------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "/app/"
+LOGOUT_REDIRECT_URL = "accounts:login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- i18n, static ----------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Outside production WhiteNoise serves straight from the app and project static folders.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG
+if not PRODUCTION:
+    # collectstatic only runs for production; elsewhere the missing folder is expected.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# --- security --------------------------------------------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_HSTS_PRELOAD = PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- email -----------------------------------------------------------------------------------
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = _required_in_production("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("EMAIL_PORT", 1025, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "Environment variables EMAIL_USE_TLS and EMAIL_USE_SSL exclude each other"
+    )
+# Applies to connect and to every read on the SMTP socket: no send can hang a worker.
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10.0, minimum=0.1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Proposals <proposals@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Wix -------------------------------------------------------------------------------------
+WIX_API_BASE_URL = env_str("WIX_API_BASE_URL", "http://127.0.0.1:8765").rstrip("/")
+WIX_APP_ID = _required_in_production("WIX_APP_ID", "dev-app-id")
+WIX_APP_SECRET = _required_in_production("WIX_APP_SECRET", "dev-app-secret")
+# PEM of the RSA public key Wix signs webhooks with (development uses the stand-in's test key).
+WIX_WEBHOOK_PUBLIC_KEY = _required_in_production("WIX_WEBHOOK_PUBLIC_KEY", "")
+
+# --- task queue (django-q2) -----------------------------------------------------------------
+# The project owns retries (outbox rows with their own backoff), so django-q2 must never run a
+# task a second time by itself: one attempt, and `retry` (the time after which an unacknowledged
+# task is handed out again) well above `timeout` (after which the worker is killed).
+Q_TIMEOUT = env_int("Q_TIMEOUT", 120, minimum=5)
+Q_RETRY = env_int("Q_RETRY", Q_TIMEOUT * 2, minimum=Q_TIMEOUT + 1)
+if Q_RETRY <= Q_TIMEOUT:
+    raise ImproperlyConfigured("Environment variable Q_RETRY must be greater than Q_TIMEOUT")
+Q_BROKER = env_str("Q_BROKER", "orm", choices=("orm", "redis"))
+Q_CLUSTER = {
+    "name": env_str("Q_CLUSTER_NAME", "proposals"),
+    "workers": env_int("Q_WORKERS", 2, minimum=1),
+    "timeout": Q_TIMEOUT,
+    "retry": Q_RETRY,
+    "max_attempts": 1,
+    "ack_failures": True,
+    "save_limit": env_int("Q_SAVE_LIMIT", 1000, minimum=0),
+    "catch_up": False,
+    "label": "Task queue",
+    "cache": "default",
+    "poll": 0.5,
+}
+if Q_BROKER == "orm":
+    Q_CLUSTER["orm"] = "default"
+else:
+    Q_CLUSTER["redis"] = env_str("Q_REDIS_URL", "redis://127.0.0.1:6379/1")
+# /readyz fails when the oldest queued task waits longer than this, or no cluster reported.
+READYZ_MAX_QUEUE_AGE_SECONDS = env_int("READYZ_MAX_QUEUE_AGE_SECONDS", 300, minimum=1)
+READYZ_CLUSTER_MAX_SILENCE_SECONDS = env_int("READYZ_CLUSTER_MAX_SILENCE_SECONDS", 60, minimum=1)
+READYZ_REQUIRE_CLUSTER = env_bool("READYZ_REQUIRE_CLUSTER", True)
+
+# --- logging ---------------------------------------------------------------------------------
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "console", choices=("json", "console"))
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+DJANGO_STRUCTLOG_CELERY_ENABLED = False
+DJANGO_STRUCTLOG_USER_ID_FIELD = "pk"
+# Safe because common.middleware.RequestIdMiddleware has already replaced a hostile value.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+
+from common.logging import build_logging_config, configure_structlog
+
+LOGGING = build_logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+configure_structlog(cache_loggers=not TESTING)
+
+# --- REST framework (extended by the API work) ---------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}

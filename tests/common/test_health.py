@@ -1,0 +1,107 @@
+import json
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from django_q.models import OrmQ
+
+from tests.conftest import subprocess_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_healthz_answers_without_touching_the_database(db, client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_is_ok_when_every_dependency_is(client, settings):
+    settings.READYZ_REQUIRE_CLUSTER = False
+    response = client.get("/readyz")
+    body = response.json()
+    assert response.status_code == 200, body
+    assert {name: check["status"] for name, check in body["checks"].items()} == {
+        "database": "ok",
+        "migrations": "ok",
+        "queue": "ok",
+        "cluster": "ok",
+    }
+
+
+@pytest.mark.django_db
+def test_readyz_names_a_missing_cluster(client, settings):
+    settings.READYZ_REQUIRE_CLUSTER = True
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["cluster"] == {
+        "status": "fail",
+        "error": "no task cluster reported recently",
+        "duration_ms": response.json()["checks"]["cluster"]["duration_ms"],
+    }
+
+
+@pytest.mark.django_db
+def test_readyz_fails_when_the_oldest_queued_task_is_too_old(client, settings):
+    settings.READYZ_REQUIRE_CLUSTER = False
+    settings.READYZ_MAX_QUEUE_AGE_SECONDS = 60
+    OrmQ.objects.create(
+        key=settings.Q_CLUSTER["name"], payload="x", lock=timezone.now() - timedelta(minutes=10)
+    )
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    queue = response.json()["checks"]["queue"]
+    assert queue["status"] == "fail"
+    assert "oldest queued task" in queue["error"]
+
+
+def test_readyz_answers_503_naming_the_database_when_it_is_unreachable():
+    """A real process whose DATABASE_URL points at a port where nothing listens."""
+    script = (
+        "import django, json; django.setup();"
+        "from django.test import Client;"
+        "r = Client(HTTP_HOST='localhost').get('/readyz');"
+        "print(json.dumps({'status': r.status_code, 'body': r.json()}))"
+    )
+    env = subprocess_env(DATABASE_URL="postgres://postgres@127.0.0.1:9/unreachable")
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["status"] == 503
+    assert answer["body"]["checks"]["database"]["status"] == "fail"
+    assert answer["body"]["checks"]["migrations"]["status"] == "skipped"
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_readyz_sees_a_running_cluster(client, settings, start_qcluster):
+    # Cluster stats live in the cache: both processes must share one (Redis, as in production).
+    redis_cache = "redis://127.0.0.1:6379/14"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_cache,
+        }
+    }
+    settings.READYZ_REQUIRE_CLUSTER = True
+    cluster = start_qcluster(CACHE_URL=redis_cache)
+    cluster.wait_for_output("running", timeout=60)
+    deadline = timezone.now() + timedelta(seconds=30)
+    while True:
+        response = client.get("/readyz")
+        if response.status_code == 200 or timezone.now() > deadline:
+            break
+    assert response.status_code == 200, response.json()
+    assert response.json()["checks"]["cluster"]["clusters"] >= 1

@@ -1,0 +1,83 @@
+"""Settings come from the environment; production refuses to start without its secrets."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PRODUCTION = {
+    "DJANGO_ENV": "production",
+    "SECRET_KEY": "x" * 64,
+    "ALLOWED_HOSTS": "proposals.example.com",
+    "SITE_URL": "https://proposals.example.com",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/proposals",
+    "CACHE_URL": "redis://127.0.0.1:6379/0",
+    "EMAIL_HOST": "smtp.example.com",
+    "WIX_APP_ID": "app",
+    "WIX_APP_SECRET": "secret",
+    "WIX_WEBHOOK_PUBLIC_KEY": "key",
+}
+
+
+def load_settings(env: dict) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k != "DEBUG"}
+    clean.pop("DJANGO_SETTINGS_MODULE", None)
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_starts_with_all_its_settings():
+    result = load_settings(PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "started" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CACHE_URL", "WIX_APP_SECRET"]
+)
+def test_production_refuses_to_start_without_a_secret_and_names_it(missing):
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    result = load_settings(env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert missing in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DEBUG", "maybe"),
+        ("EMAIL_PORT", "twenty-five"),
+        ("LOG_FORMAT", "xml"),
+        ("DJANGO_ENV", "staging"),
+        ("DATABASE_URL", "nosuchdb://x"),
+        ("EMAIL_TIMEOUT", "-1"),
+        ("SECRET_KEY", "short"),
+    ],
+)
+def test_malformed_values_are_errors_naming_the_variable(name, value):
+    result = load_settings({**PRODUCTION, name: value})
+    assert result.returncode != 0
+    assert name in result.stderr
+
+
+def test_debug_cannot_be_on_in_production():
+    result = load_settings({**PRODUCTION, "DEBUG": "true"})
+    assert result.returncode != 0
+    assert "DEBUG" in result.stderr
+
+
+def test_development_needs_nothing():
+    result = load_settings({"DJANGO_ENV": "development"})
+    assert result.returncode == 0, result.stderr
