@@ -8,4 +8,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("app/", include("proposals.urls_dashboard")),
+    path("p/", include("proposals.urls_public")),
+    path("integrations/", include("integrations.urls")),
+    path("api/v1/", include("proposals.api.urls")),
 ]
