@@ -1,0 +1,28 @@
+from proposals.models.activity import Activity
+from proposals.models.clients import Client, ProposalSettings, ProposalTemplate
+from proposals.models.deliveries import Delivery, DeliveryAttempt
+from proposals.models.proposals import (
+    Acceptance,
+    LineItem,
+    Proposal,
+    ProposalSequence,
+    ProposalVersion,
+    ProposalView,
+    Section,
+)
+
+__all__ = [
+    "Acceptance",
+    "Activity",
+    "Client",
+    "Delivery",
+    "DeliveryAttempt",
+    "LineItem",
+    "Proposal",
+    "ProposalSequence",
+    "ProposalSettings",
+    "ProposalTemplate",
+    "ProposalVersion",
+    "ProposalView",
+    "Section",
+]

@@ -1,0 +1,71 @@
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+
+from accounts.scoping import BusinessOwned
+
+
+class Client(BusinessOwned):
+    """A business's own client: the person a proposal is sent to."""
+
+    name = models.CharField(max_length=200)
+    email = models.EmailField()
+    company = models.CharField(max_length=200, blank=True)
+    wix_contact_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        indexes = [
+            models.Index(fields=["business", "name"]),
+            models.Index("business", Lower("email"), name="client_business_email_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.email else self.name
+
+
+class ProposalTemplate(BusinessOwned):
+    """Reusable starting content for new proposals (sections and items as JSON)."""
+
+    name = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, blank=True)
+    intro = models.TextField(blank=True)
+    terms = models.TextField(blank=True)
+    # [{"title": str, "items": [{"name", "description", "quantity", "unit_price",
+    #   "discount_percent", "tax_rate", "optional"}]}]
+    sections = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        indexes = [models.Index(fields=["business", "name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProposalSettings(models.Model):
+    """A business's proposal preferences: branding and reminder rules."""
+
+    business = models.OneToOneField(
+        "accounts.Business", on_delete=models.CASCADE, related_name="proposal_settings"
+    )
+    brand_name = models.CharField(max_length=200, blank=True)
+    brand_color = models.CharField(
+        max_length=7,
+        default="#116dff",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #116dff.")],
+    )
+    # 0 turns a rule off.
+    remind_unopened_after_days = models.PositiveSmallIntegerField(default=3)
+    remind_unanswered_after_days = models.PositiveSmallIntegerField(default=7)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "proposal settings"
+
+    def __str__(self) -> str:
+        return f"Settings of {self.business}"

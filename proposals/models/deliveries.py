@@ -1,0 +1,94 @@
+from django.db import models
+
+from accounts.scoping import BusinessOwned
+
+
+class Delivery(BusinessOwned):
+    """An email that must go out (the outbox row), written with the change that causes it."""
+
+    class Kind(models.TextChoices):
+        PROPOSAL = "proposal", "Proposal to client"
+        REMINDER = "reminder", "Reminder to client"
+        ACCEPTANCE_CONFIRMATION = "acceptance_confirmation", "Acceptance copy to client"
+        OWNER_VIEWED = "owner_viewed", "Owner: first view"
+        OWNER_ACCEPTED = "owner_accepted", "Owner: accepted"
+        OWNER_DECLINED = "owner_declined", "Owner: declined"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED_RETRYING = "failed_retrying", "Failed, will retry"
+        FAILED_PERMANENT = "failed_permanent", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    recipient = models.EmailField()
+    proposal = models.ForeignKey(
+        "proposals.Proposal", null=True, blank=True, on_delete=models.CASCADE,
+        related_name="deliveries",
+    )  # fmt: skip
+    version = models.ForeignKey(
+        "proposals.ProposalVersion", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="deliveries",
+    )  # fmt: skip
+    # What the email needs beyond the rows above (a personal message, a decline reason).
+    context = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    # Last time a task was put on the queue for it; the sweeper re-enqueues when that was lost.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    request_id = models.CharField(max_length=128, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"]),
+            models.Index(fields=["business", "state", "-created_at"]),
+            models.Index(fields=["proposal", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.recipient} ({self.state})"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at sending a delivery, with its outcome."""
+
+    class Outcome(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        SENT = "sent", "Sent"
+        TRANSIENT_FAILURE = "transient_failure", "Transient failure"
+        PERMANENT_FAILURE = "permanent_failure", "Permanent failure"
+        INTERRUPTED = "interrupted", "Interrupted (worker lost)"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.IN_PROGRESS)
+    smtp_code = models.PositiveIntegerField(null=True, blank=True)
+    smtp_message = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    request_id = models.CharField(max_length=128, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="attempt_number_unique")
+        ]
+        indexes = [models.Index(fields=["outcome", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} #{self.number} {self.outcome}"

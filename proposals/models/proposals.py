@@ -1,0 +1,210 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from accounts.scoping import BusinessOwned
+
+
+class ProposalSequence(models.Model):
+    """The last proposal number a business used; locked row by row to number without races."""
+
+    business = models.OneToOneField(
+        "accounts.Business", on_delete=models.CASCADE, related_name="proposal_sequence"
+    )
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.business_id}: {self.last_number}"
+
+
+class Proposal(BusinessOwned):
+    """A quote for one client: the editable working copy plus its lifecycle state."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SENT = "sent", "Sent"
+        VIEWED = "viewed", "Viewed"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        EXPIRED = "expired", "Expired"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    number = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    client = models.ForeignKey(
+        "proposals.Client", on_delete=models.PROTECT, related_name="proposals"
+    )
+    currency = models.CharField(max_length=3)
+    valid_until = models.DateField(null=True, blank=True)
+    intro = models.TextField(blank=True, help_text="Sanitised HTML.")
+    terms = models.TextField(blank=True, help_text="Sanitised HTML.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    # The version the client sees (the last one sent); null while a draft.
+    current_version = models.ForeignKey(
+        "proposals.ProposalVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    has_unsent_changes = models.BooleanField(default=False)
+    # Bumped on every write; the API's ETag.
+    revision = models.PositiveIntegerField(default=1)
+    # Denormalised from the working copy so lists need no per-row totals query.
+    total = models.DecimalField(max_digits=16, decimal_places=4, default=Decimal("0"))
+    decline_reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    viewed_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["business", "number"], name="proposal_number_unique")
+        ]
+        indexes = [
+            models.Index(fields=["business", "-created_at"]),
+            models.Index(fields=["business", "status", "-created_at"]),
+            models.Index(fields=["business", "client"]),
+            models.Index(fields=["status", "valid_until"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_number} {self.title}"
+
+    @property
+    def display_number(self) -> str:
+        return f"P-{self.number:04d}"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.status == self.Status.ACCEPTED
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.SENT, self.Status.VIEWED)
+
+
+class Section(models.Model):
+    """A titled group of line items in a proposal's working copy."""
+
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="sections")
+    title = models.CharField(max_length=200, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.title or f"Section {self.position + 1}"
+
+
+class LineItem(models.Model):
+    """A priced line; optional lines count only when the client selects them."""
+
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="items")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    quantity = models.DecimalField(
+        max_digits=12, decimal_places=3, default=Decimal("1"), validators=[MinValueValidator(0)]
+    )
+    unit_price = models.DecimalField(
+        max_digits=14, decimal_places=4, validators=[MinValueValidator(0)]
+    )
+    discount_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    tax_rate = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    optional = models.BooleanField(default=False)
+    selected = models.BooleanField(default=True, help_text="For optional items: preselected.")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProposalVersion(models.Model):
+    """The frozen content of a proposal as it was sent, with the client's link token."""
+
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="versions")
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="+")
+    number = models.PositiveIntegerField()
+    # Everything the client page shows: title, client, currency, texts, sections, totals.
+    snapshot = models.JSONField()
+    content_hash = models.CharField(max_length=64)
+    # 256-bit random, URL-safe; revoked on withdraw.
+    token = models.CharField(max_length=64, unique=True)
+    token_revoked_at = models.DateTimeField(null=True, blank=True)
+    recipient_email = models.EmailField()
+    message = models.TextField(blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_at = models.DateTimeField()
+    reminded_unopened_at = models.DateTimeField(null=True, blank=True)
+    reminded_unanswered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["proposal", "number"], name="version_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.proposal_id} v{self.number}"
+
+
+class ProposalView(models.Model):
+    """One opening of the client page (the business's own preview is never recorded)."""
+
+    version = models.ForeignKey(ProposalVersion, on_delete=models.CASCADE, related_name="views")
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="views")
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="+")
+    viewed_at = models.DateTimeField(auto_now_add=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["proposal", "-viewed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.proposal_id} viewed {self.viewed_at:%Y-%m-%d %H:%M}"
+
+
+class Acceptance(models.Model):
+    """The client's signature: one per proposal, with the hash of exactly what was accepted."""
+
+    proposal = models.OneToOneField(Proposal, on_delete=models.CASCADE, related_name="acceptance")
+    version = models.ForeignKey(ProposalVersion, on_delete=models.PROTECT, related_name="+")
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="+")
+    signed_name = models.CharField(max_length=200)
+    email = models.EmailField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    accepted_at = models.DateTimeField()
+    selected_item_keys = models.JSONField(default=list)
+    total = models.DecimalField(max_digits=16, decimal_places=4)
+    content_hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"{self.proposal_id} accepted by {self.signed_name}"

@@ -1,0 +1,149 @@
+"""Pure rules shared by services and selectors: deadlines, snapshots, hashes, validation."""
+
+import hashlib
+import json
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.exceptions import ValidationError
+
+from common.money import LineInput, Totals, compute_totals, is_currency
+
+MAX_SECTIONS = 50
+MAX_ITEMS = 300
+MAX_QUANTITY = Decimal("999999999.999")
+MAX_UNIT_PRICE = Decimal("9999999999.9999")
+MAX_TEXT = 20_000
+
+
+def business_zone(tz_name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def expires_at(valid_until: date | None, tz_name: str) -> datetime | None:
+    """A proposal valid until a date expires at the end of that day in the business's zone."""
+    if valid_until is None:
+        return None
+    return datetime.combine(
+        valid_until + timedelta(days=1), time.min, tzinfo=business_zone(tz_name)
+    )
+
+
+def _decimal(value: object, *, field: str, where: str, lo: Decimal, hi: Decimal) -> Decimal:
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        number = Decimal(str(value).strip()) if value not in (None, "") else None
+    except (InvalidOperation, ValueError):
+        number = None
+    if number is None or not number.is_finite():
+        raise ValidationError({"sections": f"{where}: {field} must be a number."})
+    if number < lo or number > hi:
+        raise ValidationError({"sections": f"{where}: {field} must be between {lo} and {hi}."})
+    return number
+
+
+def clean_sections(sections: object) -> list[dict]:
+    """Validate and normalise the sections/items input of every door (forms, API, templates)."""
+    if sections in (None, ""):
+        return []
+    if not isinstance(sections, list):
+        raise ValidationError({"sections": "Sections must be a list."})
+    if len(sections) > MAX_SECTIONS:
+        raise ValidationError({"sections": f"A proposal has at most {MAX_SECTIONS} sections."})
+    cleaned: list[dict] = []
+    item_count = 0
+    for s_index, section in enumerate(sections, start=1):
+        if not isinstance(section, dict):
+            raise ValidationError({"sections": f"Section {s_index} must be an object."})
+        title = str(section.get("title") or "").strip()
+        if len(title) > 200:
+            raise ValidationError({"sections": f"Section {s_index}: title is too long."})
+        items = section.get("items") or []
+        if not isinstance(items, list):
+            raise ValidationError({"sections": f"Section {s_index}: items must be a list."})
+        clean_items = []
+        for i_index, item in enumerate(items, start=1):
+            where = f"Section {s_index}, line {i_index}"
+            if not isinstance(item, dict):
+                raise ValidationError({"sections": f"{where} must be an object."})
+            name = str(item.get("name") or "").strip()
+            if not name:
+                raise ValidationError({"sections": f"{where}: name is required."})
+            if len(name) > 200:
+                raise ValidationError({"sections": f"{where}: name is too long (200 max)."})
+            description = str(item.get("description") or "")
+            if len(description) > MAX_TEXT:
+                raise ValidationError({"sections": f"{where}: description is too long."})
+            optional = bool(item.get("optional", False))
+            clean_items.append(
+                {
+                    "name": name,
+                    "description": description.strip(),
+                    "quantity": _decimal(
+                        item.get("quantity", "1"), field="quantity", where=where,
+                        lo=Decimal(0), hi=MAX_QUANTITY,
+                    ),
+                    "unit_price": _decimal(
+                        item.get("unit_price"), field="unit price", where=where,
+                        lo=Decimal(0), hi=MAX_UNIT_PRICE,
+                    ),
+                    "discount_percent": _decimal(
+                        item.get("discount_percent", "0") or "0", field="discount", where=where,
+                        lo=Decimal(0), hi=Decimal(100),
+                    ),
+                    "tax_rate": _decimal(
+                        item.get("tax_rate", "0") or "0", field="tax rate", where=where,
+                        lo=Decimal(0), hi=Decimal(100),
+                    ),
+                    "optional": optional,
+                    "selected": bool(item.get("selected", not optional)) if optional else True,
+                }
+            )  # fmt: skip
+        item_count += len(clean_items)
+        if item_count > MAX_ITEMS:
+            raise ValidationError({"sections": f"A proposal has at most {MAX_ITEMS} lines."})
+        cleaned.append({"title": title, "items": clean_items})
+    return cleaned
+
+
+def clean_currency(currency: str) -> str:
+    code = (currency or "").strip().upper()
+    if not is_currency(code):
+        raise ValidationError({"currency": f"{currency!r} is not a supported currency code."})
+    return code
+
+
+def line_inputs(items: list[dict], selected_keys: set[str] | None = None) -> list[LineInput]:
+    lines = []
+    for item in items:
+        optional = bool(item["optional"])
+        selected = bool(item.get("selected", True))
+        if optional and selected_keys is not None:
+            selected = item.get("key") in selected_keys
+        lines.append(
+            LineInput(
+                quantity=Decimal(str(item["quantity"])),
+                unit_price=Decimal(str(item["unit_price"])),
+                discount_percent=Decimal(str(item.get("discount_percent") or 0)),
+                tax_rate=Decimal(str(item.get("tax_rate") or 0)),
+                optional=optional,
+                selected=selected,
+                key=str(item.get("key", "")),
+            )
+        )
+    return lines
+
+
+def snapshot_totals(snapshot: dict, selected_keys: set[str] | None = None) -> Totals:
+    items = [item for section in snapshot.get("sections", []) for item in section["items"]]
+    return compute_totals(line_inputs(items, selected_keys), snapshot["currency"])
+
+
+def canonical_hash(payload: object) -> str:
+    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()

@@ -1,0 +1,168 @@
+"""Reads for proposals shared by the dashboard, the client page, the API and the admin.
+
+Every function takes the business it reads for; a foreign id answers 404.
+"""
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import Business
+from accounts.scoping import get_for_business_or_404, scoped
+from common.money import Totals, compute_totals
+from proposals import rules
+from proposals.models import (
+    Activity,
+    Client,
+    Delivery,
+    LineItem,
+    Proposal,
+    ProposalSettings,
+    ProposalTemplate,
+    ProposalVersion,
+    Section,
+)
+from proposals.services import send_limit_for, sends_this_month, working_copy_sections
+
+MAX_SEARCH = 200
+
+
+def proposal_list(
+    *,
+    business: Business,
+    status: str | None = None,
+    client_id: int | str | None = None,
+    search: str | None = None,
+) -> QuerySet[Proposal]:
+    queryset = scoped(Proposal, business).select_related("client", "current_version")
+    if status:
+        queryset = queryset.filter(status=status)
+    if client_id:
+        try:
+            queryset = queryset.filter(client_id=int(client_id))
+        except (TypeError, ValueError):
+            queryset = queryset.none()
+    if search:
+        term = search.strip()[:MAX_SEARCH]
+        condition = Q(title__icontains=term) | Q(client__name__icontains=term)
+        condition |= Q(client__email__icontains=term) | Q(client__company__icontains=term)
+        number = term.upper().removeprefix("P-")
+        if number.isdigit():
+            condition |= Q(number=int(number))
+        queryset = queryset.filter(condition)
+    return queryset.order_by("-created_at", "-pk")
+
+
+def proposal_get(*, business: Business, pk: object) -> Proposal:
+    return get_for_business_or_404(
+        Proposal.objects.select_related("client", "current_version", "business"), business, pk=pk
+    )
+
+
+def proposal_sections(*, proposal: Proposal) -> list[Section]:
+    return list(
+        Section.objects.filter(proposal=proposal).prefetch_related(
+            Prefetch("items", queryset=LineItem.objects.order_by("position", "pk"))
+        )
+    )
+
+
+def proposal_totals(*, proposal: Proposal) -> Totals:
+    items = [item for section in working_copy_sections(proposal) for item in section["items"]]
+    return compute_totals(rules.line_inputs(items), proposal.currency)
+
+
+def proposal_timeline(*, proposal: Proposal) -> QuerySet[Activity]:
+    return (
+        Activity.objects.filter(proposal=proposal, business_id=proposal.business_id)
+        .select_related("actor_user", "version")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def proposal_versions(*, proposal: Proposal) -> QuerySet[ProposalVersion]:
+    return ProposalVersion.objects.filter(proposal=proposal).select_related("sent_by")
+
+
+def proposal_deliveries(*, proposal: Proposal) -> QuerySet[Delivery]:
+    return Delivery.objects.filter(proposal=proposal, business_id=proposal.business_id).order_by(
+        "-created_at", "-pk"
+    )
+
+
+def proposal_detail_context(*, proposal: Proposal) -> dict:
+    return {
+        "sections": proposal_sections(proposal=proposal),
+        "totals": proposal_totals(proposal=proposal),
+        "versions": list(proposal_versions(proposal=proposal)),
+        "timeline": list(proposal_timeline(proposal=proposal)[:200]),
+        "deliveries": list(proposal_deliveries(proposal=proposal)[:50]),
+        "acceptance": getattr(proposal, "acceptance", None)
+        if proposal.status == Proposal.Status.ACCEPTED
+        else None,
+    }
+
+
+def client_list(*, business: Business, search: str | None = None) -> QuerySet[Client]:
+    queryset = scoped(Client, business)
+    if search:
+        term = search.strip()[:MAX_SEARCH]
+        queryset = queryset.filter(
+            Q(name__icontains=term) | Q(email__icontains=term) | Q(company__icontains=term)
+        )
+    return queryset.order_by("name", "pk")
+
+
+def client_get(*, business: Business, pk: object) -> Client:
+    return get_for_business_or_404(Client, business, pk=pk)
+
+
+def template_list(*, business: Business) -> QuerySet[ProposalTemplate]:
+    return scoped(ProposalTemplate, business).order_by("name", "pk")
+
+
+def template_get(*, business: Business, pk: object) -> ProposalTemplate:
+    return get_for_business_or_404(ProposalTemplate, business, pk=pk)
+
+
+def proposal_settings_for(*, business: Business) -> ProposalSettings:
+    prefs = ProposalSettings.objects.filter(business=business).first()
+    return prefs or ProposalSettings(business=business)
+
+
+def send_usage(*, business: Business) -> tuple[int, int | None]:
+    return sends_this_month(business), send_limit_for(business)
+
+
+def version_by_token(*, token: str) -> ProposalVersion | None:
+    if not token or len(token) > 64:
+        return None
+    return (
+        ProposalVersion.objects.select_related("proposal", "proposal__business", "business")
+        .filter(token=token)
+        .first()
+    )
+
+
+def public_page_state(*, version: ProposalVersion) -> str:
+    """What the client sees for this link: open, or why it cannot be answered."""
+    proposal = version.proposal
+    business = proposal.business
+    Status = Proposal.Status
+    if not business.is_active:
+        return "unavailable"
+    if version.token_revoked_at is not None or proposal.status == Status.WITHDRAWN:
+        return "withdrawn"
+    if proposal.status == Status.ACCEPTED:
+        return "accepted" if proposal.current_version_id == version.pk else "superseded"
+    if proposal.status == Status.DECLINED:
+        return "declined" if proposal.current_version_id == version.pk else "superseded"
+    if proposal.current_version_id != version.pk:
+        return "superseded"
+    expiry = rules.expires_at(proposal.valid_until, business.timezone)
+    if proposal.status == Status.EXPIRED or (expiry is not None and expiry <= timezone.now()):
+        return "expired"
+    return "open"
+
+
+def version_totals(*, version: ProposalVersion, selected_keys: set[str] | None = None) -> Totals:
+    return rules.snapshot_totals(version.snapshot, selected_keys)
