@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Start the development web server and a django-q2 cluster; Ctrl-C stops both.
+# Start the local Wix stand-in, a django-q2 cluster and the development web server, then
+# install the demo business through the stand-in (a signed AppInstalled webhook). Ctrl-C
+# stops everything.
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
+WIX_PORT=${WIX_PORT:-8765}
+DEMO_INSTANCE=${DEMO_INSTANCE:-demo-instance-0001}
+export SITE_URL=${SITE_URL:-http://$HOST:$PORT}
+export WIX_API_BASE_URL=${WIX_API_BASE_URL:-http://127.0.0.1:$WIX_PORT}
 
 pids=()
 cleanup() {
@@ -13,16 +19,29 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+"$PY" manage.py wix_standin --port "$WIX_PORT" &
+pids+=($!)
 "$PY" manage.py qcluster &
 pids+=($!)
 "$PY" manage.py runserver "$HOST:$PORT" --noreload &
 pids+=($!)
 
+for _ in $(seq 1 60); do
+    if "$PY" -c "import urllib.request,sys; urllib.request.urlopen('http://$HOST:$PORT/healthz', timeout=1)" 2>/dev/null; then
+        break
+    fi
+    sleep 0.5
+done
+"$PY" manage.py wix_send_webhook AppInstalled --instance "$DEMO_INSTANCE" \
+    --url "http://$HOST:$PORT/integrations/wix/webhooks/" \
+    || echo "  (could not send the install webhook; the demo business still works)"
+
 echo
 echo "  Proposals is running at http://$HOST:$PORT/"
 echo "  Dashboard: http://$HOST:$PORT/app/   Admin: http://$HOST:$PORT/admin/"
-echo "  Logins are printed above (demo@example.com for the dashboard, admin@example.com for the admin)."
+echo "  Demo login: demo@example.com / demo-proposals-2026 (admin: admin@example.com, same password)"
+echo "  Wix stand-in: $WIX_API_BASE_URL (demo business installed through it)"
 echo "  Press Ctrl-C to stop."
 echo
-# Exit (and stop the other) as soon as either process dies.
+# Exit (and stop the others) as soon as any process dies.
 wait -n

@@ -26,12 +26,9 @@ def test_readyz_is_ok_when_every_dependency_is(client, settings):
     response = client.get("/readyz")
     body = response.json()
     assert response.status_code == 200, body
-    assert {name: check["status"] for name, check in body["checks"].items()} == {
-        "database": "ok",
-        "migrations": "ok",
-        "queue": "ok",
-        "cluster": "ok",
-    }
+    statuses = {name: check["status"] for name, check in body["checks"].items()}
+    assert {"database", "migrations", "queue", "cluster"} <= set(statuses)
+    assert set(statuses.values()) == {"ok"}
 
 
 @pytest.mark.django_db

@@ -1,0 +1,334 @@
+"""Dashboard and client-page forms: input shape and field errors only, no business rules.
+
+The services validate again (and own every rule); these forms give the user errors next to the
+field before a service is called, and carry the service's own ``ValidationError`` back.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+
+from common.money import CURRENCIES
+from proposals.models import Proposal
+
+CURRENCY_CHOICES = [(code, code) for code in sorted(CURRENCIES)]
+RICH_TEXT_HELP = "Basic formatting is kept (paragraphs, bold, lists, links); scripts are removed."
+
+
+def apply_validation_error(form: forms.Form, exc: ValidationError) -> None:
+    """Put a service's ValidationError on the form: known fields next to them, others on top."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            target = field if field in form.fields else None
+            for message in errors:
+                form.add_error(target, message)
+    else:
+        for message in exc.messages:
+            form.add_error(None, message)
+
+
+class ProposalFilterForm(forms.Form):
+    """The list page's filters (GET); invalid values are ignored, never an error page."""
+
+    q = forms.CharField(label="Search", required=False, max_length=200)
+    status = forms.ChoiceField(
+        label="Status", required=False, choices=[("", "All statuses"), *Proposal.Status.choices]
+    )
+    client = forms.TypedChoiceField(label="Client", required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, clients=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["client"].choices = [("", "All clients")] + [(c.pk, c.name) for c in clients]
+
+
+class ClientForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    email = forms.EmailField(max_length=254)
+    company = forms.CharField(max_length=200, required=False)
+
+
+class ProposalForm(forms.Form):
+    """The proposal's own fields; its sections and items come from ``SectionsEditor``."""
+
+    title = forms.CharField(max_length=200)
+    client = forms.TypedChoiceField(coerce=int, empty_value=None)
+    currency = forms.ChoiceField(choices=CURRENCY_CHOICES)
+    valid_until = forms.DateField(
+        required=False,
+        help_text="The proposal expires at the end of this day.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    intro = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text=RICH_TEXT_HELP
+    )
+    terms = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text=RICH_TEXT_HELP
+    )
+    revision = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, clients=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.clients_by_pk = {c.pk: c for c in clients}
+        self.fields["client"].choices = [("", "Choose a client")] + [
+            (c.pk, str(c)) for c in clients
+        ]
+
+    def clean_client(self):
+        pk = self.cleaned_data["client"]
+        if pk not in self.clients_by_pk:
+            raise ValidationError("Choose one of your clients.")
+        return self.clients_by_pk[pk]
+
+
+class TemplateForm(forms.Form):
+    name = forms.CharField(max_length=200, help_text="Only you see this name.")
+    title = forms.CharField(max_length=200, required=False, label="Proposal title")
+    intro = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text=RICH_TEXT_HELP
+    )
+    terms = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text=RICH_TEXT_HELP
+    )
+
+
+class SettingsForm(forms.Form):
+    brand_name = forms.CharField(
+        max_length=200, required=False, help_text="Shown to clients; your site name if empty."
+    )
+    brand_color = forms.CharField(
+        max_length=7,
+        label="Brand colour",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #116dff.")],
+        widget=forms.TextInput(attrs={"type": "color"}),
+    )
+    remind_unopened_after_days = forms.IntegerField(
+        label="Remind when not opened after (days)",
+        min_value=0,
+        max_value=365,
+        help_text="0 turns this reminder off.",
+    )
+    remind_unanswered_after_days = forms.IntegerField(
+        label="Remind when not answered after (days)",
+        min_value=0,
+        max_value=365,
+        help_text="0 turns this reminder off.",
+    )
+    default_currency = forms.ChoiceField(choices=CURRENCY_CHOICES)
+
+
+class SendForm(forms.Form):
+    message = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Message to your client (optional)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class AcceptForm(forms.Form):
+    signed_name = forms.CharField(
+        max_length=200, label="Your full name", help_text="Typing your name signs this proposal."
+    )
+    agreed = forms.BooleanField(
+        label="I have read and accept this proposal and its terms.",
+        error_messages={"required": "Tick the box to accept the proposal and its terms."},
+    )
+
+
+class DeclineForm(forms.Form):
+    reason = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Reason (optional)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+# --- sections and line items ---------------------------------------------------------------
+class SectionForm(forms.Form):
+    title = forms.CharField(max_length=200, required=False, label="Section title")
+
+
+class LineItemForm(forms.Form):
+    """One priced row. A row left completely blank is ignored rather than an error."""
+
+    name = forms.CharField(max_length=200, required=False, label="Item")
+    description = forms.CharField(max_length=2000, required=False, label="Description")
+    quantity = forms.DecimalField(
+        max_digits=12, decimal_places=3, min_value=0, initial=Decimal("1"), required=False
+    )
+    unit_price = forms.DecimalField(
+        max_digits=14, decimal_places=4, min_value=0, required=False, label="Unit price"
+    )
+    discount_percent = forms.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        required=False,
+        label="Discount %",
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    tax_rate = forms.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        required=False,
+        label="Tax %",
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    optional = forms.BooleanField(required=False, label="Optional")
+    selected = forms.BooleanField(required=False, label="Preselected")
+
+    def is_blank(self) -> bool:
+        data = self.cleaned_data if hasattr(self, "cleaned_data") else {}
+        return not (data.get("name") or data.get("description") or data.get("unit_price"))
+
+    def clean(self):
+        data = super().clean()
+        if self.is_blank():
+            return data
+        if not data.get("name"):
+            self.add_error("name", "Give this item a name.")
+        if data.get("unit_price") is None and "unit_price" not in self.errors:
+            self.add_error("unit_price", "Enter a price (0 is fine).")
+        return data
+
+    def as_item(self) -> dict:
+        d = self.cleaned_data
+        return {
+            "name": d["name"],
+            "description": d.get("description") or "",
+            "quantity": d["quantity"] if d.get("quantity") is not None else Decimal("1"),
+            "unit_price": d["unit_price"],
+            "discount_percent": d.get("discount_percent") or Decimal("0"),
+            "tax_rate": d.get("tax_rate") or Decimal("0"),
+            "optional": bool(d.get("optional")),
+            "selected": bool(d.get("selected")) if d.get("optional") else True,
+        }
+
+
+class SectionBlock:
+    """A section form with its item forms (what the editor template loops over)."""
+
+    def __init__(self, index: int, form: SectionForm, items: list[LineItemForm]) -> None:
+        self.index = index
+        self.form = form
+        self.items = items
+        self.prefix = f"s-{index}"
+
+
+class SectionsEditor:
+    """Sections of line items posted as ``s-<i>-title`` and ``s-<i>-i-<j>-<field>``.
+
+    Counts travel in hidden fields (``s-count``, ``s-<i>-i-count``). Without JavaScript the
+    "add item" / "add section" buttons post the form back with one more empty row; with
+    JavaScript (static/js/editor.js) a row is cloned in place and the count bumped.
+    """
+
+    MAX_SECTIONS = 50
+    MAX_ITEMS = 200
+
+    def __init__(self, data=None, *, initial: list[dict] | None = None, extra_items: int = 1):
+        self.data = data
+        self.blocks: list[SectionBlock] = []
+        self.errors: list[str] = []
+        if data is not None:
+            self._bind(data)
+        else:
+            self._unbound(initial or [], extra_items)
+
+    @staticmethod
+    def _count(data, key: str, maximum: int) -> int:
+        try:
+            return max(0, min(int(data.get(key, 0)), maximum))
+        except (TypeError, ValueError):
+            return 0
+
+    def _bind(self, data) -> None:
+        for i in range(self._count(data, "s-count", self.MAX_SECTIONS)):
+            prefix = f"s-{i}"
+            items = [
+                LineItemForm(data, prefix=f"{prefix}-i-{j}")
+                for j in range(self._count(data, f"{prefix}-i-count", self.MAX_ITEMS))
+            ]
+            self.blocks.append(SectionBlock(i, SectionForm(data, prefix=prefix), items))
+        if not self.blocks:
+            self.blocks.append(SectionBlock(0, SectionForm(data, prefix="s-0"), []))
+
+    def _unbound(self, sections: list[dict], extra_items: int) -> None:
+        if not sections:
+            sections = [{"title": "", "items": []}]
+        for i, section in enumerate(sections):
+            prefix = f"s-{i}"
+            items = [
+                LineItemForm(initial=_item_initial(item), prefix=f"{prefix}-i-{j}")
+                for j, item in enumerate(section.get("items") or [])
+            ]
+            for j in range(len(items), len(items) + extra_items):
+                items.append(LineItemForm(prefix=f"{prefix}-i-{j}"))
+            form = SectionForm(initial={"title": section.get("title", "")}, prefix=prefix)
+            self.blocks.append(SectionBlock(i, form, items))
+
+    def unbound_copy(self) -> "SectionsEditor":
+        """The posted rows as initial values: re-shown after "add a row" without errors."""
+        sections = []
+        for block in self.blocks:
+            items = [{name: item[name].value() for name in item.fields} for item in block.items]
+            sections.append({"title": block.form["title"].value() or "", "items": items})
+        return SectionsEditor(initial=sections, extra_items=0)
+
+    def add_item(self, section_index: int) -> None:
+        for block in self.blocks:
+            if block.index == section_index:
+                block.items.append(LineItemForm(prefix=f"{block.prefix}-i-{len(block.items)}"))
+
+    def add_section(self) -> None:
+        i = len(self.blocks)
+        prefix = f"s-{i}"
+        self.blocks.append(
+            SectionBlock(i, SectionForm(prefix=prefix), [LineItemForm(prefix=f"{prefix}-i-0")])
+        )
+
+    def is_valid(self) -> bool:
+        ok = True
+        for block in self.blocks:
+            ok = block.form.is_valid() and ok
+            for item in block.items:
+                ok = item.is_valid() and ok
+        return ok
+
+    def cleaned_sections(self) -> list[dict]:
+        """Sections with at least a title or one non-blank item, in posted order."""
+        sections = []
+        for block in self.blocks:
+            items = [item.as_item() for item in block.items if not item.is_blank()]
+            title = block.form.cleaned_data.get("title", "")
+            if items or title:
+                sections.append({"title": title, "items": items})
+        return sections
+
+    def item_count(self) -> int:
+        return sum(len(block.items) for block in self.blocks)
+
+
+def _plain_number(value: object) -> object:
+    """Stored decimals shown as typed: ``1.000`` → ``1``, ``0.00`` → ``0``."""
+    if value in (None, "") or isinstance(value, bool):
+        return value
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return value
+    if not number.is_finite():
+        return value
+    text = f"{number:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _item_initial(item: dict) -> dict:
+    initial = {"name": item.get("name"), "description": item.get("description")}
+    for key in ("quantity", "unit_price", "discount_percent", "tax_rate"):
+        initial[key] = _plain_number(item.get(key))
+    initial["optional"] = bool(item.get("optional"))
+    initial["selected"] = bool(item.get("selected", True))
+    return initial

@@ -1,0 +1,117 @@
+"""Template helpers for proposals: money, rich text, accessible form fields."""
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from django import template
+from django.utils.safestring import mark_safe
+
+from common.html import sanitize_rich_text
+from common.money import minor_units, quantize
+
+register = template.Library()
+
+
+@register.filter
+def money(amount: object, currency: str) -> str:
+    """``1234.5|money:"USD"`` → ``USD 1,234.50`` (the currency's own minor units)."""
+    try:
+        value = quantize(Decimal(str(amount)), currency)
+    except (InvalidOperation, ValueError, TypeError):
+        return ""
+    places = minor_units(currency)
+    return f"{currency} {value:,.{places}f}"
+
+
+@register.filter
+def rich_text(html: str) -> str:
+    """Sanitised again at render time: stored HTML is already clean, this is the second lock."""
+    return mark_safe(sanitize_rich_text(html or ""))  # noqa: S308 (sanitised just above)
+
+
+@register.inclusion_tag("proposals/_field.html")
+def field(bound_field, label: str | None = None, extra_class: str = "", hide_label: bool = False):
+    """Label, input, help and errors wired with aria-describedby / aria-invalid."""
+    describedby = []
+    if bound_field.help_text:
+        describedby.append(f"{bound_field.auto_id}-help")
+    if bound_field.errors:
+        describedby.append(f"{bound_field.auto_id}-error")
+    attrs = {}
+    if describedby:
+        attrs["aria-describedby"] = " ".join(describedby)
+    if bound_field.errors:
+        attrs["aria-invalid"] = "true"
+    if bound_field.field.required and not hide_label:
+        attrs["required"] = True
+    return {
+        "field": bound_field,
+        "widget": bound_field.as_widget(attrs=attrs),
+        "label": label or bound_field.label,
+        "is_checkbox": bound_field.widget_type == "checkbox",
+        "is_hidden": bound_field.is_hidden,
+        "extra_class": extra_class,
+        "hide_label": hide_label,
+    }
+
+
+@register.simple_tag(takes_context=True)
+def nav_section(context) -> str:
+    """Which main-menu entry the current page belongs to (for aria-current)."""
+    match = getattr(context.get("request"), "resolver_match", None)
+    name = match.url_name if match else ""
+    for prefix, section in (
+        ("client", "clients"),
+        ("template", "templates"),
+        ("settings", "settings"),
+    ):
+        if name.startswith(prefix):
+            return section
+    return "proposals"
+
+
+@register.filter
+def key_label(key: str) -> str:
+    """``version_number`` → ``Version number`` (timeline details)."""
+    return str(key).replace("_", " ").capitalize()
+
+
+@register.filter
+def minor_digits(currency: str) -> int:
+    return minor_units(currency)
+
+
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+@register.filter
+def css_color(value: str, default: str = "#116dff") -> str:
+    """Only ``#rrggbb`` reaches a style sheet, whatever is stored."""
+    return value if isinstance(value, str) and _COLOR.match(value) else default
+
+
+@register.filter
+def plain_number(value: object) -> str:
+    """``1.000`` → ``1``, ``10.50`` → ``10.5`` (quantities and percentages, never 1E+1)."""
+    return _plain(value)
+
+
+def _plain(value: object) -> str:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        return "" if value is None else str(value)
+    if not number.is_finite():
+        return str(value)
+    text = f"{number:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@register.filter
+def iso_date(value: str):
+    """A snapshot's ISO date string as a date (for the ``date`` filter); as-is if malformed."""
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        return value

@@ -1,0 +1,1 @@
+"""Server-rendered pages: the dashboard (``/app/``) and the client's page (``/p/<token>``)."""

@@ -1,0 +1,186 @@
+"""Plumbing shared by the dashboard and client-page views (no business rules here)."""
+
+import functools
+import ipaddress
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from ipware import get_client_ip
+
+PAGE_SIZE = 25
+
+_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def business_required(view: Callable) -> Callable:
+    """Signed in and working for a business; otherwise the login page or a clear page."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if getattr(request, "business", None) is None:
+            return render(request, "proposals/no_business.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def editor_with_new_row(request: HttpRequest):
+    """The no-JavaScript "add item" / "add section" buttons: the posted rows plus one.
+
+    None when the form was submitted to be saved.
+    """
+    from proposals.forms import SectionsEditor
+
+    if "add_section" not in request.POST and "add_item" not in request.POST:
+        return None
+    editor = SectionsEditor(request.POST).unbound_copy()
+    if "add_section" in request.POST:
+        editor.add_section()
+    else:
+        try:
+            editor.add_item(int(request.POST["add_item"]))
+        except ValueError:
+            pass
+    return editor
+
+
+def paginate(request: HttpRequest, queryset, per_page: int = PAGE_SIZE):
+    """A page of the queryset; a bad or too-large ``page`` gives the nearest real page."""
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's IP, trusting X-Forwarded-For only as far as TRUSTED_PROXY_COUNT says.
+
+    With N trusted proxies the client is the N-th address from the right of
+    X-Forwarded-For (each proxy appends the address it received from); anything further left
+    is whatever the client chose to send. Without trusted proxies only the socket address
+    counts, which ipware reads (and validates) from REMOTE_ADDR.
+    """
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies:
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= proxies and _is_ip(forwarded[-proxies]):
+            return forwarded[-proxies]
+    ip, _ = get_client_ip(request, request_header_order=["REMOTE_ADDR"])
+    return ip
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def user_agent(request: HttpRequest) -> str:
+    return request.headers.get("User-Agent", "")[:500]
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """``"10/hour"`` → ``(10, 3600)``."""
+    try:
+        count, period = rate.split("/", 1)
+        return int(count), _PERIODS[period.strip().lower()]
+    except (ValueError, KeyError):
+        raise ImproperlyConfigured(
+            f"PUBLIC_ANSWER_RATE_LIMIT must look like '10/hour', not {rate!r}"
+        ) from None
+
+
+def rate_limited(*, scope: str, ip: str | None, rate: str) -> bool:
+    """Count one hit for this IP in a fixed window; True once the limit is exceeded.
+
+    The shared cache (Redis in production) holds the counters, so the limit holds across
+    processes and machines.
+    """
+    limit, window = parse_rate(rate)
+    key = f"ratelimit:{scope}:{ip or 'unknown'}"
+    cache.add(key, 0, timeout=window)
+    try:
+        hits = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=window)
+        hits = 1
+    return hits > limit
+
+
+# The open proposal page carries the accept/decline forms. With "no-referrer" Chromium sends
+# `Origin: null` on their POST, which Django's CSRF origin check rightly refuses; "same-origin"
+# still never sends the URL (and its token) to any other site, and rich-text links carry
+# rel="noreferrer" besides. Every other client-page response sends no referrer at all.
+FORM_PAGE_REFERRER_POLICY = "same-origin"
+
+
+def no_index(response: HttpResponse, *, referrer_policy: str = "no-referrer") -> HttpResponse:
+    """Client pages are private: not indexed, not cached, no referrer leaks the token."""
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = referrer_policy
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def preview_snapshot(*, proposal) -> dict:
+    """The working copy in the shape of a sent snapshot, for the business's own preview.
+
+    Mirrors what ``services.proposal_send`` freezes, without writing anything.
+    """
+    from proposals import rules, selectors, services
+
+    prefs = selectors.proposal_settings_for(business=proposal.business)
+    business = proposal.business
+    snapshot = {
+        "number": proposal.display_number,
+        "title": proposal.title,
+        "currency": proposal.currency,
+        "valid_until": proposal.valid_until.isoformat() if proposal.valid_until else None,
+        "intro": proposal.intro,
+        "terms": proposal.terms,
+        "client": {
+            "name": proposal.client.name,
+            "email": proposal.client.email,
+            "company": proposal.client.company,
+        },
+        "business": {
+            "name": prefs.brand_name or business.site_name or "Your supplier",
+            "brand_color": prefs.brand_color,
+            "site_url": business.site_url,
+        },
+        "sections": services.working_copy_sections(proposal),
+    }
+    snapshot["totals"] = rules.snapshot_totals(snapshot).as_dict()
+    return snapshot
+
+
+def public_items(snapshot: dict, totals, selected_keys: set[str] | None) -> list[dict]:
+    """Sections of a snapshot with each item's computed line and whether it is ticked."""
+    lines = {line.key: line for line in totals.lines}
+    sections = []
+    for section in snapshot.get("sections", []):
+        items = []
+        for item in section.get("items", []):
+            key = str(item.get("key", ""))
+            if item.get("optional"):
+                checked = (
+                    key in selected_keys
+                    if selected_keys is not None
+                    else bool(item.get("selected"))
+                )
+            else:
+                checked = True
+            items.append({**item, "key": key, "line": lines.get(key), "checked": checked})
+        sections.append({"title": section.get("title", ""), "items": items})
+    return sections

@@ -1,0 +1,218 @@
+"""The client's proposal page (``/p/<token>``): read, tick options, accept or decline.
+
+Every response is ``noindex`` and sends no referrer (the token is the only key to the page).
+"""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from proposals import selectors, services
+from proposals.forms import AcceptForm, DeclineForm, apply_validation_error
+from proposals.models import ProposalVersion
+from proposals.views._helpers import (
+    FORM_PAGE_REFERRER_POLICY,
+    client_ip,
+    no_index,
+    public_items,
+    rate_limited,
+    user_agent,
+)
+
+# States that are not an open proposal, with the HTTP status their page answers.
+STATE_STATUS = {
+    "accepted": 200,
+    "declined": 200,
+    "expired": 410,
+    "withdrawn": 410,
+    "superseded": 410,
+    "unavailable": 410,
+}
+
+
+def _not_found(request: HttpRequest, *, signed_in_elsewhere: bool = False) -> HttpResponse:
+    return no_index(
+        render(
+            request,
+            "public/not_found.html",
+            {"signed_in_elsewhere": signed_in_elsewhere},
+            status=404,
+        )
+    )
+
+
+def _version_or_404(request: HttpRequest, token: str) -> tuple[ProposalVersion | None, object]:
+    """The version behind a token, or the 404 response.
+
+    A user signed in to the dashboard of business A never sees business B's proposals on any
+    door, links included (PRODUCT §3.8): the page answers 404 and says how to open it as a
+    client (sign out, or use another browser).
+    """
+    version = selectors.version_by_token(token=token)
+    if version is None:
+        return None, _not_found(request)
+    business = getattr(request, "business", None)
+    if business is not None and business.pk != version.business_id:
+        return None, _not_found(request, signed_in_elsewhere=True)
+    return version, None
+
+
+def _is_own_business(request: HttpRequest, version: ProposalVersion) -> bool:
+    business = getattr(request, "business", None)
+    return business is not None and business.pk == version.business_id
+
+
+def _state_page(request: HttpRequest, version: ProposalVersion, state: str, status=None):
+    proposal = version.proposal
+    acceptance = None
+    if state == "accepted":
+        acceptance = getattr(proposal, "acceptance", None)
+    return no_index(
+        render(
+            request,
+            "public/state.html",
+            {
+                "state": state,
+                "version": version,
+                "snapshot": version.snapshot,
+                "brand": version.snapshot.get("business", {}),
+                "proposal": proposal,
+                "acceptance": acceptance,
+            },
+            status=status or STATE_STATUS.get(state, 410),
+        )
+    )
+
+
+def _proposal_page(
+    request: HttpRequest,
+    version: ProposalVersion,
+    *,
+    selected: set[str] | None,
+    accept_form: AcceptForm | None = None,
+    decline_form: DeclineForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    snapshot = version.snapshot
+    totals = selectors.version_totals(version=version, selected_keys=selected)
+    return no_index(
+        render(
+            request,
+            "public/proposal.html",
+            {
+                "preview": False,
+                "version": version,
+                "token": version.token,
+                "snapshot": snapshot,
+                "brand": snapshot.get("business", {}),
+                "sections": public_items(snapshot, totals, selected),
+                "totals": totals,
+                "accept_form": accept_form or AcceptForm(),
+                "decline_form": decline_form or DeclineForm(),
+                "referrer_policy": FORM_PAGE_REFERRER_POLICY,
+            },
+            status=status,
+        ),
+        referrer_policy=FORM_PAGE_REFERRER_POLICY,
+    )
+
+
+@require_GET
+def proposal_page(request: HttpRequest, token: str) -> HttpResponse:
+    version, missing = _version_or_404(request, token)
+    if missing is not None:
+        return missing
+    state = selectors.public_page_state(version=version)
+    if state not in ("withdrawn", "unavailable") and not _is_own_business(request, version):
+        # The business opening its own link is not its client reading it.
+        services.proposal_mark_viewed(
+            version=version, ip=client_ip(request), user_agent=user_agent(request)
+        )
+    if state != "open":
+        return _state_page(request, version, state)
+    selected = set(request.GET.getlist("item")) if "update_total" in request.GET else None
+    return _proposal_page(request, version, selected=selected)
+
+
+def _answer_guard(request: HttpRequest, token: str):
+    """Rate limit, then the version and its state; a response when the answer can't go on."""
+    if rate_limited(
+        scope="public-answer", ip=client_ip(request), rate=settings.PUBLIC_ANSWER_RATE_LIMIT
+    ):
+        return None, no_index(render(request, "public/rate_limited.html", status=429))
+    version, missing = _version_or_404(request, token)
+    if missing is not None:
+        return None, missing
+    state = selectors.public_page_state(version=version)
+    if state != "open":
+        return None, _state_page(request, version, state, status=409)
+    return version, None
+
+
+@require_POST
+def proposal_accept(request: HttpRequest, token: str) -> HttpResponse:
+    selected = set(request.POST.getlist("item"))
+    if "update_total" in request.POST:
+        # The no-JavaScript "Update total" button: show the new total, accept nothing.
+        version, missing = _version_or_404(request, token)
+        if missing is not None:
+            return missing
+        state = selectors.public_page_state(version=version)
+        if state != "open":
+            return _state_page(request, version, state)
+        form = AcceptForm(initial={"signed_name": request.POST.get("signed_name", "")})
+        return _proposal_page(request, version, selected=selected, accept_form=form)
+
+    version, refused = _answer_guard(request, token)
+    if refused is not None:
+        return refused
+    form = AcceptForm(request.POST)
+    if form.is_valid():
+        try:
+            services.proposal_accept(
+                version=version,
+                signed_name=form.cleaned_data["signed_name"],
+                agreed=form.cleaned_data["agreed"],
+                selected_item_keys=sorted(selected),
+                ip=client_ip(request),
+                user_agent=user_agent(request),
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        except services.ProposalError:
+            version.proposal.refresh_from_db()
+            return _state_page(request, version, _state_after_refusal(version), status=409)
+        else:
+            return no_index(redirect("public:proposal", token=version.token))
+    return _proposal_page(request, version, selected=selected, accept_form=form, status=400)
+
+
+@require_POST
+def proposal_decline(request: HttpRequest, token: str) -> HttpResponse:
+    version, refused = _answer_guard(request, token)
+    if refused is not None:
+        return refused
+    form = DeclineForm(request.POST)
+    if form.is_valid():
+        try:
+            services.proposal_decline(
+                version=version,
+                reason=form.cleaned_data["reason"],
+                ip=client_ip(request),
+                user_agent=user_agent(request),
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        except services.ProposalError:
+            version.proposal.refresh_from_db()
+            return _state_page(request, version, _state_after_refusal(version), status=409)
+        else:
+            return no_index(redirect("public:proposal", token=version.token))
+    return _proposal_page(request, version, selected=None, decline_form=form, status=400)
+
+
+def _state_after_refusal(version: ProposalVersion) -> str:
+    state = selectors.public_page_state(version=version)
+    return state if state != "open" else "unavailable"

@@ -1,0 +1,90 @@
+"""Dashboard: proposal templates (list, create, edit, delete, start a proposal from one)."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from proposals import selectors, services
+from proposals.forms import SectionsEditor, TemplateForm, apply_validation_error
+from proposals.views._helpers import business_required, editor_with_new_row, paginate
+
+
+@require_GET
+@business_required
+def template_list(request: HttpRequest) -> HttpResponse:
+    templates = selectors.template_list(business=request.business)
+    return render(request, "proposals/templates/list.html", {"page": paginate(request, templates)})
+
+
+def _template_form(request: HttpRequest, template=None) -> HttpResponse:
+    if request.method == "POST":
+        rebuilt = editor_with_new_row(request)
+        if rebuilt is not None:
+            initial = {key: request.POST.get(key) for key in TemplateForm.base_fields}
+            return _render(request, TemplateForm(initial=initial), rebuilt, template)
+        form = TemplateForm(request.POST)
+        editor = SectionsEditor(request.POST)
+        if form.is_valid() & editor.is_valid():
+            fields = {**form.cleaned_data, "sections": editor.cleaned_sections()}
+            try:
+                if template is None:
+                    saved = services.template_create(
+                        business=request.business, acting_user=request.user, **fields
+                    )
+                else:
+                    saved = services.template_update(
+                        template=template, acting_user=request.user, **fields
+                    )
+            except ValidationError as exc:
+                apply_validation_error(form, exc)
+                if hasattr(exc, "error_dict") and "sections" in exc.error_dict:
+                    editor.errors.extend(exc.message_dict["sections"])
+            else:
+                messages.success(request, f"Template “{saved.name}” saved.")
+                return redirect("dashboard:template_list")
+        return _render(request, form, editor, template, status=400)
+    if template is None:
+        return _render(request, TemplateForm(), SectionsEditor(), None)
+    form = TemplateForm(
+        initial={
+            "name": template.name,
+            "title": template.title,
+            "intro": template.intro,
+            "terms": template.terms,
+        }
+    )
+    return _render(
+        request, form, SectionsEditor(initial=template.sections, extra_items=0), template
+    )
+
+
+def _render(request, form, editor, template, status=200) -> HttpResponse:
+    return render(
+        request,
+        "proposals/templates/form.html",
+        {"form": form, "editor": editor, "template": template},
+        status=status,
+    )
+
+
+@business_required
+def template_create(request: HttpRequest) -> HttpResponse:
+    return _template_form(request)
+
+
+@business_required
+def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _template_form(request, selectors.template_get(business=request.business, pk=pk))
+
+
+@business_required
+def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    template = selectors.template_get(business=request.business, pk=pk)
+    if request.method == "POST":
+        name = template.name
+        services.template_delete(template=template, acting_user=request.user)
+        messages.success(request, f"Template “{name}” deleted.")
+        return redirect("dashboard:template_list")
+    return render(request, "proposals/templates/confirm_delete.html", {"template": template})

@@ -1,0 +1,52 @@
+// Live totals on the client's proposal page: ticking an optional item updates the totals at
+// once. The server computed every line (rounded to the currency's minor units); this only adds
+// the included lines up, in integer minor units, so it shows exactly what the server will
+// compute. Without JavaScript the "Update total" button asks the server instead.
+(function () {
+  "use strict";
+  // After a refused submit, take keyboard and screen-reader users to the first problem.
+  var invalid = document.querySelector('[aria-invalid="true"]');
+  if (invalid) invalid.focus();
+  var form = document.querySelector("[data-totals-form]");
+  if (!form) return;
+  var currency = form.getAttribute("data-currency");
+  var minor = parseInt(form.getAttribute("data-minor"), 10) || 0;
+  var scale = Math.pow(10, minor);
+  var button = form.querySelector("[data-update-total]");
+  if (button) button.hidden = true;
+
+  function toMinor(text) {
+    var parts = String(text || "0").trim().split(".");
+    var whole = parseInt(parts[0] || "0", 10) || 0;
+    var frac = ((parts[1] || "") + "0000000000").slice(0, minor);
+    return whole * scale + (minor ? parseInt(frac, 10) : 0);
+  }
+
+  function format(amount) {
+    var value = (amount / scale).toLocaleString("en-US", {
+      minimumFractionDigits: minor,
+      maximumFractionDigits: minor,
+    });
+    return currency + " " + value;
+  }
+
+  function recompute() {
+    var sums = { subtotal: 0, discount: 0, tax: 0, total: 0 };
+    form.querySelectorAll("[data-line]").forEach(function (row) {
+      var option = row.querySelector("[data-option]");
+      var included = option ? option.checked : row.getAttribute("data-included") === "1";
+      if (!included) return;
+      Object.keys(sums).forEach(function (name) {
+        sums[name] += toMinor(row.getAttribute("data-" + name));
+      });
+    });
+    Object.keys(sums).forEach(function (name) {
+      var cell = form.querySelector('[data-sum="' + name + '"]');
+      if (cell) cell.textContent = format(sums[name]);
+    });
+  }
+
+  form.addEventListener("change", function (event) {
+    if (event.target.hasAttribute("data-option")) recompute();
+  });
+})();

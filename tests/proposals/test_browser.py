@@ -1,0 +1,113 @@
+"""The whole journey in a real browser: write, send, open as the client, tick, accept.
+
+Playwright drives Debian's Chromium (/usr/bin/chromium; no browser download) against
+pytest-django's live server. Sending only records a delivery row, so no SMTP is needed.
+"""
+
+import os
+
+import pytest
+
+from proposals.models import Acceptance, Proposal, ProposalVersion
+from tests.accounts.factories import MembershipFactory
+from tests.proposals.factories import ClientFactory
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
+# test itself (fixtures, assertions) are still synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def browser_page():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def test_write_send_open_tick_accept(live_server, browser_page):
+    membership = MembershipFactory()
+    business, user = membership.business, membership.user
+    ClientFactory(business=business, name="Ada Lovelace", email="ada@example.org")
+    page = browser_page
+
+    # Sign in.
+    page.goto(f"{live_server.url}/accounts/login/?next=/app/")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Proposals", exact=True).wait_for()
+
+    # Write a proposal: two line items and one optional item (a third row added by JS).
+    page.get_by_role("link", name="New proposal").first.click()
+    page.get_by_label("Title", exact=True).fill("Garden makeover")
+    page.get_by_label("Client", exact=True).select_option(label="Ada Lovelace <ada@example.org>")
+    page.locator("#id_s-0-title").fill("Work")
+    page.locator("#id_s-0-i-0-name").fill("Design")
+    page.locator("#id_s-0-i-0-unit_price").fill("500")
+    page.get_by_role("button", name="+ Add item").click()
+    page.locator("#id_s-0-i-1-name").fill("Planting")
+    page.locator("#id_s-0-i-1-quantity").fill("2")
+    page.locator("#id_s-0-i-1-unit_price").fill("120.50")
+    page.get_by_role("button", name="+ Add item").click()
+    page.locator("#id_s-0-i-2-name").fill("Pond")
+    page.locator("#id_s-0-i-2-unit_price").fill("900")
+    page.locator("#id_s-0-i-2-optional").check()
+    page.get_by_role("button", name="Create draft").click()
+    page.get_by_text("created as a draft").wait_for()
+    page.get_by_text("USD 741.00").first.wait_for()  # 500 + 2 × 120.50; the pond is optional
+
+    # Send it.
+    page.get_by_label("Message to your client (optional)").fill("Hello Ada!")
+    page.get_by_role("button", name="Send proposal").click()
+    page.get_by_text("Sent to ada@example.org").wait_for()
+
+    proposal = Proposal.objects.get(business=business)
+    token = ProposalVersion.objects.get(proposal=proposal).token
+
+    # The client opens the link in a fresh browser context (not signed in).
+    client_context = page.context.browser.new_context()
+    client_page = client_context.new_page()
+    client_page.goto(f"{live_server.url}/p/{token}")
+    client_page.get_by_role("heading", name="Garden makeover").wait_for()
+    total = client_page.locator('[data-sum="total"]')
+    assert total.inner_text() == "USD 741.00"
+    assert client_page.get_by_role("button", name="Update total").is_hidden()  # JS took over
+    client_page.get_by_label("Pond").check()
+    assert total.inner_text() == "USD 1,641.00"
+    client_page.get_by_label("Your full name").fill("Ada Lovelace")
+    client_page.get_by_label("I have read and accept this proposal and its terms.").check()
+    client_page.get_by_role("button", name="Accept proposal").click()
+    client_page.get_by_role("heading", name="Accepted — thank you").wait_for()
+    client_context.close()
+
+    acceptance = Acceptance.objects.get(proposal=proposal)
+    assert acceptance.signed_name == "Ada Lovelace"
+    assert str(acceptance.total.normalize()) == "1641"
+    assert len(acceptance.selected_item_keys) == 1
+
+    # The business sees it accepted on its dashboard.
+    page.goto(f"{live_server.url}/app/")
+    row = page.get_by_role("row", name="Garden makeover")
+    assert "Accepted" in row.inner_text()

@@ -1,0 +1,408 @@
+"""Dashboard pages: the proposal list, a proposal's page, its editor and its actions."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import Business
+from proposals import services
+from proposals.models import Activity, Proposal, ProposalView
+from tests.accounts.factories import UserFactory
+from tests.proposals.factories import (
+    ClientFactory,
+    make_proposal,
+    make_sent_proposal,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def html(response) -> str:
+    return response.content.decode()
+
+
+def tag_with_id(page: str, element_id: str) -> str:
+    match = re.search(rf'<(?:input|select|textarea)[^>]*\bid="{element_id}"[^>]*>', page)
+    assert match, f"no field with id {element_id}"
+    return match.group(0)
+
+
+def editor_post(**overrides) -> dict:
+    """A valid create/edit POST: one section with two items and one optional one."""
+    data = {
+        "title": "Garden makeover",
+        "currency": "USD",
+        "valid_until": "",
+        "intro": "<p>Hello</p>",
+        "terms": "",
+        "s-count": "1",
+        "s-0-title": "Work",
+        "s-0-i-count": "3",
+        "s-0-i-0-name": "Design",
+        "s-0-i-0-quantity": "1",
+        "s-0-i-0-unit_price": "500",
+        "s-0-i-1-name": "Planting",
+        "s-0-i-1-quantity": "2",
+        "s-0-i-1-unit_price": "120.50",
+        "s-0-i-1-tax_rate": "20",
+        "s-0-i-2-name": "Pond",
+        "s-0-i-2-quantity": "1",
+        "s-0-i-2-unit_price": "900",
+        "s-0-i-2-optional": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+# --- access ---------------------------------------------------------------------------------
+def test_dashboard_requires_login(client):
+    response = client.get(reverse("dashboard:proposal_list"))
+    assert response.status_code == 302
+    assert reverse("accounts:login") in response["Location"]
+
+
+def test_user_without_business_gets_a_clear_page(client):
+    client.force_login(UserFactory())
+    response = client.get(reverse("dashboard:proposal_list"))
+    assert response.status_code == 403
+    assert "not part of a business" in html(response)
+
+
+# --- list -----------------------------------------------------------------------------------
+def test_empty_list_invites_to_add_a_client_first(owner_client):
+    response = owner_client.get(reverse("dashboard:proposal_list"))
+    assert response.status_code == 200
+    assert "No proposals yet" in html(response)
+    assert "Add a client" in html(response)
+
+
+def test_empty_list_with_clients_invites_to_write_a_proposal(owner_client, business):
+    ClientFactory(business=business)
+    assert "Write a proposal" in html(owner_client.get(reverse("dashboard:proposal_list")))
+
+
+def test_list_shows_proposals_and_free_plan_usage(owner_client, business):
+    make_sent_proposal(business=business, title="Roof repair")
+    make_proposal(business=business, title="Kitchen")
+    page = html(owner_client.get(reverse("dashboard:proposal_list")))
+    assert "Roof repair" in page and "Kitchen" in page
+    assert "1 of 5" in page and "proposals sent this month" in page
+
+
+def test_paid_plan_shows_no_usage(owner_client, business):
+    Business.objects.filter(pk=business.pk).update(plan=Business.Plan.PAID)
+    assert "sent this month" not in html(owner_client.get(reverse("dashboard:proposal_list")))
+
+
+def test_list_filters_by_status_client_and_search(owner_client, business):
+    ada = ClientFactory(business=business, name="Ada Lovelace")
+    grace = ClientFactory(business=business, name="Grace Hopper")
+    make_sent_proposal(business=business, client=ada, title="Engine plans")
+    make_proposal(business=business, client=grace, title="Compiler manual")
+    url = reverse("dashboard:proposal_list")
+
+    page = html(owner_client.get(url, {"status": "sent"}))
+    assert "Engine plans" in page and "Compiler manual" not in page
+    page = html(owner_client.get(url, {"client": grace.pk}))
+    assert "Compiler manual" in page and "Engine plans" not in page
+    page = html(owner_client.get(url, {"q": "engine"}))
+    assert "Engine plans" in page and "Compiler manual" not in page
+    page = html(owner_client.get(url, {"q": "nothing like this"}))
+    assert "No proposals match these filters" in page
+
+
+def test_list_ignores_bad_filter_values(owner_client, business):
+    make_proposal(business=business, title="Kitchen")
+    response = owner_client.get(
+        reverse("dashboard:proposal_list"), {"status": "bogus", "client": "x", "page": "zz"}
+    )
+    assert response.status_code == 200
+
+
+def test_list_paginates_25_per_page(owner_client, business):
+    client = ClientFactory(business=business)
+    for n in range(27):
+        make_proposal(business=business, client=client, title=f"Job {n:02d}")
+    url = reverse("dashboard:proposal_list")
+    first = html(owner_client.get(url))
+    assert len(re.findall(r'href="/app/proposals/\d+/"', first)) == 2 * 25
+    assert "Page 1 of 2" in first
+    second = html(owner_client.get(url, {"page": 2}))
+    assert "Job 00" in second and "Job 01" in second and "Job 26" not in second
+
+
+def test_list_query_count_is_fixed(owner_client, business, django_assert_num_queries):
+    """The same number of queries for 5 and for 50 proposals (of several clients)."""
+    clients = [ClientFactory(business=business) for _ in range(5)]
+    for n in range(5):
+        make_sent_proposal(business=business, client=clients[n], title=f"Job {n}")
+    url = reverse("dashboard:proposal_list")
+    owner_client.get(url)  # the session's first request may touch more
+    with CaptureQueriesContext(connection) as five:
+        assert owner_client.get(url).status_code == 200
+    for n in range(45):
+        make_proposal(business=business, client=clients[n % 5], title=f"More {n}")
+    with django_assert_num_queries(len(five.captured_queries)):
+        response = owner_client.get(url)
+    assert len(re.findall(r'href="/app/proposals/\d+/"', html(response))) == 2 * 25
+
+
+# --- create and edit ------------------------------------------------------------------------
+def test_create_page_without_clients_asks_for_one(owner_client):
+    page = html(owner_client.get(reverse("dashboard:proposal_create")))
+    assert "Add a client first" in page
+
+
+def test_create_proposal_with_items(owner_client, business):
+    ada = ClientFactory(business=business)
+    response = owner_client.post(
+        reverse("dashboard:proposal_create"), editor_post(client=str(ada.pk))
+    )
+    proposal = Proposal.objects.get(business=business)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboard:proposal_detail", args=[proposal.pk])
+    assert proposal.title == "Garden makeover"
+    items = [i for s in services.working_copy_sections(proposal) for i in s["items"]]
+    assert [i["name"] for i in items] == ["Design", "Planting", "Pond"]
+    assert items[2]["optional"] is True and items[2]["selected"] is False
+    page = html(owner_client.get(response["Location"]))
+    assert "created as a draft" in page
+    assert "USD 789.20" in page  # 500 + 2 × 120.50 × 1.2; the optional pond is not counted
+
+
+def test_create_shows_errors_next_to_fields(owner_client, business):
+    ada = ClientFactory(business=business)
+    response = owner_client.post(
+        reverse("dashboard:proposal_create"),
+        editor_post(client=str(ada.pk), title="", **{"s-0-i-1-unit_price": "abc"}),
+    )
+    assert response.status_code == 400
+    page = html(response)
+    for field_id in ("id_title", "id_s-0-i-1-unit_price"):
+        tag = tag_with_id(page, field_id)
+        assert 'aria-invalid="true"' in tag
+        assert f"{field_id}-error" in tag  # aria-describedby points at the message
+        assert f'<p class="field-error" id="{field_id}-error">' in page
+    assert "Please fix the problems below" in page
+    assert 'aria-invalid="true"' not in tag_with_id(page, "id_s-0-i-0-name")
+    assert not Proposal.objects.exists()
+
+
+def test_item_without_price_is_an_error_but_blank_rows_are_ignored(owner_client, business):
+    ada = ClientFactory(business=business)
+    data = editor_post(client=str(ada.pk), **{"s-0-i-1-unit_price": "", "s-0-i-count": "4"})
+    response = owner_client.post(reverse("dashboard:proposal_create"), data)
+    assert response.status_code == 400
+    assert "Enter a price" in html(response)
+    data["s-0-i-1-unit_price"] = "10"
+    response = owner_client.post(reverse("dashboard:proposal_create"), data)
+    assert response.status_code == 302
+
+
+def test_foreign_client_id_is_refused(owner_client, business, other_business):
+    ClientFactory(business=business)
+    foreign = ClientFactory(business=other_business)
+    response = owner_client.post(
+        reverse("dashboard:proposal_create"), editor_post(client=str(foreign.pk))
+    )
+    assert response.status_code == 400
+    assert not Proposal.objects.exists()
+
+
+def test_add_row_without_javascript_keeps_the_input(owner_client, business):
+    ada = ClientFactory(business=business)
+    response = owner_client.post(
+        reverse("dashboard:proposal_create"), editor_post(client=str(ada.pk), add_item="0")
+    )
+    page = html(response)
+    assert response.status_code == 200
+    assert 'name="s-0-i-3-name"' in page
+    assert 'value="Planting"' in page
+    assert "field-error" not in page
+    response = owner_client.post(
+        reverse("dashboard:proposal_create"), editor_post(client=str(ada.pk), add_section="1")
+    )
+    assert 'name="s-1-i-0-name"' in html(response)
+    assert not Proposal.objects.exists()
+
+
+def test_edit_prefills_and_saves(owner_client, business, owner):
+    proposal = make_proposal(business=business, acting_user=owner)
+    page = html(owner_client.get(reverse("dashboard:proposal_edit", args=[proposal.pk])))
+    assert 'value="Website redesign"' in page
+    assert 'value="Development"' in page
+    assert 'value="95.5"' in page
+    data = editor_post(client=str(proposal.client_id), title="Renamed", revision=proposal.revision)
+    response = owner_client.post(reverse("dashboard:proposal_edit", args=[proposal.pk]), data)
+    assert response.status_code == 302
+    proposal.refresh_from_db()
+    assert proposal.title == "Renamed"
+
+
+def test_edit_detects_a_concurrent_change(owner_client, business):
+    proposal = make_proposal(business=business)
+    stale = proposal.revision
+    services.proposal_update(
+        proposal=proposal, acting_user=None, title="Theirs", client=proposal.client,
+        currency="USD", valid_until=None, intro="", terms="", sections=[],
+    )  # fmt: skip
+    data = editor_post(client=str(proposal.client_id), title="Mine", revision=stale)
+    response = owner_client.post(reverse("dashboard:proposal_edit", args=[proposal.pk]), data)
+    assert response.status_code == 400
+    assert "changed by someone else" in html(response)
+    proposal.refresh_from_db()
+    assert proposal.title == "Theirs"
+
+
+def test_accepted_proposal_is_read_only(owner_client, business):
+    proposal, version = make_sent_proposal(business=business)
+    services.proposal_accept(
+        version=version, signed_name="Ada", agreed=True, selected_item_keys=[], ip=None,
+        user_agent="",
+    )  # fmt: skip
+    detail = html(owner_client.get(reverse("dashboard:proposal_detail", args=[proposal.pk])))
+    assert reverse("dashboard:proposal_edit", args=[proposal.pk]) not in detail
+    assert "Accepted" in detail and "Signed by" in detail
+    response = owner_client.get(reverse("dashboard:proposal_edit", args=[proposal.pk]))
+    assert response.status_code == 302
+    follow = html(owner_client.get(response["Location"]))
+    assert "can no longer be edited" in follow
+    data = editor_post(client=str(proposal.client_id))
+    response = owner_client.post(reverse("dashboard:proposal_edit", args=[proposal.pk]), data)
+    assert response.status_code == 302
+    proposal.refresh_from_db()
+    assert proposal.title == "Website redesign"
+
+
+# --- detail and actions ---------------------------------------------------------------------
+def test_detail_shows_totals_versions_and_timeline(owner_client, business, owner):
+    proposal = make_proposal(business=business, acting_user=owner)
+    services.proposal_send(proposal=proposal, acting_user=owner, message="Hi")
+    page = html(owner_client.get(reverse("dashboard:proposal_detail", args=[proposal.pk])))
+    assert "Version 1" in page
+    assert "Timeline" in page and "Created" in page and "Sent" in page
+    assert owner.get_full_name() in page
+    assert "USD 2,346.00" in page  # 1200 + 10 × 95.50 × 1.2
+
+
+def test_send_records_a_delivery_and_says_so(owner_client, business):
+    proposal = make_proposal(business=business)
+    response = owner_client.post(
+        reverse("dashboard:proposal_send", args=[proposal.pk]), {"message": "Hello there"}
+    )
+    assert response.status_code == 302
+    proposal.refresh_from_db()
+    assert proposal.status == Proposal.Status.SENT
+    assert proposal.deliveries.count() == 1
+    assert "Sent to" in html(owner_client.get(response["Location"]))
+
+
+def test_send_refusal_is_a_message_not_an_error(owner_client, business, settings):
+    settings.FREE_PLAN_MONTHLY_SENDS = 0
+    proposal = make_proposal(business=business)
+    response = owner_client.post(reverse("dashboard:proposal_send", args=[proposal.pk]))
+    page = html(owner_client.get(response["Location"]))
+    assert "Not sent" in page and "free plan" in page
+    empty = make_proposal(business=business, sections=[])
+    settings.FREE_PLAN_MONTHLY_SENDS = 5
+    response = owner_client.post(reverse("dashboard:proposal_send", args=[empty.pk]))
+    assert "Add at least one line item" in html(owner_client.get(response["Location"]))
+
+
+def test_withdraw_and_duplicate(owner_client, business):
+    proposal, _ = make_sent_proposal(business=business)
+    response = owner_client.post(reverse("dashboard:proposal_withdraw", args=[proposal.pk]))
+    assert "Withdrawn" in html(owner_client.get(response["Location"]))
+    proposal.refresh_from_db()
+    assert proposal.status == Proposal.Status.WITHDRAWN
+    # Withdrawing twice is a clear message, not an error page.
+    response = owner_client.post(reverse("dashboard:proposal_withdraw", args=[proposal.pk]))
+    assert "Only a sent proposal" in html(owner_client.get(response["Location"]))
+
+    response = owner_client.post(reverse("dashboard:proposal_duplicate", args=[proposal.pk]))
+    copy = Proposal.objects.exclude(pk=proposal.pk).get()
+    assert response["Location"] == reverse("dashboard:proposal_edit", args=[copy.pk])
+    assert copy.status == Proposal.Status.DRAFT
+
+
+def test_actions_refuse_get(owner_client, business):
+    proposal = make_proposal(business=business)
+    for name in ("proposal_send", "proposal_withdraw", "proposal_duplicate"):
+        assert owner_client.get(reverse(f"dashboard:{name}", args=[proposal.pk])).status_code == 405
+
+
+def test_preview_renders_working_copy_without_counting_a_view(owner_client, business):
+    proposal, version = make_sent_proposal(business=business)
+    response = owner_client.get(reverse("dashboard:proposal_preview", args=[proposal.pk]))
+    assert response.status_code == 200
+    page = html(response)
+    assert "Preview" in page and "Website redesign" in page
+    assert "Accept proposal" not in page
+    assert version.token not in page
+    assert not ProposalView.objects.exists()
+    proposal.refresh_from_db()
+    assert proposal.status == Proposal.Status.SENT
+
+
+def test_preview_update_total_counts_ticked_options(owner_client, business):
+    proposal = make_proposal(business=business)
+    optional = [
+        i for s in services.working_copy_sections(proposal) for i in s["items"] if i["optional"]
+    ][0]
+    url = reverse("dashboard:proposal_preview", args=[proposal.pk])
+    assert "USD 2,346.00" in html(owner_client.get(url))
+    page = html(owner_client.get(url, {"update_total": "1", "item": optional["key"]}))
+    assert "USD 2,586.00" in page
+
+
+def test_delivery_failure_is_on_the_page(owner_client, business):
+    from proposals.models import Delivery
+
+    proposal, _ = make_sent_proposal(business=business)
+    Delivery.objects.filter(proposal=proposal).update(
+        state=Delivery.State.FAILED_PERMANENT, last_error="550 mailbox unavailable"
+    )
+    page = html(owner_client.get(reverse("dashboard:proposal_detail", args=[proposal.pk])))
+    assert "550 mailbox unavailable" in page
+    assert "An email failed" in page
+
+
+def test_timeline_names_the_client_and_system(owner_client, business):
+    proposal, version = make_sent_proposal(business=business)
+    services.proposal_mark_viewed(version=version, ip="203.0.113.9", user_agent="UA")
+    page = html(owner_client.get(reverse("dashboard:proposal_detail", args=[proposal.pk])))
+    assert "Opened" in page and "client" in page
+    assert Activity.objects.filter(proposal=proposal, kind=Activity.Kind.VIEWED).exists()
+
+
+def test_retry_a_failed_delivery_from_the_page(owner_client, business):
+    from proposals.models import Delivery
+
+    proposal, _ = make_sent_proposal(business=business)
+    delivery = proposal.deliveries.get()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        state=Delivery.State.FAILED_PERMANENT, last_error="550 mailbox unavailable"
+    )
+    url = reverse("dashboard:delivery_retry", args=[proposal.pk, delivery.pk])
+    assert url in html(owner_client.get(reverse("dashboard:proposal_detail", args=[proposal.pk])))
+    response = owner_client.post(url)
+    assert response.status_code == 302
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.PENDING
+    assert "queued again" in html(owner_client.get(response["Location"]))
+
+
+def test_retrying_a_sent_delivery_is_a_message(owner_client, business):
+    from proposals.models import Delivery
+
+    proposal, _ = make_sent_proposal(business=business)
+    delivery = proposal.deliveries.get()
+    Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.State.SENT)
+    response = owner_client.post(
+        reverse("dashboard:delivery_retry", args=[proposal.pk, delivery.pk])
+    )
+    assert response.status_code == 302
+    assert "already sent" in html(owner_client.get(response["Location"]))
