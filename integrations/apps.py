@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class IntegrationsConfig(AppConfig):
     name = "integrations"
     verbose_name = "Integrations"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from integrations import receivers  # noqa: F401  (connects the proposal signals)
+        from integrations.schedules import ensure_schedules
+
+        post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="integrations_schedules")

@@ -1,0 +1,170 @@
+"""Upsert a business's clients as Wix contacts, through an outbox row per client.
+
+The row is written in the transaction that sends or accepts the proposal (signal receiver), a
+task is enqueued on commit, and the sweeper re-enqueues whatever was lost or is due for retry.
+The task claims the row atomically, so two workers never sync the same client at once, and the
+upsert (query by email → create → a 409 names the existing contact) never creates a duplicate.
+"""
+
+import random
+from datetime import timedelta
+
+import structlog
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from common.request_id import current_request_id
+from integrations.models import WixContactSync
+from integrations.wix.client import WixClient, WixError
+
+log = structlog.get_logger(__name__)
+
+Status = WixContactSync.Status
+MAX_ATTEMPTS = 12
+RETRY_CAP_SECONDS = 3600
+
+
+def claim_lease() -> timedelta:
+    return timedelta(seconds=settings.Q_TIMEOUT + 30)
+
+
+def _enqueue(sync_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("integrations.tasks.sync_contact", sync_id, task_name="wix-contact-sync")
+
+
+def contact_sync_request(*, client, reason: str) -> WixContactSync | None:
+    """Record that this client must exist as a Wix contact (inside the change's transaction)."""
+    business = client.business
+    if not client.email or not business.is_active:
+        return None
+    sync, created = WixContactSync.objects.get_or_create(
+        client=client,
+        defaults={
+            "business": business,
+            "reason": reason,
+            "request_id": current_request_id() or "",
+        },
+    )
+    if not created:
+        if sync.status == Status.SYNCED or sync.status == Status.RUNNING:
+            return sync
+        # A pending row keeps its schedule; a failed one gets a fresh chance on a new event.
+        if sync.status == Status.FAILED:
+            WixContactSync.objects.filter(pk=sync.pk, status=Status.FAILED).update(
+                status=Status.PENDING,
+                attempts=0,
+                next_attempt_at=timezone.now(),
+                reason=reason,
+                error="",
+            )
+    transaction.on_commit(lambda: _enqueue(sync.pk))
+    log.info("wix_contact_sync_requested", client_id=client.pk, reason=reason, created=created)
+    return sync
+
+
+def contact_sync_claim(*, sync_id: int) -> WixContactSync | None:
+    now = timezone.now()
+    claimable = Q(status=Status.PENDING, next_attempt_at__lte=now) | Q(
+        status=Status.RUNNING, claimed_at__lt=now - claim_lease()
+    )
+    claimed = (
+        WixContactSync.objects.filter(pk=sync_id)
+        .filter(claimable)
+        .update(status=Status.RUNNING, claimed_at=now, attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return None
+    return WixContactSync.objects.select_related("client", "business").get(pk=sync_id)
+
+
+def _contact_info(client) -> dict:
+    first, _, last = (client.name or "").strip().partition(" ")
+    info: dict = {
+        "name": {"first": first[:100], "last": last[:100]},
+        "emails": {"items": [{"email": client.email.lower(), "tag": "MAIN"}]},
+    }
+    if client.company:
+        info["company"] = client.company[:100]
+    return info
+
+
+def _upsert(wix: WixClient, client) -> str:
+    found = wix.query_contacts_by_email(client.email.lower())
+    if found:
+        return found[0]["id"]
+    try:
+        return wix.create_contact(_contact_info(client))["id"]
+    except WixError as exc:
+        # Created by an earlier attempt whose answer was lost, or by someone else.
+        duplicate = exc.data.get("duplicateContactId")
+        if exc.status == 409 and exc.code == "DUPLICATE_CONTACT_EXIST" and duplicate:
+            return str(duplicate)
+        raise
+
+
+def contact_sync_run(*, sync_id: int) -> str:
+    sync = contact_sync_claim(sync_id=sync_id)
+    if sync is None:
+        return "not claimed"
+    if not sync.business.is_active:
+        return _finish(sync, status=Status.FAILED, error="business uninstalled")
+    try:
+        contact_id = _upsert(WixClient.for_business(sync.business), sync.client)
+    except WixError as exc:
+        give_up = exc.permanent or sync.attempts >= MAX_ATTEMPTS
+        if give_up:
+            return _finish(sync, status=Status.FAILED, error=exc.message)
+        # Full jitter on a capped exponential; never before Wix said we may come back.
+        delay = random.uniform(0, min(RETRY_CAP_SECONDS, 30 * 2 ** (sync.attempts - 1)))
+        delay = max(delay, exc.retry_after or 0, 1.0)
+        return _finish(
+            sync,
+            status=Status.PENDING,
+            error=exc.message,
+            next_attempt_at=timezone.now() + timedelta(seconds=delay),
+        )
+    WixContactSync.objects.filter(pk=sync.pk, status=Status.RUNNING).update(
+        status=Status.SYNCED,
+        wix_contact_id=contact_id[:64],
+        synced_at=timezone.now(),
+        claimed_at=None,
+        error="",
+    )
+    log.info("wix_contact_synced", client_id=sync.client_id, attempts=sync.attempts)
+    return "synced"
+
+
+def _finish(sync: WixContactSync, *, status: str, error: str, next_attempt_at=None) -> str:
+    updates = {"status": status, "claimed_at": None, "error": error[:500]}
+    if next_attempt_at is not None:
+        updates["next_attempt_at"] = next_attempt_at
+    WixContactSync.objects.filter(pk=sync.pk, status=Status.RUNNING).update(**updates)
+    log.warning(
+        "wix_contact_sync_failed",
+        client_id=sync.client_id,
+        error=error,
+        attempts=sync.attempts,
+        will_retry=status == Status.PENDING,
+    )
+    return "failed" if status == Status.FAILED else "retry"
+
+
+def contact_sync_sweep(*, now=None) -> int:
+    """Re-enqueue syncs that are due (retry time reached, enqueue lost, or worker died)."""
+    now = now or timezone.now()
+    due = WixContactSync.objects.filter(
+        Q(status=Status.PENDING, next_attempt_at__lte=now, attempts__gt=0)
+        | Q(status=Status.PENDING, attempts=0, created_at__lt=now - timedelta(seconds=60))
+        | Q(status=Status.RUNNING, claimed_at__lt=now - claim_lease())
+    ).values_list("pk", flat=True)[:500]
+    count = 0
+    for sync_id in due:
+        _enqueue(sync_id)
+        count += 1
+    if count:
+        log.info("wix_contact_sync_sweep", enqueued=count)
+    return count

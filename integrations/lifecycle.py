@@ -1,0 +1,215 @@
+"""The app's life on a Wix site: installed, removed, plan changes, site details.
+
+Each write owns a short transaction on the business row; calls to Wix happen outside it.
+Events carry the time they happened at Wix (``occurred_at``) so that a late, reordered delivery
+never overwrites what a newer event already decided.
+"""
+
+from datetime import datetime, timedelta
+from zoneinfo import available_timezones
+
+import structlog
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Business
+from integrations.wix.client import WixClient, drop_tokens
+
+log = structlog.get_logger(__name__)
+
+PLAN_KINDS = frozenset(
+    {
+        "PlanPurchased",
+        "PlanChanged",
+        "PlanAutoRenewalCancelled",
+        "PlanConvertedToPaid",
+        "PlanReactivated",
+        "PlanTransferred",
+    }
+)
+
+
+def normalize_event_type(event_type: str) -> str:
+    """``PaidPlanPurchased`` and ``PlanPurchased`` are the same event (Wix uses both)."""
+    if event_type.startswith("PaidPlan"):
+        return "Plan" + event_type.removeprefix("PaidPlan")
+    return event_type
+
+
+def business_install(*, instance_id: str, occurred_at: datetime) -> tuple[Business, bool]:
+    """Create the business of this instance, or reactivate it; returns (business, changed)."""
+    with transaction.atomic():
+        business, created = Business.objects.select_for_update().get_or_create(
+            instance_id=instance_id,
+            defaults={"installed_at": occurred_at, "status": Business.Status.ACTIVE},
+        )
+        if created:
+            log.info("wix_business_installed", business_id=business.pk, instance_id=instance_id)
+            return business, True
+        if business.status == Business.Status.ACTIVE:
+            return business, False
+        if business.uninstalled_at and occurred_at < business.uninstalled_at:
+            log.info("wix_install_event_stale", business_id=business.pk)
+            return business, False
+        business.status = Business.Status.ACTIVE
+        business.installed_at = occurred_at
+        business.uninstalled_at = None
+        business.save(update_fields=["status", "installed_at", "uninstalled_at", "updated_at"])
+        log.info("wix_business_reinstalled", business_id=business.pk, instance_id=instance_id)
+        return business, True
+
+
+def business_uninstall(*, instance_id: str, occurred_at: datetime) -> Business | None:
+    """Mark the business uninstalled and forget its tokens; its data is kept (retention)."""
+    with transaction.atomic():
+        business = Business.objects.select_for_update().filter(instance_id=instance_id).first()
+        if business is None:
+            log.info("wix_uninstall_unknown_instance", instance_id=instance_id)
+            return None
+        if business.status == Business.Status.UNINSTALLED:
+            return business
+        if occurred_at < business.installed_at:
+            log.info("wix_uninstall_event_stale", business_id=business.pk)
+            return business
+        business.status = Business.Status.UNINSTALLED
+        business.uninstalled_at = occurred_at
+        business.save(update_fields=["status", "uninstalled_at", "updated_at"])
+        drop_tokens(instance_id=instance_id)
+    log.info("wix_business_uninstalled", business_id=business.pk, instance_id=instance_id)
+    return business
+
+
+def business_set_plan(
+    *, business: Business, paid: bool, product_id: str | None, occurred_at: datetime, source: str
+) -> bool:
+    """Apply a plan state that was true at ``occurred_at``; False when newer state exists."""
+    with transaction.atomic():
+        locked = Business.objects.select_for_update().get(pk=business.pk)
+        if locked.plan_changed_at and occurred_at < locked.plan_changed_at:
+            log.info(
+                "wix_plan_event_stale",
+                business_id=locked.pk,
+                source=source,
+                occurred_at=occurred_at.isoformat(),
+                plan_changed_at=locked.plan_changed_at.isoformat(),
+            )
+            return False
+        locked.plan = Business.Plan.PAID if paid else Business.Plan.FREE
+        if product_id is not None:
+            locked.plan_product_id = product_id[:100]
+        locked.plan_changed_at = occurred_at
+        locked.save(update_fields=["plan", "plan_product_id", "plan_changed_at", "updated_at"])
+    business.refresh_from_db(fields=["plan", "plan_product_id", "plan_changed_at"])
+    log.info("wix_plan_updated", business_id=business.pk, plan=business.plan, source=source)
+    return True
+
+
+def business_apply_plan_event(
+    *, business: Business, kind: str, data: dict, occurred_at: datetime
+) -> bool:
+    product_id = data.get("vendorProductId")
+    product_id = str(product_id) if product_id else None
+    if kind == "PlanAutoRenewalCancelled":
+        # Still paid until the cycle ends; Wix sends no event then, so the next instance
+        # fetch (install, dashboard visit) tells us when it has become free.
+        log.info("wix_plan_auto_renewal_cancelled", business_id=business.pk)
+        return False
+    if kind == "PlanTransferred":
+        # The event does not say in which direction: ask Wix what this site has now.
+        started = timezone.now()
+        instance = WixClient.for_business(business).get_app_instance().get("instance") or {}
+        return business_set_plan(
+            business=business,
+            paid=not instance.get("isFree", True),
+            product_id=((instance.get("billing") or {}).get("packageName") or ""),
+            occurred_at=max(started, occurred_at),
+            source=kind,
+        )
+    return business_set_plan(
+        business=business, paid=True, product_id=product_id, occurred_at=occurred_at, source=kind
+    )
+
+
+def _valid_email(value: object) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        validate_email(value)
+    except ValidationError:
+        return None
+    return value.lower()[:254]
+
+
+def business_refresh_from_wix(*, business: Business) -> Business:
+    """Fetch the app instance and site properties through the client and store them."""
+    started = timezone.now()
+    client = WixClient.for_business(business)
+    payload = client.get_app_instance()
+    properties = client.get_site_properties().get("properties") or {}
+    instance, site = payload.get("instance") or {}, payload.get("site") or {}
+    locale = properties.get("locale") or {}
+    updates: dict = {
+        "site_name": str(site.get("siteDisplayName") or properties.get("siteDisplayName") or "")[
+            :200
+        ],
+        "site_url": str(site.get("url") or "")[:500],
+        "owner_email": _valid_email(properties.get("email"))
+        or _valid_email(site.get("ownerEmail")),
+        "locale": str(locale.get("languageCode") or site.get("locale") or "")[:16],
+        "currency": str(properties.get("paymentCurrency") or site.get("paymentCurrency") or ""),
+        "timezone": str(properties.get("timeZone") or ""),
+    }
+    if not (len(updates["currency"]) == 3 and updates["currency"].isalpha()):
+        updates.pop("currency")
+    else:
+        updates["currency"] = updates["currency"].upper()
+    if updates["timezone"] not in available_timezones():
+        updates.pop("timezone")
+    updates = {key: value for key, value in updates.items() if value}
+    if updates:
+        Business.objects.filter(pk=business.pk).update(**updates, updated_at=timezone.now())
+    if "isFree" in instance:
+        business_set_plan(
+            business=business,
+            paid=not instance["isFree"],
+            product_id=(instance.get("billing") or {}).get("packageName") or "",
+            occurred_at=started,
+            source="instance",
+        )
+    business.refresh_from_db()
+    log.info("wix_business_details_refreshed", business_id=business.pk, fields=sorted(updates))
+    return business
+
+
+def business_purge_uninstalled(*, now: datetime | None = None, limit: int = 50) -> int:
+    """Delete businesses uninstalled longer ago than ``WIX_UNINSTALLED_RETENTION_DAYS``.
+
+    Deleting the business deletes everything it owns (clients, proposals, deliveries, …).
+    A reinstall inside the retention period reactivates the business with its data intact.
+    """
+    from django.conf import settings
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.WIX_UNINSTALLED_RETENTION_DAYS)
+    expired = Business.objects.filter(status=Business.Status.UNINSTALLED, uninstalled_at__lt=cutoff)
+    purged = 0
+    for business_id in list(expired.values_list("pk", flat=True)[:limit]):
+        with transaction.atomic():
+            # Re-checked under the lock: a reinstall may have won the race.
+            business = expired.select_for_update().filter(pk=business_id).first()
+            if business is None:
+                continue
+            instance_id = business.instance_id
+            # Proposals protect their clients (and acceptances their versions): delete them
+            # first so the business's cascade meets no protected row.
+            from proposals.models import Acceptance, Proposal
+
+            Acceptance.objects.filter(business_id=business.pk).delete()
+            Proposal.objects.filter(business_id=business.pk).delete()
+            business.delete()
+            drop_tokens(instance_id=instance_id)
+        purged += 1
+        log.info("wix_business_purged", business_id=business_id, instance_id=instance_id)
+    return purged

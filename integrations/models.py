@@ -1,0 +1,162 @@
+"""Durable records of the Wix integration: calls, tokens, breakers, webhooks, contact sync."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class IntegrationCall(models.Model):
+    """One HTTP attempt to Wix, kept for support (never the token or the request body)."""
+
+    business = models.ForeignKey(
+        "accounts.Business", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    api = models.CharField(max_length=32, help_text="Circuit breaker group (oauth, apps, …).")
+    endpoint = models.CharField(max_length=200)
+    method = models.CharField(max_length=8)
+    status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="HTTP status.")
+    ok = models.BooleanField(default=False)
+    duration_ms = models.PositiveIntegerField(default=0)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    request_id = models.CharField(max_length=128, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["business", "-created_at"]),
+            models.Index(fields=["api", "ok", "-created_at"]),
+            models.Index(fields=["request_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.endpoint} → {self.status or self.error[:40]}"
+
+
+class WixAccessToken(models.Model):
+    """The cached OAuth access token of one app instance; its row lock makes refresh single."""
+
+    instance_id = models.CharField(max_length=64, unique=True)
+    access_token = models.TextField(blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"token of {self.instance_id} (expires {self.expires_at})"
+
+
+class CircuitBreaker(models.Model):
+    """Shared state of the circuit breaker of one Wix API, for every process."""
+
+    class State(models.TextChoices):
+        CLOSED = "closed", "Closed"
+        OPEN = "open", "Open"
+        HALF_OPEN = "half_open", "Half-open (probing)"
+
+    api = models.CharField(max_length=32, unique=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CLOSED)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True, help_text="When a probe may go out.")
+    probe_started_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.api}: {self.state}"
+
+
+class WebhookReceipt(models.Model):
+    """One webhook delivery as received: verified and queued, or rejected with the reason."""
+
+    class Status(models.TextChoices):
+        REJECTED = "rejected", "Rejected"
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (stale or unknown)"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    verified = models.BooleanField(default=False)
+    rejected_reason = models.CharField(max_length=200, blank=True)
+    event_type = models.CharField(max_length=64, blank=True)
+    instance_id = models.CharField(max_length=64, blank=True)
+    business = models.ForeignKey(
+        "accounts.Business", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claims = models.JSONField(null=True, blank=True, help_text="Verified JWT claims, decoded.")
+    raw_excerpt = models.TextField(blank=True, help_text="Start of a rejected body, for support.")
+    body_size = models.PositiveIntegerField(default=0)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    dedup_key = models.CharField(max_length=64, null=True, blank=True)
+    deliveries = models.PositiveIntegerField(default=1)
+    received_at = models.DateTimeField(default=timezone.now)
+    last_received_at = models.DateTimeField(default=timezone.now)
+    request_id = models.CharField(max_length=128, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedup_key"],
+                condition=Q(dedup_key__isnull=False),
+                name="webhook_receipt_dedup_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["instance_id", "-received_at"]),
+            models.Index(fields=["status", "next_attempt_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type or 'webhook'} {self.instance_id} ({self.status})"
+
+
+class WixUserLink(models.Model):
+    """Which local user a Wix user (from the signed dashboard instance) signs in as."""
+
+    wix_user_id = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.wix_user_id} → {self.user_id}"
+
+
+class WixContactSync(models.Model):
+    """Outbox row: upsert one client as a Wix contact (one row per client, ever)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SYNCED = "synced", "Synced"
+        FAILED = "failed", "Failed (permanent)"
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="+")
+    client = models.OneToOneField(
+        "proposals.Client", on_delete=models.CASCADE, related_name="wix_contact_sync"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(max_length=32, blank=True, help_text="What caused the last sync.")
+    wix_contact_id = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"contact sync of client {self.client_id} ({self.status})"

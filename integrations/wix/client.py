@@ -1,0 +1,532 @@
+"""The one seam to Wix's REST API.
+
+Every call has connect/read timeouts and a total deadline (``WIX_CALL_DEADLINE``, retries and
+waits included); transient failures (5xx, timeouts, dropped connections) are retried with capped
+exponential backoff and full jitter under a per-API retry budget; 429 waits for ``Retry-After``;
+401 refreshes the token once; a shared circuit breaker per API stops calls during an outage.
+Every attempt is recorded as an ``IntegrationCall`` row. Errors surface as ``WixError`` whose
+``permanent`` flag says whether trying again later can help.
+
+Call it outside database transactions: the token lock and the call records must commit on their
+own, and a transaction must never stay open while waiting on Wix.
+"""
+
+import json
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import structlog
+from django.conf import settings
+from django.core.cache import cache
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
+
+from common.request_id import current_request_id
+from integrations.models import IntegrationCall, WixAccessToken
+from integrations.wix import breaker
+
+log = structlog.get_logger(__name__)
+
+RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+MAX_RESPONSE_BYTES = 1024 * 1024
+# Retries always allowed per API per minute, on top of the ratio of first attempts.
+_BUDGET_FLOOR = 10
+
+
+class WixError(Exception):
+    """A failed call to Wix. ``permanent`` means retrying later will not help."""
+
+    def __init__(
+        self,
+        message: str,
+        permanent: bool = False,
+        *,
+        status: int | None = None,
+        code: str = "",
+        data: dict | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.status = status
+        self.code = code
+        self.data = data or {}
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Answer:
+    status: int
+    data: Any
+    headers: httpx.Headers
+
+
+class _Transient(WixError):
+    """An attempt failed in a way that may succeed later (network, timeout, deadline).
+
+    ``call()`` retries it; anything else that calls ``access_token`` sees a ``WixError``.
+    """
+
+
+# --- transport ------------------------------------------------------------------------------
+_clients: dict[int, httpx.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def _http() -> httpx.Client:
+    # One pooled client per process: a client inherited through fork() must not be reused.
+    pid = os.getpid()
+    client = _clients.get(pid)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(pid)
+            if client is None:
+                client = httpx.Client(
+                    base_url=settings.WIX_API_BASE_URL,
+                    limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+                    follow_redirects=False,
+                )
+                _clients[pid] = client
+    return client
+
+
+def reset_transport() -> None:
+    """Forget pooled connections (after the base URL changes, e.g. in tests)."""
+    with _clients_lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
+
+
+def _timeout(remaining: float) -> httpx.Timeout:
+    connect = min(settings.WIX_CONNECT_TIMEOUT, remaining)
+    read = min(settings.WIX_READ_TIMEOUT, remaining)
+    return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
+
+def _send(method: str, path: str, *, headers: dict, body: Any, deadline: float) -> _Answer:
+    """One HTTP exchange, cut at ``deadline`` however slowly the answer trickles in."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise _Transient("deadline exceeded before sending")
+    try:
+        with _http().stream(
+            method,
+            settings.WIX_API_BASE_URL + path,
+            headers=headers,
+            json=body,
+            timeout=_timeout(remaining),
+        ) as response:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    raise _Transient("response too large")
+                if time.monotonic() > deadline:
+                    raise _Transient("deadline exceeded while reading")
+                chunks.append(chunk)
+    except httpx.TimeoutException as exc:
+        raise _Transient(f"timeout ({exc.__class__.__name__})") from None
+    except httpx.TransportError as exc:
+        raise _Transient(f"connection error ({exc.__class__.__name__})") from None
+    raw = b"".join(chunks)
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        data = {"raw": raw[:200].decode(errors="replace")}
+    return _Answer(status=response.status_code, data=data, headers=response.headers)
+
+
+def _record(
+    *,
+    business_id: int | None,
+    api: str,
+    endpoint: str,
+    method: str,
+    status: int | None,
+    ok: bool,
+    started: float,
+    attempt: int,
+    error: str = "",
+) -> None:
+    IntegrationCall.objects.create(
+        business_id=business_id,
+        api=api,
+        endpoint=endpoint[:200],
+        method=method,
+        status=status,
+        ok=ok,
+        duration_ms=max(0, int((time.monotonic() - started) * 1000)),
+        attempt=attempt,
+        request_id=current_request_id() or "",
+        error=error[:500],
+    )
+
+
+# --- retry budget ---------------------------------------------------------------------------
+def _budget_keys(api: str) -> tuple[str, str]:
+    window = int(time.time() // 60)
+    return f"wix:budget:{api}:{window}:calls", f"wix:budget:{api}:{window}:retries"
+
+
+def _incr(key: str) -> int:
+    cache.add(key, 0, timeout=120)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=120)
+        return 1
+
+
+def _budget_note_call(api: str) -> None:
+    _incr(_budget_keys(api)[0])
+
+
+def _budget_allows_retry(api: str) -> bool:
+    calls_key, retries_key = _budget_keys(api)
+    allowed = _BUDGET_FLOOR + settings.WIX_RETRY_BUDGET_RATIO * (cache.get(calls_key) or 0)
+    if (cache.get(retries_key) or 0) >= allowed:
+        return False
+    _incr(retries_key)
+    return True
+
+
+def _backoff(attempt: int) -> float:
+    """Full jitter: uniform in [0, min(cap, base·2^(attempt-1)))."""
+    ceiling = min(settings.WIX_BACKOFF_CAP, settings.WIX_BACKOFF_BASE * 2 ** (attempt - 1))
+    return random.uniform(0, ceiling)
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def _wix_error_parts(data: Any) -> tuple[str, str, dict]:
+    if not isinstance(data, dict):
+        return "", "", {}
+    details = data.get("details") if isinstance(data.get("details"), dict) else {}
+    app_error = details.get("applicationError") or {}
+    if not isinstance(app_error, dict):
+        app_error = {}
+    extra = dict(app_error.get("data") or {})
+    for key in ("duplicateContactId",):
+        if key in app_error:
+            extra.setdefault(key, app_error[key])
+    message = str(data.get("message") or app_error.get("description") or "")
+    return message, str(app_error.get("code") or ""), extra
+
+
+# --- tokens ---------------------------------------------------------------------------------
+def _request_token(*, instance_id: str, business_id: int | None, deadline: float) -> tuple:
+    """POST /oauth2/token once; returns (access_token, expires_in) or raises."""
+    breaker_probe = breaker.before_call("oauth")
+    started = time.monotonic()
+    body = {
+        "grant_type": "client_credentials",
+        "client_id": settings.WIX_APP_ID,
+        "client_secret": settings.WIX_APP_SECRET,
+        "instance_id": instance_id,
+    }
+    fields = {"business_id": business_id, "api": "oauth", "endpoint": "/oauth2/token"}
+    try:
+        answer = _send("POST", "/oauth2/token", headers={}, body=body, deadline=deadline)
+    except _Transient as exc:
+        _record(
+            **fields,
+            method="POST",
+            status=None,
+            ok=False,
+            started=started,
+            attempt=1,
+            error=str(exc),
+        )
+        breaker.record_failure("oauth", probe=breaker_probe, error=str(exc))
+        raise
+    ok = answer.status == 200 and bool(answer.data.get("access_token"))
+    message, code, _ = _wix_error_parts(answer.data)
+    _record(
+        **fields,
+        method="POST",
+        status=answer.status,
+        ok=ok,
+        started=started,
+        attempt=1,
+        error="" if ok else (code or message or f"HTTP {answer.status}"),
+    )
+    if answer.status in RETRYABLE_STATUSES:
+        breaker.record_failure("oauth", probe=breaker_probe, error=f"HTTP {answer.status}")
+        raise _Transient(f"token endpoint answered {answer.status}")
+    breaker.record_success("oauth", probe=breaker_probe)
+    if answer.status == 429:
+        raise WixError(
+            "token endpoint rate limited", status=429, retry_after=_retry_after(answer.headers)
+        )
+    if not ok:
+        # Bad credentials or an instance that no longer has the app: refreshing cannot help.
+        raise WixError(
+            message or "token request refused", permanent=True, status=answer.status, code=code
+        )
+    return answer.data["access_token"], int(answer.data.get("expires_in") or 14400)
+
+
+def access_token(
+    *, instance_id: str, business_id: int | None, deadline: float, stale: str = ""
+) -> str:
+    """The cached token of this instance, refreshed by one process at a time.
+
+    The token row is locked (``SELECT … FOR UPDATE``; SQLite serialises the write transaction)
+    while one caller asks Wix; the others wait on the lock and then find the fresh token.
+    ``stale`` is a token Wix just refused (401): it is not handed out again. A caller never
+    waits on the lock past its own deadline (PostgreSQL ``lock_timeout``).
+    """
+
+    def usable(row: WixAccessToken | None) -> bool:
+        margin = timedelta(seconds=settings.WIX_TOKEN_REFRESH_MARGIN)
+        return bool(
+            row
+            and row.access_token
+            and row.expires_at
+            and row.expires_at - margin > timezone.now()
+            and row.access_token != stale
+        )
+
+    row = WixAccessToken.objects.filter(instance_id=instance_id).first()
+    if usable(row):
+        return row.access_token
+    WixAccessToken.objects.get_or_create(instance_id=instance_id)
+    failure: Exception | None = None
+    try:
+        with transaction.atomic():
+            previous = _limit_lock_wait(deadline)
+            row = WixAccessToken.objects.select_for_update().get(instance_id=instance_id)
+            _restore_lock_wait(previous)
+            if usable(row):
+                return row.access_token
+            try:
+                token, expires_in = _request_token(
+                    instance_id=instance_id, business_id=business_id, deadline=deadline
+                )
+            except (WixError, breaker.CircuitOpen) as exc:
+                # Leave the block normally so that the call records of this failure are kept.
+                failure = exc
+            else:
+                now = timezone.now()
+                row.access_token = token
+                row.expires_at = now + timedelta(seconds=expires_in)
+                row.refreshed_at = now
+                row.save(update_fields=["access_token", "expires_at", "refreshed_at"])
+                log.info("wix_token_refreshed", business_id=business_id, expires_in=expires_in)
+                return token
+    except OperationalError:
+        # Another process holds the lock longer than we may wait: try again later.
+        raise _Transient("token refresh by another process is still under way") from None
+    raise failure
+
+
+def _limit_lock_wait(deadline: float) -> str | None:
+    """Wait for the token lock no longer than the deadline; returns the setting to restore."""
+    if connection.vendor != "postgresql":
+        return None  # SQLite serialises writers with its own busy timeout
+    remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        previous = cursor.fetchone()[0]
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{remaining_ms}ms"])
+    return previous
+
+
+def _restore_lock_wait(previous: str | None) -> None:
+    # SET LOCAL outlives a released savepoint: an enclosing transaction gets its value back.
+    if previous is not None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+
+
+def drop_tokens(*, instance_id: str) -> None:
+    WixAccessToken.objects.filter(instance_id=instance_id).delete()
+
+
+# --- the client -----------------------------------------------------------------------------
+class WixClient:
+    """Calls Wix on behalf of one business (one app instance)."""
+
+    def __init__(self, *, instance_id: str, business_id: int | None = None) -> None:
+        self.instance_id = instance_id
+        self.business_id = business_id
+
+    @classmethod
+    def for_business(cls, business) -> "WixClient":
+        return cls(instance_id=business.instance_id, business_id=business.pk)
+
+    # Endpoints ---------------------------------------------------------------------------
+    def get_app_instance(self) -> dict:
+        return self.call("apps", "GET", "/apps/v1/instance")
+
+    def get_site_properties(self) -> dict:
+        return self.call("site-properties", "GET", "/site-properties/v4/properties")
+
+    def query_contacts_by_email(self, email: str) -> list[dict]:
+        body = {"query": {"filter": {"info.emails.email": {"$eq": email}}, "paging": {"limit": 1}}}
+        return self.call("contacts", "POST", "/contacts/v4/contacts/query", body).get(
+            "contacts", []
+        )
+
+    def create_contact(self, info: dict) -> dict:
+        return self.call("contacts", "POST", "/contacts/v4/contacts", {"info": info})["contact"]
+
+    # Machinery ---------------------------------------------------------------------------
+    def call(self, api: str, method: str, path: str, body: Any = None) -> dict:
+        deadline = time.monotonic() + settings.WIX_CALL_DEADLINE
+        stale = ""
+        refreshed = False
+        attempt = 0
+        last_error = ""
+        _budget_note_call(api)
+        while True:
+            attempt += 1
+            wait: float | None = None
+            try:
+                return self._attempt(api, method, path, body, deadline, attempt, stale)
+            except _Unauthorized as exc:
+                if refreshed:
+                    raise WixError(
+                        "Wix refused a fresh token", permanent=True, status=401
+                    ) from None
+                refreshed, stale, wait = True, exc.token, 0.0
+            except _RateLimited as exc:
+                last_error = "rate limited (429)"
+                wait = exc.retry_after if exc.retry_after is not None else _backoff(attempt)
+                if not self._may_retry(api, attempt, deadline, wait):
+                    raise WixError("Wix rate limit", status=429, retry_after=wait) from None
+            except _Transient as exc:
+                last_error = str(exc)
+                wait = _backoff(attempt)
+                if not self._may_retry(api, attempt, deadline, wait):
+                    raise WixError(f"Wix unavailable: {last_error}") from None
+            except breaker.CircuitOpen as exc:
+                raise WixError(
+                    str(exc),
+                    retry_after=max(0.0, (exc.retry_at - timezone.now()).total_seconds())
+                    if exc.retry_at
+                    else None,
+                ) from None
+            log.info(
+                "wix_call_retry",
+                api=api,
+                path=path,
+                attempt=attempt,
+                wait=round(wait, 3),
+                error=last_error,
+                business_id=self.business_id,
+            )
+            time.sleep(wait)
+
+    @staticmethod
+    def _may_retry(api: str, attempt: int, deadline: float, wait: float) -> bool:
+        if attempt >= settings.WIX_MAX_ATTEMPTS:
+            return False
+        if time.monotonic() + wait >= deadline:
+            return False
+        if not _budget_allows_retry(api):
+            log.warning("wix_retry_budget_exhausted", api=api)
+            return False
+        return True
+
+    def _attempt(
+        self,
+        api: str,
+        method: str,
+        path: str,
+        body: Any,
+        deadline: float,
+        attempt: int,
+        stale: str,
+    ) -> dict:
+        fields = {
+            "business_id": self.business_id,
+            "api": api,
+            "endpoint": path,
+            "method": method,
+            "attempt": attempt,
+        }
+        started = time.monotonic()
+        try:
+            probe = breaker.before_call(api)
+        except breaker.CircuitOpen:
+            _record(**fields, status=None, ok=False, started=started, error="circuit open")
+            raise
+        try:
+            token = access_token(
+                instance_id=self.instance_id,
+                business_id=self.business_id,
+                deadline=deadline,
+                stale=stale,
+            )
+        except BaseException:
+            # The API itself was not reached: leave a half-open probe to be retaken.
+            if probe:
+                breaker.record_failure(api, probe=True, error="token unavailable")
+            raise
+        started = time.monotonic()
+        try:
+            answer = _send(
+                method, path, headers={"Authorization": token}, body=body, deadline=deadline
+            )
+        except _Transient as exc:
+            _record(**fields, status=None, ok=False, started=started, error=str(exc))
+            breaker.record_failure(api, probe=probe, error=str(exc))
+            raise
+        status = answer.status
+        message, code, data = _wix_error_parts(answer.data)
+        ok = 200 <= status < 300
+        _record(
+            **fields,
+            status=status,
+            ok=ok,
+            started=started,
+            error="" if ok else (code or message or f"HTTP {status}"),
+        )
+        if status in RETRYABLE_STATUSES:
+            breaker.record_failure(api, probe=probe, error=f"HTTP {status}")
+            raise _Transient(f"HTTP {status}")
+        breaker.record_success(api, probe=probe)
+        if ok:
+            return answer.data if isinstance(answer.data, dict) else {"items": answer.data}
+        if status == 401:
+            raise _Unauthorized(token)
+        if status == 429:
+            raise _RateLimited(_retry_after(answer.headers))
+        raise WixError(
+            message or f"Wix answered {status}", permanent=True, status=status, code=code, data=data
+        )
+
+
+class _Unauthorized(Exception):
+    def __init__(self, token: str) -> None:
+        super().__init__("token refused")
+        self.token = token
+
+
+class _RateLimited(Exception):
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__("rate limited")
+        self.retry_after = retry_after

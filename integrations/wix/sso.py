@@ -1,0 +1,95 @@
+"""Verify the signed ``instance`` parameter Wix adds to the dashboard URL.
+
+``instance`` is ``signature.data``: ``data`` is base64url (no padding) JSON, ``signature`` the
+base64url HMAC-SHA256 of the ``data`` string keyed with the app secret.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.utils.dateparse import parse_datetime
+
+_B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
+MAX_LENGTH = 4096
+# Wix's clock may run slightly ahead of ours.
+CLOCK_SKEW = timedelta(seconds=60)
+
+
+class InstanceRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class WixInstance:
+    instance_id: str
+    wix_user_id: str
+    is_owner: bool
+    signed_at: datetime
+
+
+def _b64url_decode(value: str) -> bytes:
+    if not _B64URL.match(value):
+        raise InstanceRefused("malformed")
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        raise InstanceRefused("malformed") from None
+
+
+def b64url_encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def sign_instance(payload: dict, *, secret: str) -> str:
+    """What Wix does; used by the stand-in and the tests."""
+    data = b64url_encode(json.dumps(payload).encode())
+    digest = hmac.new(secret.encode(), data.encode("ascii"), hashlib.sha256).digest()
+    return f"{b64url_encode(digest)}.{data}"
+
+
+def verify_instance(
+    value: str | None, *, secret: str, max_age_seconds: int, now: datetime | None = None
+) -> WixInstance:
+    if not value:
+        raise InstanceRefused("missing")
+    if len(value) > MAX_LENGTH:
+        raise InstanceRefused("too_long")
+    signature, dot, data = value.partition(".")
+    if not dot or not signature or not data:
+        raise InstanceRefused("malformed")
+    given = _b64url_decode(signature)
+    expected = hmac.new(secret.encode(), data.encode("ascii"), hashlib.sha256).digest()
+    if not hmac.compare_digest(given, expected):
+        raise InstanceRefused("bad_signature")
+    try:
+        payload = json.loads(_b64url_decode(data))
+    except ValueError:
+        raise InstanceRefused("malformed") from None
+    if not isinstance(payload, dict):
+        raise InstanceRefused("malformed")
+    signed_at = parse_datetime(str(payload.get("signDate") or "").replace("Z", "+00:00"))
+    if signed_at is None:
+        raise InstanceRefused("missing_sign_date")
+    if signed_at.tzinfo is None:
+        signed_at = signed_at.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    if signed_at > now + CLOCK_SKEW or now - signed_at > timedelta(seconds=max_age_seconds):
+        raise InstanceRefused("stale")
+    instance_id = payload.get("instanceId")
+    if not isinstance(instance_id, str) or not instance_id or len(instance_id) > 64:
+        raise InstanceRefused("missing_instance_id")
+    is_owner = str(payload.get("permissions") or "").upper() == "OWNER"
+    user_id = payload.get("uid") or (payload.get("siteOwnerId") if is_owner else None)
+    if not isinstance(user_id, str) or not re.fullmatch(r"[A-Za-z0-9-]{1,64}", user_id):
+        raise InstanceRefused("missing_user")
+    return WixInstance(
+        instance_id=instance_id, wix_user_id=user_id, is_owner=is_owner, signed_at=signed_at
+    )

@@ -1,0 +1,36 @@
+"""Build Wix-shaped webhooks signed with the DEV-ONLY key pair in ``keys/`` (tests, demos)."""
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import jwt
+
+KEYS = Path(__file__).resolve().parent / "keys"
+DEV_PRIVATE_KEY = (KEYS / "DEV_ONLY_webhook_private.pem").read_text()
+DEV_PUBLIC_KEY = (KEYS / "DEV_ONLY_webhook_public.pem").read_text()
+
+
+def webhook_claims(
+    *,
+    event_type: str,
+    instance_id: str,
+    data: dict | None = None,
+    event_id: str | None = None,
+    issued_at: int | None = None,
+    expires_in: int = 3600,
+) -> dict:
+    """Claims as Wix sends them: ``data`` is a JSON string whose own ``data`` is one too."""
+    now = int(time.time()) if issued_at is None else issued_at
+    envelope = {
+        "eventType": event_type,
+        "instanceId": instance_id,
+        "data": json.dumps(data or {}),
+        "eventId": event_id or str(uuid.uuid4()),
+    }
+    return {"data": json.dumps(envelope), "iat": now, "exp": now + expires_in}
+
+
+def sign_webhook(claims: dict, *, private_key: str = DEV_PRIVATE_KEY, algorithm="RS256") -> str:
+    return jwt.encode(claims, private_key, algorithm=algorithm)

@@ -1,0 +1,122 @@
+"""Verify and unpack a Wix webhook: the whole body is an RS256 JWT signed with the app's key.
+
+Claims: ``data`` is a JSON string ``{instanceId, eventType, data}`` whose own ``data`` is a JSON
+string again. Only RS256 is accepted: ``none`` and HS256 signed with the public key as the
+secret are refused by the algorithm list before any key is used.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import jwt
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+
+# Wix's clock and ours may disagree a little.
+LEEWAY_SECONDS = 60
+
+
+class WebhookRejected(Exception):
+    """The body is not a webhook we can trust; ``reason`` is short and machine-readable."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+@dataclass(frozen=True)
+class WixEvent:
+    event_type: str
+    instance_id: str
+    data: dict
+    claims: dict
+    dedup_key: str
+    occurred_at: datetime
+
+
+def _public_key():
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        return load_pem_public_key(settings.WIX_WEBHOOK_PUBLIC_KEY.encode())
+    except ValueError:
+        raise WebhookRejected("public_key_not_configured", status=503) from None
+
+
+def verify(body: bytes) -> WixEvent:
+    try:
+        token = body.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise WebhookRejected("not_a_jwt") from None
+    if token.count(".") != 2:
+        raise WebhookRejected("not_a_jwt")
+    try:
+        claims = jwt.decode(
+            token,
+            _public_key(),
+            algorithms=["RS256"],
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["data", "iat"]},
+        )
+    except jwt.InvalidAlgorithmError:
+        raise WebhookRejected("algorithm_not_allowed", status=401) from None
+    except jwt.ExpiredSignatureError:
+        raise WebhookRejected("expired", status=401) from None
+    except jwt.ImmatureSignatureError:
+        raise WebhookRejected("not_yet_valid", status=401) from None
+    except jwt.InvalidSignatureError:
+        raise WebhookRejected("bad_signature", status=401) from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise WebhookRejected(f"missing_claim_{exc.claim}") from None
+    except jwt.InvalidTokenError as exc:
+        raise WebhookRejected(f"invalid_token_{exc.__class__.__name__}") from None
+    return _unpack(claims, token)
+
+
+def _json_object(value, reason: str) -> dict:
+    if isinstance(value, dict):
+        return value
+    try:
+        parsed = json.loads(value) if isinstance(value, str | bytes) else None
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise WebhookRejected(reason)
+    return parsed
+
+
+def _unpack(claims: dict, token: str) -> WixEvent:
+    envelope = _json_object(claims.get("data"), "malformed_data_claim")
+    event_type = envelope.get("eventType")
+    instance_id = envelope.get("instanceId")
+    if not isinstance(event_type, str) or not event_type or len(event_type) > 64:
+        raise WebhookRejected("missing_event_type")
+    if not isinstance(instance_id, str) or not instance_id or len(instance_id) > 64:
+        raise WebhookRejected("missing_instance_id")
+    data = _json_object(envelope.get("data") or "{}", "malformed_event_data")
+    event_id = envelope.get("eventId") or (envelope.get("metadata") or {}).get("eventId")
+    # A redelivery repeats the event id; without one, the exact same signed body.
+    source = f"id:{event_id}" if event_id else f"body:{token}"
+    dedup_key = hashlib.sha256(source.encode()).hexdigest()
+    return WixEvent(
+        event_type=event_type,
+        instance_id=instance_id,
+        data=data,
+        claims={**claims, "data": envelope | {"data": data}},
+        dedup_key=dedup_key,
+        occurred_at=_occurred_at(data, claims),
+    )
+
+
+def _occurred_at(data: dict, claims: dict) -> datetime:
+    """When the change happened at Wix: the event's own timestamp, else when it was signed."""
+    for key in ("operationTimeStamp", "timeStamp", "timestamp", "eventTime"):
+        value = data.get(key)
+        if isinstance(value, str):
+            parsed = parse_datetime(value.replace("Z", "+00:00"))
+            if parsed is not None:
+                return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(int(claims["iat"]), tz=UTC)

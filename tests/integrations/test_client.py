@@ -1,0 +1,295 @@
+"""The Wix client against the stand-in over real HTTP on loopback."""
+
+import threading
+import time
+
+import pytest
+import structlog
+from django.db import connection
+
+from integrations.models import CircuitBreaker, IntegrationCall, WixAccessToken
+from integrations.wix import breaker
+from integrations.wix.client import WixClient, WixError
+from tests.accounts.factories import BusinessFactory
+
+TOKEN = "POST /oauth2/token"
+INSTANCE = "GET /apps/v1/instance"
+
+
+@pytest.fixture
+def wix_client(wix, business):
+    return WixClient.for_business(business)
+
+
+def test_a_call_is_recorded_with_the_request_id_and_never_the_token(wix_client, business):
+    structlog.contextvars.bind_contextvars(request_id="req-client-0001")
+    try:
+        payload = wix_client.get_app_instance()
+    finally:
+        structlog.contextvars.clear_contextvars()
+    assert payload["instance"]["instanceId"] == business.instance_id
+    calls = list(IntegrationCall.objects.order_by("pk"))
+    assert [(c.api, c.endpoint, c.status, c.ok) for c in calls] == [
+        ("oauth", "/oauth2/token", 200, True),
+        ("apps", "/apps/v1/instance", 200, True),
+    ]
+    assert all(c.request_id == "req-client-0001" and c.business_id == business.pk for c in calls)
+    token = WixAccessToken.objects.get(instance_id=business.instance_id).access_token
+    for call in calls:
+        assert token not in f"{call.endpoint}{call.error}{call.request_id}"
+
+
+def test_the_token_is_cached_per_instance(wix, wix_client):
+    wix_client.get_app_instance()
+    wix_client.get_site_properties()
+    wix_client.get_app_instance()
+    assert wix.count(TOKEN) == 1
+    other = BusinessFactory()
+    WixClient.for_business(other).get_app_instance()
+    assert wix.count(TOKEN) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_callers_cause_exactly_one_token_request(wix):
+    business = BusinessFactory()
+    barrier = threading.Barrier(20)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            barrier.wait(timeout=10)
+            WixClient.for_business(business).get_site_properties()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+    assert wix.count(TOKEN) == 1
+    assert wix.count("GET /site-properties/v4/properties") == 20
+
+
+def test_a_refused_token_is_refreshed_once_and_the_call_retried(wix, wix_client):
+    wix_client.get_app_instance()
+    wix.expire_tokens()
+    assert wix_client.get_app_instance()["instance"]
+    assert wix.count(TOKEN) == 2
+    assert wix.count(INSTANCE) == 3
+    assert IntegrationCall.objects.filter(status=401).count() == 1
+
+
+def test_a_token_refused_twice_is_a_permanent_error(wix, wix_client):
+    wix.faults(token_ttl=0)  # every token is already expired when it is used
+    with pytest.raises(WixError) as raised:
+        wix_client.get_app_instance()
+    assert raised.value.permanent
+    assert wix.count(TOKEN) == 2
+
+
+def test_wrong_app_credentials_are_a_permanent_error(wix, wix_client, settings):
+    settings.WIX_APP_SECRET = "not-the-secret"
+    with pytest.raises(WixError) as raised:
+        wix_client.get_app_instance()
+    assert raised.value.permanent
+    assert wix.count(TOKEN) == 1
+    assert wix.count(INSTANCE) == 0
+
+
+def test_429_waits_for_retry_after(wix, wix_client):
+    wix_client.get_app_instance()
+    wix.faults(storm_429=1, retry_after=1, paths=["/apps"])
+    started = time.monotonic()
+    assert wix_client.get_app_instance()["instance"]
+    assert time.monotonic() - started >= 0.95
+    assert wix.count(INSTANCE) == 3
+
+
+def test_429_longer_than_the_deadline_fails_fast_with_retry_after(wix, wix_client):
+    wix.faults(storm_429=5, retry_after=30, paths=["/apps"])
+    started = time.monotonic()
+    with pytest.raises(WixError) as raised:
+        wix_client.get_app_instance()
+    assert time.monotonic() - started < 1
+    assert not raised.value.permanent
+    assert raised.value.retry_after == 30
+
+
+def test_the_per_instance_rate_limit_answers_429(wix, wix_client):
+    wix.faults(rate_limit_per_minute=2)
+    wix_client.get_app_instance()
+    wix_client.get_app_instance()
+    with pytest.raises(WixError) as raised:
+        wix_client.get_app_instance()
+    assert raised.value.status == 429
+    assert raised.value.retry_after and raised.value.retry_after > 1
+
+
+def test_transient_errors_are_retried_with_recorded_attempts(wix, wix_client):
+    wix_client.get_app_instance()
+    wix.faults(error_burst=2, error_status=503, paths=["/apps"])
+    assert wix_client.get_app_instance()["instance"]
+    attempts = list(
+        IntegrationCall.objects.filter(api="apps")
+        .order_by("pk")
+        .values_list("attempt", "status")[1:]
+    )
+    assert attempts == [(1, 503), (2, 503), (3, 200)]
+
+
+def test_a_dropped_connection_is_retried(wix, wix_client):
+    wix_client.get_app_instance()
+    wix.faults(drop_next=1, paths=["/apps"])
+    assert wix_client.get_app_instance()["instance"]
+    failed = IntegrationCall.objects.get(api="apps", ok=False)
+    assert failed.status is None
+    assert "connection" in failed.error
+
+
+def test_attempts_are_capped(wix, wix_client, settings):
+    settings.WIX_MAX_ATTEMPTS = 3
+    wix_client.get_app_instance()
+    wix.faults(error_rate=1.0, paths=["/apps"])
+    with pytest.raises(WixError) as raised:
+        wix_client.get_app_instance()
+    assert not raised.value.permanent
+    assert wix.count(INSTANCE) == 1 + 3
+
+
+def test_a_hanging_call_is_cut_at_the_deadline(wix, wix_client, settings):
+    wix_client.get_app_instance()
+    settings.WIX_READ_TIMEOUT = 10  # longer than the deadline: the deadline must win
+    settings.WIX_CALL_DEADLINE = 1.0
+    wix.faults(hang=True, paths=["/apps"])
+    started = time.monotonic()
+    with pytest.raises(WixError) as raised:
+        wix_client.get_app_instance()
+    elapsed = time.monotonic() - started
+    wix.faults()  # release the stand-in's handler
+    assert elapsed < 1.5
+    assert not raised.value.permanent
+    assert IntegrationCall.objects.filter(api="apps", error__contains="timeout").exists()
+
+
+def test_slow_answers_within_the_deadline_succeed(wix, wix_client):
+    wix.faults(latency_ms=200)
+    assert wix_client.get_app_instance()["instance"]
+
+
+def test_the_breaker_opens_on_an_outage_and_stops_calls(wix, business, settings):
+    settings.WIX_BREAKER_THRESHOLD = 3
+    settings.WIX_BREAKER_COOLDOWN = 60
+    settings.WIX_MAX_ATTEMPTS = 2
+    client = WixClient.for_business(business)
+    client.get_app_instance()
+    wix.faults(outage=True, paths=["/apps"])
+    for _ in range(10):
+        with pytest.raises(WixError):
+            client.get_app_instance()
+    assert breaker.state_of("apps") == CircuitBreaker.State.OPEN
+    # Three failures opened it (plus the first healthy call); the rest never left the process.
+    assert wix.count(INSTANCE) == 1 + 3
+    assert IntegrationCall.objects.filter(api="apps", error="circuit open").count() >= 8
+    # Other Wix APIs have their own breaker.
+    assert client.get_site_properties()["properties"]
+
+
+def test_the_breaker_probes_and_closes_after_recovery(wix, business, settings):
+    settings.WIX_BREAKER_THRESHOLD = 2
+    settings.WIX_BREAKER_COOLDOWN = 0.3
+    settings.WIX_MAX_ATTEMPTS = 1
+    client = WixClient.for_business(business)
+    client.get_app_instance()
+    wix.faults(outage=True, paths=["/apps"])
+    for _ in range(2):
+        with pytest.raises(WixError):
+            client.get_app_instance()
+    assert breaker.state_of("apps") == CircuitBreaker.State.OPEN
+    time.sleep(0.35)
+    with pytest.raises(WixError):  # the probe fails: open again
+        client.get_app_instance()
+    assert breaker.state_of("apps") == CircuitBreaker.State.OPEN
+    wix.faults()
+    time.sleep(0.35)
+    assert client.get_app_instance()["instance"]
+    assert breaker.state_of("apps") == CircuitBreaker.State.CLOSED
+    assert wix.count(INSTANCE) == 1 + 2 + 1 + 1
+
+
+def test_the_retry_budget_limits_retries_during_an_outage(wix, db, settings):
+    settings.WIX_BREAKER_THRESHOLD = 10_000  # isolate the budget from the breaker
+    settings.WIX_MAX_ATTEMPTS = 4
+    settings.WIX_RETRY_BUDGET_RATIO = 0.2
+    clients = [WixClient.for_business(BusinessFactory()) for _ in range(20)]
+    for client in clients:
+        client.get_app_instance()
+    wix.faults(outage=True, paths=["/apps"])
+    for client in clients:
+        with pytest.raises(WixError):
+            client.get_app_instance()
+    outage_calls = wix.count(INSTANCE) - 20
+    # Without a budget: 20 × 4 = 80. With it: 20 first attempts + 10 + 20% of 40 first calls.
+    assert outage_calls <= 20 + 10 + 8
+
+
+def test_a_token_endpoint_outage_is_a_transient_wix_error_and_is_recorded(wix, business):
+    from integrations.wix.client import access_token
+
+    wix.faults(outage=True, paths=["/oauth2"])
+    with pytest.raises(WixError) as raised:
+        access_token(
+            instance_id=business.instance_id,
+            business_id=business.pk,
+            deadline=time.monotonic() + 2,
+        )
+    assert not raised.value.permanent
+    call = IntegrationCall.objects.get(api="oauth")
+    assert (call.status, call.ok) == (503, False)
+    assert not WixAccessToken.objects.get(instance_id=business.instance_id).access_token
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_caller_never_waits_on_the_token_lock_past_its_deadline(wix):
+    from django.db import connections, transaction
+
+    from integrations.wix.client import access_token
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers with its busy timeout instead")
+    business = BusinessFactory()
+    WixAccessToken.objects.create(instance_id=business.instance_id)
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold_the_lock() -> None:
+        with transaction.atomic():
+            WixAccessToken.objects.select_for_update().get(instance_id=business.instance_id)
+            holding.set()
+            release.wait(10)
+        connections.close_all()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    try:
+        holding.wait(5)
+        started = time.monotonic()
+        with pytest.raises(WixError) as raised:
+            access_token(
+                instance_id=business.instance_id,
+                business_id=business.pk,
+                deadline=time.monotonic() + 0.5,
+            )
+        assert time.monotonic() - started < 1.5
+        assert not raised.value.permanent
+    finally:
+        release.set()
+        holder.join(10)
+    # The lock wait limit did not leak into this connection's later statements.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        assert cursor.fetchone()[0] == "0"
+    assert wix.count(TOKEN) == 0

@@ -1,0 +1,224 @@
+"""Clients become Wix contacts after a proposal is sent or accepted: once, through outages."""
+
+import time
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from django_q.models import OrmQ
+
+from accounts.models import Business
+from integrations import contacts
+from integrations.models import CircuitBreaker, WixContactSync
+from integrations.wix import breaker
+from tests.accounts.factories import BusinessFactory
+from tests.integrations.conftest import queued_tasks, run_queued_tasks
+from tests.proposals.factories import ClientFactory, make_sent_proposal
+
+CREATE = "POST /contacts/v4/contacts"
+QUERY = "POST /contacts/v4/contacts/query"
+
+
+@pytest.fixture
+def send(django_capture_on_commit_callbacks):
+    """Send a proposal through the proposals service, committing as a real request would."""
+
+    def send_for(client):
+        with django_capture_on_commit_callbacks(execute=True):
+            proposal, _ = make_sent_proposal(client=client)
+        return proposal
+
+    return send_for
+
+
+def sync_until_settled(rounds: int = 40) -> None:
+    """Run queued syncs; make retries due at once (instead of waiting) and sweep, until done."""
+    for _ in range(rounds):
+        run_queued_tasks()
+        open_rows = WixContactSync.objects.exclude(
+            status__in=[WixContactSync.Status.SYNCED, WixContactSync.Status.FAILED]
+        )
+        if not open_rows.exists():
+            return
+        open_rows.update(next_attempt_at=timezone.now())
+        contacts.contact_sync_sweep()
+        time.sleep(0.02)
+    raise AssertionError("contact syncs did not settle")
+
+
+@pytest.mark.django_db
+def test_sending_a_proposal_syncs_its_client_as_a_wix_contact(wix, send):
+    client = ClientFactory(name="Ada Lovelace", email="Ada@Example.org", company="Engines")
+    send(client)
+    sync = WixContactSync.objects.get(client=client)
+    assert sync.status == WixContactSync.Status.PENDING
+    assert sync.reason == "proposal_sent"
+    assert [t["func"] for t in queued_tasks()] == ["integrations.tasks.sync_contact"]
+
+    assert run_queued_tasks() == ["synced"]
+    sync.refresh_from_db()
+    assert sync.status == WixContactSync.Status.SYNCED
+    (contact,) = wix.contacts(client.business.instance_id)
+    assert sync.wix_contact_id == contact["id"]
+    assert contact["primaryInfo"]["email"] == "ada@example.org"
+    assert contact["info"]["name"] == {"first": "Ada", "last": "Lovelace"}
+
+
+@pytest.mark.django_db
+def test_the_outbox_row_rolls_back_with_the_send(wix, django_capture_on_commit_callbacks):
+    client = ClientFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            make_sent_proposal(client=client)
+            raise RuntimeError("the send failed after the signal")
+    assert not WixContactSync.objects.exists()
+    assert not queued_tasks()
+
+
+@pytest.mark.django_db
+def test_sending_again_and_accepting_never_creates_a_second_contact(wix, send):
+    client = ClientFactory()
+    send(client)
+    run_queued_tasks()
+    send(client)
+    contacts.contact_sync_request(client=client, reason="proposal_accepted")
+    run_queued_tasks()
+    assert WixContactSync.objects.count() == 1
+    assert len(wix.contacts(client.business.instance_id)) == 1
+    assert wix.count(CREATE) == 1
+
+
+@pytest.mark.django_db
+def test_an_existing_wix_contact_is_found_not_duplicated(wix, send):
+    from integrations.wix.client import WixClient
+
+    client = ClientFactory(email="known@example.org")
+    existing = WixClient.for_business(client.business).create_contact(
+        {"emails": {"items": [{"email": "known@example.org"}]}}
+    )
+    send(client)
+    run_queued_tasks()
+    assert WixContactSync.objects.get().wix_contact_id == existing["id"]
+    assert len(wix.contacts(client.business.instance_id)) == 1
+
+
+@pytest.mark.django_db
+def test_a_lost_create_answer_resolves_to_the_contact_through_the_409(wix, send):
+    client = ClientFactory()
+    # The create happens at Wix but its answer is lost; the retry gets 409 with the id.
+    wix.faults(error_burst=1, error_after_processing=True, paths=["/contacts/v4/contacts$"])
+    send(client)
+    assert run_queued_tasks() == ["synced"]
+    (contact,) = wix.contacts(client.business.instance_id)
+    assert WixContactSync.objects.get().wix_contact_id == contact["id"]
+    assert wix.count(CREATE) == 2
+
+
+@pytest.mark.django_db
+def test_with_60_percent_503_every_contact_is_synced_exactly_once(wix, send, settings):
+    settings.WIX_BREAKER_THRESHOLD = 1000  # this test is about retries, not the breaker
+    business = BusinessFactory(plan=Business.Plan.PAID)  # more sends than the free plan allows
+    clients = [ClientFactory(business=business) for _ in range(8)]
+    wix.faults(error_rate=0.6, error_status=503, error_after_processing=True, paths=["/contacts"])
+    for client in clients:
+        send(client)
+    sync_until_settled()
+    held = wix.contacts(business.instance_id)
+    assert sorted(c["primaryInfo"]["email"] for c in held) == sorted(c.email for c in clients)
+    by_id = {c["id"] for c in held}
+    assert set(WixContactSync.objects.values_list("wix_contact_id", flat=True)) == by_id
+    assert set(WixContactSync.objects.values_list("status", flat=True)) == {"synced"}
+
+
+@pytest.mark.django_db
+def test_a_full_outage_opens_the_breaker_and_everything_syncs_after_recovery(wix, send, settings):
+    settings.WIX_BREAKER_THRESHOLD = 3
+    settings.WIX_BREAKER_COOLDOWN = 60
+    settings.WIX_MAX_ATTEMPTS = 3
+    business = BusinessFactory(plan=Business.Plan.PAID)  # more sends than the free plan allows
+    clients = [ClientFactory(business=business) for _ in range(10)]
+    wix.faults(outage=True, paths=["/contacts"])
+    started = time.monotonic()
+    for client in clients:
+        send(client)  # sending keeps working: the sync is deferred
+    assert time.monotonic() - started < 5
+    for _ in range(3):  # workers keep trying while Wix is down
+        run_queued_tasks()
+        WixContactSync.objects.update(next_attempt_at=timezone.now())
+        contacts.contact_sync_sweep()
+    run_queued_tasks()
+    assert breaker.state_of("contacts") == CircuitBreaker.State.OPEN
+    # 30+ sync attempts, yet Wix saw only what opened the breaker.
+    assert wix.count(QUERY) + wix.count(CREATE) <= settings.WIX_BREAKER_THRESHOLD
+    pending = WixContactSync.objects.filter(status=WixContactSync.Status.PENDING)
+    assert pending.count() == 10
+    assert all("circuit open" in row.error for row in pending if row.attempts > 1)
+
+    wix.faults()
+    settings.WIX_BREAKER_COOLDOWN = 0.01
+    CircuitBreaker.objects.update(retry_at=timezone.now())
+    sync_until_settled()
+    assert len(wix.contacts(business.instance_id)) == 10
+    assert breaker.state_of("contacts") == CircuitBreaker.State.CLOSED
+
+
+@pytest.mark.django_db
+def test_a_hanging_wix_never_delays_the_send(wix, send, settings):
+    wix.faults(hang=True, paths=["/contacts"])
+    started = time.monotonic()
+    send(ClientFactory())
+    elapsed = time.monotonic() - started
+    wix.faults()
+    assert elapsed < 1
+
+
+@pytest.mark.django_db
+def test_a_permanent_refusal_stops_retrying_and_says_why(wix, send):
+    wix.faults(error_rate=1.0, error_status=400, paths=["/contacts"])
+    send(ClientFactory())
+    assert run_queued_tasks() == ["failed"]
+    sync = WixContactSync.objects.get()
+    assert sync.status == WixContactSync.Status.FAILED
+    assert sync.error
+    assert contacts.contact_sync_sweep() == 0
+
+
+@pytest.mark.django_db
+def test_the_sweeper_picks_up_a_sync_whose_enqueue_was_lost(wix, send):
+    send(ClientFactory())
+    OrmQ.objects.all().delete()
+    assert contacts.contact_sync_sweep() == 0
+    WixContactSync.objects.update(created_at=timezone.now() - timezone.timedelta(minutes=5))
+    assert contacts.contact_sync_sweep() == 1
+    assert run_queued_tasks() == ["synced"]
+
+
+@pytest.mark.django_db
+def test_two_workers_racing_sync_once(wix, send):
+    send(ClientFactory())
+    sync = WixContactSync.objects.get()
+    assert contacts.contact_sync_run(sync_id=sync.pk) == "synced"
+    assert contacts.contact_sync_run(sync_id=sync.pk) == "not claimed"
+    assert wix.count(CREATE) == 1
+
+
+@pytest.mark.django_db
+def test_no_sync_for_an_uninstalled_business(wix, send):
+    client = ClientFactory(business=BusinessFactory(status=Business.Status.UNINSTALLED))
+    assert contacts.contact_sync_request(client=client, reason="proposal_sent") is None
+    assert not WixContactSync.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_hanging_wix_is_cut_at_the_deadline_and_the_worker_moves_on(wix, send, settings):
+    settings.WIX_CALL_DEADLINE = 0.8
+    send(ClientFactory())
+    send(ClientFactory())
+    wix.faults(hang=True, paths=["/contacts"])
+    started = time.monotonic()
+    outcomes = run_queued_tasks()
+    elapsed = time.monotonic() - started
+    wix.faults()
+    assert outcomes == ["retry", "retry"]
+    assert elapsed < 2 * 0.8 + 0.5
+    assert set(WixContactSync.objects.values_list("status", flat=True)) == {"pending"}

@@ -1,0 +1,69 @@
+"""Retention after uninstall, and the schedules the integration relies on."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_q.models import Schedule
+
+from accounts.models import Business
+from integrations.lifecycle import business_purge_uninstalled
+from integrations.models import WixAccessToken
+from integrations.schedules import ensure_schedules
+from proposals.models import Client, Proposal
+from tests.accounts.factories import BusinessFactory
+from tests.proposals.factories import ClientFactory, make_sent_proposal
+
+
+@pytest.mark.django_db
+def test_data_of_an_uninstalled_business_is_kept_for_the_retention_period(settings):
+    settings.WIX_UNINSTALLED_RETENTION_DAYS = 90
+    now = timezone.now()
+    expired = BusinessFactory()
+    make_sent_proposal(client=ClientFactory(business=expired))
+    WixAccessToken.objects.create(instance_id=expired.instance_id, access_token="x")
+    recent = BusinessFactory()
+    make_sent_proposal(client=ClientFactory(business=recent))
+    active = BusinessFactory()
+    Business.objects.filter(pk=expired.pk).update(
+        status=Business.Status.UNINSTALLED, uninstalled_at=now - timedelta(days=91)
+    )
+    Business.objects.filter(pk=recent.pk).update(
+        status=Business.Status.UNINSTALLED, uninstalled_at=now - timedelta(days=89)
+    )
+
+    assert business_purge_uninstalled() == 1
+    assert set(Business.objects.values_list("pk", flat=True)) == {recent.pk, active.pk}
+    assert not Client.objects.filter(business_id=expired.pk).exists()
+    assert not Proposal.objects.filter(business_id=expired.pk).exists()
+    assert Proposal.objects.filter(business_id=recent.pk).exists()
+    assert not WixAccessToken.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_schedules_exist_after_migrate_and_are_idempotent():
+    assert Schedule.objects.filter(func="integrations.tasks.sweep", minutes=1).exists()
+    assert Schedule.objects.filter(func="integrations.tasks.purge_uninstalled").exists()
+    assert ensure_schedules() == 0
+
+
+@pytest.mark.django_db
+def test_an_accepted_proposal_does_not_block_the_purge(settings):
+    from proposals import services
+
+    business = BusinessFactory()
+    proposal, version = make_sent_proposal(client=ClientFactory(business=business))
+    services.proposal_accept(
+        version=version,
+        signed_name="Client Name",
+        agreed=True,
+        selected_item_keys=[],
+        ip="127.0.0.1",
+        user_agent="test",
+    )
+    Business.objects.filter(pk=business.pk).update(
+        status=Business.Status.UNINSTALLED,
+        uninstalled_at=timezone.now() - timedelta(days=settings.WIX_UNINSTALLED_RETENTION_DAYS + 1),
+    )
+    assert business_purge_uninstalled() == 1
+    assert not Business.objects.exists()

@@ -1,0 +1,189 @@
+"""Dashboard SSO from Wix's signed ``instance`` parameter, and who may frame the dashboard."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from accounts.models import Business, Membership
+from integrations.models import WixUserLink
+from integrations.wix.sso import b64url_encode, sign_instance
+from tests.accounts.factories import BusinessFactory
+from tests.integrations.conftest import queued_tasks
+
+SECRET = "sso-test-secret"
+DASHBOARD = "/app/"
+
+
+@pytest.fixture(autouse=True)
+def _secret(settings):
+    settings.WIX_APP_SECRET = SECRET
+    settings.WIX_INSTANCE_MAX_AGE = 300
+
+
+def instance_payload(instance_id: str, **overrides) -> dict:
+    payload = {
+        "instanceId": instance_id,
+        "appDefId": "app",
+        "signDate": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "uid": "0f1e2d3c-aaaa-4bbb-8ccc-000000000001",
+        "permissions": "OWNER",
+        "siteOwnerId": "0f1e2d3c-aaaa-4bbb-8ccc-000000000001",
+    }
+    payload.update(overrides)
+    return payload
+
+
+def open_dashboard(client, instance: str):
+    return client.get(DASHBOARD, {"instance": instance})
+
+
+@pytest.mark.django_db
+def test_a_valid_instance_signs_the_owner_in_to_that_business(
+    client, django_capture_on_commit_callbacks
+):
+    business = BusinessFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = open_dashboard(
+            client, sign_instance(instance_payload(business.instance_id), secret=SECRET)
+        )
+    assert response.status_code == 200  # the dashboard itself, in the same request
+    assert response.wsgi_request.business == business
+    assert client.session["business_id"] == business.pk
+    link = WixUserLink.objects.get()
+    assert int(client.session[SESSION_KEY]) == link.user_id
+    membership = Membership.objects.get(user=link.user, business=business)
+    assert membership.role == Membership.Role.OWNER
+    # A second visit reuses the same user.
+    open_dashboard(client, sign_instance(instance_payload(business.instance_id), secret=SECRET))
+    assert WixUserLink.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_first_visit_before_the_install_webhook_creates_the_business(
+    client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        open_dashboard(
+            client, sign_instance(instance_payload("brand-new-instance-0001"), secret=SECRET)
+        )
+    business = Business.objects.get(instance_id="brand-new-instance-0001")
+    assert business.is_active
+    assert client.session["business_id"] == business.pk
+    # Its site details are fetched from Wix in the background.
+    assert [(t["func"], t["args"]) for t in queued_tasks()] == [
+        ("integrations.tasks.refresh_business", (business.pk,))
+    ]
+
+
+@pytest.mark.django_db
+def test_a_collaborator_gets_a_member_role(client):
+    business = BusinessFactory()
+    payload = instance_payload(business.instance_id, permissions="", uid="collab-0001")
+    open_dashboard(client, sign_instance(payload, secret=SECRET))
+    assert Membership.objects.get(business=business).role == Membership.Role.MEMBER
+
+
+@pytest.mark.django_db
+def test_an_existing_account_with_the_owner_email_is_never_taken_over(client):
+    from tests.accounts.factories import UserFactory
+
+    victim = UserFactory(email="owner@example.com")
+    business = BusinessFactory(owner_email="owner@example.com")
+    open_dashboard(client, sign_instance(instance_payload(business.instance_id), secret=SECRET))
+    assert int(client.session[SESSION_KEY]) != victim.pk
+
+
+def _forged(instance_id: str) -> str:
+    return sign_instance(instance_payload(instance_id), secret="not-the-app-secret")
+
+
+def _tampered(instance_id: str) -> str:
+    signature, _ = sign_instance(instance_payload(instance_id), secret=SECRET).split(".")
+    data = b64url_encode(json.dumps(instance_payload("someone-else-0001")).encode())
+    return f"{signature}.{data}"
+
+
+def _stale(instance_id: str) -> str:
+    old = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    return sign_instance(instance_payload(instance_id, signDate=old), secret=SECRET)
+
+
+def _future(instance_id: str) -> str:
+    later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    return sign_instance(instance_payload(instance_id, signDate=later), secret=SECRET)
+
+
+def _padded(instance_id: str) -> str:
+    return sign_instance(instance_payload(instance_id), secret=SECRET).replace(".", "=.", 1)
+
+
+REFUSED = {
+    "forged": _forged,
+    "tampered": _tampered,
+    "stale": _stale,
+    "signed_in_the_future": _future,
+    "no_sign_date": lambda i: sign_instance(
+        {k: v for k, v in instance_payload(i).items() if k != "signDate"}, secret=SECRET
+    ),
+    "padded_base64": _padded,
+    "empty": lambda i: "",
+    "no_dot": lambda i: "abc",
+    "garbage": lambda i: "!!!.???",
+    "huge": lambda i: "a" * 5000 + ".b",
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("variant", sorted(REFUSED))
+def test_a_forged_or_stale_instance_is_refused_without_a_session(client, variant, log_events):
+    business = BusinessFactory()
+    response = open_dashboard(client, REFUSED[variant](business.instance_id))
+    assert response.status_code == 403
+    assert SESSION_KEY not in client.session
+    assert "business_id" not in client.session
+    assert not WixUserLink.objects.exists()
+    assert Business.objects.count() == 1
+    assert any(e["event"] == "wix_sso_refused" for e in log_events)
+
+
+@pytest.mark.django_db
+def test_a_forged_instance_is_refused_even_for_a_signed_in_user(owner_client):
+    response = open_dashboard(owner_client, _forged("x-instance-0001"))
+    assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_dashboard_may_be_framed_by_wix_only(client):
+    response = client.get(DASHBOARD)
+    policy = response["Content-Security-Policy"]
+    assert "frame-ancestors 'self' https://*.wix.com" in policy
+    assert "X-Frame-Options" not in response
+    elsewhere = client.get("/healthz")
+    assert elsewhere["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors" not in elsewhere.get("Content-Security-Policy", "")
+
+
+@pytest.mark.django_db
+def test_opening_another_business_switches_user_and_business(owner_client, business):
+    other = BusinessFactory()
+    response = open_dashboard(
+        owner_client, sign_instance(instance_payload(other.instance_id), secret=SECRET)
+    )
+    assert response.status_code == 200
+    assert response.wsgi_request.business == other
+    assert int(owner_client.session[SESSION_KEY]) == WixUserLink.objects.get().user_id
+    assert owner_client.session["business_id"] == other.pk
+
+
+@given(value=st.text(max_size=300))
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_any_instance_value_is_either_verified_or_refused(value):
+    from integrations.wix.sso import InstanceRefused, verify_instance
+
+    with pytest.raises(InstanceRefused):
+        verify_instance(value, secret=SECRET, max_age_seconds=300)

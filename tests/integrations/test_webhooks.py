@@ -1,0 +1,368 @@
+"""Signed Wix webhooks: rejected when forged, stored fast, processed once, order-tolerant."""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core.management import call_command
+from django.utils import timezone
+from django_q.models import OrmQ
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from accounts.models import Business
+from integrations import webhooks
+from integrations.models import WebhookReceipt, WixAccessToken
+from integrations.wix.standin.webhooks import DEV_PUBLIC_KEY, sign_webhook, webhook_claims
+from tests.accounts.factories import BusinessFactory
+from tests.integrations.conftest import queued_tasks, run_queued_tasks
+
+URL = "/integrations/wix/webhooks/"
+INSTANCE_ID = "1a2b3c4d-0000-4000-8000-00000000abcd"
+
+
+@pytest.fixture
+def post(client, django_capture_on_commit_callbacks):
+    """Deliver a body as Wix would; what the view enqueues on commit is enqueued."""
+
+    def deliver(body: str | bytes):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(URL, data=body, content_type="text/plain")
+
+    return deliver
+
+
+def b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def hand_made_jwt(header: dict, claims: dict, signature: bytes = b"") -> str:
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    return f"{signing_input}.{b64(signature)}"
+
+
+def at(offset_seconds: int) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=offset_seconds)).isoformat()
+
+
+def signed(event_type: str = "AppInstalled", instance_id: str = INSTANCE_ID, **kwargs) -> str:
+    return sign_webhook(webhook_claims(event_type=event_type, instance_id=instance_id, **kwargs))
+
+
+def _other_private_key() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def _hs256_signed_with_public_key() -> str:
+    claims = webhook_claims(event_type="AppInstalled", instance_id=INSTANCE_ID)
+    header = {"alg": "HS256", "typ": "JWT"}
+    signing_input = hand_made_jwt(header, claims).rsplit(".", 1)[0]
+    digest = hmac.new(DEV_PUBLIC_KEY.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(digest)}"
+
+
+def _tampered() -> str:
+    header, _, signature = signed().split(".")
+    forged = webhook_claims(event_type="AppRemoved", instance_id=INSTANCE_ID)
+    return f"{header}.{b64(json.dumps(forged).encode())}.{signature}"
+
+
+def _claims_with(**overrides) -> dict:
+    claims = webhook_claims(event_type="AppInstalled", instance_id=INSTANCE_ID)
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+FORGED = {
+    "alg_none": (
+        lambda: hand_made_jwt({"alg": "none", "typ": "JWT"}, _claims_with()),
+        "algorithm_not_allowed",
+    ),
+    "hs256_with_public_key": (_hs256_signed_with_public_key, "algorithm_not_allowed"),
+    "expired": (
+        lambda: signed(issued_at=int(time.time()) - 7200, expires_in=3600),
+        "expired",
+    ),
+    "not_yet_valid": (
+        lambda: sign_webhook(_claims_with(nbf=int(time.time()) + 3600)),
+        "not_yet_valid",
+    ),
+    "issued_in_the_future": (
+        lambda: signed(issued_at=int(time.time()) + 3600),
+        "not_yet_valid",
+    ),
+    "wrong_key": (
+        lambda: sign_webhook(
+            webhook_claims(event_type="AppInstalled", instance_id=INSTANCE_ID),
+            private_key=_other_private_key(),
+        ),
+        "bad_signature",
+    ),
+    "tampered": (_tampered, "bad_signature"),
+    "not_a_jwt": (lambda: "hello wix", "not_a_jwt"),
+    "binary": (lambda: b"\xff\xfe\x00.\x01.\x02", "not_a_jwt"),
+    "missing_data_claim": (lambda: sign_webhook(_claims_with(data=None)), "missing_claim_data"),
+    "data_not_json": (lambda: sign_webhook(_claims_with(data="{nope")), "malformed_data_claim"),
+    "no_instance": (
+        lambda: sign_webhook(_claims_with(data=json.dumps({"eventType": "AppInstalled"}))),
+        "missing_instance_id",
+    ),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("variant", sorted(FORGED))
+def test_a_forged_or_malformed_webhook_is_refused_and_recorded(post, variant, log_events):
+    make_body, reason = FORGED[variant]
+    response = post(make_body())
+    assert 400 <= response.status_code < 500
+    assert response.json()["error"] == reason
+    receipt = WebhookReceipt.objects.get()
+    assert receipt.status == WebhookReceipt.Status.REJECTED
+    assert not receipt.verified
+    assert receipt.rejected_reason == reason
+    assert not Business.objects.exists()
+    assert not OrmQ.objects.exists()
+    assert any(e["event"] == "wix_webhook_rejected" and e["reason"] == reason for e in log_events)
+
+
+@pytest.mark.django_db
+def test_an_oversized_body_is_refused_without_being_stored(post, settings):
+    settings.WIX_WEBHOOK_MAX_BYTES = 2048
+    response = post("a" * 5000)
+    assert response.status_code == 413
+    receipt = WebhookReceipt.objects.get()
+    assert receipt.rejected_reason == "body_too_large"
+    assert receipt.body_size == 5000
+    assert receipt.raw_excerpt == ""
+
+
+@pytest.mark.django_db
+def test_a_flood_of_junk_is_refused_but_not_all_stored(post, settings, log_events):
+    settings.WIX_WEBHOOK_REJECTED_PER_MINUTE = 2
+    statuses = [post("junk").status_code for _ in range(5)]
+    assert statuses == [400] * 5
+    assert WebhookReceipt.objects.count() == 2
+    rejected = [e for e in log_events if e["event"] == "wix_webhook_rejected"]
+    assert [e["stored"] for e in rejected] == [True, True, False, False, False]
+
+
+@pytest.mark.django_db
+def test_only_post_is_accepted(client):
+    assert client.get(URL).status_code == 405
+
+
+@pytest.mark.django_db
+def test_an_install_is_answered_fast_even_when_wix_hangs(post, wix):
+    wix.faults(hang=True)
+    started = time.monotonic()
+    response = post(signed())
+    elapsed = time.monotonic() - started
+    wix.faults()
+    assert response.status_code == 200
+    assert elapsed < 0.5
+    receipt = WebhookReceipt.objects.get()
+    assert receipt.status == WebhookReceipt.Status.PENDING
+    assert [t["func"] for t in queued_tasks()] == ["integrations.tasks.process_webhook_receipt"]
+
+
+@pytest.mark.django_db
+def test_an_install_creates_the_business_with_its_wix_details(post, wix):
+    wix.seed(
+        instance_id=INSTANCE_ID,
+        site_name="Bloom Florists",
+        site_url="https://bloom.example.com",
+        owner_email="Owner@Bloom.example.com",
+        currency="EUR",
+        timezone="Europe/Paris",
+        locale="fr",
+    )
+    post(signed())
+    assert run_queued_tasks() == [WebhookReceipt.Status.PROCESSED]
+    business = Business.objects.get(instance_id=INSTANCE_ID)
+    assert business.site_name == "Bloom Florists"
+    assert business.site_url == "https://bloom.example.com"
+    assert business.owner_email == "owner@bloom.example.com"
+    assert (business.currency, business.timezone, business.locale) == ("EUR", "Europe/Paris", "fr")
+    assert business.plan == Business.Plan.FREE
+    receipt = WebhookReceipt.objects.get()
+    assert receipt.business == business
+    assert receipt.processed_at is not None
+    assert receipt.claims["data"]["eventType"] == "AppInstalled"
+
+
+@pytest.mark.django_db
+def test_the_same_install_delivered_five_times_is_processed_once(post, wix):
+    body = signed(event_id="evt-install-1")
+    for _ in range(5):
+        assert post(body).status_code == 200
+    # A redelivery re-signed by Wix carries the same event id.
+    redelivery = signed(event_id="evt-install-1", issued_at=int(time.time()) - 5)
+    assert post(redelivery).status_code == 200
+    run_queued_tasks()
+    assert Business.objects.filter(instance_id=INSTANCE_ID).count() == 1
+    receipt = WebhookReceipt.objects.get()
+    assert receipt.deliveries == 6
+    assert wix.count("GET /apps/v1/instance") == 1
+
+
+@pytest.mark.django_db
+def test_processing_twice_does_the_work_once(post, wix):
+    post(signed())
+    receipt = WebhookReceipt.objects.get()
+    assert webhooks.webhook_process(receipt_id=receipt.pk) == WebhookReceipt.Status.PROCESSED
+    assert webhooks.webhook_process(receipt_id=receipt.pk) == "not claimed"
+    assert wix.count("GET /apps/v1/instance") == 1
+
+
+@pytest.mark.django_db
+def test_plan_events_out_of_order_keep_the_latest_plan(post, wix):
+    post(signed())
+    run_queued_tasks()
+    events = [
+        ("PaidPlanPurchased", "basic", at(10)),
+        ("PaidPlanChanged", "premium", at(30)),
+        ("PlanChanged", "pro", at(20)),  # older, delivered last
+        ("PlanPurchased", "basic", at(5)),
+    ]
+    for event_type, product, when in events:
+        body = signed(
+            event_type=event_type, data={"vendorProductId": product, "operationTimeStamp": when}
+        )
+        assert post(body).status_code == 200
+    outcomes = run_queued_tasks()
+    assert outcomes == ["processed", "processed", "ignored", "ignored"]
+    business = Business.objects.get(instance_id=INSTANCE_ID)
+    assert business.plan == Business.Plan.PAID
+    assert business.plan_product_id == "premium"
+    assert business.plan_changed_at == datetime.fromisoformat(events[1][2])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "event_type", ["PlanConvertedToPaid", "PaidPlanConvertedToPaid", "PlanReactivated"]
+)
+def test_both_plan_spellings_make_the_business_paid(post, wix, event_type):
+    business = BusinessFactory(instance_id=INSTANCE_ID)
+    post(signed(event_type=event_type, data={"vendorProductId": "pro"}))
+    run_queued_tasks()
+    business.refresh_from_db()
+    assert business.plan == Business.Plan.PAID
+
+
+@pytest.mark.django_db
+def test_a_plan_transfer_asks_wix_for_the_current_plan(post, wix):
+    business = BusinessFactory(
+        instance_id=INSTANCE_ID, plan=Business.Plan.PAID, plan_product_id="pro"
+    )
+    wix.seed(instance_id=INSTANCE_ID, is_free=True)
+    post(signed(event_type="PlanTransferred", data={}))
+    run_queued_tasks()
+    business.refresh_from_db()
+    assert business.plan == Business.Plan.FREE
+
+
+@pytest.mark.django_db
+def test_removal_uninstalls_drops_tokens_and_reinstall_reactivates(post, wix):
+    post(signed(issued_at=int(time.time()) - 20))
+    run_queued_tasks()
+    business = Business.objects.get(instance_id=INSTANCE_ID)
+    assert WixAccessToken.objects.filter(instance_id=INSTANCE_ID).exists()
+
+    post(signed(event_type="AppRemoved", issued_at=int(time.time()) - 10))
+    run_queued_tasks()
+    business.refresh_from_db()
+    assert business.status == Business.Status.UNINSTALLED
+    assert business.uninstalled_at is not None
+    assert not WixAccessToken.objects.filter(instance_id=INSTANCE_ID).exists()
+
+    post(signed())
+    run_queued_tasks()
+    business.refresh_from_db()
+    assert business.status == Business.Status.ACTIVE
+    assert business.uninstalled_at is None
+    assert Business.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_late_removal_from_before_the_reinstall_is_ignored(post, wix):
+    business = BusinessFactory(instance_id=INSTANCE_ID, installed_at=timezone.now())
+    post(signed(event_type="AppRemoved", issued_at=int(time.time()) - 600))
+    run_queued_tasks()
+    business.refresh_from_db()
+    assert business.status == Business.Status.ACTIVE
+
+
+@pytest.mark.django_db
+def test_a_wix_outage_during_install_is_retried_later(post, wix, settings):
+    settings.WIX_MAX_ATTEMPTS = 1
+    wix.faults(outage=True, paths=["/apps", "/site-properties"])
+    post(signed())
+    assert run_queued_tasks() == ["retry"]
+    receipt = WebhookReceipt.objects.get()
+    assert receipt.status == WebhookReceipt.Status.PENDING
+    assert receipt.next_attempt_at > timezone.now()
+    assert "unavailable" in receipt.error
+    assert Business.objects.get(instance_id=INSTANCE_ID).is_active  # installed anyway
+
+    wix.faults()
+    assert webhooks.webhook_sweep() == 0  # not due yet
+    WebhookReceipt.objects.update(next_attempt_at=timezone.now())
+    assert webhooks.webhook_sweep() == 1
+    assert run_queued_tasks() == [WebhookReceipt.Status.PROCESSED]
+    assert WebhookReceipt.objects.get().error == ""
+
+
+@pytest.mark.django_db
+def test_the_sweeper_finds_receipts_whose_enqueue_was_lost(post, wix):
+    post(signed())
+    OrmQ.objects.all().delete()  # the enqueue never happened (crash after commit)
+    assert webhooks.webhook_sweep() == 0  # too recent: the enqueue may still be under way
+    WebhookReceipt.objects.update(received_at=timezone.now() - timedelta(minutes=5))
+    assert webhooks.webhook_sweep() == 1
+    assert run_queued_tasks() == [WebhookReceipt.Status.PROCESSED]
+
+
+@pytest.mark.django_db
+def test_an_unknown_event_is_stored_and_ignored(post):
+    assert post(signed(event_type="SomethingNew")).status_code == 200
+    assert run_queued_tasks() == [WebhookReceipt.Status.IGNORED]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_send_webhook_command_installs_through_the_running_app(live_server, wix):
+    call_command(
+        "wix_send_webhook",
+        "AppInstalled",
+        "--instance",
+        INSTANCE_ID,
+        "--url",
+        f"{live_server.url}{URL}",
+    )
+    receipt = WebhookReceipt.objects.get()
+    assert receipt.verified and receipt.event_type == "AppInstalled"
+    run_queued_tasks()
+    assert Business.objects.get(instance_id=INSTANCE_ID).is_active
+
+
+@given(body=st.binary(max_size=400) | st.text(max_size=400).map(str.encode))
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_any_body_is_either_verified_or_rejected_with_a_reason(body):
+    from integrations.wix.webhooks import WebhookRejected, verify
+
+    with pytest.raises(WebhookRejected) as raised:
+        verify(body)
+    assert 400 <= raised.value.status < 500
