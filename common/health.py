@@ -90,14 +90,26 @@ def check_cluster() -> dict:
     return {"clusters": len(recent)}
 
 
+def check_deliveries() -> dict:
+    # Imported here: common must not depend on proposals when it is imported.
+    from proposals.delivery.selectors import delivery_queue_stats
+
+    stats = delivery_queue_stats()
+    age = stats["oldest_pending_age_seconds"]
+    if age is not None and age > settings.READYZ_MAX_DELIVERY_AGE_SECONDS:
+        raise CheckFailed(f"oldest due delivery has waited {int(age)}s")
+    return stats
+
+
 CHECKS: dict[str, Callable[[], dict]] = {
     "database": check_database,
     "migrations": check_migrations,
     "queue": check_queue,
     "cluster": check_cluster,
+    "deliveries": check_deliveries,
 }
 # Without a database nothing else can be asked.
-_NEEDS_DATABASE = ("migrations", "queue", "cluster")
+_NEEDS_DATABASE = ("migrations", "queue", "cluster", "deliveries")
 
 
 @never_cache

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class ProposalsConfig(AppConfig):
     name = "proposals"
     verbose_name = "Proposals"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from proposals.delivery.schedules import ensure_schedules
+
+        # A hook, not a data migration: the schedules survive regenerating 0001_initial.
+        post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="delivery_schedules")

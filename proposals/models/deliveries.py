@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 from accounts.scoping import BusinessOwned
@@ -47,6 +48,11 @@ class Delivery(BusinessOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # A retry by hand starts a fresh round: attempt_count and the maximum age count from here.
+    retried_at = models.DateTimeField(null=True, blank=True)
+    retried_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         verbose_name_plural = "deliveries"
@@ -55,6 +61,8 @@ class Delivery(BusinessOwned):
             models.Index(fields=["state", "next_attempt_at"]),
             models.Index(fields=["business", "state", "-created_at"]),
             models.Index(fields=["proposal", "-created_at"]),
+            # Stuck and recently failed deliveries (support overview, sweeper, metrics).
+            models.Index(fields=["state", "updated_at"], name="delivery_state_updated_idx"),
         ]
 
     def __str__(self) -> str:

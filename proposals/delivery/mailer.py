@@ -1,0 +1,277 @@
+"""The one SMTP seam: build a delivery's email and send it, with typed, classified errors.
+
+Every socket operation is bounded by ``EMAIL_TIMEOUT`` (connect and each read) and the whole
+send by ``DELIVERY_SEND_DEADLINE_SECONDS``. ``DeliveryError.permanent`` says whether retrying
+can help: the recipient's server refusing the message (5xx, an invalid address) cannot; an
+unreachable, slow or busy server (4xx, timeouts, dropped connections) can.
+"""
+
+import hashlib
+import smtplib
+import socket
+import ssl
+import threading
+from dataclasses import dataclass
+from email.utils import formataddr, parseaddr
+
+import structlog
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend
+from django.core.validators import validate_email
+from django.template.loader import render_to_string
+
+from proposals.models import Delivery, ProposalSettings
+
+log = structlog.get_logger(__name__)
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+# Emails to the business's client carry the link to the proposal page.
+CLIENT_KINDS = frozenset(
+    {
+        Delivery.Kind.PROPOSAL,
+        Delivery.Kind.REMINDER,
+        Delivery.Kind.ACCEPTANCE_CONFIRMATION,
+    }
+)
+
+SUBJECTS = {
+    Delivery.Kind.PROPOSAL: "{business}: proposal {number} — {title}",
+    Delivery.Kind.REMINDER: "Reminder from {business}: proposal {number} — {title}",
+    Delivery.Kind.ACCEPTANCE_CONFIRMATION: "You accepted proposal {number} from {business}",
+    Delivery.Kind.OWNER_VIEWED: "{client} opened proposal {number}",
+    Delivery.Kind.OWNER_ACCEPTED: "{client} accepted proposal {number}",
+    Delivery.Kind.OWNER_DECLINED: "{client} declined proposal {number}",
+}
+
+# What the business reads on its timeline for the common SMTP replies.
+SMTP_REASONS = {
+    421: "mail server temporarily unavailable",
+    450: "mailbox temporarily unavailable",
+    451: "mail server error, will retry",
+    452: "mail server out of storage",
+    550: "mailbox does not exist",
+    551: "recipient not accepted by this server",
+    552: "mailbox full or message too large",
+    553: "mailbox name not allowed",
+    554: "message rejected by the mail server",
+}
+
+
+class DeliveryError(Exception):
+    """A send that failed; ``permanent`` means retrying cannot help."""
+
+    def __init__(self, message: str, *, permanent: bool, smtp_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.smtp_code = smtp_code
+        self.smtp_message = ""
+
+    def __repr__(self) -> str:
+        return f"DeliveryError({self.message!r}, permanent={self.permanent}, code={self.smtp_code})"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message_id: str
+    smtp_code: int | None = 250
+
+
+def message_id_for(delivery: Delivery) -> str:
+    """Stable per delivery: a retry carries the same id, so receivers can drop a duplicate."""
+    digest = hashlib.sha256(delivery.idempotency_key.encode()).hexdigest()[:20]
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    domain = address.rpartition("@")[2] or "localhost"
+    return f"<delivery.{delivery.pk}.{digest}@{domain}>"
+
+
+def _brand(delivery: Delivery) -> tuple[str, str]:
+    business = delivery.business
+    try:
+        prefs = business.proposal_settings
+    except ProposalSettings.DoesNotExist:
+        prefs = None
+    name = (prefs.brand_name if prefs else "") or business.site_name or "Your business"
+    color = prefs.brand_color if prefs else "#116dff"
+    return name, color
+
+
+def build_message(delivery: Delivery) -> EmailMultiAlternatives:
+    """The email for a delivery: subject, text and HTML, branded with the business name."""
+    proposal = delivery.proposal
+    version = delivery.version or (proposal.current_version if proposal else None)
+    business_name, brand_color = _brand(delivery)
+    client = proposal.client if proposal else None
+    if delivery.kind in CLIENT_KINDS:
+        link = f"{settings.SITE_URL}/p/{version.token}" if version else settings.SITE_URL
+    else:
+        link = (
+            f"{settings.SITE_URL}/app/proposals/{proposal.pk}/" if proposal else settings.SITE_URL
+        )
+    context = {
+        "delivery": delivery,
+        "business_name": business_name,
+        "brand_color": brand_color,
+        "proposal": proposal,
+        "version": version,
+        "client_name": client.name if client else "",
+        "link": link,
+        "personal_message": version.message if version else "",
+        "extra": delivery.context or {},
+    }
+    subject = SUBJECTS.get(delivery.kind, "{business}: {title}").format(
+        business=business_name,
+        number=proposal.display_number if proposal else "",
+        title=proposal.title if proposal else "",
+        client=context["client_name"] or "Your client",
+    )
+    from_name, from_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    display = f"{business_name} via {from_name}" if delivery.kind in CLIENT_KINDS else from_name
+    headers = {"Message-ID": delivery.message_id or message_id_for(delivery)}
+    reply_to = []
+    if delivery.kind in CLIENT_KINDS and delivery.business.owner_email:
+        reply_to = [delivery.business.owner_email]
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=render_to_string(f"emails/{delivery.kind}.txt", context),
+        from_email=formataddr((display, from_address)),
+        to=[delivery.recipient],
+        reply_to=reply_to,
+        headers=headers,
+    )
+    message.attach_alternative(
+        render_to_string(f"emails/{delivery.kind}.html", context), "text/html"
+    )
+    return message
+
+
+class _Backend(EmailBackend):
+    """Django's SMTP backend; closing never fails a send that the server already accepted."""
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except (OSError, smtplib.SMTPException):
+            for conn in (self.connection, self._partial_connection):
+                if conn is not None:
+                    conn.close()
+            self.connection = None
+            self._partial_connection = None
+
+    def abort(self) -> None:
+        """Called from the deadline timer: unblock whatever read the sender is stuck in."""
+        for conn in (self._partial_connection, self.connection):
+            sock = getattr(conn, "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def send(delivery: Delivery) -> SendResult:
+    """Send the delivery's email once. Raises ``DeliveryError``."""
+    try:
+        validate_email(delivery.recipient)
+    except ValidationError:
+        raise DeliveryError("invalid email address", permanent=True) from None
+    message = build_message(delivery)
+    if settings.EMAIL_BACKEND != SMTP_BACKEND:
+        # Development (console, file) and other tests (locmem): no socket to bound.
+        try:
+            get_connection(fail_silently=False).send_messages([message])
+        except Exception as exc:
+            raise classify(exc) from exc
+        return SendResult(message_id=message.extra_headers["Message-ID"])
+    backend = _Backend(timeout=settings.EMAIL_TIMEOUT, fail_silently=False)
+    deadline_hit = threading.Event()
+
+    def on_deadline() -> None:
+        deadline_hit.set()
+        backend.abort()
+
+    timer = threading.Timer(settings.DELIVERY_SEND_DEADLINE_SECONDS, on_deadline)
+    timer.daemon = True
+    timer.start()
+    try:
+        backend.send_messages([message])
+    except Exception as exc:
+        error = classify(exc)
+        if deadline_hit.is_set() and not error.permanent:
+            error = DeliveryError(
+                f"mail server did not finish within {settings.DELIVERY_SEND_DEADLINE_SECONDS:g}s",
+                permanent=False,
+            )
+        raise error from exc
+    finally:
+        timer.cancel()
+    return SendResult(message_id=message.extra_headers["Message-ID"])
+
+
+def _reason(code: int) -> str:
+    known = SMTP_REASONS.get(code)
+    if known:
+        return known
+    if code >= 500:
+        return "rejected by the mail server"
+    return "mail server asked to try again later"
+
+
+def _decode(raw: bytes | str) -> str:
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    return text[:500]
+
+
+def classify(exc: BaseException) -> DeliveryError:
+    """Turn whatever the SMTP stack raised into a typed ``DeliveryError``."""
+    if isinstance(exc, DeliveryError):
+        return exc
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, raw = next(iter(exc.recipients.values()), (None, b""))
+        code = int(code) if code is not None else None
+        permanent = code is not None and code >= 500
+        error = DeliveryError(
+            _reason(code) if code else "recipient refused", permanent=permanent, smtp_code=code
+        )
+        error.smtp_message = _decode(raw)
+        return error
+    if isinstance(exc, smtplib.SMTPAuthenticationError | smtplib.SMTPConnectError):
+        # About our account on, or our way to, the mail server — never about this recipient:
+        # fixing the configuration or waiting lets the same email go out.
+        what = "credentials" if isinstance(exc, smtplib.SMTPAuthenticationError) else "connection"
+        error = DeliveryError(
+            f"mail server rejected our {what}", permanent=False, smtp_code=exc.smtp_code
+        )
+        error.smtp_message = _decode(exc.smtp_error)
+        return error
+    if isinstance(exc, smtplib.SMTPResponseException):
+        code = int(exc.smtp_code) if exc.smtp_code and exc.smtp_code > 0 else None
+        permanent = code is not None and 500 <= code < 600
+        reason = _reason(code) if code else "unexpected answer from the mail server"
+        error = DeliveryError(reason, permanent=permanent, smtp_code=code)
+        error.smtp_message = _decode(exc.smtp_error)
+        return error
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        # smtplib reports a read timeout as a disconnection; the timeout is its context.
+        if isinstance(exc.__context__, TimeoutError) or "timed out" in str(exc):
+            return classify(TimeoutError())
+        return DeliveryError("mail server closed the connection", permanent=False)
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return DeliveryError(
+            f"mail server did not answer within {settings.EMAIL_TIMEOUT:g}s", permanent=False
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return DeliveryError("could not connect to the mail server", permanent=False)
+    if isinstance(exc, ssl.SSLError):
+        return DeliveryError("TLS error talking to the mail server", permanent=False)
+    if isinstance(exc, OSError | smtplib.SMTPException):
+        return DeliveryError(
+            f"mail server connection failed ({exc.__class__.__name__})", permanent=False
+        )
+    if isinstance(exc, ValueError | UnicodeError):
+        # Raised while encoding the address headers: the address itself is unusable.
+        return DeliveryError("invalid email address", permanent=True)
+    return DeliveryError(f"unexpected error ({exc.__class__.__name__})", permanent=False)

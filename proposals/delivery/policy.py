@@ -1,0 +1,57 @@
+"""When a failed delivery is tried again, and when it is given up: all numbers are settings."""
+
+import random
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+
+
+def backoff_seconds(failures: int) -> float:
+    """Capped exponential backoff with full jitter after the ``failures``-th failure (1-based).
+
+    Full jitter spreads the retries of an outage over the whole window instead of sending them
+    back in synchronised waves.
+    """
+    exponent = max(failures - 1, 0)
+    ceiling = min(
+        settings.DELIVERY_BACKOFF_CAP_SECONDS,
+        settings.DELIVERY_BACKOFF_BASE_SECONDS * 2 ** min(exponent, 32),
+    )
+    return random.uniform(0, ceiling)
+
+
+def next_attempt_at(*, failures: int, now: datetime) -> datetime:
+    return now + timedelta(seconds=backoff_seconds(failures))
+
+
+def gives_up(*, attempts: int, created_at: datetime, next_try: datetime) -> bool:
+    """True when another try would pass the attempt limit or the maximum age."""
+    if attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+        return True
+    return next_try > created_at + timedelta(seconds=settings.DELIVERY_MAX_AGE_SECONDS)
+
+
+def take_send_slot(business_id: int, *, now: datetime) -> datetime | None:
+    """Count one send against the business's rate; None if allowed, else when to try again.
+
+    A fixed window counter in the shared cache (Redis in production), so every worker of every
+    machine sees the same count; ``incr`` is atomic there.
+    """
+    limit = settings.DELIVERY_RATE_LIMIT
+    if not limit:
+        return None
+    window = settings.DELIVERY_RATE_WINDOW_SECONDS
+    index = int(now.timestamp()) // window
+    key = f"delivery-rate:{business_id}:{index}"
+    cache.add(key, 0, timeout=window * 2)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=window * 2)
+        count = 1
+    if count <= limit:
+        return None
+    window_end = datetime.fromtimestamp((index + 1) * window, tz=now.tzinfo)
+    # Spread the deferred sends over the next window rather than releasing them at once.
+    return window_end + timedelta(seconds=random.uniform(0, window))

@@ -1,0 +1,125 @@
+"""The SMTP seam against real loopback servers: message content and error classification."""
+
+import time
+
+import pytest
+
+from proposals.delivery import mailer
+from proposals.models import Delivery, ProposalSettings
+from tests.proposals.factories import make_sent_proposal
+from tests.proposals.smtp import free_port, point_email_at
+
+pytestmark = pytest.mark.django_db
+
+
+def proposal_delivery() -> Delivery:
+    proposal, version = make_sent_proposal()
+    return Delivery.objects.get(version=version, kind=Delivery.Kind.PROPOSAL)
+
+
+def test_client_email_is_branded_and_links_to_the_version(delivery_settings):
+    delivery = proposal_delivery()
+    ProposalSettings.objects.create(business=delivery.business, brand_name="Acme Studio")
+    message = mailer.build_message(delivery)
+    link = f"https://proposals.example.test/p/{delivery.version.token}"
+    html = message.alternatives[0][0]
+    assert link in message.body and link in html
+    assert "Acme Studio" in message.subject and "Acme Studio" in message.body
+    assert "Acme Studio" in html
+    assert message.from_email.startswith("Acme Studio via Proposals")
+    assert message.to == [delivery.recipient]
+    assert message.reply_to == [delivery.business.owner_email]
+
+
+def test_message_id_is_stable_per_delivery(delivery_settings):
+    delivery = proposal_delivery()
+    first = mailer.message_id_for(delivery)
+    assert first == mailer.message_id_for(Delivery.objects.get(pk=delivery.pk))
+    assert first.startswith(f"<delivery.{delivery.pk}.") and first.endswith("@localhost>")
+    assert mailer.build_message(delivery).extra_headers["Message-ID"] == first
+
+
+def test_owner_email_links_to_the_dashboard(delivery_settings):
+    delivery = proposal_delivery()
+    delivery.kind = Delivery.Kind.OWNER_VIEWED
+    message = mailer.build_message(delivery)
+    assert f"/app/proposals/{delivery.proposal_id}/" in message.body
+    assert "opened" in message.subject
+
+
+def test_sending_puts_the_message_on_the_wire(smtp_server):
+    delivery = proposal_delivery()
+    result = mailer.send(delivery)
+    [received] = smtp_server.received
+    assert received.recipients == [delivery.recipient]
+    assert f"Message-ID: {result.message_id}" in received.text
+    assert "text/html" in received.text and "text/plain" in received.text
+
+
+def test_mailbox_unknown_at_rcpt_is_permanent_with_a_human_reason(smtp_server):
+    smtp_server.rcpt_script = ["550 5.1.1 No such user"]
+    with pytest.raises(mailer.DeliveryError) as caught:
+        mailer.send(proposal_delivery())
+    assert caught.value.permanent is True
+    assert caught.value.smtp_code == 550
+    assert caught.value.message == "mailbox does not exist"
+    assert "No such user" in caught.value.smtp_message
+
+
+@pytest.mark.parametrize("answer", ["421 4.3.2 Try later", "451 4.3.0 Local error"])
+def test_4xx_at_data_is_transient(smtp_server, answer):
+    smtp_server.data_script = [answer]
+    with pytest.raises(mailer.DeliveryError) as caught:
+        mailer.send(proposal_delivery())
+    assert caught.value.permanent is False
+    assert caught.value.smtp_code == int(answer[:3])
+    assert smtp_server.received == []
+
+
+def test_5xx_at_data_is_permanent(smtp_server):
+    smtp_server.data_script = ["554 5.7.1 Rejected as spam"]
+    with pytest.raises(mailer.DeliveryError) as caught:
+        mailer.send(proposal_delivery())
+    assert caught.value.permanent is True
+    assert caught.value.message == "message rejected by the mail server"
+
+
+def test_a_silent_server_times_out_within_email_timeout(silent_smtp_server, settings):
+    started = time.monotonic()
+    with pytest.raises(mailer.DeliveryError) as caught:
+        mailer.send(proposal_delivery())
+    assert time.monotonic() - started < settings.EMAIL_TIMEOUT + 1
+    assert caught.value.permanent is False
+    assert "did not answer" in caught.value.message
+
+
+def test_the_whole_send_has_a_deadline(smtp_server, settings):
+    # Each read finishes within EMAIL_TIMEOUT, but the server stalls DATA for longer than the
+    # total deadline: the send is cut at the deadline.
+    settings.EMAIL_TIMEOUT = 5.0
+    settings.DELIVERY_SEND_DEADLINE_SECONDS = 0.5
+    smtp_server.data_script = ["stall:3"]
+    started = time.monotonic()
+    with pytest.raises(mailer.DeliveryError) as caught:
+        mailer.send(proposal_delivery())
+    assert time.monotonic() - started < 2
+    assert caught.value.permanent is False
+    assert "did not finish within" in caught.value.message
+
+
+def test_connection_refused_is_transient(delivery_settings):
+    point_email_at(delivery_settings, free_port())
+    with pytest.raises(mailer.DeliveryError) as caught:
+        mailer.send(proposal_delivery())
+    assert caught.value.permanent is False
+    assert caught.value.message == "could not connect to the mail server"
+
+
+def test_an_invalid_address_is_permanent_without_a_connection(silent_smtp_server):
+    delivery = proposal_delivery()
+    delivery.recipient = "not an address"
+    with pytest.raises(mailer.DeliveryError) as caught:
+        mailer.send(delivery)
+    assert caught.value.permanent is True
+    assert caught.value.message == "invalid email address"
+    assert silent_smtp_server.connections == []

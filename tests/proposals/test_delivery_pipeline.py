@@ -1,0 +1,430 @@
+"""The outbox pipeline against a real loopback SMTP server: claim, retry, sweep, backpressure."""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+import structlog
+from django.db import connection
+from django.utils import timezone
+from django_q.models import OrmQ, Schedule
+from django_q.signing import SignedPackage
+
+from proposals.delivery import policy, tasks
+from proposals.delivery.schedules import SCHEDULES, ensure_schedules
+from proposals.delivery.selectors import delivery_queue_stats
+from proposals.delivery.services import (
+    EXECUTE_TASK,
+    DeliveryRetryError,
+    delivery_execute,
+    delivery_record,
+    delivery_retry,
+    delivery_sweep,
+)
+from proposals.models import Activity, Delivery, DeliveryAttempt
+from tests.proposals.factories import make_sent_proposal
+
+
+def proposal_delivery() -> Delivery:
+    _, version = make_sent_proposal()
+    return Delivery.objects.get(version=version, kind=Delivery.Kind.PROPOSAL)
+
+
+def queued_delivery_ids() -> list[int]:
+    ids = []
+    for row in OrmQ.objects.all():
+        task = SignedPackage.loads(row.payload)
+        if task["func"] == EXECUTE_TASK:
+            ids.append(task["args"][0])
+    return ids
+
+
+def run_queued_tasks() -> list:
+    """Run what is on the ORM queue, as a worker would (each row once, then removed)."""
+    results = []
+    for row in OrmQ.objects.order_by("pk"):
+        task = SignedPackage.loads(row.payload)
+        row.delete()
+        if task["func"] == EXECUTE_TASK:
+            results.append(tasks.execute_delivery(*task["args"]))
+    return results
+
+
+@pytest.mark.django_db
+def test_recording_enqueues_only_after_commit(django_capture_on_commit_callbacks, smtp_server):
+    _, version = make_sent_proposal()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        delivery = delivery_record(
+            business=version.business,
+            kind=Delivery.Kind.OWNER_VIEWED,
+            recipient="owner@example.com",
+            idempotency_key="test:record",
+            proposal=version.proposal,
+            version=version,
+        )
+        again = delivery_record(
+            business=version.business,
+            kind=Delivery.Kind.OWNER_VIEWED,
+            recipient="owner@example.com",
+            idempotency_key="test:record",
+        )
+    assert again.pk == delivery.pk
+    assert len(callbacks) == 1
+    assert delivery.state == Delivery.State.PENDING and delivery.next_attempt_at is not None
+    assert queued_delivery_ids() == []
+    callbacks[0]()
+    assert queued_delivery_ids() == [delivery.pk]
+    assert Delivery.objects.get(pk=delivery.pk).enqueued_at is not None
+    assert run_queued_tasks() == ["sent"]
+    assert len(smtp_server.to("owner@example.com")) == 1
+
+
+@pytest.mark.django_db
+def test_421_twice_then_250_sends_one_message_after_three_attempts(smtp_server):
+    smtp_server.data_script = ["421 4.3.2 Busy", "421 4.3.2 Still busy"]
+    delivery = proposal_delivery()
+    outcomes = [delivery_execute(delivery.pk) for _ in range(3)]
+    assert outcomes == ["failed_retrying", "failed_retrying", "sent"]
+    assert len(smtp_server.received) == 1
+    assert smtp_server.data_commands == 3
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.SENT and delivery.attempt_count == 3
+    assert delivery.sent_at is not None and delivery.claimed_until is None
+    attempts = list(delivery.attempts.order_by("number"))
+    assert [(a.number, a.outcome, a.smtp_code) for a in attempts] == [
+        (1, DeliveryAttempt.Outcome.TRANSIENT_FAILURE, 421),
+        (2, DeliveryAttempt.Outcome.TRANSIENT_FAILURE, 421),
+        (3, DeliveryAttempt.Outcome.SENT, 250),
+    ]
+    assert all(a.worker and a.finished_at and a.duration_ms is not None for a in attempts)
+    assert "Busy" in attempts[0].smtp_message
+    # Every retry carried the same Message-ID.
+    assert f"Message-ID: {delivery.message_id}" in smtp_server.received[0].text
+    sent = Activity.objects.get(proposal=delivery.proposal, kind=Activity.Kind.DELIVERY_SENT)
+    assert sent.details["attempts"] == 3
+    assert sent.details["recipient"] == delivery.recipient
+
+
+@pytest.mark.django_db
+def test_transient_failure_waits_for_the_backoff(smtp_server, settings):
+    settings.DELIVERY_BACKOFF_BASE_SECONDS = 60.0
+    settings.DELIVERY_BACKOFF_CAP_SECONDS = 600.0
+    smtp_server.data_script = ["451 4.3.0 Later"]
+    delivery = proposal_delivery()
+    before = timezone.now()
+    assert delivery_execute(delivery.pk) == "failed_retrying"
+    delivery.refresh_from_db()
+    assert before <= delivery.next_attempt_at <= before + timedelta(seconds=61)
+    assert delivery.last_error == "mail server error, will retry"
+    # Not due yet: running the task again does nothing.
+    if delivery.next_attempt_at > timezone.now():
+        assert delivery_execute(delivery.pk) == "skipped"
+        assert smtp_server.data_commands == 1
+
+
+@pytest.mark.django_db
+def test_550_fails_at_once_and_shows_the_reason_on_the_timeline(smtp_server):
+    smtp_server.rcpt_script = ["550 5.1.1 User unknown"]
+    delivery = proposal_delivery()
+    assert delivery_execute(delivery.pk) == "failed_permanent"
+    assert delivery_execute(delivery.pk) == "skipped"
+    assert delivery_sweep(now=timezone.now() + timedelta(days=1)) == {
+        "recovered": 0,
+        "enqueued": 0,
+    }
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.FAILED_PERMANENT
+    assert delivery.attempt_count == 1 and delivery.next_attempt_at is None
+    assert delivery.last_error == "mailbox does not exist"
+    [attempt] = delivery.attempts.all()
+    assert attempt.outcome == DeliveryAttempt.Outcome.PERMANENT_FAILURE
+    assert attempt.smtp_code == 550
+    failed = Activity.objects.get(proposal=delivery.proposal, kind=Activity.Kind.DELIVERY_FAILED)
+    assert failed.actor_type == Activity.Actor.SYSTEM
+    assert failed.details["recipient"] == delivery.recipient  # the business's own client
+    assert failed.details["reason"] == "mailbox does not exist"
+    assert failed.details["summary"] == (
+        f"delivery to {delivery.recipient} failed: mailbox does not exist"
+    )
+    assert smtp_server.received == []
+
+
+@pytest.mark.django_db
+def test_a_silent_server_times_out_and_the_delivery_is_retried_later(silent_smtp_server, settings):
+    delivery = proposal_delivery()
+    started = time.monotonic()
+    assert delivery_execute(delivery.pk) == "failed_retrying"
+    assert time.monotonic() - started < settings.EMAIL_TIMEOUT + 1  # the worker is free again
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.FAILED_RETRYING
+    assert delivery.claimed_until is None
+    [attempt] = delivery.attempts.all()
+    assert attempt.outcome == DeliveryAttempt.Outcome.TRANSIENT_FAILURE
+    assert attempt.duration_ms < (settings.EMAIL_TIMEOUT + 0.5) * 1000
+    assert "did not answer within 1s" in attempt.error
+
+
+@pytest.mark.django_db
+def test_retries_stop_after_the_maximum_attempts(smtp_server, settings):
+    settings.DELIVERY_MAX_ATTEMPTS = 2
+    smtp_server.data_script = ["421 busy"] * 5
+    delivery = proposal_delivery()
+    assert delivery_execute(delivery.pk) == "failed_retrying"
+    assert delivery_execute(delivery.pk) == "failed_permanent"
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.FAILED_PERMANENT
+    assert "gave up after 2 attempts" in delivery.last_error
+    failed = Activity.objects.get(proposal=delivery.proposal, kind=Activity.Kind.DELIVERY_FAILED)
+    assert failed.details["attempts"] == 2
+
+
+@pytest.mark.django_db
+def test_retries_stop_after_the_maximum_age(smtp_server, settings):
+    settings.DELIVERY_MAX_AGE_SECONDS = 60
+    smtp_server.data_script = ["421 busy"]
+    delivery = proposal_delivery()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        created_at=timezone.now() - timedelta(seconds=61)
+    )
+    assert delivery_execute(delivery.pk) == "failed_permanent"
+
+
+@pytest.mark.django_db
+def test_the_same_delivery_enqueued_three_times_sends_one_message(smtp_server):
+    delivery = proposal_delivery()
+    for _ in range(3):
+        tasks_before = len(queued_delivery_ids())
+        from proposals.delivery.services import delivery_enqueue
+
+        delivery_enqueue(delivery_id=delivery.pk)
+        assert len(queued_delivery_ids()) == tasks_before + 1
+    assert sorted(run_queued_tasks()) == ["sent", "skipped", "skipped"]
+    assert len(smtp_server.received) == 1
+    assert DeliveryAttempt.objects.filter(delivery=delivery).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_send_one_message(smtp_server):
+    smtp_server.data_script = ["stall:0.5"]  # hold the first send so the second overlaps it
+    delivery = proposal_delivery()
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def worker():
+        try:
+            barrier.wait(timeout=5)
+            outcomes.append(delivery_execute(delivery.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)
+    smtp_server.release.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert sorted(outcomes) == ["sent", "skipped"]
+    assert len(smtp_server.received) == 1
+    assert DeliveryAttempt.objects.filter(delivery=delivery).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_lost_enqueue_is_sent_by_the_sweeper_exactly_once(
+    django_capture_on_commit_callbacks, smtp_server, settings
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery = proposal_delivery()
+    assert queued_delivery_ids() == [delivery.pk]
+    OrmQ.objects.all().delete()  # the broker lost it
+    # Within the grace period the sweeper trusts the enqueue that is still on its way.
+    assert delivery_sweep()["enqueued"] == 0
+    later = timezone.now() + timedelta(seconds=settings.DELIVERY_SWEEP_GRACE_SECONDS + 1)
+    assert delivery_sweep(now=later) == {"recovered": 0, "enqueued": 1}
+    assert queued_delivery_ids() == [delivery.pk]
+    assert run_queued_tasks() == ["sent"]
+    assert delivery_sweep(now=later + timedelta(hours=1))["enqueued"] == 0
+    assert len(smtp_server.received) == 1
+
+
+@pytest.mark.django_db
+def test_the_sweeper_enqueues_retries_once_they_are_due(smtp_server, settings):
+    settings.DELIVERY_BACKOFF_BASE_SECONDS = 30.0
+    settings.DELIVERY_BACKOFF_CAP_SECONDS = 30.0
+    smtp_server.data_script = ["421 busy"]
+    delivery = proposal_delivery()
+    assert delivery_execute(delivery.pk) == "failed_retrying"
+    delivery.refresh_from_db()
+    OrmQ.objects.all().delete()
+    assert delivery_sweep(now=delivery.next_attempt_at - timedelta(seconds=1))["enqueued"] == 0
+    assert delivery_sweep(now=delivery.next_attempt_at + timedelta(seconds=1))["enqueued"] == 1
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    assert run_queued_tasks() == ["sent"]
+
+
+@pytest.mark.django_db
+def test_the_sweeper_recovers_a_delivery_whose_worker_died(smtp_server, settings):
+    delivery = proposal_delivery()
+    now = timezone.now()
+    # What a worker leaves behind when it is killed mid-send.
+    Delivery.objects.filter(pk=delivery.pk).update(
+        state=Delivery.State.SENDING, attempt_count=1, claimed_until=now + timedelta(seconds=30)
+    )
+    DeliveryAttempt.objects.create(delivery=delivery, number=1, started_at=now, worker="gone:1")
+    assert delivery_sweep(now=now + timedelta(seconds=10)) == {"recovered": 0, "enqueued": 0}
+    assert delivery_execute(delivery.pk) == "skipped"  # the lease still holds
+    # The lease runs out (the worker is gone).
+    Delivery.objects.filter(pk=delivery.pk).update(
+        claimed_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert delivery_sweep()["recovered"] == 1
+    assert delivery_sweep() == {"recovered": 0, "enqueued": 0}
+    assert queued_delivery_ids() == [delivery.pk]
+    assert run_queued_tasks() == ["sent"]
+    outcomes = list(delivery.attempts.order_by("number").values_list("outcome", flat=True))
+    assert outcomes == [DeliveryAttempt.Outcome.INTERRUPTED, DeliveryAttempt.Outcome.SENT]
+    assert len(smtp_server.received) == 1
+
+
+@pytest.mark.django_db
+def test_the_sweeper_works_in_bounded_batches(smtp_server, settings):
+    settings.DELIVERY_SWEEP_BATCH_SIZE = 2
+    for _ in range(3):
+        proposal_delivery()
+    later = timezone.now() + timedelta(seconds=settings.DELIVERY_SWEEP_GRACE_SECONDS + 1)
+    assert delivery_sweep(now=later)["enqueued"] == 2
+    assert delivery_sweep(now=later)["enqueued"] == 1
+    assert delivery_sweep(now=later)["enqueued"] == 0
+
+
+@pytest.mark.django_db
+def test_retry_by_hand_starts_a_fresh_round(smtp_server, owner):
+    smtp_server.rcpt_script = ["550 no such user"]
+    delivery = proposal_delivery()
+    delivery_execute(delivery.pk)
+    retried = delivery_retry(delivery=delivery, acting_user=owner)
+    assert retried.state == Delivery.State.PENDING and retried.attempt_count == 0
+    assert retried.retried_by == owner and retried.retried_at is not None
+    assert delivery_execute(delivery.pk) == "sent"
+    numbers = list(delivery.attempts.order_by("number").values_list("number", flat=True))
+    assert numbers == [1, 2]
+    with pytest.raises(DeliveryRetryError) as caught:
+        delivery_retry(delivery=delivery, acting_user=owner)
+    assert caught.value.code == "already_sent"
+    assert len(smtp_server.received) == 1
+
+
+@pytest.mark.django_db
+def test_retry_refuses_a_delivery_being_sent(smtp_server, owner):
+    delivery = proposal_delivery()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        state=Delivery.State.SENDING, claimed_until=timezone.now() + timedelta(seconds=30)
+    )
+    with pytest.raises(DeliveryRetryError) as caught:
+        delivery_retry(delivery=delivery, acting_user=owner)
+    assert caught.value.code == "in_progress"
+    Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.State.CANCELLED)
+    with pytest.raises(DeliveryRetryError) as caught:
+        delivery_retry(delivery=delivery, acting_user=owner)
+    assert caught.value.code == "cancelled"
+
+
+@pytest.mark.django_db
+def test_a_withdrawn_proposal_cancels_its_pending_email(smtp_server):
+    from proposals.services import proposal_withdraw
+
+    delivery = proposal_delivery()
+    # Withdrawn while a worker already had the task in hand.
+    Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.State.PENDING)
+    proposal_withdraw(proposal=delivery.proposal, acting_user=None)
+    Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.State.PENDING)
+    assert delivery_execute(delivery.pk) == "cancelled"
+    assert smtp_server.received == []
+
+
+@pytest.mark.django_db
+def test_a_business_over_its_rate_waits_without_using_an_attempt(smtp_server, settings):
+    settings.DELIVERY_RATE_LIMIT = 2
+    settings.DELIVERY_RATE_WINDOW_SECONDS = 3600
+    first = proposal_delivery()
+    _, version = make_sent_proposal(business=first.business)
+    second = Delivery.objects.get(version=version)
+    _, version = make_sent_proposal(business=first.business)
+    third = Delivery.objects.get(version=version)
+    other = proposal_delivery()  # another business is not slowed down
+    assert [delivery_execute(d.pk) for d in (first, second, third, other)] == [
+        "sent",
+        "sent",
+        "deferred",
+        "sent",
+    ]
+    third.refresh_from_db()
+    assert third.state == Delivery.State.PENDING and third.attempt_count == 0
+    assert third.next_attempt_at > timezone.now() and third.claimed_until is None
+    assert not third.attempts.exists()
+    assert len(smtp_server.received) == 3
+
+
+def test_backoff_is_capped_exponential_with_full_jitter(settings):
+    settings.DELIVERY_BACKOFF_BASE_SECONDS = 10.0
+    settings.DELIVERY_BACKOFF_CAP_SECONDS = 100.0
+    for failures, ceiling in [(1, 10), (2, 20), (3, 40), (4, 80), (5, 100), (40, 100)]:
+        samples = [policy.backoff_seconds(failures) for _ in range(300)]
+        assert all(0 <= s <= ceiling for s in samples)
+        assert max(samples) > ceiling * 0.7  # the whole range is used, not a fixed delay
+        assert min(samples) < ceiling * 0.3
+
+
+@pytest.mark.django_db
+def test_queue_stats_and_readyz_report_the_oldest_due_delivery(client, settings):
+    settings.READYZ_REQUIRE_CLUSTER = False
+    settings.READYZ_MAX_DELIVERY_AGE_SECONDS = 60
+    delivery = proposal_delivery()
+    stats = delivery_queue_stats()
+    assert stats["depth"] == 1 and stats["oldest_pending_age_seconds"] < 60
+    response = client.get("/readyz")
+    assert response.json()["checks"]["deliveries"]["status"] == "ok"
+    Delivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=120)
+    )
+    assert delivery_queue_stats(business=delivery.business)["oldest_pending_age_seconds"] >= 120
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["deliveries"]["status"] == "fail"
+
+
+@pytest.mark.django_db
+def test_schedules_exist_once_after_migrate():
+    names = set(Schedule.objects.values_list("name", flat=True))
+    assert set(SCHEDULES) <= names
+    assert ensure_schedules() == 0
+    Schedule.objects.filter(name="deliveries: sweep").update(minutes=30)
+    assert ensure_schedules() == 1
+    assert Schedule.objects.filter(name__in=SCHEDULES).count() == len(SCHEDULES)
+    assert Schedule.objects.get(name="deliveries: sweep").minutes == 1
+
+
+@pytest.mark.django_db
+def test_the_worker_logs_under_the_request_that_caused_the_email(smtp_server, log_events):
+    structlog.contextvars.bind_contextvars(request_id="origin-req-delivery-1")
+    try:
+        delivery = proposal_delivery()
+    finally:
+        structlog.contextvars.clear_contextvars()
+    assert delivery.request_id == "origin-req-delivery-1"
+    assert delivery_execute(delivery.pk) == "sent"  # as enqueued by the sweeper: no context
+    [sent] = [event for event in log_events if event["event"] == "delivery_sent"]
+    assert sent["request_id"] == "origin-req-delivery-1"
+    assert sent["delivery_id"] == delivery.pk
+    assert sent["recipient"].startswith(delivery.recipient[0] + "***@")
+    assert structlog.contextvars.get_contextvars() == {}
+
+
+def test_a_lease_shorter_than_the_task_timeout_refuses_to_start():
+    from tests.common.test_settings_env import load_settings
+
+    result = load_settings({"Q_TIMEOUT": "60", "DELIVERY_LEASE_SECONDS": "30"})
+    assert result.returncode != 0
+    assert "DELIVERY_LEASE_SECONDS must be greater than Q_TIMEOUT" in result.stderr
+    assert load_settings({"Q_TIMEOUT": "60", "EMAIL_TIMEOUT": "100"}).returncode == 0
