@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format ci install migrate clean
+.PHONY: run test lint format ci install migrate clean schema
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"' \
@@ -39,6 +39,10 @@ format: $(STAMP)
 
 ci:
 	bash .ci/run
+
+# Regenerate the committed OpenAPI schema after a deliberate API change (tests compare them).
+schema: $(STAMP)
+	$(PY) manage.py spectacular --file docs/openapi.yaml --validate --fail-on-warn
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

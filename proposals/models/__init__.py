@@ -1,6 +1,7 @@
 from proposals.models.activity import Activity
 from proposals.models.clients import Client, ProposalSettings, ProposalTemplate
 from proposals.models.deliveries import Delivery, DeliveryAttempt
+from proposals.models.idempotency import IdempotencyKey
 from proposals.models.proposals import (
     Acceptance,
     LineItem,
@@ -17,6 +18,7 @@ __all__ = [
     "Client",
     "Delivery",
     "DeliveryAttempt",
+    "IdempotencyKey",
     "LineItem",
     "Proposal",
     "ProposalSequence",

@@ -1,0 +1,362 @@
+"""Shapes of the API: strict input (unknown fields are refused) and read-only output.
+
+Input serializers check types and sizes only; the business rules (who may do what, totals,
+sanitising) run in ``proposals.services`` and ``proposals.rules``, as for the dashboard.
+"""
+
+from datetime import date
+
+from django.core.validators import MaxValueValidator
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from common.money import CURRENCIES, quantize
+from proposals import rules
+from proposals.models import Activity, Delivery, Proposal
+
+MAX_TEXT = rules.MAX_TEXT
+MAX_ID = 2**63 - 1
+
+
+class StrictSerializer(serializers.Serializer):
+    # Refuses fields it does not know instead of silently dropping them (typos, injection).
+    # (A comment: drf-spectacular would copy a docstring into every request schema.)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(
+                set(data) - {name for name, f in self.fields.items() if not f.read_only}
+            )
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown field."] for name in unknown[:20]}
+                )
+        return super().to_internal_value(data)
+
+
+def _text(max_length: int, **kwargs) -> serializers.CharField:
+    kwargs.setdefault("required", False)
+    kwargs.setdefault("allow_blank", True)
+    return serializers.CharField(max_length=max_length, trim_whitespace=False, **kwargs)
+
+
+# --- line items and sections -----------------------------------------------------------------
+
+
+class LineItemInputSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    description = _text(MAX_TEXT, default="")
+    quantity = serializers.DecimalField(
+        max_digits=12, decimal_places=3, min_value=0, default="1", max_value=rules.MAX_QUANTITY
+    )
+    unit_price = serializers.DecimalField(
+        max_digits=14, decimal_places=4, min_value=0, max_value=rules.MAX_UNIT_PRICE
+    )
+    discount_percent = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=0, max_value=100, default="0"
+    )
+    tax_rate = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=0, max_value=100, default="0"
+    )
+    optional = serializers.BooleanField(default=False)
+    selected = serializers.BooleanField(
+        default=True, help_text="For optional items: ticked when the client opens the proposal."
+    )
+
+
+class SectionInputSerializer(StrictSerializer):
+    title = _text(200, default="")
+    items = LineItemInputSerializer(many=True, max_length=rules.MAX_ITEMS, default=list)
+
+
+class LineItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    quantity = serializers.DecimalField(max_digits=12, decimal_places=3, read_only=True)
+    unit_price = serializers.DecimalField(max_digits=14, decimal_places=4, read_only=True)
+    discount_percent = serializers.DecimalField(max_digits=5, decimal_places=2, read_only=True)
+    tax_rate = serializers.DecimalField(max_digits=5, decimal_places=2, read_only=True)
+    optional = serializers.BooleanField(read_only=True)
+    selected = serializers.BooleanField(read_only=True)
+
+
+class SectionSerializer(serializers.Serializer):
+    title = serializers.CharField(read_only=True)
+    items = LineItemSerializer(many=True, read_only=True)
+
+
+class TemplateLineItemSerializer(LineItemSerializer):
+    id = None
+
+
+class TemplateSectionSerializer(serializers.Serializer):
+    title = serializers.CharField(read_only=True)
+    items = TemplateLineItemSerializer(many=True, read_only=True)
+
+
+def _amount() -> serializers.DecimalField:
+    # Already rounded to the currency's minor units by common.money: shown as computed.
+    return serializers.DecimalField(max_digits=None, decimal_places=None, read_only=True)
+
+
+class TotalsSerializer(serializers.Serializer):
+    currency = serializers.CharField(read_only=True)
+    subtotal = _amount()
+    discount = _amount()
+    tax = _amount()
+    total = _amount()
+
+
+# --- clients ---------------------------------------------------------------------------------
+
+
+class ClientSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+    company = serializers.CharField(read_only=True)
+    wix_contact_id = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+class ClientInputSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254)
+    company = _text(200, default="")
+
+
+class ClientPatchSerializer(ClientInputSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+    email = serializers.EmailField(max_length=254, required=False)
+    company = _text(200)
+
+
+class ClientSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+    company = serializers.CharField(read_only=True)
+
+
+# --- proposals -------------------------------------------------------------------------------
+
+CURRENCY_CHOICES = sorted(CURRENCIES)
+# The proposal expires at the end of that day: the day after must exist (date.max overflows).
+LAST_VALID_UNTIL = date(9998, 12, 31)
+
+
+def valid_until_field() -> serializers.DateField:
+    return serializers.DateField(
+        required=False,
+        allow_null=True,
+        validators=[MaxValueValidator(LAST_VALID_UNTIL)],
+        help_text="Last day the client may accept (in the business's time zone).",
+    )
+
+
+class ProposalSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    number = serializers.CharField(source="display_number", read_only=True)
+    title = serializers.CharField(read_only=True)
+    status = serializers.ChoiceField(choices=Proposal.Status.choices, read_only=True)
+    client = ClientSummarySerializer(read_only=True)
+    currency = serializers.CharField(read_only=True)
+    total = serializers.SerializerMethodField(help_text="Total of the working copy.")
+    valid_until = serializers.DateField(read_only=True, allow_null=True)
+    revision = serializers.IntegerField(read_only=True, help_text="Also sent as the ETag.")
+    has_unsent_changes = serializers.BooleanField(read_only=True)
+    current_version = serializers.IntegerField(
+        source="current_version.number", read_only=True, allow_null=True, default=None,
+        help_text="Number of the version the client sees (null while a draft).",
+    )  # fmt: skip
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    sent_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    viewed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    answered_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    expired_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    withdrawn_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    @extend_schema_field({"type": "string", "format": "decimal", "example": "1250.00"})
+    def get_total(self, proposal: Proposal) -> str:
+        return str(quantize(proposal.total, proposal.currency))
+
+
+class ProposalSerializer(ProposalSummarySerializer):
+    intro = serializers.CharField(read_only=True, help_text="Sanitised HTML.")
+    terms = serializers.CharField(read_only=True, help_text="Sanitised HTML.")
+    decline_reason = serializers.CharField(read_only=True)
+    sections = serializers.SerializerMethodField()
+    totals = serializers.SerializerMethodField()
+
+    @extend_schema_field(SectionSerializer(many=True))
+    def get_sections(self, proposal: Proposal) -> list[dict]:
+        return SectionSerializer(self.context["sections"], many=True).data
+
+    @extend_schema_field(TotalsSerializer)
+    def get_totals(self, proposal: Proposal) -> dict:
+        """Computed by the same code as the dashboard (common.money)."""
+        return TotalsSerializer(self.context["totals"]).data
+
+
+class ProposalCreateSerializer(StrictSerializer):
+    client = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="Id of one of your clients."
+    )
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    currency = serializers.ChoiceField(
+        choices=CURRENCY_CHOICES, required=False, help_text="Default: the business's currency."
+    )
+    valid_until = valid_until_field()
+    intro = _text(MAX_TEXT, help_text="HTML; sanitised.")
+    terms = _text(MAX_TEXT, help_text="HTML; sanitised.")
+    sections = SectionInputSerializer(many=True, max_length=rules.MAX_SECTIONS, required=False)
+    template = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        required=False,
+        help_text="Start from this template's content.",
+    )
+
+
+class ProposalUpdateSerializer(StrictSerializer):
+    client = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    title = serializers.CharField(max_length=200, required=False)
+    currency = serializers.ChoiceField(choices=CURRENCY_CHOICES, required=False)
+    valid_until = valid_until_field()
+    intro = _text(MAX_TEXT, help_text="HTML; sanitised.")
+    terms = _text(MAX_TEXT, help_text="HTML; sanitised.")
+    sections = SectionInputSerializer(
+        many=True,
+        max_length=rules.MAX_SECTIONS,
+        required=False,
+        help_text="Replaces all sections when given.",
+    )
+
+
+class ProposalSendSerializer(StrictSerializer):
+    message = _text(5000, default="", help_text="A personal note in the email to the client.")
+
+
+class EmptySerializer(StrictSerializer):
+    # No parameters (an empty JSON object or no body).
+    pass
+
+
+# --- versions, activity, deliveries ------------------------------------------------------------
+
+
+class VersionSerializer(serializers.Serializer):
+    number = serializers.IntegerField(read_only=True)
+    sent_at = serializers.DateTimeField(read_only=True)
+    recipient_email = serializers.EmailField(read_only=True)
+    message = serializers.CharField(read_only=True)
+    content_hash = serializers.CharField(read_only=True)
+    withdrawn = serializers.SerializerMethodField()
+    sent_by = serializers.EmailField(
+        source="sent_by.email", read_only=True, default=None, allow_null=True
+    )
+
+    def get_withdrawn(self, version) -> bool:
+        return version.token_revoked_at is not None
+
+
+class VersionDetailSerializer(VersionSerializer):
+    snapshot = serializers.JSONField(
+        read_only=True, help_text="The frozen content the client saw, totals included."
+    )
+
+
+class ActivitySerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    kind = serializers.ChoiceField(choices=Activity.Kind.choices, read_only=True)
+    actor_type = serializers.ChoiceField(choices=Activity.Actor.choices, read_only=True)
+    actor = serializers.EmailField(
+        source="actor_user.email", read_only=True, default=None, allow_null=True
+    )
+    version = serializers.IntegerField(
+        source="version.number", read_only=True, default=None, allow_null=True
+    )
+    details = serializers.DictField(read_only=True)
+    request_id = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class DeliveryAttemptSerializer(serializers.Serializer):
+    number = serializers.IntegerField(read_only=True)
+    started_at = serializers.DateTimeField(read_only=True)
+    finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    duration_ms = serializers.IntegerField(read_only=True, allow_null=True)
+    outcome = serializers.CharField(read_only=True)
+    smtp_code = serializers.IntegerField(read_only=True, allow_null=True)
+    error = serializers.CharField(read_only=True)
+
+
+class DeliverySerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    kind = serializers.ChoiceField(choices=Delivery.Kind.choices, read_only=True)
+    state = serializers.ChoiceField(choices=Delivery.State.choices, read_only=True)
+    recipient = serializers.EmailField(read_only=True)
+    proposal = serializers.IntegerField(source="proposal_id", read_only=True, allow_null=True)
+    attempt_count = serializers.IntegerField(read_only=True)
+    next_attempt_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    last_error = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    sent_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    attempts = DeliveryAttemptSerializer(many=True, read_only=True)
+
+
+# --- templates -------------------------------------------------------------------------------
+
+
+class TemplateSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    title = serializers.CharField(read_only=True)
+    intro = serializers.CharField(read_only=True)
+    terms = serializers.CharField(read_only=True)
+    sections = TemplateSectionSerializer(many=True, read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+class TemplateInputSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    title = _text(200, default="")
+    intro = _text(MAX_TEXT, default="")
+    terms = _text(MAX_TEXT, default="")
+    sections = SectionInputSerializer(many=True, max_length=rules.MAX_SECTIONS, default=list)
+
+
+class TemplatePatchSerializer(TemplateInputSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+    title = _text(200)
+    intro = _text(MAX_TEXT)
+    terms = _text(MAX_TEXT)
+    sections = SectionInputSerializer(many=True, max_length=rules.MAX_SECTIONS, required=False)
+
+
+# --- business --------------------------------------------------------------------------------
+
+
+class UsageSerializer(serializers.Serializer):
+    sends_this_month = serializers.IntegerField(read_only=True)
+    monthly_send_limit = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="null: unlimited (paid plan)."
+    )
+
+
+class BusinessSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    site_name = serializers.CharField(read_only=True)
+    site_url = serializers.CharField(read_only=True)
+    locale = serializers.CharField(read_only=True)
+    currency = serializers.CharField(read_only=True)
+    timezone = serializers.CharField(read_only=True)
+    plan = serializers.CharField(read_only=True)
+    status = serializers.CharField(read_only=True)
+    installed_at = serializers.DateTimeField(read_only=True)
+    usage = UsageSerializer(read_only=True)

@@ -1,0 +1,126 @@
+"""What every API view shares: authentication, the business, limits, lookups, ETags."""
+
+import re
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import exceptions, generics, permissions
+from rest_framework.request import Request
+
+from accounts.models import Business, User
+from accounts.scoping import scoped
+from proposals.api.authentication import (
+    ApiKeyAuthentication,
+    BusinessSessionAuthentication,
+    HasActiveBusiness,
+    request_business,
+)
+from proposals.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from proposals.api.problems import PreconditionFailed
+from proposals.api.throttling import ApiIpRateThrottle, ApiKeyRateThrottle
+from proposals.models import Client, Proposal, ProposalTemplate
+
+MAX_ID = 2**63 - 1
+_ETAG = re.compile(r'^"(\d{1,19})-(\d{1,19})"$')
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=(
+        "Makes a retry safe: the first response to this key is stored for 24 h and replayed "
+        "(with `Idempotent-Replayed: true`) for the same request; the same key with other "
+        "parameters answers 422, and while the first request is still running 409."
+    ),
+)
+IF_MATCH_PARAMETER = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The ETag you read; a stale one answers 412 and changes nothing.",
+)
+ETAG_HEADER = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 201],
+    description="Current revision of the proposal; send it back in If-Match.",
+)
+
+
+class ApiView(generics.GenericAPIView):
+    # Base of every endpoint: key or session, an installed business, per-key and per-IP limits.
+    # (A comment, not a docstring: drf-spectacular would print it on every operation.)
+
+    authentication_classes = [ApiKeyAuthentication, BusinessSessionAuthentication]
+    permission_classes = [permissions.IsAuthenticated, HasActiveBusiness]
+    throttle_classes = [ApiKeyRateThrottle]
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        # Per IP before authentication, so that guessing keys is limited too.
+        ip_throttle = ApiIpRateThrottle()
+        if not ip_throttle.allow_request(request, self):
+            self.throttled(request, ip_throttle.wait())
+        super().initial(request, *args, **kwargs)
+
+    @property
+    def business(self) -> Business:
+        return request_business(self.request)
+
+    @property
+    def acting_user(self) -> User | None:
+        user = self.request.user
+        return user if isinstance(user, User) else None
+
+    def scoped(self, model_or_queryset) -> QuerySet:
+        return scoped(model_or_queryset, self.business)
+
+    def client_for(self, client_id: int) -> Client:
+        """One of this business's clients named in a request body (400 when not)."""
+        client = self.scoped(Client).filter(pk=client_id).first()
+        if client is None:
+            raise exceptions.ValidationError({"client": ["Choose one of your clients."]})
+        return client
+
+    def template_for(self, template_id: int) -> ProposalTemplate:
+        template = self.scoped(ProposalTemplate).filter(pk=template_id).first()
+        if template is None:
+            raise exceptions.ValidationError({"template": ["Choose one of your templates."]})
+        return template
+
+
+def etag_for(proposal: Proposal) -> str:
+    return f'"{proposal.pk}-{proposal.revision}"'
+
+
+def expected_revision(request: Request, proposal: Proposal) -> int | None:
+    """The revision If-Match names, None without If-Match (or ``*``); 412 when it is stale."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    for tag in header.split(","):
+        match = _ETAG.match(tag.strip())
+        if match and int(match[1]) == proposal.pk:
+            revision = int(match[2])
+            if revision != proposal.revision:
+                break
+            return revision
+    raise PreconditionFailed()
+
+
+def filter_by_dates(queryset, filters: dict):
+    lookups = {
+        "created_after": "created_at__gte",
+        "created_before": "created_at__lt",
+        "updated_after": "updated_at__gte",
+        "updated_before": "updated_at__lt",
+    }
+    conditions = {lookups[name]: value for name, value in filters.items() if name in lookups}
+    return queryset.filter(**conditions) if conditions else queryset
+
+
+def validated(serializer_class, request: Request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

@@ -1,0 +1,286 @@
+"""Proposals: list, create, read, update, delete drafts, send, withdraw, duplicate, history."""
+
+from django.http import Http404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from proposals import selectors, services
+from proposals.api import serializers as s
+from proposals.api.idempotency import idempotent
+from proposals.api.pagination import ApiCursorPagination, VersionCursorPagination
+from proposals.api.views.base import (
+    ETAG_HEADER,
+    IDEMPOTENCY_PARAMETER,
+    IF_MATCH_PARAMETER,
+    MAX_ID,
+    ApiView,
+    etag_for,
+    expected_revision,
+    filter_by_dates,
+    validated,
+)
+from proposals.models import Proposal
+
+TAG = ["proposals"]
+
+
+class ProposalFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Proposal.Status.choices, required=False)
+    client = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    search = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="Title, number (P-0042), client name or email.",
+    )
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+    updated_after = serializers.DateTimeField(required=False)
+    updated_before = serializers.DateTimeField(required=False)
+
+
+class ProposalViewMixin:
+    def get_proposal(self, pk: int) -> Proposal:
+        return selectors.proposal_get(business=self.business, pk=pk)
+
+    def proposal_response(self, proposal: Proposal, status: int = 200) -> Response:
+        proposal = self.get_proposal(proposal.pk)
+        context = {
+            "sections": selectors.proposal_sections(proposal=proposal),
+            "totals": selectors.proposal_totals(proposal=proposal),
+        }
+        headers = {"ETag": etag_for(proposal)}
+        if status == 201:
+            headers["Location"] = reverse("api:proposal-detail", kwargs={"pk": proposal.pk})
+        return Response(
+            s.ProposalSerializer(proposal, context=context).data, status=status, headers=headers
+        )
+
+
+class ProposalListView(ProposalViewMixin, ApiView):
+    pagination_class = ApiCursorPagination
+    serializer_class = s.ProposalSummarySerializer
+
+    def get_queryset(self):
+        filters = ProposalFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        queryset = selectors.proposal_list(
+            business=self.business,
+            status=data.get("status"),
+            client_id=data.get("client"),
+            search=data.get("search"),
+        )
+        return filter_by_dates(queryset, data)
+
+    @extend_schema(
+        tags=TAG,
+        summary="List proposals",
+        parameters=[ProposalFilterSerializer],
+        responses=s.ProposalSummarySerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        tags=TAG,
+        summary="Create a draft proposal",
+        request=s.ProposalCreateSerializer,
+        responses={201: s.ProposalSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER, ETAG_HEADER],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = validated(s.ProposalCreateSerializer, request)
+        client = self.client_for(data["client"])
+        template = self.template_for(data["template"]) if "template" in data else None
+        proposal = services.proposal_create(
+            business=self.business,
+            acting_user=self.acting_user,
+            client=client,
+            title=data.get("title", ""),
+            currency=data.get("currency"),
+            valid_until=data.get("valid_until"),
+            intro=data.get("intro", ""),
+            terms=data.get("terms", ""),
+            sections=data.get("sections"),
+            template=template,
+        )
+        return self.proposal_response(proposal, status=201)
+
+
+class ProposalDetailView(ProposalViewMixin, ApiView):
+    serializer_class = s.ProposalSerializer
+
+    @extend_schema(tags=TAG, summary="Read a proposal", parameters=[ETAG_HEADER])
+    def get(self, request: Request, pk: int) -> Response:
+        return self.proposal_response(self.get_proposal(pk))
+
+    @extend_schema(
+        tags=TAG,
+        summary="Update a proposal",
+        description=(
+            "Only the fields sent change; `sections` replaces every section when sent. A sent "
+            "proposal records unsent changes (send again to publish them); an accepted, "
+            "declined, expired or withdrawn one is refused with 409."
+        ),
+        request=s.ProposalUpdateSerializer,
+        parameters=[IF_MATCH_PARAMETER, ETAG_HEADER],
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        proposal = self.get_proposal(pk)
+        revision = expected_revision(request, proposal)
+        data = validated(s.ProposalUpdateSerializer, request)
+        client = self.client_for(data["client"]) if "client" in data else proposal.client
+        sections = (
+            data["sections"] if "sections" in data else services.working_copy_sections(proposal)
+        )
+        updated = services.proposal_update(
+            proposal=proposal,
+            acting_user=self.acting_user,
+            title=data.get("title", proposal.title),
+            client=client,
+            currency=data.get("currency", proposal.currency),
+            valid_until=data["valid_until"] if "valid_until" in data else proposal.valid_until,
+            intro=data.get("intro", proposal.intro),
+            terms=data.get("terms", proposal.terms),
+            sections=sections,
+            expected_revision=revision,
+            drafts_only=True,
+        )
+        return self.proposal_response(updated)
+
+    @extend_schema(
+        tags=TAG,
+        summary="Delete a draft",
+        parameters=[IF_MATCH_PARAMETER],
+        request=None,
+        responses={204: OpenApiResponse(description="Deleted.")},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        proposal = self.get_proposal(pk)
+        revision = expected_revision(request, proposal)
+        services.proposal_delete(
+            proposal=proposal, acting_user=self.acting_user, expected_revision=revision
+        )
+        return Response(status=204)
+
+
+class ProposalSendView(ProposalViewMixin, ApiView):
+    serializer_class = s.ProposalSerializer
+
+    @extend_schema(
+        tags=TAG,
+        summary="Send (or send again) to the client",
+        description=(
+            "Freezes the working copy as a new version and emails the client. The free plan's "
+            "monthly limit answers 402."
+        ),
+        request=s.ProposalSendSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER, ETAG_HEADER],
+    )
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        proposal = self.get_proposal(pk)
+        data = validated(s.ProposalSendSerializer, request)
+        services.proposal_send(
+            proposal=proposal, acting_user=self.acting_user, message=data.get("message", "")
+        )
+        return self.proposal_response(proposal)
+
+
+class ProposalWithdrawView(ProposalViewMixin, ApiView):
+    serializer_class = s.ProposalSerializer
+
+    @extend_schema(
+        tags=TAG,
+        summary="Withdraw a sent proposal",
+        request=s.EmptySerializer,
+        parameters=[IDEMPOTENCY_PARAMETER, ETAG_HEADER],
+    )
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        proposal = self.get_proposal(pk)
+        validated(s.EmptySerializer, request)
+        services.proposal_withdraw(proposal=proposal, acting_user=self.acting_user)
+        return self.proposal_response(proposal)
+
+
+class ProposalDuplicateView(ProposalViewMixin, ApiView):
+    serializer_class = s.ProposalSerializer
+
+    @extend_schema(
+        tags=TAG,
+        summary="Duplicate into a new draft",
+        request=s.EmptySerializer,
+        responses={201: s.ProposalSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER, ETAG_HEADER],
+    )
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        proposal = self.get_proposal(pk)
+        validated(s.EmptySerializer, request)
+        copy = services.proposal_duplicate(proposal=proposal, acting_user=self.acting_user)
+        return self.proposal_response(copy, status=201)
+
+
+class ProposalVersionListView(ProposalViewMixin, ApiView):
+    pagination_class = VersionCursorPagination
+    serializer_class = s.VersionSerializer
+
+    @extend_schema(
+        tags=TAG,
+        summary="Versions sent to the client",
+        responses=s.VersionSerializer(many=True),
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        proposal = self.get_proposal(pk)
+        page = self.paginate_queryset(selectors.proposal_versions(proposal=proposal))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class ProposalVersionDetailView(ProposalViewMixin, ApiView):
+    serializer_class = s.VersionDetailSerializer
+
+    @extend_schema(tags=TAG, summary="One sent version, with its frozen content")
+    def get(self, request: Request, pk: int, number: int) -> Response:
+        proposal = self.get_proposal(pk)
+        version = selectors.proposal_versions(proposal=proposal).filter(number=number).first()
+        if version is None:
+            raise Http404("No such version.")
+        return Response(self.get_serializer(version).data)
+
+
+class ProposalActivityListView(ProposalViewMixin, ApiView):
+    pagination_class = ApiCursorPagination
+    serializer_class = s.ActivitySerializer
+
+    @extend_schema(
+        tags=TAG,
+        summary="Timeline: what happened, and who or what caused it",
+        responses=s.ActivitySerializer(many=True),
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        proposal = self.get_proposal(pk)
+        page = self.paginate_queryset(selectors.proposal_timeline(proposal=proposal))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class ProposalDeliveryListView(ProposalViewMixin, ApiView):
+    pagination_class = ApiCursorPagination
+    serializer_class = s.DeliverySerializer
+
+    @extend_schema(
+        tags=TAG,
+        summary="Emails about this proposal, with their attempts",
+        responses=s.DeliverySerializer(many=True),
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        proposal = self.get_proposal(pk)
+        queryset = selectors.proposal_deliveries(proposal=proposal).prefetch_related("attempts")
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
