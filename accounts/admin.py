@@ -1,8 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import Count
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
 
-from accounts.models import ApiKey, Business, Membership, User
+from accounts.models import ApiKey, Business, Membership, StaffAction, User
+from common.admin_tools import HistoryAdmin
 
 
 class MembershipInline(admin.TabularInline):
@@ -27,6 +30,16 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser or obj is None:
+            return fieldsets
+        # Not even the masked password hash for staff who only support.
+        return [
+            (name, {**opts, "fields": [f for f in opts["fields"] if f != "password"]})
+            for name, opts in fieldsets
+        ]
 
 
 @admin.register(Business)
@@ -73,3 +86,47 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+# --- support console (issue 7) ---------------------------------------------------------------
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "business", "role", "created_at"]
+    list_select_related = ["user", "business"]
+    list_filter = ["role"]
+    search_fields = ["user__email", "business__instance_id", "business__site_name"]
+    autocomplete_fields = ["user", "business"]
+
+
+@admin.register(StaffAction)
+class StaffActionAdmin(HistoryAdmin):
+    """The audit log: written by ``accounts.audit.audited`` only, never edited."""
+
+    list_display = [
+        "created_at",
+        "actor_email",
+        "action",
+        "target_link",
+        "outcome",
+        "message",
+        "business",
+        "request_id",
+    ]
+    list_select_related = ["business", "target_type"]
+    list_filter = ["outcome", "action", "created_at"]
+    search_fields = ["=actor_email", "=request_id", "=target_id", "=business__instance_id"]
+    raw_id_fields = ["actor", "business"]
+    show_full_result_count = False
+
+    @admin.display(description="Target")
+    def target_link(self, obj: StaffAction) -> str:
+        if obj.target_type is None or not obj.target_id:
+            return obj.target_repr or "–"
+        try:
+            url = reverse(
+                f"admin:{obj.target_type.app_label}_{obj.target_type.model}_change",
+                args=[obj.target_id],
+            )
+        except NoReverseMatch:
+            return obj.target_repr
+        return format_html('<a href="{}">{}</a>', url, obj.target_repr or obj.target_id)

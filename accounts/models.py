@@ -81,6 +81,11 @@ class Business(models.Model):
     currency = models.CharField(max_length=3, default="USD")
     timezone = models.CharField(max_length=64, default="UTC")
     plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
+    plan_product_id = models.CharField(
+        max_length=100, blank=True, help_text="Wix vendor product id of the paid plan."
+    )
+    # When the plan last changed at Wix: older (reordered) billing events never overwrite it.
+    plan_changed_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     installed_at = models.DateTimeField(default=now)
     uninstalled_at = models.DateTimeField(null=True, blank=True)
@@ -157,3 +162,43 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class StaffAction(models.Model):
+    """One support action in the admin, with who ran it, on what, and how it ended (audit log)."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "Done"
+        REFUSED = "refused", "Refused"
+        ERROR = "error", "Error"
+
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="staff_actions"
+    )
+    # Kept as text too: the audit trail outlives a deleted staff account.
+    actor_email = models.EmailField(blank=True)
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.ForeignKey(
+        "contenttypes.ContentType", null=True, blank=True, on_delete=models.SET_NULL
+    )
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=200, blank=True)
+    business = models.ForeignKey(
+        Business, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    message = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=128, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["business", "-created_at"]),
+            models.Index(fields=["target_type", "target_id"]),
+        ]
+        permissions = [("run_support_actions", "Can run support actions")]
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.target_repr or '-'}: {self.outcome}"

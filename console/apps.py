@@ -1,0 +1,21 @@
+from django.apps import AppConfig
+
+
+class ConsoleConfig(AppConfig):
+    """The support console: business page, search, incidents, bulk retry, retention jobs."""
+
+    name = "console"
+    verbose_name = "Support console"
+
+    def ready(self) -> None:
+        from django.apps import apps
+        from django.db.models.signals import post_migrate
+
+        from console.schedules import ensure_schedules
+
+        # This app has no models, so post_migrate never names it: hook the Schedule's own app.
+        post_migrate.connect(
+            ensure_schedules,
+            sender=apps.get_app_config("django_q"),
+            dispatch_uid="console_schedules",
+        )

@@ -1,0 +1,38 @@
+from urllib.parse import urlencode
+
+from django import template
+from django.urls import reverse
+
+from console.selectors import incidents_overview
+
+register = template.Library()
+
+
+@register.inclusion_tag("console/_incidents.html", takes_context=True)
+def incidents(context) -> dict:
+    """The incidents overview on the admin index, each number linking to its filtered list."""
+    overview = incidents_overview()
+    rows = []
+    for label, counts, changelist, condition, field in overview.pop("rows"):
+        base = reverse(f"admin:{changelist}_changelist") + "?" + condition + "&"
+        rows.append(
+            {
+                "label": label,
+                "hour": counts["hour"],
+                "day": counts["day"],
+                "hour_url": base + urlencode({f"{field}__gte": overview["hour"].isoformat()}),
+                "day_url": base + urlencode({f"{field}__gte": overview["day"].isoformat()}),
+            }
+        )
+    delivery_list = reverse("admin:proposals_delivery_changelist")
+    stuck_before = overview.pop("stuck_before").isoformat()
+    return {
+        **overview,
+        "rows": rows,
+        "stuck_url": delivery_list
+        + "?state__in=pending,sending&"
+        + urlencode({"updated_at__lt": stuck_before}),
+        "request": context.get("request"),
+        "delivery_list": delivery_list,
+        "breaker_list": reverse("admin:integrations_circuitbreaker_changelist"),
+    }

@@ -1,0 +1,162 @@
+"""Support console pages inside the admin: the business page, search, bulk retry.
+
+Doors only: they read through ``console.selectors`` and act through the audited services of
+``proposals.support`` and ``integrations.support``.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from accounts.audit import ActionRefused
+from accounts.models import Business, StaffAction
+from common.admin_tools import can_run_support_actions
+from console import selectors
+from integrations import support as wix_support
+from integrations.models import CircuitBreaker, WebhookReceipt
+from proposals import support as proposal_support
+from proposals.models import Delivery, Proposal
+
+
+def _context(request: HttpRequest, **extra) -> dict:
+    return {
+        **admin.site.each_context(request),
+        "can_act": can_run_support_actions(request),
+        **extra,
+    }
+
+
+def business_support(request: HttpRequest, business_id: int) -> HttpResponse:
+    business = get_object_or_404(Business, pk=business_id)
+    if not request.user.has_perm("accounts.view_business"):
+        raise PermissionDenied
+    if request.method == "POST":
+        return _business_action(request, business)
+    overview = selectors.business_overview(business)
+    return TemplateResponse(
+        request,
+        "console/business_support.html",
+        _context(request, title=f"Support: {business}", opts=Business._meta, **overview),
+    )
+
+
+def _run(request: HttpRequest, action, **kwargs) -> None:
+    try:
+        action(acting_user=request.user, **kwargs)
+    except ActionRefused as exc:
+        messages.warning(request, exc.message)
+    except Exception as exc:  # audited as "error" already; show it rather than a 500 page
+        messages.error(request, f"The action failed: {exc.__class__.__name__}: {exc}")
+    else:
+        done = StaffAction.objects.filter(actor=request.user).order_by("-pk").first()
+        messages.success(request, (done.message if done else "") or "Done.")
+
+
+def _business_action(request: HttpRequest, business: Business) -> HttpResponse:
+    if not can_run_support_actions(request):
+        raise PermissionDenied
+    action = request.POST.get("action", "")
+    target = request.POST.get("target", "")
+    if action == "retry_delivery":
+        delivery = get_object_or_404(Delivery, pk=target, business=business)
+        _run(request, proposal_support.support_delivery_retry, delivery=delivery)
+    elif action == "resend_link":
+        proposal = get_object_or_404(
+            Proposal.objects.select_related("current_version"), pk=target, business=business
+        )
+        _run(request, proposal_support.support_proposal_resend_link, proposal=proposal)
+    elif action == "replay_webhook":
+        receipt = get_object_or_404(WebhookReceipt, pk=target)
+        if receipt.business_id not in (None, business.pk) or (
+            receipt.business_id is None and receipt.instance_id != business.instance_id
+        ):
+            raise PermissionDenied
+        _run(request, wix_support.support_webhook_replay, receipt=receipt)
+    elif action == "refresh_token":
+        _run(request, wix_support.support_token_refresh, business=business)
+    elif action == "reset_breaker":
+        circuit = get_object_or_404(CircuitBreaker, pk=target)
+        _run(request, wix_support.support_breaker_reset, circuit=circuit, business=business)
+    else:
+        messages.error(request, "Unknown action.")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = reverse("admin:accounts_business_support", args=[business.pk])
+    return HttpResponseRedirect(back)
+
+
+def search(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("accounts.view_business"):
+        raise PermissionDenied
+    query = request.GET.get("q", "")
+    results = selectors.support_search(query) if query else {"query": ""}
+    return TemplateResponse(
+        request, "console/search.html", _context(request, title="Support search", **results)
+    )
+
+
+def _parse_when(value: str | None, default: datetime) -> datetime:
+    parsed = parse_datetime(value or "")
+    if parsed is None:
+        return default
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
+
+
+def bulk_retry(request: HttpRequest) -> HttpResponse:
+    """Retry every failed delivery of a time window: a confirmation page that says how many."""
+    if not can_run_support_actions(request):
+        raise PermissionDenied
+    now = timezone.now()
+    data = request.POST if request.method == "POST" else request.GET
+    since = _parse_when(data.get("since"), now - timedelta(hours=1))
+    until = _parse_when(data.get("until"), now)
+    business = None
+    if data.get("business"):
+        business = get_object_or_404(Business, pk=data["business"])
+    if request.method == "POST":
+        try:
+            expected = int(request.POST.get("expected", "-1"))
+        except ValueError:
+            expected = -1
+        try:
+            result = proposal_support.support_deliveries_bulk_retry(
+                since=since,
+                until=until,
+                business=business,
+                expected=expected,
+                acting_user=request.user,
+            )
+        except ActionRefused as exc:
+            messages.warning(request, exc.message)
+        else:
+            messages.success(
+                request,
+                f"{result.retried} of {result.total} failed deliveries queued again"
+                + (f"; {result.refused} refused (see the audit log)." if result.refused else "."),
+            )
+            return HttpResponseRedirect(
+                reverse("admin:proposals_delivery_changelist") + "?state__exact=pending"
+            )
+    preview = proposal_support.bulk_retry_preview(since=since, until=until, business=business)
+    return TemplateResponse(
+        request,
+        "console/bulk_retry.html",
+        _context(
+            request,
+            title="Retry failed deliveries",
+            since=since,
+            until=until,
+            business=business,
+            preview=preview,
+        ),
+    )

@@ -1,0 +1,325 @@
+"""Admin (support console) for proposals and their email deliveries.
+
+Everything here is read-only: proposal content belongs to the business (edited in its
+dashboard, through the services) and deliveries, attempts, activity, versions and acceptances
+are history. Support acts through the audited actions of ``proposals.support``.
+"""
+
+import re
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from accounts.audit import ActionRefused
+from common.admin_tools import (
+    HistoryAdmin,
+    HistoryInline,
+    admin_link,
+    business_support_url,
+    count_of,
+    report_action,
+    request_trace_link,
+)
+from proposals import support
+from proposals.models import (
+    Acceptance,
+    Activity,
+    Client,
+    Delivery,
+    DeliveryAttempt,
+    IdempotencyKey,
+    LineItem,
+    Proposal,
+    ProposalSequence,
+    ProposalSettings,
+    ProposalTemplate,
+    ProposalVersion,
+    ProposalView,
+    Section,
+)
+
+_NUMBER = re.compile(r"^\s*P-?0*(\d{1,9})\s*$", re.IGNORECASE)
+
+
+def _support_link(obj) -> str:
+    return format_html(
+        '<a href="{}">{} – support page</a>', business_support_url(obj.business_id), obj.business
+    )
+
+
+class BusinessColumnMixin:
+    @admin.display(description="Business", ordering="business__site_name")
+    def business_link(self, obj) -> str:
+        return _support_link(obj)
+
+
+# --- proposals -------------------------------------------------------------------------------
+class SectionInline(HistoryInline):
+    model = Section
+    fields = ["position", "title"]
+
+
+class VersionInline(HistoryInline):
+    model = ProposalVersion
+    # The token is the client's key to the proposal page: never shown (search finds it).
+    fields = ["number", "recipient_email", "sent_at", "sent_by", "token_revoked_at"]
+    readonly_fields = fields
+    ordering = ["-number"]
+
+
+class DeliveryInline(HistoryInline):
+    model = Delivery
+    fk_name = "proposal"
+    fields = ["kind", "recipient", "state", "attempt_count", "last_error", "created_at"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+
+
+@admin.register(Proposal)
+class ProposalAdmin(BusinessColumnMixin, HistoryAdmin):
+    list_display = [
+        "display_number",
+        "title",
+        "business_link",
+        "client",
+        "status",
+        "total",
+        "sent_at",
+        "failed_deliveries",
+        "created_at",
+    ]
+    list_select_related = ["business", "client"]
+    list_filter = ["status", "created_at", "sent_at"]
+    # Exact, indexed lookups only (millions of rows); "P-0042" finds a number (below).
+    search_fields = ["=client__email", "=business__instance_id"]
+    show_full_result_count = False
+    readonly_fields = ["business_link"]
+    raw_id_fields = ["client", "current_version", "created_by"]
+    exclude = ["business"]
+    inlines = [SectionInline, VersionInline, DeliveryInline]
+    actions = ["resend_link"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _failed=count_of(
+                    Delivery.objects.filter(state=Delivery.State.FAILED_PERMANENT), fk="proposal"
+                )
+            )
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        match = _NUMBER.match(search_term or "")
+        if match:
+            return queryset.filter(number=int(match.group(1))), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="Number", ordering="number")
+    def display_number(self, obj: Proposal) -> str:
+        return obj.display_number
+
+    @admin.display(description="Failed emails", ordering="_failed")
+    def failed_deliveries(self, obj: Proposal) -> int:
+        return obj._failed
+
+    @admin.action(description="Resend the proposal link to the client", permissions=["support"])
+    def resend_link(self, request, queryset) -> None:
+        done, refused = 0, []
+        for proposal in queryset.select_related("current_version"):
+            try:
+                support.support_proposal_resend_link(proposal=proposal, acting_user=request.user)
+                done += 1
+            except ActionRefused as exc:
+                refused.append(f"{proposal.display_number}: {exc.message}")
+        report_action(self, request, done=done, refused=refused)
+
+
+@admin.register(Client)
+class ClientAdmin(BusinessColumnMixin, HistoryAdmin):
+    list_display = ["name", "email", "company", "business_link", "proposal_count", "created_at"]
+    list_select_related = ["business"]
+    search_fields = ["=email", "=business__instance_id"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_proposals=count_of(Proposal.objects.all(), fk="client"))
+        )
+
+    @admin.display(description="Proposals", ordering="_proposals")
+    def proposal_count(self, obj: Client) -> int:
+        return obj._proposals
+
+
+@admin.register(ProposalTemplate)
+class ProposalTemplateAdmin(BusinessColumnMixin, HistoryAdmin):
+    list_display = ["name", "title", "business_link", "updated_at"]
+    list_select_related = ["business"]
+    search_fields = ["name", "=business__instance_id"]
+
+
+@admin.register(ProposalSettings)
+class ProposalSettingsAdmin(BusinessColumnMixin, HistoryAdmin):
+    list_display = ["business_link", "brand_name", "remind_unopened_after_days", "updated_at"]
+    list_select_related = ["business"]
+    search_fields = ["=business__instance_id", "brand_name"]
+
+
+@admin.register(ProposalSequence)
+class ProposalSequenceAdmin(BusinessColumnMixin, HistoryAdmin):
+    list_display = ["business_link", "last_number"]
+    list_select_related = ["business"]
+    search_fields = ["=business__instance_id"]
+
+
+@admin.register(Section)
+class SectionAdmin(HistoryAdmin):
+    list_display = ["__str__", "proposal", "position"]
+    list_select_related = ["proposal"]
+    search_fields = ["title"]
+    raw_id_fields = ["proposal"]
+
+
+@admin.register(LineItem)
+class LineItemAdmin(HistoryAdmin):
+    list_display = ["name", "section", "quantity", "unit_price", "optional"]
+    list_select_related = ["section"]
+    search_fields = ["name"]
+    raw_id_fields = ["section"]
+
+
+@admin.register(ProposalVersion)
+class ProposalVersionAdmin(BusinessColumnMixin, HistoryAdmin):
+    list_display = ["__str__", "proposal", "business_link", "recipient_email", "sent_at"]
+    list_select_related = ["proposal", "business"]
+    search_fields = ["=recipient_email", "=token", "=business__instance_id"]
+    exclude = ["token"]
+    raw_id_fields = ["proposal", "sent_by"]
+    show_full_result_count = False
+
+
+@admin.register(ProposalView)
+class ProposalViewAdmin(HistoryAdmin):
+    list_display = ["proposal", "version", "viewed_at", "ip"]
+    list_select_related = ["proposal", "version"]
+    list_filter = ["viewed_at"]
+    raw_id_fields = ["proposal", "version", "business"]
+    show_full_result_count = False
+
+
+@admin.register(Acceptance)
+class AcceptanceAdmin(BusinessColumnMixin, HistoryAdmin):
+    list_display = ["proposal", "business_link", "signed_name", "email", "total", "accepted_at"]
+    list_select_related = ["proposal", "business"]
+    search_fields = ["=email", "signed_name", "=business__instance_id"]
+    raw_id_fields = ["proposal", "version", "business"]
+
+
+@admin.register(Activity)
+class ActivityAdmin(BusinessColumnMixin, HistoryAdmin):
+    list_display = ["created_at", "kind", "proposal", "business_link", "actor_type", "request_id"]
+    list_select_related = ["proposal", "business"]
+    list_filter = ["kind", "actor_type", "created_at"]
+    search_fields = ["=request_id", "=business__instance_id"]
+    raw_id_fields = ["proposal", "version", "actor_user", "business"]
+    show_full_result_count = False
+
+
+# --- deliveries ------------------------------------------------------------------------------
+class AttemptInline(HistoryInline):
+    model = DeliveryAttempt
+    fields = [
+        "number",
+        "outcome",
+        "started_at",
+        "duration_ms",
+        "smtp_code",
+        "error",
+        "worker",
+        "request_id",
+    ]
+    readonly_fields = fields
+    show_change_link = False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(BusinessColumnMixin, HistoryAdmin):
+    list_display = [
+        "id",
+        "kind",
+        "recipient",
+        "state",
+        "attempt_count",
+        "short_error",
+        "proposal",
+        "business_link",
+        "created_at",
+        "updated_at",
+    ]
+    list_select_related = ["business", "proposal"]
+    list_filter = ["state", "kind", "created_at", "updated_at"]
+    search_fields = ["=recipient", "=request_id", "=message_id", "=business__instance_id"]
+    raw_id_fields = ["proposal", "version", "retried_by"]
+    exclude = ["business", "request_id"]
+    readonly_fields = ["business_link", "request_trace"]
+    show_full_result_count = False
+    inlines = [AttemptInline]
+    actions = ["retry"]
+
+    @admin.display(description="Request id")
+    def request_trace(self, obj: Delivery) -> str:
+        return request_trace_link(obj.request_id)
+
+    @admin.display(description="Last error")
+    def short_error(self, obj: Delivery) -> str:
+        return obj.last_error[:80]
+
+    @admin.action(description="Retry the selected failed deliveries", permissions=["support"])
+    def retry(self, request, queryset) -> None:
+        done, refused = 0, []
+        for delivery in queryset:
+            try:
+                support.support_delivery_retry(delivery=delivery, acting_user=request.user)
+                done += 1
+            except ActionRefused as exc:
+                refused.append(f"Delivery #{delivery.pk}: {exc.message}")
+        report_action(self, request, done=done, refused=refused)
+
+
+@admin.register(DeliveryAttempt)
+class DeliveryAttemptAdmin(HistoryAdmin):
+    list_display = [
+        "delivery_link",
+        "number",
+        "outcome",
+        "started_at",
+        "duration_ms",
+        "smtp_code",
+        "error",
+        "request_id",
+    ]
+    list_select_related = ["delivery"]
+    list_filter = ["outcome", "started_at"]
+    search_fields = ["=request_id", "=delivery__recipient"]
+    raw_id_fields = ["delivery"]
+    show_full_result_count = False
+
+    @admin.display(description="Delivery", ordering="delivery")
+    def delivery_link(self, obj: DeliveryAttempt) -> str:
+        return admin_link(obj.delivery, f"#{obj.delivery_id}")
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(BusinessColumnMixin, HistoryAdmin):
+    # The stored response may carry client links: support sees that a replay exists, not it.
+    list_display = ["created_at", "method", "path", "state", "response_status", "business_link"]
+    list_select_related = ["business"]
+    list_filter = ["state", "method", "created_at"]
+    search_fields = ["=request_id", "=key", "=business__instance_id"]
+    exclude = ["response_body", "response_headers"]
+    raw_id_fields = ["business"]
+    show_full_result_count = False

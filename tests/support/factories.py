@@ -1,0 +1,81 @@
+import factory
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.roles import ensure_support_group
+from integrations.models import CircuitBreaker, IntegrationCall, WebhookReceipt
+from proposals.models import Delivery, DeliveryAttempt
+from tests.accounts.factories import BusinessFactory, UserFactory
+
+
+class DeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Delivery
+
+    business = factory.SubFactory(BusinessFactory)
+    kind = Delivery.Kind.PROPOSAL
+    recipient = factory.Sequence(lambda n: f"client{n}@example.org")
+    idempotency_key = factory.Sequence(lambda n: f"test:{n}")
+    state = Delivery.State.FAILED_PERMANENT
+    attempt_count = 1
+    last_error = "mail server temporarily unavailable"
+
+
+class AttemptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DeliveryAttempt
+
+    delivery = factory.SubFactory(DeliveryFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    started_at = factory.LazyFunction(timezone.now)
+    finished_at = factory.LazyFunction(timezone.now)
+    duration_ms = 120
+    outcome = DeliveryAttempt.Outcome.TRANSIENT_FAILURE
+    smtp_code = 421
+    error = "mail server temporarily unavailable"
+
+
+class CallFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IntegrationCall
+
+    business = factory.SubFactory(BusinessFactory)
+    api = "contacts"
+    endpoint = "/contacts/v4/contacts"
+    method = "POST"
+    status = 503
+    ok = False
+    duration_ms = 80
+    error = "HTTP 503"
+
+
+class ReceiptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookReceipt
+
+    status = WebhookReceipt.Status.FAILED
+    verified = True
+    event_type = "AppInstalled"
+    instance_id = factory.LazyAttribute(lambda o: o.business.instance_id if o.business else "")
+    business = factory.SubFactory(BusinessFactory)
+    claims = factory.LazyAttribute(lambda o: {"data": {"instanceId": o.instance_id}})
+    error = "Wix unavailable: HTTP 503"
+
+
+class BreakerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CircuitBreaker
+        django_get_or_create = ("api",)
+
+    api = "contacts"
+    state = CircuitBreaker.State.OPEN
+    consecutive_failures = 5
+    opened_at = factory.LazyFunction(timezone.now)
+    retry_at = factory.LazyFunction(timezone.now)
+    last_error = "HTTP 503"
+
+
+def support_staff(email: str = "support@example.com") -> User:
+    user = UserFactory(email=email, is_staff=True)
+    user.groups.add(ensure_support_group())
+    return User.objects.get(pk=user.pk)  # fresh: no cached permissions
