@@ -4,6 +4,7 @@
 start without its secrets; every malformed value stops the process and names the variable.
 """
 
+import re
 import warnings
 from pathlib import Path
 
@@ -65,26 +66,36 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "django_structlog",
     "common",
     "accounts",
     "proposals",
     "integrations",
+    "console",
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that latency and status include every other middleware.
+    "common.metrics.MetricsMiddleware",
     "common.middleware.RequestIdMiddleware",
+    # Every 4xx/5xx under /api/ (from any middleware or view) becomes problem details.
+    "common.problems.ApiProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "integrations.wix.middleware.WixInstanceSSOMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "accounts.middleware.CurrentBusinessMiddleware",
+    # Innermost: logs each /api/ request while its context (request id, key id) is bound.
+    "common.problems.ApiRequestLogMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -194,6 +205,17 @@ SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Client IPs (rate limits, view and acceptance records): how many reverse proxies in front of
+# the app append to X-Forwarded-For. 0 trusts only the socket address (REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Accept/decline POSTs on the client page, per client IP: "<count>/<second|minute|hour|day>".
+PUBLIC_ANSWER_RATE_LIMIT = env_str("PUBLIC_ANSWER_RATE_LIMIT", "10/hour")
+_count, _, _period = PUBLIC_ANSWER_RATE_LIMIT.partition("/")
+if not _count.isdigit() or _period not in ("second", "minute", "hour", "day"):
+    raise ImproperlyConfigured(
+        "Environment variable PUBLIC_ANSWER_RATE_LIMIT must look like 10/hour "
+        "(a count, then second, minute, hour or day)"
+    )
 
 # --- email -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
@@ -218,6 +240,36 @@ WIX_APP_ID = _required_in_production("WIX_APP_ID", "dev-app-id")
 WIX_APP_SECRET = _required_in_production("WIX_APP_SECRET", "dev-app-secret")
 # PEM of the RSA public key Wix signs webhooks with (development uses the stand-in's test key).
 WIX_WEBHOOK_PUBLIC_KEY = _required_in_production("WIX_WEBHOOK_PUBLIC_KEY", "")
+if not WIX_WEBHOOK_PUBLIC_KEY:
+    WIX_WEBHOOK_PUBLIC_KEY = (
+        BASE_DIR / "integrations/wix/standin/keys/DEV_ONLY_webhook_public.pem"
+    ).read_text()
+# Wix allows ~200 requests/min per instance and wants webhooks answered within 1,250 ms.
+WIX_CONNECT_TIMEOUT = env_float("WIX_CONNECT_TIMEOUT", 3.0, minimum=0.05)
+WIX_READ_TIMEOUT = env_float("WIX_READ_TIMEOUT", 10.0, minimum=0.05)
+# Total time one client call may take, every retry and wait included.
+WIX_CALL_DEADLINE = env_float("WIX_CALL_DEADLINE", 20.0, minimum=0.1)
+WIX_MAX_ATTEMPTS = env_int("WIX_MAX_ATTEMPTS", 4, minimum=1)
+WIX_BACKOFF_BASE = env_float("WIX_BACKOFF_BASE", 0.5, minimum=0.0)
+WIX_BACKOFF_CAP = env_float("WIX_BACKOFF_CAP", 8.0, minimum=0.0)
+# Retries allowed per minute per API: 10 plus this share of first attempts.
+WIX_RETRY_BUDGET_RATIO = env_float("WIX_RETRY_BUDGET_RATIO", 0.2, minimum=0.0)
+WIX_BREAKER_THRESHOLD = env_int("WIX_BREAKER_THRESHOLD", 5, minimum=1)
+WIX_BREAKER_COOLDOWN = env_float("WIX_BREAKER_COOLDOWN", 30.0, minimum=0.1)
+WIX_TOKEN_REFRESH_MARGIN = env_int("WIX_TOKEN_REFRESH_MARGIN", 300, minimum=0)
+WIX_WEBHOOK_MAX_BYTES = env_int("WIX_WEBHOOK_MAX_BYTES", 65536, minimum=1024)
+# Rejected webhooks stored per minute (per cache); beyond it they are only logged.
+WIX_WEBHOOK_REJECTED_PER_MINUTE = env_int("WIX_WEBHOOK_REJECTED_PER_MINUTE", 600, minimum=0)
+WIX_INSTANCE_MAX_AGE = env_int("WIX_INSTANCE_MAX_AGE", 600, minimum=1)
+WIX_FRAME_ANCESTORS = env_list(
+    "WIX_FRAME_ANCESTORS",
+    ["https://*.wix.com", "https://*.wixapps.net", "https://*.editorx.com"],
+)
+WIX_UNINSTALLED_RETENTION_DAYS = env_int("WIX_UNINSTALLED_RETENTION_DAYS", 90, minimum=1)
+if PRODUCTION:
+    # The dashboard runs in Wix's iframe: a third-party context needs SameSite=None (+Secure).
+    SESSION_COOKIE_SAMESITE = "None"
+    CSRF_COOKIE_SAMESITE = "None"
 
 # --- task queue (django-q2) -----------------------------------------------------------------
 # The project owns retries (outbox rows with their own backoff), so django-q2 must never run a
@@ -250,6 +302,67 @@ READYZ_MAX_QUEUE_AGE_SECONDS = env_int("READYZ_MAX_QUEUE_AGE_SECONDS", 300, mini
 READYZ_CLUSTER_MAX_SILENCE_SECONDS = env_int("READYZ_CLUSTER_MAX_SILENCE_SECONDS", 60, minimum=1)
 READYZ_REQUIRE_CLUSTER = env_bool("READYZ_REQUIRE_CLUSTER", True)
 
+# --- deliveries (the email outbox) ----------------------------------------------------------
+# Transient failures retry after random(0, min(cap, base * 2**n)) seconds (full jitter), until
+# DELIVERY_MAX_ATTEMPTS tries or DELIVERY_MAX_AGE_SECONDS since the delivery was recorded.
+DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 8, minimum=1)
+DELIVERY_MAX_AGE_SECONDS = env_int("DELIVERY_MAX_AGE_SECONDS", 2 * 86400, minimum=60)
+DELIVERY_BACKOFF_BASE_SECONDS = env_float("DELIVERY_BACKOFF_BASE_SECONDS", 30.0, minimum=0.0)
+DELIVERY_BACKOFF_CAP_SECONDS = env_float("DELIVERY_BACKOFF_CAP_SECONDS", 3600.0, minimum=0.0)
+# Whole-send deadline (connect + every SMTP command), on top of EMAIL_TIMEOUT per socket read.
+DELIVERY_SEND_DEADLINE_SECONDS = env_float(
+    "DELIVERY_SEND_DEADLINE_SECONDS", max(30.0, EMAIL_TIMEOUT * 3), minimum=0.1
+)
+# How long a worker owns a delivery it claimed. Longer than Q_TIMEOUT (django-q2 kills a task
+# by then), so an expired lease means the worker is gone and the sweeper may take over.
+DELIVERY_LEASE_SECONDS = env_int(
+    "DELIVERY_LEASE_SECONDS", int(max(Q_TIMEOUT, DELIVERY_SEND_DEADLINE_SECONDS)) + 30, minimum=1
+)
+if DELIVERY_LEASE_SECONDS <= max(Q_TIMEOUT, DELIVERY_SEND_DEADLINE_SECONDS):
+    raise ImproperlyConfigured(
+        "Environment variable DELIVERY_LEASE_SECONDS must be greater than Q_TIMEOUT and "
+        "DELIVERY_SEND_DEADLINE_SECONDS"
+    )
+# A pending delivery whose enqueue has not run for this long is enqueued again by the sweeper.
+DELIVERY_SWEEP_GRACE_SECONDS = env_int("DELIVERY_SWEEP_GRACE_SECONDS", 300, minimum=1)
+DELIVERY_SWEEP_BATCH_SIZE = env_int("DELIVERY_SWEEP_BATCH_SIZE", 500, minimum=1)
+# Per-business sends per window (0 = unlimited); over it, sends wait for the next window.
+DELIVERY_RATE_LIMIT = env_int("DELIVERY_RATE_LIMIT", 60, minimum=0)
+DELIVERY_RATE_WINDOW_SECONDS = env_int("DELIVERY_RATE_WINDOW_SECONDS", 60, minimum=1)
+# Scheduled jobs (expiry, reminders): rows per transaction and batches per run.
+DELIVERY_JOB_BATCH_SIZE = env_int("DELIVERY_JOB_BATCH_SIZE", 200, minimum=1)
+DELIVERY_JOB_MAX_BATCHES = env_int("DELIVERY_JOB_MAX_BATCHES", 10, minimum=1)
+# /readyz fails when a due delivery has waited longer than this.
+READYZ_MAX_DELIVERY_AGE_SECONDS = env_int("READYZ_MAX_DELIVERY_AGE_SECONDS", 900, minimum=1)
+
+# --- proposals -----------------------------------------------------------------------------
+# Proposals a free business may send (first sends) per calendar month; paid plans are unlimited.
+FREE_PLAN_MONTHLY_SENDS = env_int("FREE_PLAN_MONTHLY_SENDS", 5, minimum=0)
+
+# --- support and operations ---------------------------------------------------------------
+# /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; empty turns it off (404).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# Window of the DB-derived metrics computed at scrape time (recent attempts, calls, receipts).
+METRICS_WINDOW_SECONDS = env_int("METRICS_WINDOW_SECONDS", 900, minimum=60)
+# A pending or sending delivery untouched this long is "stuck" (support page, overview).
+SUPPORT_STUCK_DELIVERY_SECONDS = env_int("SUPPORT_STUCK_DELIVERY_SECONDS", 900, minimum=60)
+# Most deliveries one bulk retry may touch; narrow the window beyond it.
+SUPPORT_BULK_RETRY_MAX = env_int("SUPPORT_BULK_RETRY_MAX", 1000, minimum=1)
+# Retention (days) of records kept for support: successes go sooner than failures.
+RETENTION_DELIVERY_ATTEMPTS_DAYS = env_int("RETENTION_DELIVERY_ATTEMPTS_DAYS", 30, minimum=1)
+RETENTION_FAILED_DELIVERY_ATTEMPTS_DAYS = env_int(
+    "RETENTION_FAILED_DELIVERY_ATTEMPTS_DAYS", 180, minimum=1
+)
+RETENTION_WIX_CALLS_DAYS = env_int("RETENTION_WIX_CALLS_DAYS", 14, minimum=1)
+RETENTION_FAILED_WIX_CALLS_DAYS = env_int("RETENTION_FAILED_WIX_CALLS_DAYS", 90, minimum=1)
+RETENTION_WEBHOOK_RECEIPTS_DAYS = env_int("RETENTION_WEBHOOK_RECEIPTS_DAYS", 30, minimum=1)
+RETENTION_FAILED_WEBHOOK_RECEIPTS_DAYS = env_int(
+    "RETENTION_FAILED_WEBHOOK_RECEIPTS_DAYS", 180, minimum=1
+)
+# Rows per batch (a primary-key range), and batches per kind per hourly run (the next continues).
+RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 1000, minimum=1)
+RETENTION_MAX_BATCHES = env_int("RETENTION_MAX_BATCHES", 100, minimum=1)
+
 # --- logging ---------------------------------------------------------------------------------
 LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "console", choices=("json", "console"))
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
@@ -264,7 +377,49 @@ LOGGING = build_logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
 configure_structlog(cache_loggers=not TESTING)
 
 # --- REST framework (extended by the API work) ---------------------------------------------
+_RATE = r"^[1-9][0-9]*/(second|minute|hour|day)$"
+# Requests per API key (or signed-in user), and per client IP: "<count>/<second|minute|hour|day>".
+API_RATE_LIMIT_PER_KEY = env_str("API_RATE_LIMIT_PER_KEY", "300/minute")
+API_RATE_LIMIT_PER_IP = env_str("API_RATE_LIMIT_PER_IP", "600/minute")
+for _name, _value in (("API_RATE_LIMIT_PER_KEY", API_RATE_LIMIT_PER_KEY),
+                      ("API_RATE_LIMIT_PER_IP", API_RATE_LIMIT_PER_IP)):  # fmt: skip
+    if not re.match(_RATE, _value):
+        raise ImproperlyConfigured(
+            f"Environment variable {_name} must look like '300/minute', got {_value!r}"
+        )
+# How long a POST's Idempotency-Key and its stored response are kept (Stripe: 24 h minimum).
+IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "proposals.api.authentication.ApiKeyAuthentication",
+        "proposals.api.authentication.BusinessSessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "proposals.api.problems.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": API_RATE_LIMIT_PER_KEY,
+        "api_ip": API_RATE_LIMIT_PER_IP,
+    },
+    # Client IP for throttling: trust as many X-Forwarded-For hops as there are proxies.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Proposals for Wix API",
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "proposals.api.schema.postprocess",
+    ],
 }

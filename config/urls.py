@@ -1,11 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from common import health
+from common import health, metrics
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
+    path("admin/support/", include("console.urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("app/", include("proposals.urls_dashboard")),

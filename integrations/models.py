@@ -28,6 +28,8 @@ class IntegrationCall(models.Model):
             models.Index(fields=["business", "-created_at"]),
             models.Index(fields=["api", "ok", "-created_at"]),
             models.Index(fields=["request_id"]),
+            # Support overview, metrics and retention read recent calls across businesses.
+            models.Index(fields=["-created_at"], name="integ_call_created_idx"),
         ]
 
     def __str__(self) -> str:
@@ -113,6 +115,8 @@ class WebhookReceipt(models.Model):
         indexes = [
             models.Index(fields=["instance_id", "-received_at"]),
             models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["request_id"], name="webhook_receipt_request_idx"),
+            models.Index(fields=["-last_received_at"], name="webhook_receipt_last_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,10 +1,8 @@
-"""The integration's django-q2 schedules, created idempotently after migrate."""
+"""The integration's django-q2 schedules."""
 
 from typing import Any
 
-import structlog
-
-log = structlog.get_logger(__name__)
+from common.schedules import ensure_schedules as _ensure
 
 # name → (task, minutes between runs)
 SCHEDULES = {
@@ -14,29 +12,4 @@ SCHEDULES = {
 
 
 def ensure_schedules(using: str = "default", **kwargs: Any) -> int:
-    """Create or correct the schedules; leaves their next run alone. Returns how many changed."""
-    from django.db import connections
-    from django_q.models import Schedule
-
-    if Schedule._meta.db_table not in connections[using].introspection.table_names():
-        return 0
-    changed = 0
-    for name, (func, minutes) in SCHEDULES.items():
-        wanted = {
-            "func": func,
-            "schedule_type": Schedule.MINUTES,
-            "minutes": minutes,
-            "repeats": -1,
-        }
-        schedule = Schedule.objects.using(using).filter(name=name).order_by("pk").first()
-        if schedule is None:
-            Schedule.objects.using(using).create(name=name, **wanted)
-            changed += 1
-        elif any(getattr(schedule, key) != value for key, value in wanted.items()):
-            for key, value in wanted.items():
-                setattr(schedule, key, value)
-            schedule.save(update_fields=list(wanted))
-            changed += 1
-    if changed:
-        log.info("integrations_schedules_ensured", changed=changed)
-    return changed
+    return _ensure(SCHEDULES, using=using)

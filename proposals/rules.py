@@ -15,6 +15,7 @@ MAX_ITEMS = 300
 MAX_QUANTITY = Decimal("999999999.999")
 MAX_UNIT_PRICE = Decimal("9999999999.9999")
 MAX_TEXT = 20_000
+MAX_VALIDITY = timedelta(days=3660)
 
 
 def business_zone(tz_name: str) -> ZoneInfo:
@@ -28,6 +29,8 @@ def expires_at(valid_until: date | None, tz_name: str) -> datetime | None:
     """A proposal valid until a date expires at the end of that day in the business's zone."""
     if valid_until is None:
         return None
+    if valid_until >= date.max:
+        return datetime.max.replace(tzinfo=business_zone("UTC"))
     return datetime.combine(
         valid_until + timedelta(days=1), time.min, tzinfo=business_zone(tz_name)
     )

@@ -67,6 +67,10 @@ class ConcurrentEditError(ProposalError):
     code = "concurrent_edit"
 
 
+class ClientInUse(ProposalError):
+    code = "client_in_use"
+
+
 # --- helpers -------------------------------------------------------------------------------
 
 
@@ -170,6 +174,8 @@ def working_copy_sections(proposal: Proposal) -> list[dict]:
 def _validate_valid_until(valid_until: date | None) -> date | None:
     if valid_until is not None and not isinstance(valid_until, date):
         raise ValidationError({"valid_until": "Enter a valid date."})
+    if valid_until is not None and valid_until > timezone.localdate() + rules.MAX_VALIDITY:
+        raise ValidationError({"valid_until": "Choose a date within the next ten years."})
     return valid_until
 
 
@@ -375,7 +381,10 @@ def proposal_update(
     terms: str,
     sections: list | None,
     expected_revision: int | None = None,
+    drafts_only: bool = False,
 ) -> Proposal:
+    """Edit the working copy. A sent proposal keeps showing its sent version until re-sent;
+    ``drafts_only`` is for doors (the API) that may change drafts and nothing else."""
     if client is None or client.business_id != proposal.business_id:
         raise ValidationError({"client": "Choose one of your clients."})
     fields = {
@@ -399,6 +408,10 @@ def proposal_update(
             raise TransitionError(
                 f"A {locked.get_status_display().lower()} proposal cannot be edited; "
                 "duplicate it to start again."
+            )
+        if drafts_only and locked.status != Status.DRAFT:
+            raise TransitionError(
+                "Only a draft can be updated here; this proposal was already sent."
             )
         for field, value in fields.items():
             setattr(locked, field, value)
@@ -433,7 +446,10 @@ def send_limit_for(business: Business) -> int | None:
     return settings.FREE_PLAN_MONTHLY_SENDS
 
 
-def _snapshot(proposal: Proposal, sections: list[dict]) -> dict:
+def proposal_snapshot(*, proposal: Proposal, sections: list[dict] | None = None) -> dict:
+    """Everything the client page shows, as sending freezes it (and the preview renders it)."""
+    if sections is None:
+        sections = working_copy_sections(proposal)
     prefs = ProposalSettings.objects.filter(business_id=proposal.business_id).first()
     business = proposal.business
     snapshot = {
@@ -491,7 +507,7 @@ def proposal_send(
                 "Upgrade to send more."
             )
         number = ProposalVersion.objects.filter(proposal=locked).count() + 1
-        snapshot = _snapshot(locked, sections)
+        snapshot = proposal_snapshot(proposal=locked, sections=sections)
         now = timezone.now()
         version = ProposalVersion.objects.create(
             proposal=locked,
@@ -779,3 +795,42 @@ def proposal_expire(*, proposal: Proposal, now: datetime | None = None) -> bool:
         )
     log.info("proposal_expired", proposal_id=locked.pk)
     return True
+
+
+def proposal_delete(
+    *, proposal: Proposal, acting_user: User | None, expected_revision: int | None = None
+) -> None:
+    """Delete a draft (never sent: no client has seen it, no version exists)."""
+    with transaction.atomic():
+        locked = Proposal.objects.select_for_update().get(pk=proposal.pk)
+        if expected_revision is not None and locked.revision != expected_revision:
+            raise ConcurrentEditError(
+                "This proposal was changed by someone else; reload it and try again."
+            )
+        if locked.status != Proposal.Status.DRAFT or locked.current_version_id is not None:
+            raise TransitionError(
+                f"Only a draft can be deleted; this proposal is "
+                f"{locked.get_status_display().lower()}. Withdraw it instead."
+            )
+        locked.delete()
+    log.info(
+        "proposal_deleted",
+        proposal_id=proposal.pk,
+        business_id=proposal.business_id,
+        acting_user_id=getattr(acting_user, "pk", None),
+    )
+
+
+def client_delete(*, client: Client, acting_user: User | None) -> None:
+    """Delete a client that no proposal refers to (proposals keep their client)."""
+    with transaction.atomic():
+        locked = Client.objects.select_for_update().get(pk=client.pk)
+        if Proposal.objects.filter(client=locked).exists():
+            raise ClientInUse("This client has proposals and cannot be deleted.")
+        locked.delete()
+    log.info(
+        "client_deleted",
+        client_id=client.pk,
+        business_id=client.business_id,
+        acting_user_id=getattr(acting_user, "pk", None),
+    )

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Start the local Wix stand-in, a django-q2 cluster and the development web server, then
-# install the demo business through the stand-in (a signed AppInstalled webhook). Ctrl-C
-# stops everything.
+# Start the local Wix stand-in, a local SMTP sink, a django-q2 cluster and the development
+# web server, then install the demo business through the stand-in (a signed AppInstalled
+# webhook). Ctrl-C stops everything.
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 WIX_PORT=${WIX_PORT:-8765}
+export EMAIL_HOST=${EMAIL_HOST:-127.0.0.1}
+export EMAIL_PORT=${EMAIL_PORT:-1025}
 DEMO_INSTANCE=${DEMO_INSTANCE:-demo-instance-0001}
 export SITE_URL=${SITE_URL:-http://$HOST:$PORT}
 export WIX_API_BASE_URL=${WIX_API_BASE_URL:-http://127.0.0.1:$WIX_PORT}
@@ -20,6 +22,9 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 "$PY" manage.py wix_standin --port "$WIX_PORT" &
+pids+=($!)
+# A local mail sink that prints every email the worker sends (no mail leaves the machine).
+"$PY" -m aiosmtpd -n -l "$EMAIL_HOST:$EMAIL_PORT" -c aiosmtpd.handlers.Debugging stdout &
 pids+=($!)
 "$PY" manage.py qcluster &
 pids+=($!)
@@ -41,6 +46,7 @@ echo "  Proposals is running at http://$HOST:$PORT/"
 echo "  Dashboard: http://$HOST:$PORT/app/   Admin: http://$HOST:$PORT/admin/"
 echo "  Demo login: demo@example.com / demo-proposals-2026 (admin: admin@example.com, same password)"
 echo "  Wix stand-in: $WIX_API_BASE_URL (demo business installed through it)"
+echo "  Emails are printed here by a local SMTP sink on $EMAIL_HOST:$EMAIL_PORT."
 echo "  Press Ctrl-C to stop."
 echo
 # Exit (and stop the others) as soon as any process dies.

@@ -20,6 +20,8 @@ class Client(BusinessOwned):
         indexes = [
             models.Index(fields=["business", "name"]),
             models.Index("business", Lower("email"), name="client_business_email_ci"),
+            # Support searches a client's email across businesses.
+            models.Index(Lower("email"), name="client_email_ci"),
         ]
 
     def __str__(self) -> str:

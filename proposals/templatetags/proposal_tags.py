@@ -65,6 +65,7 @@ def nav_section(context) -> str:
         ("client", "clients"),
         ("template", "templates"),
         ("settings", "settings"),
+        ("api_key", "api_keys"),
     ):
         if name.startswith(prefix):
             return section

@@ -134,35 +134,10 @@ def no_index(response: HttpResponse, *, referrer_policy: str = "no-referrer") ->
 
 
 def preview_snapshot(*, proposal) -> dict:
-    """The working copy in the shape of a sent snapshot, for the business's own preview.
+    """The working copy in the shape of a sent snapshot, for the business's own preview."""
+    from proposals import services
 
-    Mirrors what ``services.proposal_send`` freezes, without writing anything.
-    """
-    from proposals import rules, selectors, services
-
-    prefs = selectors.proposal_settings_for(business=proposal.business)
-    business = proposal.business
-    snapshot = {
-        "number": proposal.display_number,
-        "title": proposal.title,
-        "currency": proposal.currency,
-        "valid_until": proposal.valid_until.isoformat() if proposal.valid_until else None,
-        "intro": proposal.intro,
-        "terms": proposal.terms,
-        "client": {
-            "name": proposal.client.name,
-            "email": proposal.client.email,
-            "company": proposal.client.company,
-        },
-        "business": {
-            "name": prefs.brand_name or business.site_name or "Your supplier",
-            "brand_color": prefs.brand_color,
-            "site_url": business.site_url,
-        },
-        "sections": services.working_copy_sections(proposal),
-    }
-    snapshot["totals"] = rules.snapshot_totals(snapshot).as_dict()
-    return snapshot
+    return services.proposal_snapshot(proposal=proposal)
 
 
 def public_items(snapshot: dict, totals, selected_keys: set[str] | None) -> list[dict]:

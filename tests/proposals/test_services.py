@@ -329,3 +329,21 @@ def test_duplicate_copies_the_working_copy_as_a_new_draft():
     assert copy.status == Status.DRAFT and copy.number == proposal.number + 1
     assert copy.total == proposal.total
     assert copy.sections.get().items.count() == 3
+
+
+def test_a_valid_until_date_far_in_the_future_is_a_field_error():
+    with pytest.raises(ValidationError) as error:
+        make_proposal(valid_until=date(9999, 12, 31))
+    assert "valid_until" in error.value.message_dict
+
+
+def test_drafts_only_updates_refuse_a_sent_proposal():
+    proposal, _ = make_sent_proposal()
+    with pytest.raises(services.TransitionError, match="Only a draft"):
+        services.proposal_update(
+            proposal=proposal, acting_user=None, title="x", client=proposal.client,
+            currency="USD", valid_until=None, intro="", terms="", sections=[],
+            drafts_only=True,
+        )  # fmt: skip
+    proposal.refresh_from_db()
+    assert proposal.title == "Website redesign"
