@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import models
 from django.db.models import Count
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
@@ -44,6 +45,8 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Business)
 class BusinessAdmin(admin.ModelAdmin):
+    # Django 6 makes https the default scheme; say so now (and silence 5.2's warning).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = [
         "__str__",
         "instance_id",

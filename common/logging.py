@@ -20,6 +20,11 @@ _SECRET_KEY = re.compile(
 )
 _EMAIL_KEY = re.compile(r"e-?mail|recipient", re.IGNORECASE)
 _EMAIL_VALUE = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
+# Credentials that travel in URLs: the client's proposal link and Wix's signed `instance`.
+_SECRETS_IN_TEXT = (
+    (re.compile(r"(/p/)[A-Za-z0-9_\-]{8,}"), r"\1[token]"),
+    (re.compile(r"([?&]instance=)[^&\s'\"]+"), r"\1[redacted]"),
+)
 # Keys that name a secret but carry none (ids, counts, flags) stay readable.
 _SAFE_SUFFIXES = ("_id", "_ids", "_count", "_prefix", "_expires_at", "_present")
 
@@ -27,6 +32,15 @@ _SAFE_SUFFIXES = ("_id", "_ids", "_count", "_prefix", "_expires_at", "_present")
 def mask_email(value: str) -> str:
     """``jane.doe@example.com`` → ``j***@example.com``."""
     return _EMAIL_VALUE.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", value)
+
+
+def mask_urls(value: str) -> str:
+    """Hide the credentials a URL may carry (``/p/<token>``, ``?instance=…``)."""
+    if "/p/" not in value and "instance=" not in value:
+        return value
+    for pattern, replacement in _SECRETS_IN_TEXT:
+        value = pattern.sub(replacement, value)
+    return value
 
 
 def _is_secret_key(key: str) -> bool:
@@ -45,8 +59,10 @@ def _clean(key: str, value: Any, depth: int = 0) -> Any:
         return {k: _clean(str(k), v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(_clean(key, item, depth + 1) for item in value)
-    if isinstance(value, str) and _EMAIL_KEY.search(key):
-        return mask_email(value)
+    if isinstance(value, str):
+        value = mask_urls(value)
+        if _EMAIL_KEY.search(key):
+            return mask_email(value)
     return value
 
 

@@ -1,6 +1,6 @@
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 from common.request_id import sanitize_request_id
 
@@ -25,3 +25,25 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+class RejectNulBytesMiddleware:
+    """Refuse URLs whose path or query carries a NUL byte: 400 instead of a database error.
+
+    PostgreSQL cannot store or compare strings with NUL, so a lookup with one (a client
+    link, a search box) would otherwise fail deep inside the ORM. Form and API fields refuse
+    NUL themselves (Django's and DRF's ProhibitNullCharactersValidator).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path_info or any(
+            "\x00" in key or any("\x00" in value for value in values)
+            for key, values in request.GET.lists()
+        ):
+            return HttpResponseBadRequest(
+                "Bad request: the address contains a NUL character.", content_type="text/plain"
+            )
+        return self.get_response(request)

@@ -6,7 +6,7 @@ import uuid
 import structlog
 
 # Ids travel into logs, headers and database columns: letters, digits and a few separators.
-_SANE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{7,127}$")
+_SANE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{7,127}\Z")
 
 
 def new_request_id() -> str:

@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "common.middleware.RequestIdMiddleware",
     # Every 4xx/5xx under /api/ (from any middleware or view) becomes problem details.
     "common.problems.ApiProblemMiddleware",
+    "common.middleware.RejectNulBytesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -148,6 +149,12 @@ elif TESTING:
     CACHES = {"default": env_cache("CACHE_URL", "locmemcache://")}
 else:
     CACHES = {"default": env_cache("CACHE_URL", "dbcache://django_cache")}
+# Every cache call has a deadline: a Redis that stops answering must not hang requests.
+REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 2.0, minimum=0.1)
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        socket_connect_timeout=REDIS_SOCKET_TIMEOUT, socket_timeout=REDIS_SOCKET_TIMEOUT
+    )
 if PRODUCTION and CACHES["default"]["BACKEND"].endswith("LocMemCache"):
     raise ImproperlyConfigured(
         "Environment variable CACHE_URL must point at a shared cache (redis://…) in production"
@@ -296,7 +303,15 @@ Q_CLUSTER = {
 if Q_BROKER == "orm":
     Q_CLUSTER["orm"] = "default"
 else:
-    Q_CLUSTER["redis"] = env_str("Q_REDIS_URL", "redis://127.0.0.1:6379/1")
+    from redis.connection import parse_url
+
+    # A dict (not the URL) so the connection gets timeouts; the broker blocks for 1 s per
+    # poll, so its read timeout must be longer than that.
+    Q_CLUSTER["redis"] = {
+        **parse_url(env_str("Q_REDIS_URL", "redis://127.0.0.1:6379/1")),
+        "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+        "socket_timeout": max(5.0, REDIS_SOCKET_TIMEOUT),
+    }
 # /readyz fails when the oldest queued task waits longer than this, or no cluster reported.
 READYZ_MAX_QUEUE_AGE_SECONDS = env_int("READYZ_MAX_QUEUE_AGE_SECONDS", 300, minimum=1)
 READYZ_CLUSTER_MAX_SILENCE_SECONDS = env_int("READYZ_CLUSTER_MAX_SILENCE_SECONDS", 60, minimum=1)
@@ -396,7 +411,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["proposals.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "proposals.api.problems.exception_handler",
     "DEFAULT_THROTTLE_RATES": {

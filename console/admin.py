@@ -1,7 +1,6 @@
 """Adds the support page to the business admin (a subclass, so accounts knows nothing of it)."""
 
 from django.contrib import admin
-from django.db import models
 from django.urls import path
 from django.utils.html import format_html
 
@@ -13,8 +12,6 @@ from console import views
 
 class SupportBusinessAdmin(BusinessAdmin):
     change_form_template = "console/business_change_form.html"
-    # Site URLs are https; also silences Django 6's change of the form field's default scheme.
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_list_display(self, request):
         return [*super().get_list_display(request), "support_link"]

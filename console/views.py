@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -60,21 +60,29 @@ def _run(request: HttpRequest, action, **kwargs) -> None:
         messages.success(request, (done.message if done else "") or "Done.")
 
 
+def _pk(value: object) -> int:
+    """An id from a form or query string; anything else is a 404, not a crash."""
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        raise Http404("Not found") from None
+
+
 def _business_action(request: HttpRequest, business: Business) -> HttpResponse:
     if not can_run_support_actions(request):
         raise PermissionDenied
     action = request.POST.get("action", "")
     target = request.POST.get("target", "")
     if action == "retry_delivery":
-        delivery = get_object_or_404(Delivery, pk=target, business=business)
+        delivery = get_object_or_404(Delivery, pk=_pk(target), business=business)
         _run(request, proposal_support.support_delivery_retry, delivery=delivery)
     elif action == "resend_link":
         proposal = get_object_or_404(
-            Proposal.objects.select_related("current_version"), pk=target, business=business
+            Proposal.objects.select_related("current_version"), pk=_pk(target), business=business
         )
         _run(request, proposal_support.support_proposal_resend_link, proposal=proposal)
     elif action == "replay_webhook":
-        receipt = get_object_or_404(WebhookReceipt, pk=target)
+        receipt = get_object_or_404(WebhookReceipt, pk=_pk(target))
         if receipt.business_id not in (None, business.pk) or (
             receipt.business_id is None and receipt.instance_id != business.instance_id
         ):
@@ -83,7 +91,7 @@ def _business_action(request: HttpRequest, business: Business) -> HttpResponse:
     elif action == "refresh_token":
         _run(request, wix_support.support_token_refresh, business=business)
     elif action == "reset_breaker":
-        circuit = get_object_or_404(CircuitBreaker, pk=target)
+        circuit = get_object_or_404(CircuitBreaker, pk=_pk(target))
         _run(request, wix_support.support_breaker_reset, circuit=circuit, business=business)
     else:
         messages.error(request, "Unknown action.")
@@ -106,7 +114,10 @@ def search(request: HttpRequest) -> HttpResponse:
 
 
 def _parse_when(value: str | None, default: datetime) -> datetime:
-    parsed = parse_datetime(value or "")
+    try:
+        parsed = parse_datetime(value or "")
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        parsed = None
     if parsed is None:
         return default
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
@@ -122,7 +133,7 @@ def bulk_retry(request: HttpRequest) -> HttpResponse:
     until = _parse_when(data.get("until"), now)
     business = None
     if data.get("business"):
-        business = get_object_or_404(Business, pk=data["business"])
+        business = get_object_or_404(Business, pk=_pk(data["business"]))
     if request.method == "POST":
         try:
             expected = int(request.POST.get("expected", "-1"))

@@ -125,6 +125,8 @@ class SendForm(forms.Form):
         label="Message to your client (optional)",
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    # The revision the sender saw: a double submit or a stale page sends nothing twice.
+    revision = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
 
 class AcceptForm(forms.Form):

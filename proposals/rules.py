@@ -16,6 +16,8 @@ MAX_QUANTITY = Decimal("999999999.999")
 MAX_UNIT_PRICE = Decimal("9999999999.9999")
 MAX_TEXT = 20_000
 MAX_VALIDITY = timedelta(days=3660)
+# Totals are stored in DECIMAL(16, 4): keep every total (all options ticked) well inside it.
+MAX_TOTAL = Decimal("99999999999.99")
 
 
 def business_zone(tz_name: str) -> ZoneInfo:
@@ -111,7 +113,29 @@ def clean_sections(sections: object) -> list[dict]:
         if item_count > MAX_ITEMS:
             raise ValidationError({"sections": f"A proposal has at most {MAX_ITEMS} lines."})
         cleaned.append({"title": title, "items": clean_items})
+    _check_total_bound(cleaned)
     return cleaned
+
+
+def _check_total_bound(sections: list[dict]) -> None:
+    hundred = Decimal(100)
+    total = sum(
+        (
+            item["quantity"]
+            * item["unit_price"]
+            * (hundred - item["discount_percent"])
+            / hundred
+            * (hundred + item["tax_rate"])
+            / hundred
+            for section in sections
+            for item in section["items"]
+        ),
+        Decimal(0),
+    )
+    if total > MAX_TOTAL:
+        raise ValidationError(
+            {"sections": f"The total (all options included) must stay below {MAX_TOTAL:,}."}
+        )
 
 
 def clean_currency(currency: str) -> str:

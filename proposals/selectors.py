@@ -46,7 +46,7 @@ def proposal_list(
         condition = Q(title__icontains=term) | Q(client__name__icontains=term)
         condition |= Q(client__email__icontains=term) | Q(client__company__icontains=term)
         number = term.upper().removeprefix("P-")
-        if number.isdigit():
+        if number.isascii() and number.isdigit() and len(number) <= 9:
             condition |= Q(number=int(number))
         queryset = queryset.filter(condition)
     return queryset.order_by("-created_at", "-pk")

@@ -477,11 +477,25 @@ def proposal_snapshot(*, proposal: Proposal, sections: list[dict] | None = None)
 
 
 def proposal_send(
-    *, proposal: Proposal, acting_user: User | None, message: str = ""
+    *,
+    proposal: Proposal,
+    acting_user: User | None,
+    message: str = "",
+    expected_revision: int | None = None,
 ) -> ProposalVersion:
+    """Freeze the working copy as a new version and record the email to the client.
+
+    ``expected_revision`` is the revision the sender saw: a double-clicked or replayed send
+    of an unchanged proposal is refused instead of sending a second version.
+    """
     message = _clean_text(message, "message", 5000).strip()
     with transaction.atomic():
         locked = _lock(proposal)
+        if expected_revision is not None and locked.revision != expected_revision:
+            raise ConcurrentEditError(
+                "This proposal changed since the page was loaded (was it already sent?); "
+                "reload it and try again."
+            )
         business = Business.objects.select_for_update().get(pk=locked.business_id)
         if locked.is_locked:
             raise ProposalLocked("An accepted proposal can no longer be sent again.")

@@ -83,7 +83,7 @@ def minor_digits(currency: str) -> int:
     return minor_units(currency)
 
 
-_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}\Z")
 
 
 @register.filter

@@ -88,7 +88,7 @@ def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             **context,
             "rows": rows,
             "failed_delivery_ids": {d.pk for d in failed},
-            "send_form": SendForm(),
+            "send_form": SendForm(initial={"revision": proposal.revision}),
             "can_edit": proposal.status in services.EDITABLE,
             "can_send": proposal.status in services.EDITABLE,
             "can_withdraw": proposal.is_open,
@@ -105,11 +105,14 @@ def proposal_send(request: HttpRequest, pk: int) -> HttpResponse:
     proposal = selectors.proposal_get(business=request.business, pk=pk)
     form = SendForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors.get("message", ["Check the message."])))
+        messages.error(request, " ".join(form.errors.get("message", ["Check the form."])))
         return redirect("dashboard:proposal_detail", pk=proposal.pk)
     try:
         version = services.proposal_send(
-            proposal=proposal, acting_user=request.user, message=form.cleaned_data["message"]
+            proposal=proposal,
+            acting_user=request.user,
+            message=form.cleaned_data["message"],
+            expected_revision=form.cleaned_data["revision"],
         )
     except (services.ProposalError, ValidationError) as exc:
         messages.error(request, f"Not sent: {_error_text(exc)}")

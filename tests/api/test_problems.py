@@ -74,6 +74,13 @@ def test_malformed_json_is_400(api, customer):
     assert not Proposal.objects.exists()
 
 
+def test_json_nested_too_deeply_is_400(api, customer):
+    body = "[" * 50_000 + "]" * 50_000
+    response = api.post("/api/v1/proposals/", body, content_type="application/json")
+    assert assert_problem(response, 400)["code"] == "parse_error"
+    assert not Proposal.objects.exists()
+
+
 def test_wrong_content_type_is_415(api, customer):
     response = api.post("/api/v1/proposals/", {"client": customer.pk}, format="multipart")
     assert_problem(response, 415)

@@ -124,3 +124,26 @@ def test_a_real_worker_process_logs_the_request_id_of_its_origin(start_qcluster,
     assert lines[0]["request_id"] == "origin-req-real-42"
     assert connection.vendor in ("postgresql", "sqlite")
     time.sleep(0)
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_client_link_tokens_and_signed_instances_never_reach_a_log_line(log_format):
+    token = "Zq3kT0kenValue-abcdefghijklmnopqrstuvwxyz12345"
+
+    def emit(log):
+        log.info("request_started", request=f"GET /p/{token}/accept")
+        log.info("request_started", request="GET /app/?instance=SIG.DATA-secret&x=1")
+        logging.getLogger("tests.redaction").warning("Not Found: /p/%s", token)
+
+    output = render_with_project_config(log_format, emit)
+    assert token not in output
+    assert "SIG.DATA-secret" not in output
+    assert "/p/[token]/accept" in output
+    assert "instance=[redacted]&x=1" in output
+
+
+@pytest.mark.django_db
+def test_a_request_for_a_client_link_logs_no_token(client, log_events):
+    client.get("/p/ThisIsASecretTokenValue1234567890abcdefghijk")
+    assert "ThisIsASecretTokenValue" not in json.dumps(log_events, default=str)
+    assert any("/p/[token]" in str(e.get("request")) for e in log_events)

@@ -23,6 +23,7 @@ def test_a_request_without_an_id_gets_a_fresh_one(client):
     [
         "a" * 500,
         "abc\ndef-ghijk",
+        "abcdefghijk\n",
         "abc\x00defghijk",
         "abcdefgh\r\nSet-Cookie: x=1",
         "<script>alert(1)</script>",
@@ -55,3 +56,20 @@ def test_log_lines_of_a_request_carry_business_and_user(owner_client, business, 
     assert finished["request_id"] == "trace-abcdef12"
     assert finished["business_id"] == business.pk
     assert finished["user_id"] == owner.pk
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    ["/p/abc%00def", "/p/abc%00def/accept", "/app/?q=ab%00c", "/api/v1/proposals/?search=%00"],
+)
+def test_a_nul_byte_in_the_url_is_a_400_everywhere(client, url):
+    response = client.post(url) if url.endswith("accept") else client.get(url)
+    assert response.status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_nul_byte_under_the_api_is_problem_details(client):
+    response = client.get("/api/v1/proposals/?search=%00")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/problem+json")

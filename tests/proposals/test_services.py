@@ -109,6 +109,7 @@ def test_malicious_rich_text_is_neutralised_when_stored():
         ({"sections": sections(item(discount_percent="101"))}, "sections"),
         ({"sections": sections(item(name=""))}, "sections"),
         ({"sections": "nope"}, "sections"),
+        ({"sections": sections(item(quantity="1000", unit_price="9999999999"))}, "sections"),
     ],
 )
 def test_bad_input_is_a_field_error_and_creates_nothing(bad, field):
@@ -347,3 +348,21 @@ def test_drafts_only_updates_refuse_a_sent_proposal():
         )  # fmt: skip
     proposal.refresh_from_db()
     assert proposal.title == "Website redesign"
+
+
+def test_a_double_submitted_send_sends_one_version():
+    proposal = make_proposal()
+    seen = proposal.revision
+    services.proposal_send(proposal=proposal, acting_user=None, expected_revision=seen)
+    with pytest.raises(services.ConcurrentEditError):
+        services.proposal_send(proposal=proposal, acting_user=None, expected_revision=seen)
+    assert ProposalVersion.objects.filter(proposal=proposal).count() == 1
+    assert Delivery.objects.filter(kind="proposal").count() == 1
+
+
+def test_searching_for_unicode_digits_is_just_text():
+    from proposals.selectors import proposal_list
+
+    proposal = make_proposal()
+    assert list(proposal_list(business=proposal.business, search="²")) == []
+    assert list(proposal_list(business=proposal.business, search="P-0001")) == [proposal]

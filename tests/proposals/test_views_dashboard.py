@@ -300,6 +300,19 @@ def test_send_records_a_delivery_and_says_so(owner_client, business):
     assert "Sent to" in html(owner_client.get(response["Location"]))
 
 
+def test_a_double_submitted_send_form_sends_once(owner_client, business):
+    proposal = make_proposal(business=business)
+    page = html(owner_client.get(reverse("dashboard:proposal_detail", args=[proposal.pk])))
+    assert f'name="revision" value="{proposal.revision}"' in page
+    url = reverse("dashboard:proposal_send", args=[proposal.pk])
+    form = {"message": "Hi", "revision": proposal.revision}
+    owner_client.post(url, form)
+    response = owner_client.post(url, form)
+    assert "changed since the page was loaded" in html(owner_client.get(response["Location"]))
+    assert proposal.versions.count() == 1
+    assert proposal.deliveries.count() == 1
+
+
 def test_send_refusal_is_a_message_not_an_error(owner_client, business, settings):
     settings.FREE_PLAN_MONTHLY_SENDS = 0
     proposal = make_proposal(business=business)

@@ -176,3 +176,18 @@ def test_a_token_refresh_wix_refuses_is_audited_as_refused(support_user, wix, bu
     with pytest.raises(ActionRefused, match="Wix refused"):
         support_token_refresh(business=business, acting_user=support_user)
     assert _actions() == [("wix_token_refresh", "refused")]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["?since=2024-13-45T00:00", "?business=abc", "?until=9999-99-99T99:99"],
+)
+def test_bulk_retry_page_survives_malformed_parameters(support_client, query):
+    response = support_client.get("/admin/support/bulk-retry/" + query)
+    assert response.status_code in (200, 404)
+
+
+def test_a_support_action_with_a_malformed_target_is_a_404(support_client, business):
+    url = f"/admin/accounts/business/{business.pk}/support/"
+    response = support_client.post(url, {"action": "retry_delivery", "target": "abc"})
+    assert response.status_code == 404
