@@ -14,9 +14,17 @@ export SITE_URL=${SITE_URL:-http://$HOST:$PORT}
 export WIX_API_BASE_URL=${WIX_API_BASE_URL:-http://127.0.0.1:$WIX_PORT}
 
 pids=()
+qcluster=""
 cleanup() {
     trap - INT TERM EXIT
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    if [ -n "$qcluster" ]; then
+        # One TERM to the cluster's main process stops it cleanly (its workers finish or are
+        # reaped); after 15 s the whole cluster is killed.
+        kill -TERM "$qcluster" 2>/dev/null || true
+        for _ in $(seq 1 30); do kill -0 "$qcluster" 2>/dev/null || break; sleep 0.5; done
+        kill -KILL -- "-$qcluster" 2>/dev/null || true
+    fi
     wait 2>/dev/null || true
 }
 trap cleanup INT TERM EXIT
@@ -26,8 +34,10 @@ pids+=($!)
 # A local mail sink that prints every email the worker sends (no mail leaves the machine).
 "$PY" -m aiosmtpd -n -l "$EMAIL_HOST:$EMAIL_PORT" -c aiosmtpd.handlers.Debugging stdout &
 pids+=($!)
-"$PY" manage.py qcluster &
-pids+=($!)
+# In its own session: Ctrl-C must reach only this script, which then stops the cluster with
+# one TERM (django-q2 hangs when its workers get the terminal's SIGINT directly).
+setsid "$PY" manage.py qcluster &
+qcluster=$!
 "$PY" manage.py runserver "$HOST:$PORT" --noreload &
 pids+=($!)
 
