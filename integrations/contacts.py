@@ -30,10 +30,18 @@ def claim_lease() -> timedelta:
     return timedelta(seconds=settings.Q_TIMEOUT + 30)
 
 
-def _enqueue(sync_id: int) -> None:
+def _enqueue(sync_id: int) -> bool:
+    """Queue the sync task. Never raises: a lost enqueue leaves the row for the sweeper."""
     from django_q.tasks import async_task
 
-    async_task("integrations.tasks.sync_contact", sync_id, task_name="wix-contact-sync")
+    try:
+        async_task("integrations.tasks.sync_contact", sync_id, task_name="wix-contact-sync")
+    except Exception as exc:  # the broker being down must not fail the committed change
+        log.warning(
+            "wix_contact_sync_enqueue_failed", sync_id=sync_id, error=exc.__class__.__name__
+        )
+        return False
+    return True
 
 
 def contact_sync_request(*, client, reason: str) -> WixContactSync | None:
@@ -71,8 +79,21 @@ def contact_sync_claim(*, sync_id: int) -> WixContactSync | None:
     claimable = Q(status=Status.PENDING, next_attempt_at__lte=now) | Q(
         status=Status.RUNNING, claimed_at__lt=now - claim_lease()
     )
+    # A row whose last allowed attempt never finished (worker killed) is given up, not re-run.
+    exhausted = (
+        WixContactSync.objects.filter(pk=sync_id, attempts__gte=MAX_ATTEMPTS)
+        .filter(claimable)
+        .update(
+            status=Status.FAILED,
+            claimed_at=None,
+            error="gave up: the last allowed attempt did not finish",
+        )
+    )
+    if exhausted:
+        log.warning("wix_contact_sync_exhausted", sync_id=sync_id, max_attempts=MAX_ATTEMPTS)
+        return None
     claimed = (
-        WixContactSync.objects.filter(pk=sync_id)
+        WixContactSync.objects.filter(pk=sync_id, attempts__lt=MAX_ATTEMPTS)
         .filter(claimable)
         .update(status=Status.RUNNING, claimed_at=now, attempts=F("attempts") + 1)
     )
@@ -115,18 +136,12 @@ def contact_sync_run(*, sync_id: int) -> str:
     try:
         contact_id = _upsert(WixClient.for_business(sync.business), sync.client)
     except WixError as exc:
-        give_up = exc.permanent or sync.attempts >= MAX_ATTEMPTS
-        if give_up:
-            return _finish(sync, status=Status.FAILED, error=exc.message)
-        # Full jitter on a capped exponential; never before Wix said we may come back.
-        delay = random.uniform(0, min(RETRY_CAP_SECONDS, 30 * 2 ** (sync.attempts - 1)))
-        delay = max(delay, exc.retry_after or 0, 1.0)
-        return _finish(
-            sync,
-            status=Status.PENDING,
-            error=exc.message,
-            next_attempt_at=timezone.now() + timedelta(seconds=delay),
+        return _retry_or_fail(
+            sync, error=exc.message, permanent=exc.permanent, retry_after=exc.retry_after
         )
+    except Exception as exc:  # a bug or a database error must not leave the row RUNNING
+        log.exception("wix_contact_sync_crashed", sync_id=sync.pk, client_id=sync.client_id)
+        return _retry_or_fail(sync, error=f"{exc.__class__.__name__}: {exc}", permanent=False)
     WixContactSync.objects.filter(pk=sync.pk, status=Status.RUNNING).update(
         status=Status.SYNCED,
         wix_contact_id=contact_id[:64],
@@ -136,6 +151,22 @@ def contact_sync_run(*, sync_id: int) -> str:
     )
     log.info("wix_contact_synced", client_id=sync.client_id, attempts=sync.attempts)
     return "synced"
+
+
+def _retry_or_fail(
+    sync: WixContactSync, *, error: str, permanent: bool, retry_after: float | None = None
+) -> str:
+    if permanent or sync.attempts >= MAX_ATTEMPTS:
+        return _finish(sync, status=Status.FAILED, error=error)
+    # Full jitter on a capped exponential; never before Wix said we may come back.
+    delay = random.uniform(0, min(RETRY_CAP_SECONDS, 30 * 2 ** (sync.attempts - 1)))
+    delay = min(max(delay, retry_after or 0, 1.0), RETRY_CAP_SECONDS)
+    return _finish(
+        sync,
+        status=Status.PENDING,
+        error=error,
+        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+    )
 
 
 def _finish(sync: WixContactSync, *, status: str, error: str, next_attempt_at=None) -> str:
@@ -163,8 +194,7 @@ def contact_sync_sweep(*, now=None) -> int:
     ).values_list("pk", flat=True)[:500]
     count = 0
     for sync_id in due:
-        _enqueue(sync_id)
-        count += 1
+        count += _enqueue(sync_id)
     if count:
         log.info("wix_contact_sync_sweep", enqueued=count)
     return count

@@ -49,6 +49,10 @@ def business_install(*, instance_id: str, occurred_at: datetime) -> tuple[Busine
             log.info("wix_business_installed", business_id=business.pk, instance_id=instance_id)
             return business, True
         if business.status == Business.Status.ACTIVE:
+            # Keep the newest install time, so a removal from before it is seen as stale.
+            if occurred_at > business.installed_at:
+                business.installed_at = occurred_at
+                business.save(update_fields=["installed_at", "updated_at"])
             return business, False
         if business.uninstalled_at and occurred_at < business.uninstalled_at:
             log.info("wix_install_event_stale", business_id=business.pk)
@@ -69,6 +73,10 @@ def business_uninstall(*, instance_id: str, occurred_at: datetime) -> Business |
             log.info("wix_uninstall_unknown_instance", instance_id=instance_id)
             return None
         if business.status == Business.Status.UNINSTALLED:
+            # Keep the newest removal time, so an install from before it is seen as stale.
+            if business.uninstalled_at is None or occurred_at > business.uninstalled_at:
+                business.uninstalled_at = occurred_at
+                business.save(update_fields=["uninstalled_at", "updated_at"])
             return business
         if occurred_at < business.installed_at:
             log.info("wix_uninstall_event_stale", business_id=business.pk)

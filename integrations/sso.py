@@ -15,9 +15,17 @@ SSO_EMAIL_DOMAIN = "wix-sso.invalid"
 
 
 def _enqueue_refresh(business_id: int) -> None:
+    """Queue the site-details refresh. Never raises: the sign-in has committed already."""
     from django_q.tasks import async_task
 
-    async_task("integrations.tasks.refresh_business", business_id, task_name="wix-refresh")
+    try:
+        async_task("integrations.tasks.refresh_business", business_id, task_name="wix-refresh")
+    except Exception as exc:  # the next install event or visit refreshes the details
+        log.warning(
+            "wix_business_refresh_enqueue_failed",
+            business_id=business_id,
+            error=exc.__class__.__name__,
+        )
 
 
 def _user_for(wix_user_id: str) -> User:
@@ -51,5 +59,25 @@ def sso_sign_in(*, instance: WixInstance) -> tuple[User, Business]:
     if not user.is_active:
         raise InstanceRefused("user_inactive")
     role = Membership.Role.OWNER if instance.is_owner else Membership.Role.MEMBER
-    membership_ensure(user=user, business=business, role=role)
+    membership = membership_ensure(user=user, business=business, role=role)
+    _membership_follow_wix_role(membership, role=role)
     return user, business
+
+
+def _membership_follow_wix_role(membership: Membership, *, role: str) -> None:
+    """Wix decides who owns the site: promote to owner, or demote a former owner to member.
+
+    A role granted here (admin) is kept while Wix does not say the user owns the site.
+    """
+    current = membership.role
+    if current == role or Membership.Role.OWNER not in (current, role):
+        return
+    Membership.objects.filter(pk=membership.pk, role=current).update(role=role)
+    membership.role = role
+    log.info(
+        "wix_sso_role_changed",
+        business_id=membership.business_id,
+        user_id=membership.user_id,
+        old_role=current,
+        new_role=role,
+    )

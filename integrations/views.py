@@ -14,7 +14,9 @@ def wix_webhook(request: HttpRequest) -> JsonResponse:
     from django.conf import settings
 
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    size = int(declared) if declared.isdigit() else settings.WIX_WEBHOOK_MAX_BYTES + 1
+    # str.isdigit() accepts "²" and other digits int() refuses: only ASCII digits are a size.
+    valid = declared.isascii() and declared.isdigit()
+    size = int(declared) if valid else settings.WIX_WEBHOOK_MAX_BYTES + 1
     # Never read an oversized body into memory: its size is all we keep of it.
     body = None if size > settings.WIX_WEBHOOK_MAX_BYTES else request.body
     receipt, status, reason = webhook_receive(body=body, size=size)

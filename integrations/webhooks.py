@@ -28,10 +28,20 @@ def claim_lease() -> timedelta:
     return timedelta(seconds=settings.Q_TIMEOUT + 30)
 
 
-def _enqueue(receipt_id: int) -> None:
+def _enqueue(receipt_id: int) -> bool:
+    """Queue the processing task. Never raises: the sweeper picks up a receipt left pending."""
     from django_q.tasks import async_task
 
-    async_task("integrations.tasks.process_webhook_receipt", receipt_id, task_name="wix-webhook")
+    try:
+        async_task(
+            "integrations.tasks.process_webhook_receipt", receipt_id, task_name="wix-webhook"
+        )
+    except Exception as exc:  # the broker being down must not turn a stored delivery into a 500
+        log.warning(
+            "wix_webhook_enqueue_failed", receipt_id=receipt_id, error=exc.__class__.__name__
+        )
+        return False
+    return True
 
 
 def webhook_receive(*, body: bytes | None, size: int) -> tuple[WebhookReceipt | None, int, str]:
@@ -219,8 +229,7 @@ def webhook_sweep(*, now=None) -> int:
     ).values_list("pk", flat=True)[:500]
     count = 0
     for receipt_id in due:
-        _enqueue(receipt_id)
-        count += 1
+        count += _enqueue(receipt_id)
     if count:
         log.info("wix_webhook_sweep", enqueued=count)
     return count

@@ -38,6 +38,8 @@ RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 MAX_RESPONSE_BYTES = 1024 * 1024
 # Retries always allowed per API per minute, on top of the ratio of first attempts.
 _BUDGET_FLOOR = 10
+# The longest Retry-After honoured; the outbox rows retry on their own schedule anyway.
+RETRY_AFTER_CAP_SECONDS = 3600.0
 
 
 class WixError(Exception):
@@ -207,17 +209,21 @@ def _backoff(attempt: int) -> float:
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds Wix asks us to wait, within [0, RETRY_AFTER_CAP_SECONDS] (a huge value would
+    overflow the datetime of the next attempt)."""
     value = headers.get("retry-after")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
-    except (TypeError, ValueError):
+        try:
+            seconds = (parsedate_to_datetime(value) - timezone.now()).total_seconds()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    if seconds != seconds:  # NaN
         return None
+    return min(max(0.0, seconds), RETRY_AFTER_CAP_SECONDS)
 
 
 def _wix_error_parts(data: Any) -> tuple[str, str, dict]:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import structlog
 from django.conf import settings
 from django.contrib.auth import login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from accounts.middleware import SESSION_BUSINESS_KEY
 from integrations.sso import sso_sign_in
@@ -37,7 +37,13 @@ class WixInstanceSSOMiddleware:
             return self.get_response(request)
         if "instance" in request.GET:
             refused = self._sign_in(request)
-            response = refused or self.get_response(request)
+            if refused is not None:
+                response = refused
+            elif request.method in ("GET", "HEAD"):
+                # Signed in: drop the signed value from the address bar, history and Referer.
+                response = HttpResponseRedirect(self._without_instance(request))
+            else:
+                response = self.get_response(request)
         else:
             response = self.get_response(request)
         return self._allow_wix_framing(response)
@@ -67,6 +73,13 @@ class WixInstanceSSOMiddleware:
             request_id=getattr(request, "request_id", None),
         )
         return None
+
+    @staticmethod
+    def _without_instance(request: HttpRequest) -> str:
+        query = request.GET.copy()
+        query.pop("instance", None)
+        encoded = query.urlencode()
+        return f"{request.path}?{encoded}" if encoded else request.path
 
     @staticmethod
     def _allow_wix_framing(response: HttpResponse) -> HttpResponse:

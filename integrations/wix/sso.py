@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils.dateparse import parse_datetime
 
-_B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
+_B64URL = re.compile(r"^[A-Za-z0-9_-]+\Z")
 MAX_LENGTH = 4096
 # Wix's clock may run slightly ahead of ours.
 CLOCK_SKEW = timedelta(seconds=60)
@@ -63,7 +63,8 @@ def verify_instance(
     if len(value) > MAX_LENGTH:
         raise InstanceRefused("too_long")
     signature, dot, data = value.partition(".")
-    if not dot or not signature or not data:
+    # Both halves are base64url text; anything else is refused before it is hashed.
+    if not dot or not _B64URL.match(signature) or not _B64URL.match(data):
         raise InstanceRefused("malformed")
     given = _b64url_decode(signature)
     expected = hmac.new(secret.encode(), data.encode("ascii"), hashlib.sha256).digest()

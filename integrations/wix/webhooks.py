@@ -7,6 +7,7 @@ secret are refused by the algorithm list before any key is used.
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -16,6 +17,9 @@ from django.utils.dateparse import parse_datetime
 
 # Wix's clock and ours may disagree a little.
 LEEWAY_SECONDS = 60
+# Wix retries a delivery for about 47 hours; anything signed longer ago is a replay, refused
+# even after its receipt (and so its dedup key) has been deleted by retention.
+MAX_AGE_SECONDS = 72 * 3600
 
 
 class WebhookRejected(Exception):
@@ -73,6 +77,9 @@ def verify(body: bytes) -> WixEvent:
         raise WebhookRejected(f"missing_claim_{exc.claim}") from None
     except jwt.InvalidTokenError as exc:
         raise WebhookRejected(f"invalid_token_{exc.__class__.__name__}") from None
+    # PyJWT has checked that ``iat`` is a number (and not in the future).
+    if time.time() - float(claims["iat"]) > MAX_AGE_SECONDS:
+        raise WebhookRejected("stale", status=401)
     return _unpack(claims, token)
 
 

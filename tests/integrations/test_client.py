@@ -293,3 +293,23 @@ def test_a_caller_never_waits_on_the_token_lock_past_its_deadline(wix):
         cursor.execute("SELECT current_setting('lock_timeout')")
         assert cursor.fetchone()[0] == "0"
     assert wix.count(TOKEN) == 0
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("7", 7.0),
+        ("-5", 0.0),
+        ("1e308", 3600.0),
+        ("inf", 3600.0),
+        ("nan", None),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 3600.0),
+        ("soon", None),
+    ],
+)
+def test_retry_after_is_clamped_to_an_hour(header, expected):
+    import httpx
+
+    from integrations.wix.client import _retry_after
+
+    assert _retry_after(httpx.Headers({"retry-after": header})) == expected

@@ -222,3 +222,84 @@ def test_a_hanging_wix_is_cut_at_the_deadline_and_the_worker_moves_on(wix, send,
     assert outcomes == ["retry", "retry"]
     assert elapsed < 2 * 0.8 + 0.5
     assert set(WixContactSync.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def _broker_down(*args, **kwargs):
+    raise ConnectionError("broker unreachable")
+
+
+@pytest.mark.django_db
+def test_a_failed_enqueue_after_commit_never_fails_the_send(wix, send, monkeypatch, log_events):
+    monkeypatch.setattr("django_q.tasks.async_task", _broker_down)
+    send(ClientFactory())  # the commit callbacks run, and nothing escapes them
+    sync = WixContactSync.objects.get()
+    assert sync.status == WixContactSync.Status.PENDING
+    assert sync.attempts == 0
+    failed = [e for e in log_events if e["event"] == "wix_contact_sync_enqueue_failed"]
+    assert failed and failed[0] == {
+        "event": "wix_contact_sync_enqueue_failed",
+        "log_level": "warning",
+        "sync_id": sync.pk,
+        "error": "ConnectionError",
+    }
+    # While the broker is down the sweeper enqueues nothing (and says so) …
+    WixContactSync.objects.update(created_at=timezone.now() - timezone.timedelta(minutes=5))
+    assert contacts.contact_sync_sweep() == 0
+    # … and once it is back, the row is picked up.
+    monkeypatch.undo()
+    assert contacts.contact_sync_sweep() == 1
+    assert run_queued_tasks() == ["synced"]
+
+
+@pytest.mark.django_db
+def test_an_unexpected_error_is_recorded_and_retried_then_given_up(wix, send, monkeypatch):
+    from integrations.wix.client import WixClient
+
+    # Wix answers 200 with a contact that has no id: a KeyError deep in the upsert.
+    monkeypatch.setattr(WixClient, "query_contacts_by_email", lambda self, email: [{}])
+    send(ClientFactory())
+    assert run_queued_tasks() == ["retry"]
+    sync = WixContactSync.objects.get()
+    assert sync.status == WixContactSync.Status.PENDING
+    assert sync.claimed_at is None
+    assert sync.error.startswith("KeyError")
+    assert sync.next_attempt_at > timezone.now()
+
+    WixContactSync.objects.update(
+        attempts=contacts.MAX_ATTEMPTS - 1, next_attempt_at=timezone.now()
+    )
+    assert contacts.contact_sync_run(sync_id=sync.pk) == "failed"
+    sync.refresh_from_db()
+    assert sync.status == WixContactSync.Status.FAILED
+    assert sync.error.startswith("KeyError")
+    assert contacts.contact_sync_sweep() == 0
+
+
+@pytest.mark.django_db
+def test_a_row_whose_last_attempt_never_finished_is_given_up_not_rerun(wix, send):
+    send(ClientFactory())
+    OrmQ.objects.all().delete()
+    # The worker running the last allowed attempt was killed: the lease ran out.
+    WixContactSync.objects.update(
+        status=WixContactSync.Status.RUNNING,
+        attempts=contacts.MAX_ATTEMPTS,
+        claimed_at=timezone.now() - contacts.claim_lease() - timezone.timedelta(seconds=1),
+    )
+    assert contacts.contact_sync_sweep() == 1
+    assert run_queued_tasks() == ["not claimed"]
+    sync = WixContactSync.objects.get()
+    assert sync.status == WixContactSync.Status.FAILED
+    assert sync.attempts == contacts.MAX_ATTEMPTS
+    assert sync.error
+    assert contacts.contact_sync_sweep() == 0
+    assert wix.count(CREATE) == 0
+
+
+@pytest.mark.django_db
+def test_a_huge_retry_after_is_capped_and_never_overflows(wix, send):
+    wix.faults(storm_429=10, retry_after=10**12, paths=["/contacts"])
+    send(ClientFactory())
+    assert run_queued_tasks() == ["retry"]
+    sync = WixContactSync.objects.get()
+    assert sync.status == WixContactSync.Status.PENDING
+    assert sync.next_attempt_at <= timezone.now() + timezone.timedelta(hours=1, seconds=5)

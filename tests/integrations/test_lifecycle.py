@@ -7,7 +7,9 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from accounts.models import Business
+from integrations.lifecycle import business_install as install
 from integrations.lifecycle import business_purge_uninstalled
+from integrations.lifecycle import business_uninstall as uninstall
 from integrations.models import WixAccessToken
 from integrations.schedules import ensure_schedules
 from proposals.models import Client, Proposal
@@ -67,3 +69,43 @@ def test_an_accepted_proposal_does_not_block_the_purge(settings):
     )
     assert business_purge_uninstalled() == 1
     assert not Business.objects.exists()
+
+
+INSTANCE = "lifecycle-order-0001"
+
+
+def _at(minutes: int):
+    return timezone.now().replace(microsecond=0) - timedelta(days=1) + timedelta(minutes=minutes)
+
+
+@pytest.mark.django_db
+def test_a_late_removal_older_than_a_repeated_install_is_ignored():
+    install(instance_id=INSTANCE, occurred_at=_at(1))
+    install(instance_id=INSTANCE, occurred_at=_at(3))
+    uninstall(instance_id=INSTANCE, occurred_at=_at(2))
+    business = Business.objects.get(instance_id=INSTANCE)
+    assert business.status == Business.Status.ACTIVE
+    assert business.installed_at == _at(3)
+    assert business.uninstalled_at is None
+
+
+@pytest.mark.django_db
+def test_a_late_install_older_than_a_repeated_removal_is_ignored():
+    install(instance_id=INSTANCE, occurred_at=_at(0))
+    uninstall(instance_id=INSTANCE, occurred_at=_at(2))
+    uninstall(instance_id=INSTANCE, occurred_at=_at(4))
+    business, changed = install(instance_id=INSTANCE, occurred_at=_at(3))
+    assert not changed
+    business.refresh_from_db()
+    assert business.status == Business.Status.UNINSTALLED
+    assert business.uninstalled_at == _at(4)
+
+
+@pytest.mark.django_db
+def test_an_older_repeated_event_never_moves_the_lifecycle_times_back():
+    install(instance_id=INSTANCE, occurred_at=_at(5))
+    install(instance_id=INSTANCE, occurred_at=_at(1))
+    assert Business.objects.get(instance_id=INSTANCE).installed_at == _at(5)
+    uninstall(instance_id=INSTANCE, occurred_at=_at(8))
+    uninstall(instance_id=INSTANCE, occurred_at=_at(6))
+    assert Business.objects.get(instance_id=INSTANCE).uninstalled_at == _at(8)

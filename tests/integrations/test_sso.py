@@ -51,8 +51,10 @@ def test_a_valid_instance_signs_the_owner_in_to_that_business(
         response = open_dashboard(
             client, sign_instance(instance_payload(business.instance_id), secret=SECRET)
         )
-    assert response.status_code == 200  # the dashboard itself, in the same request
-    assert response.wsgi_request.business == business
+    # Signed in, then sent to the same page without the signed value.
+    assert response.status_code == 302
+    assert response["Location"] == DASHBOARD
+    assert client.get(response["Location"]).wsgi_request.business == business
     assert client.session["business_id"] == business.pk
     link = WixUserLink.objects.get()
     assert int(client.session[SESSION_KEY]) == link.user_id
@@ -174,8 +176,8 @@ def test_opening_another_business_switches_user_and_business(owner_client, busin
     response = open_dashboard(
         owner_client, sign_instance(instance_payload(other.instance_id), secret=SECRET)
     )
-    assert response.status_code == 200
-    assert response.wsgi_request.business == other
+    assert response.status_code == 302
+    assert owner_client.get(response["Location"]).wsgi_request.business == other
     assert int(owner_client.session[SESSION_KEY]) == WixUserLink.objects.get().user_id
     assert owner_client.session["business_id"] == other.pk
 
@@ -187,3 +189,71 @@ def test_any_instance_value_is_either_verified_or_refused(value):
 
     with pytest.raises(InstanceRefused):
         verify_instance(value, secret=SECRET, max_age_seconds=300)
+
+
+@pytest.mark.django_db
+def test_after_sign_in_the_instance_is_dropped_from_the_address(client):
+    business = BusinessFactory()
+    instance = sign_instance(instance_payload(business.instance_id), secret=SECRET)
+    response = client.get(DASHBOARD, {"instance": instance, "locale": "en"})
+    assert response.status_code == 302
+    assert response["Location"] == "/app/?locale=en"
+    assert instance not in response["Location"]
+    assert "frame-ancestors" in response["Content-Security-Policy"]  # Wix may frame it
+    assert SESSION_KEY in client.session
+    assert client.session["business_id"] == business.pk
+    landed = client.get(response["Location"])
+    assert landed.status_code == 200
+    assert landed.wsgi_request.business == business
+
+
+def _membership_after_visit(client, business, **payload) -> Membership:
+    open_dashboard(
+        client, sign_instance(instance_payload(business.instance_id, **payload), secret=SECRET)
+    )
+    return Membership.objects.get(business=business, user=WixUserLink.objects.get().user)
+
+
+@pytest.mark.django_db
+def test_the_role_follows_what_wix_says_on_each_visit(client, log_events):
+    business = BusinessFactory()
+    uid = {"uid": "collab-0002", "siteOwnerId": "someone-else"}
+    assert _membership_after_visit(client, business, permissions="", **uid).role == "member"
+    # Ownership transferred to this user at Wix.
+    assert _membership_after_visit(client, business, permissions="OWNER", **uid).role == "owner"
+    # And transferred away again.
+    assert _membership_after_visit(client, business, permissions="", **uid).role == "member"
+    changes = [e for e in log_events if e["event"] == "wix_sso_role_changed"]
+    assert [(e["old_role"], e["new_role"]) for e in changes] == [
+        ("member", "owner"),
+        ("owner", "member"),
+    ]
+
+
+@pytest.mark.django_db
+def test_a_locally_granted_admin_role_is_kept_for_a_non_owner(client):
+    business = BusinessFactory()
+    uid = {"uid": "collab-0003", "siteOwnerId": "someone-else"}
+    membership = _membership_after_visit(client, business, permissions="", **uid)
+    Membership.objects.filter(pk=membership.pk).update(role=Membership.Role.ADMIN)
+    assert _membership_after_visit(client, business, permissions="", **uid).role == "admin"
+
+
+@pytest.mark.django_db
+def test_a_broker_failure_after_the_first_visit_commits_does_not_fail_the_sign_in(
+    client, django_capture_on_commit_callbacks, monkeypatch, log_events
+):
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr("django_q.tasks.async_task", broker_down)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = open_dashboard(
+            client, sign_instance(instance_payload("broker-down-instance-01"), secret=SECRET)
+        )
+    assert len(callbacks) == 1
+    assert response.status_code == 302
+    assert Business.objects.get(instance_id="broker-down-instance-01").is_active
+    assert SESSION_KEY in client.session
+    failed = [e for e in log_events if e["event"] == "wix_business_refresh_enqueue_failed"]
+    assert failed and failed[0]["error"] == "ConnectionError"

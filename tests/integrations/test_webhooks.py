@@ -366,3 +366,49 @@ def test_any_body_is_either_verified_or_rejected_with_a_reason(body):
     with pytest.raises(WebhookRejected) as raised:
         verify(body)
     assert 400 <= raised.value.status < 500
+
+
+@pytest.mark.django_db
+def test_a_failed_enqueue_after_commit_still_answers_200(post, wix, monkeypatch, log_events):
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr("django_q.tasks.async_task", broker_down)
+    response = post(signed())
+    assert response.status_code == 200  # stored: Wix must not redeliver
+    receipt = WebhookReceipt.objects.get()
+    assert receipt.status == WebhookReceipt.Status.PENDING
+    assert response.json()["receipt_id"] == receipt.pk
+    assert any(
+        e["event"] == "wix_webhook_enqueue_failed" and e["receipt_id"] == receipt.pk
+        for e in log_events
+    )
+    monkeypatch.undo()
+    WebhookReceipt.objects.update(received_at=timezone.now() - timedelta(minutes=5))
+    assert webhooks.webhook_sweep() == 1
+    assert run_queued_tasks() == [WebhookReceipt.Status.PROCESSED]
+
+
+@pytest.mark.django_db
+def test_a_webhook_signed_more_than_72_hours_ago_is_refused_as_stale(post):
+    long_lived = 100 * 3600
+    old = signed(issued_at=int(time.time()) - 73 * 3600, expires_in=long_lived)
+    response = post(old)
+    assert response.status_code == 401
+    assert response.json()["error"] == "stale"
+    receipt = WebhookReceipt.objects.get()
+    assert receipt.status == WebhookReceipt.Status.REJECTED
+    assert receipt.rejected_reason == "stale"
+    assert not OrmQ.objects.exists()
+    assert not Business.objects.exists()
+    # Within Wix's retry window (about 47 hours) a delivery is still accepted.
+    recent = signed(issued_at=int(time.time()) - 71 * 3600, expires_in=long_lived)
+    assert post(recent).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("declared", ["²", "١٢", "12a", "-1", " 12"])
+def test_a_hostile_content_length_is_refused_not_a_server_error(client, declared):
+    response = client.post(URL, data=signed(), content_type="text/plain", CONTENT_LENGTH=declared)
+    assert response.status_code == 413
+    assert WebhookReceipt.objects.get().rejected_reason == "body_too_large"
