@@ -58,11 +58,15 @@ def contact_sync_request(*, client, reason: str) -> WixContactSync | None:
         },
     )
     if not created:
-        if sync.status == Status.SYNCED or sync.status == Status.RUNNING:
+        email_changed = sync.status == Status.SYNCED and (
+            sync.synced_email.lower() != client.email.lower()
+        )
+        if sync.status == Status.RUNNING or (sync.status == Status.SYNCED and not email_changed):
             return sync
-        # A pending row keeps its schedule; a failed one gets a fresh chance on a new event.
-        if sync.status == Status.FAILED:
-            WixContactSync.objects.filter(pk=sync.pk, status=Status.FAILED).update(
+        # A pending row keeps its schedule; a failed one gets a fresh chance on a new event,
+        # and a synced one whose client has a new address is synced again.
+        if sync.status in (Status.FAILED, Status.SYNCED):
+            WixContactSync.objects.filter(pk=sync.pk, status=sync.status).update(
                 status=Status.PENDING,
                 attempts=0,
                 next_attempt_at=timezone.now(),
@@ -145,6 +149,7 @@ def contact_sync_run(*, sync_id: int) -> str:
     WixContactSync.objects.filter(pk=sync.pk, status=Status.RUNNING).update(
         status=Status.SYNCED,
         wix_contact_id=contact_id[:64],
+        synced_email=sync.client.email.lower(),
         synced_at=timezone.now(),
         claimed_at=None,
         error="",

@@ -150,6 +150,8 @@ class WixContactSync(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     reason = models.CharField(max_length=32, blank=True, help_text="What caused the last sync.")
     wix_contact_id = models.CharField(max_length=64, blank=True)
+    # The address the contact was synced with: a client whose email changed is synced again.
+    synced_email = models.EmailField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(default=timezone.now)

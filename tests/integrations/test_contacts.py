@@ -89,6 +89,23 @@ def test_sending_again_and_accepting_never_creates_a_second_contact(wix, send):
 
 
 @pytest.mark.django_db
+def test_a_client_whose_email_changed_is_synced_again_under_the_new_address(wix, send):
+    client = ClientFactory(email="old@example.org")
+    send(client)
+    run_queued_tasks()
+    assert WixContactSync.objects.get(client=client).synced_email == "old@example.org"
+    client.email = "new@example.org"
+    client.save()
+    send(client)
+    assert run_queued_tasks() == ["synced"]
+    sync = WixContactSync.objects.get(client=client)
+    assert sync.synced_email == "new@example.org"
+    emails = sorted(c["primaryInfo"]["email"] for c in wix.contacts(client.business.instance_id))
+    assert emails == ["new@example.org", "old@example.org"]
+    assert sync.wix_contact_id in [c["id"] for c in wix.contacts(client.business.instance_id)]
+
+
+@pytest.mark.django_db
 def test_an_existing_wix_contact_is_found_not_duplicated(wix, send):
     from integrations.wix.client import WixClient
 
