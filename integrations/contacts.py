@@ -6,7 +6,6 @@ The task claims the row atomically, so two workers never sync the same client at
 upsert (query by email → create → a 409 names the existing contact) never creates a duplicate.
 """
 
-import random
 from datetime import timedelta
 
 import structlog
@@ -15,6 +14,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from common.backoff import full_jitter
 from common.request_id import current_request_id
 from integrations.models import WixContactSync
 from integrations.wix.client import WixClient, WixError
@@ -164,7 +164,7 @@ def _retry_or_fail(
     if permanent or sync.attempts >= MAX_ATTEMPTS:
         return _finish(sync, status=Status.FAILED, error=error)
     # Full jitter on a capped exponential; never before Wix said we may come back.
-    delay = random.uniform(0, min(RETRY_CAP_SECONDS, 30 * 2 ** (sync.attempts - 1)))
+    delay = full_jitter(sync.attempts, base=30, cap=RETRY_CAP_SECONDS)
     delay = min(max(delay, retry_after or 0, 1.0), RETRY_CAP_SECONDS)
     return _finish(
         sync,

@@ -16,7 +16,6 @@ from django.utils import timezone
 from accounts.models import Business, Membership, User
 from common.html import sanitize_rich_text
 from common.money import compute_totals
-from common.request_id import current_request_id
 from proposals import rules, signals
 from proposals.delivery.services import delivery_record
 from proposals.models import (
@@ -33,6 +32,7 @@ from proposals.models import (
     ProposalView,
     Section,
 )
+from proposals.timeline import activity_record
 
 log = structlog.get_logger(__name__)
 
@@ -83,15 +83,14 @@ def _activity(
     version: ProposalVersion | None = None,
     **details: object,
 ) -> Activity:
-    return Activity.objects.create(
+    return activity_record(
         business_id=proposal.business_id,
-        proposal=proposal,
-        version=version,
+        proposal_id=proposal.pk,
+        version_id=version.pk if version else None,
         kind=kind,
         actor_type=actor_type,
-        actor_user=actor_user if actor_user and actor_user.is_authenticated else None,
+        actor_user=actor_user,
         details={k: v for k, v in details.items() if v not in (None, "")},
-        request_id=current_request_id() or "",
     )
 
 

@@ -13,7 +13,6 @@ own, and a transaction must never stay open while waiting on Wix.
 
 import json
 import os
-import random
 import threading
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
+from common.backoff import full_jitter
 from common.request_id import current_request_id
 from integrations.models import IntegrationCall, WixAccessToken
 from integrations.wix import breaker
@@ -203,9 +203,7 @@ def _budget_allows_retry(api: str) -> bool:
 
 
 def _backoff(attempt: int) -> float:
-    """Full jitter: uniform in [0, min(cap, base·2^(attempt-1)))."""
-    ceiling = min(settings.WIX_BACKOFF_CAP, settings.WIX_BACKOFF_BASE * 2 ** (attempt - 1))
-    return random.uniform(0, ceiling)
+    return full_jitter(attempt, base=settings.WIX_BACKOFF_BASE, cap=settings.WIX_BACKOFF_CAP)
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:

@@ -17,6 +17,7 @@ from accounts.models import Business
 from proposals import rules
 from proposals.delivery.services import delivery_record
 from proposals.models import Activity, Delivery, Proposal, ProposalSettings, ProposalVersion
+from proposals.timeline import activity_record
 
 log = structlog.get_logger(__name__)
 
@@ -123,10 +124,10 @@ def _remind(version_id: int, *, rule: str, now: datetime) -> bool:
             version=version,
             context={"rule": rule},
         )
-        Activity.objects.create(
+        activity_record(
             business_id=proposal.business_id,
-            proposal=proposal,
-            version=version,
+            proposal_id=proposal.pk,
+            version_id=version.pk,
             kind=Activity.Kind.REMINDED,
             actor_type=Activity.Actor.SYSTEM,
             details={

@@ -6,19 +6,16 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 
+from common.backoff import full_jitter
+
 
 def backoff_seconds(failures: int) -> float:
-    """Capped exponential backoff with full jitter after the ``failures``-th failure (1-based).
-
-    Full jitter spreads the retries of an outage over the whole window instead of sending them
-    back in synchronised waves.
-    """
-    exponent = max(failures - 1, 0)
-    ceiling = min(
-        settings.DELIVERY_BACKOFF_CAP_SECONDS,
-        settings.DELIVERY_BACKOFF_BASE_SECONDS * 2 ** min(exponent, 32),
+    """Delay after the ``failures``-th failure (1-based), from the delivery settings."""
+    return full_jitter(
+        failures,
+        base=settings.DELIVERY_BACKOFF_BASE_SECONDS,
+        cap=settings.DELIVERY_BACKOFF_CAP_SECONDS,
     )
-    return random.uniform(0, ceiling)
 
 
 def next_attempt_at(*, failures: int, now: datetime) -> datetime:

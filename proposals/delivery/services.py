@@ -21,6 +21,7 @@ from accounts.models import Business
 from common.request_id import current_request_id
 from proposals.delivery import mailer, policy
 from proposals.models import Activity, Delivery, DeliveryAttempt, Proposal, ProposalVersion
+from proposals.timeline import activity_record
 
 log = structlog.get_logger(__name__)
 
@@ -116,7 +117,7 @@ def _claim(delivery: Delivery, *, now) -> bool:
 def _timeline(delivery: Delivery, *, kind: str, details: dict) -> None:
     if delivery.proposal_id is None:
         return
-    Activity.objects.create(
+    activity_record(
         business_id=delivery.business_id,
         proposal_id=delivery.proposal_id,
         version_id=delivery.version_id,
@@ -128,7 +129,7 @@ def _timeline(delivery: Delivery, *, kind: str, details: dict) -> None:
             "recipient": delivery.recipient,
             **details,
         },
-        request_id=current_request_id() or delivery.request_id,
+        origin_request_id=delivery.request_id,
     )
 
 
