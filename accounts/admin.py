@@ -1,12 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import models
-from django.db.models import Count
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from accounts.models import ApiKey, Business, Membership, StaffAction, User
-from common.admin_tools import HistoryAdmin
+from common.admin_tools import HistoryAdmin, RecentValuesFilter, ScaleAdminMixin, count_of
 
 
 class MembershipInline(admin.TabularInline):
@@ -16,11 +15,13 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(ScaleAdminMixin, BaseUserAdmin):
     ordering = ["email"]
     list_display = ["email", "full_name", "is_staff", "is_active", "date_joined"]
     list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
-    search_fields = ["email", "full_name"]
+    # A prefix of the address, through the lower(email) unique index.
+    search_fields = ["^email", "=id"]
+    sortable_by = ["email"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("full_name",)}),
@@ -44,7 +45,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(Business)
-class BusinessAdmin(admin.ModelAdmin):
+class BusinessAdmin(ScaleAdminMixin, admin.ModelAdmin):
     # Django 6 makes https the default scheme; say so now (and silence 5.2's warning).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = [
@@ -57,25 +58,30 @@ class BusinessAdmin(admin.ModelAdmin):
         "member_count",
     ]
     list_filter = ["status", "plan"]
-    search_fields = ["instance_id", "site_name", "site_url", "owner_email"]
+    ordering = ["-pk"]
+    # Prefixes of the site name and URL through lower() indexes; exact ids and emails.
+    search_fields = ["=instance_id", "=id", "=owner_email", "^site_name", "^site_url"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [MembershipInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_member_count=Count("memberships"))
+        # A subquery per row of the page, not a GROUP BY over every business.
+        members = count_of(Membership.objects.all(), fk="business")
+        return super().get_queryset(request).annotate(_member_count=members)
 
-    @admin.display(description="Members", ordering="_member_count")
+    @admin.display(description="Members")
     def member_count(self, obj: Business) -> int:
         return obj._member_count
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ScaleAdminMixin, admin.ModelAdmin):
     # The hash is never shown: it is useless to support and a secret to everyone else.
     list_display = ["name", "prefix", "business", "created_at", "last_used_at", "revoked_at"]
     list_select_related = ["business"]
     list_filter = ["revoked_at"]
-    search_fields = ["name", "prefix", "business__instance_id", "business__site_name"]
+    ordering = ["-pk"]
+    search_fields = ["=prefix", "=business__instance_id"]
     fields = [
         "business",
         "name",
@@ -93,11 +99,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 # --- support console (issue 7) ---------------------------------------------------------------
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ScaleAdminMixin, admin.ModelAdmin):
     list_display = ["user", "business", "role", "created_at"]
     list_select_related = ["user", "business"]
     list_filter = ["role"]
-    search_fields = ["user__email", "business__instance_id", "business__site_name"]
+    ordering = ["-pk"]
+    search_fields = ["=user__email", "=business__instance_id"]
     autocomplete_fields = ["user", "business"]
 
 
@@ -116,10 +123,10 @@ class StaffActionAdmin(HistoryAdmin):
         "request_id",
     ]
     list_select_related = ["business", "target_type"]
-    list_filter = ["outcome", "action", "created_at"]
-    search_fields = ["=actor_email", "=request_id", "=target_id", "=business__instance_id"]
+    list_filter = ["outcome", ("action", RecentValuesFilter), "created_at"]
+    search_fields = ["=actor_email", "=request_id", "=business__instance_id"]
+    sortable_by = ["created_at"]
     raw_id_fields = ["actor", "business"]
-    show_full_result_count = False
 
     @admin.display(description="Target")
     def target_link(self, obj: StaffAction) -> str:

@@ -98,6 +98,9 @@ class Business(models.Model):
             models.Index(fields=["status", "plan"]),
             models.Index(Lower("owner_email"), name="business_owner_email_ci"),
             models.Index(fields=["site_url"]),
+            # Support search: a prefix of the site name or URL, case-insensitively.
+            models.Index(Lower("site_name"), name="business_site_name_ci"),
+            models.Index(Lower("site_url"), name="business_site_url_ci"),
         ]
 
     def __str__(self) -> str:
@@ -197,6 +200,7 @@ class StaffAction(models.Model):
         indexes = [
             models.Index(fields=["business", "-created_at"]),
             models.Index(fields=["target_type", "target_id"]),
+            models.Index(Lower("actor_email"), name="staff_action_actor_ci"),
         ]
         permissions = [("run_support_actions", "Can run support actions")]
 

@@ -1,14 +1,35 @@
-"""Small building blocks shared by the apps' admin modules (the support console)."""
+"""Small building blocks shared by the apps' admin modules (the support console).
 
+``ScaleAdminMixin`` is what makes a changelist affordable on tables of millions of rows (issue
+10): no COUNT(*) at all (a page is fetched with one row more to know whether another follows),
+a bounded page number, only indexed columns sortable, filter choices read from recent rows
+rather than a DISTINCT over the table, no facet counts, and a search that compares exactly
+what an index holds (``lower(email)``, numbers, ids, request ids, tokens).
+"""
+
+import re
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.contrib.admin.filters import AllValuesFieldListFilter
+from django.contrib.admin.options import IncorrectLookupParameters, ShowFacets
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ImproperlyConfigured
+from django.core.paginator import Paginator
+from django.db import models
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, Lower
+from django.db.models.lookups import Exact, StartsWith
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 SUPPORT_PERMISSION = "accounts.run_support_actions"
+# Deeper than this, OFFSET gets slow on big tables; support narrows with a filter or a search.
+MAX_PAGE = 100
+# Filter choices for free-text columns come from this many of the newest rows.
+RECENT_VALUES_ROWS = 5000
+# "P-0042", "p42", "#42", "42": a proposal number or an id.
+NUMBER = re.compile(r"^(?:P-?|#)?0*(\d{1,9})$", re.IGNORECASE)
 
 
 def count_of(queryset, *, fk: str):
@@ -60,7 +81,172 @@ def request_trace_link(request_id: str) -> str:
     return format_html('<a href="{}">{}</a>', url, request_id)
 
 
-class HistoryAdmin(admin.ModelAdmin):
+# --- changelists at scale ----------------------------------------------------------------------
+class LookaheadPaginator(Paginator):
+    """A paginator that knows only whether a page follows: its count is never a COUNT(*)."""
+
+    def __init__(self, object_list, per_page, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @property
+    def count(self) -> int:  # type: ignore[override]
+        return self._known_count
+
+
+class ScaleChangeList(ChangeList):
+    """Fetches one page plus one row; the page count is "this one, and maybe the next"."""
+
+    def get_ordering_field(self, field_name):
+        # An ``?o=`` for a column that is not offered as sortable is ignored, not obeyed.
+        if self.sortable_by is not None and field_name not in self.sortable_by:
+            return None
+        return super().get_ordering_field(field_name)
+
+    def get_results(self, request):
+        per_page = self.list_per_page
+        if self.page_num < 1 or self.page_num > MAX_PAGE:
+            raise IncorrectLookupParameters
+        offset = (self.page_num - 1) * per_page
+        rows = list(self.queryset[offset : offset + per_page + 1])
+        if not rows and self.page_num > 1:
+            raise IncorrectLookupParameters
+        self.has_more = len(rows) > per_page and self.page_num < MAX_PAGE
+        rows = rows[:per_page]
+        self.result_count = offset + len(rows) + (1 if self.has_more else 0)
+        self.show_full_result_count = False
+        self.full_result_count = None
+        self.show_admin_actions = True
+        self.result_list = rows
+        self.can_show_all = False
+        self.multi_page = self.page_num > 1 or self.has_more
+        self.paginator = LookaheadPaginator(rows, per_page, count=self.result_count)
+
+
+class RecentValuesFilter(AllValuesFieldListFilter):
+    """The values of a free-text column seen in the newest rows (not a DISTINCT over all)."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        if "__" in field_path:
+            raise ImproperlyConfigured("RecentValuesFilter takes a column of the model itself")
+        newest = model._default_manager.order_by("-pk").values_list(field_path, flat=True)
+        seen = set(newest[:RECENT_VALUES_ROWS])
+        self.lookup_choices = sorted(seen, key=lambda v: (v is None, v or ""))
+
+
+def _resolve(model, path: str) -> tuple[list, models.Field]:
+    """The relation fields along ``path`` and its last field ("client__email" → [client], email)."""
+    hops, current = [], model
+    parts = path.split("__")
+    for part in parts[:-1]:
+        field = current._meta.get_field(part)
+        hops.append(field)
+        current = field.related_model
+    last = current._meta.pk if parts[-1] == "pk" else current._meta.get_field(parts[-1])
+    return hops, last
+
+
+def _url_prefixes(term: str) -> list[str]:
+    if "://" in term:
+        return [term]
+    bare = term.removeprefix("www.")
+    return [f"https://{bare}", f"https://www.{bare}", f"http://{bare}", f"http://www.{bare}"]
+
+
+def search_condition(model, spec: str, term: str) -> Q | None:
+    """One index-friendly condition for one search field and term, or None if it cannot match.
+
+    ``=path``: exact. An email column is compared as ``lower(col) = lower(term)`` (the
+    expression indexes), only for terms with an "@"; an integer column (ids, numbers) only for
+    "42" / "P-0042" / "#42"; any other column exactly, for terms without "@". ``^path``: a
+    case-insensitive prefix on ``lower(col)`` (URL columns also try the scheme prefixes).
+    A path through a relation becomes ``fk IN (SELECT pk FROM related WHERE …)`` so that
+    conditions on the row's own columns can still be OR'ed through their own indexes.
+    """
+    if spec[:1] not in "=^":
+        raise ImproperlyConfigured(f"search field {spec!r}: use '=' (exact) or '^' (prefix)")
+    mode, path = spec[0], spec[1:]
+    hops, field = _resolve(model, path)
+    column = path.split("__", len(hops))[-1]
+    if mode == "^":
+        if "@" in term and not isinstance(field, models.EmailField):
+            return None
+        prefixes = _url_prefixes(term) if isinstance(field, models.URLField) else [term]
+        condition = Q()
+        for prefix in prefixes:
+            condition |= Q(StartsWith(Lower(column), prefix.lower()))
+    elif isinstance(field, models.EmailField):
+        if "@" not in term:
+            return None
+        condition = Q(Exact(Lower(column), term.lower()))
+    elif isinstance(field, models.IntegerField | models.AutoField | models.ForeignKey):
+        number = NUMBER.match(term)
+        if not number or (field.name != "number" and term[:1] in "pP"):
+            return None  # "P-0042" is a proposal number, never an id
+        condition = Q(**{column: int(number.group(1))})
+    else:
+        if "@" in term or " " in term or len(term) > (field.max_length or 10_000):
+            return None
+        condition = Q(**{column: term})
+    if not hops:
+        return condition
+    hop = hops[0]
+    if len(hops) == 1 and (field.unique or field.primary_key) and not hop.many_to_many:
+        # A unique key (an instance id, a token): look the row up first, so the condition
+        # becomes one on this table's own columns (its foreign key, or its id for a reverse
+        # relation) and ORs with the others through their indexes.
+        related = hop.related_model._default_manager.filter(condition)
+        if hop.concrete:
+            ids = list(related.values_list("pk", flat=True)[:10])
+            return Q(**{f"{hop.name}__in": ids}) if ids else None
+        ids = list(related.values_list(hop.field.attname, flat=True)[:10])
+        return Q(pk__in=ids) if ids else None
+    if any(not h.concrete for h in hops):
+        raise ImproperlyConfigured(f"search field {spec!r}: a reverse relation needs a unique key")
+    # Walk back from the related model to this one, innermost first.
+    for depth in range(len(hops) - 1, -1, -1):
+        related = hops[depth].related_model._default_manager
+        condition = Q(**{f"{hops[depth].name}__in": related.filter(condition).values("pk")})
+    return condition
+
+
+def search_queryset(queryset, search_fields, term: str):
+    """The rows matching ``term`` in any of ``search_fields`` (see ``search_condition``)."""
+    term = term.strip()
+    if not term:
+        return queryset
+    combined, any_condition = Q(), False
+    for spec in search_fields:
+        condition = search_condition(queryset.model, spec, term)
+        if condition is not None:
+            combined |= condition
+            any_condition = True
+    return queryset.filter(combined) if any_condition else queryset.none()
+
+
+class ScaleAdminMixin:
+    """Every admin of the console: a changelist that stays fast on millions of rows.
+
+    Subclasses declare ``sortable_by`` with the columns an index can order (default: none but
+    the default ordering, which must itself be index-served) and ``search_fields`` with ``=``
+    (exact) or ``^`` (prefix) entries only (see ``search_condition``).
+    """
+
+    show_full_result_count = False
+    show_facets = ShowFacets.NEVER
+    list_max_show_all = 0
+    sortable_by: tuple | list = ()
+    search_help_text = "Exact: an email, a number (P-0042), an id, a request id or a token."
+
+    def get_changelist(self, request, **kwargs):
+        return ScaleChangeList
+
+    def get_search_results(self, request, queryset, search_term):
+        return search_queryset(queryset, self.get_search_fields(request), search_term), False
+
+
+class HistoryAdmin(ScaleAdminMixin, admin.ModelAdmin):
     """Rows that record what happened: visible to support, never added, edited or deleted here.
 
     Pruning is the retention jobs' work; changing history would make support answers wrong.

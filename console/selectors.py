@@ -1,22 +1,26 @@
 """Reads of the support console. Every function issues a fixed number of queries, whatever the
-number of rows: lists are sliced and counts come from one aggregate per table."""
+number of rows: lists are sliced, and counts come from one aggregate per table over an index
+range, capped at ``COUNT_CAP`` rows (shown as "10000+"): a page view never counts a big
+business's 50,000 proposals or a table of millions."""
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Count, Q
+from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from accounts.models import Business, Membership, StaffAction, User
-from common.admin_tools import admin_url
+from common.admin_tools import admin_url, search_queryset
 from integrations.lifecycle import PLAN_KINDS
 from integrations.models import CircuitBreaker, IntegrationCall, WebhookReceipt, WixAccessToken
 from proposals.delivery.selectors import delivery_queue_stats
-from proposals.models import Activity, Client, Delivery, DeliveryAttempt, Proposal, ProposalVersion
+from proposals.models import Activity, Client, Delivery, DeliveryAttempt, Proposal
 
 LIST_LIMIT = 50
+COUNT_CAP = 10_000
 FAILED_DELIVERY = (Delivery.State.FAILED_PERMANENT, Delivery.State.FAILED_RETRYING)
 FAILED_RECEIPT = (WebhookReceipt.Status.REJECTED, WebhookReceipt.Status.FAILED)
 # Waiting or being sent, and untouched for SUPPORT_STUCK_DELIVERY_SECONDS (no worker took it).
@@ -28,9 +32,14 @@ def _windows(now: datetime) -> tuple[datetime, datetime]:
     return now - timedelta(hours=24), now - timedelta(days=7)
 
 
+def _capped(queryset, field: str):
+    """The newest ``COUNT_CAP`` rows by ``field``: counts over it stop at the cap."""
+    return queryset.order_by(f"-{field}")[:COUNT_CAP]
+
+
 def _counts(queryset, field: str, now: datetime) -> dict:
     day, week = _windows(now)
-    return queryset.aggregate(
+    return _capped(queryset, field).aggregate(
         day=Count("pk", filter=Q(**{f"{field}__gte": day})),
         week=Count("pk", filter=Q(**{f"{field}__gte": week})),
     )
@@ -65,7 +74,7 @@ def business_overview(business: Business, *, now: datetime | None = None) -> dic
             .select_related("client")
             .order_by("-created_at", "-pk")[:20]
         ),
-        "proposal_count": Proposal.objects.filter(business=business).count(),
+        "proposal_count": _capped(Proposal.objects.filter(business=business), "created_at").count(),
         "install_history": list(
             receipts.filter(event_type__in=INSTALL_EVENTS).order_by("-received_at")[:20]
         ),
@@ -78,7 +87,7 @@ def business_overview(business: Business, *, now: datetime | None = None) -> dic
         "failed_calls": list(failed_calls.order_by("-created_at")[:LIST_LIMIT]),
         "failed_call_counts": _counts(failed_calls, "created_at", now),
         "stuck": list(stuck.select_related("proposal").order_by("updated_at")[:LIST_LIMIT]),
-        "stuck_count": stuck.count(),
+        "stuck_count": _capped(stuck, "updated_at").count(),
         "queue": delivery_queue_stats(business=business),
         "breakers": list(CircuitBreaker.objects.order_by("api")),
         "token": WixAccessToken.objects.filter(instance_id=business.instance_id)
@@ -90,11 +99,15 @@ def business_overview(business: Business, *, now: datetime | None = None) -> dic
             .order_by("-created_at", "-pk")[:20]
         ),
         "stuck_threshold_minutes": settings.SUPPORT_STUCK_DELIVERY_SECONDS // 60,
+        "count_cap": COUNT_CAP,
     }
 
 
 # --- search --------------------------------------------------------------------------------
-_NUMBER = re.compile(r"^P-?0*(\d{1,9})$", re.IGNORECASE)
+# Each compared the way its index holds it (common.admin_tools.search_condition): lower(email),
+# exact ids and tokens, a prefix of lower(site name / URL) — never UPPER(), never a substring.
+BUSINESS_SEARCH = ["=instance_id", "=owner_email", "^site_name", "^site_url"]
+PROPOSAL_SEARCH = ["=number", "=client__email", "=versions__token"]
 
 
 @dataclass
@@ -195,27 +208,19 @@ def support_search(query: str) -> dict:
     results: dict = {"query": q, "businesses": [], "proposals": [], "clients": [], "users": []}
     if len(q) < 3:
         return results
-    business_q = Q(instance_id=q) | Q(site_url__icontains=q) | Q(site_name__icontains=q)
-    proposal_q = Q(pk__in=[])
     if "@" in q:
-        business_q |= Q(owner_email__iexact=q)
-        proposal_q |= Q(client__email__iexact=q)
+        email = Exact(Lower("email"), q.lower())
         results["clients"] = list(
-            Client.objects.filter(email__iexact=q).select_related("business")[:LIST_LIMIT]
+            Client.objects.filter(email).select_related("business").order_by("-pk")[:LIST_LIMIT]
         )
-        results["users"] = list(User.objects.filter(email__iexact=q)[:LIST_LIMIT])
-    number = _NUMBER.match(q)
-    if number:
-        proposal_q |= Q(number=int(number.group(1)))
-    version = ProposalVersion.objects.filter(token=q).values_list("proposal_id", flat=True)
-    proposal_q |= Q(pk__in=version)
+        results["users"] = list(User.objects.filter(email)[:LIST_LIMIT])
     results["businesses"] = list(
-        Business.objects.filter(business_q).order_by("site_name")[:LIST_LIMIT]
+        search_queryset(Business.objects.all(), BUSINESS_SEARCH, q).order_by("-pk")[:LIST_LIMIT]
     )
     results["proposals"] = list(
-        Proposal.objects.filter(proposal_q)
+        search_queryset(Proposal.objects.all(), PROPOSAL_SEARCH, q)
         .select_related("business", "client")
-        .order_by("-created_at")[:LIST_LIMIT]
+        .order_by("-created_at", "-pk")[:LIST_LIMIT]
     )
     results["timeline"] = request_timeline(q)
     return results
@@ -231,7 +236,7 @@ def incidents_overview(*, now: datetime | None = None) -> dict:
     hour, day = now - timedelta(hours=1), now - timedelta(days=1)
 
     def windowed(queryset, field: str) -> dict:
-        return queryset.aggregate(
+        return _capped(queryset, field).aggregate(
             hour=Count("pk", filter=Q(**{f"{field}__gte": hour})),
             day=Count("pk", filter=Q(**{f"{field}__gte": day})),
         )
@@ -312,9 +317,13 @@ def incidents_overview(*, now: datetime | None = None) -> dict:
         "open_breakers": list(
             CircuitBreaker.objects.exclude(state=CircuitBreaker.State.CLOSED).order_by("api")
         ),
-        "stuck_count": Delivery.objects.filter(
-            state__in=STUCK,
-            updated_at__lt=now - timedelta(seconds=settings.SUPPORT_STUCK_DELIVERY_SECONDS),
+        "stuck_count": _capped(
+            Delivery.objects.filter(
+                state__in=STUCK,
+                updated_at__lt=now - timedelta(seconds=settings.SUPPORT_STUCK_DELIVERY_SECONDS),
+            ),
+            "updated_at",
         ).count(),
+        "count_cap": COUNT_CAP,
         "stuck_before": now - timedelta(seconds=settings.SUPPORT_STUCK_DELIVERY_SECONDS),
     }

@@ -6,7 +6,12 @@ from django.db.models import Value as V
 from django.utils.html import format_html
 
 from accounts.audit import ActionRefused
-from common.admin_tools import HistoryAdmin, business_support_url, report_action
+from common.admin_tools import (
+    HistoryAdmin,
+    RecentValuesFilter,
+    business_support_url,
+    report_action,
+)
 from integrations import support
 from integrations.models import (
     CircuitBreaker,
@@ -40,10 +45,15 @@ class IntegrationCallAdmin(HistoryAdmin):
         "request_id",
     ]
     list_select_related = ["business"]
-    list_filter = ["ok", "api", "method", "created_at"]
+    list_filter = [
+        "ok",
+        ("api", RecentValuesFilter),
+        ("method", RecentValuesFilter),
+        "created_at",
+    ]
     search_fields = ["=request_id", "=business__instance_id"]
+    sortable_by = ["created_at"]
     raw_id_fields = ["business"]
-    show_full_result_count = False
 
     @admin.display(description="Business")
     def business_link(self, obj) -> str:
@@ -55,6 +65,7 @@ class WixAccessTokenAdmin(HistoryAdmin):
     # The token itself is excluded from every page and list: support needs only its dates.
     list_display = ["instance_id", "has_token", "expires_at", "refreshed_at"]
     fields = ["instance_id", "expires_at", "refreshed_at"]
+    ordering = ["-pk"]
     search_fields = ["=instance_id"]
 
     def get_queryset(self, request):
@@ -82,6 +93,7 @@ class CircuitBreakerAdmin(HistoryAdmin):
         "updated_at",
     ]
     list_filter = ["state"]
+    ordering = ["api"]
     actions = ["reset"]
 
     @admin.action(description="Close (reset) the selected circuits", permissions=["support"])
@@ -112,10 +124,16 @@ class WebhookReceiptAdmin(HistoryAdmin):
         "request_id",
     ]
     list_select_related = ["business"]
-    list_filter = ["status", "verified", "event_type", "rejected_reason", "received_at"]
+    list_filter = [
+        "status",
+        "verified",
+        ("event_type", RecentValuesFilter),
+        ("rejected_reason", RecentValuesFilter),
+        "received_at",
+    ]
     search_fields = ["=instance_id", "=request_id"]
+    sortable_by = ["received_at"]
     raw_id_fields = ["business"]
-    show_full_result_count = False
     actions = ["replay"]
 
     @admin.display(description="Business")
@@ -140,6 +158,7 @@ class WebhookReceiptAdmin(HistoryAdmin):
 class WixUserLinkAdmin(HistoryAdmin):
     list_display = ["wix_user_id", "user", "created_at"]
     list_select_related = ["user"]
+    ordering = ["-pk"]
     search_fields = ["=wix_user_id", "=user__email"]
     raw_id_fields = ["user"]
 
@@ -157,10 +176,11 @@ class WixContactSyncAdmin(HistoryAdmin):
         "updated_at",
     ]
     list_select_related = ["business", "client"]
-    list_filter = ["status", "reason"]
-    search_fields = ["=request_id", "=wix_contact_id", "=client__email", "=business__instance_id"]
+    list_filter = ["status", ("reason", RecentValuesFilter)]
+    ordering = ["-pk"]
+    # Request ids and Wix contact ids are not indexed here: a row is found by its client.
+    search_fields = ["=client__email", "=client", "=business__instance_id"]
     raw_id_fields = ["business", "client"]
-    show_full_result_count = False
 
     @admin.display(description="Business")
     def business_link(self, obj) -> str:

@@ -5,8 +5,6 @@ dashboard, through the services) and deliveries, attempts, activity, versions an
 are history. Support acts through the audited actions of ``proposals.support``.
 """
 
-import re
-
 from django.contrib import admin
 from django.utils.html import format_html
 
@@ -14,6 +12,7 @@ from accounts.audit import ActionRefused
 from common.admin_tools import (
     HistoryAdmin,
     HistoryInline,
+    RecentValuesFilter,
     admin_link,
     business_support_url,
     count_of,
@@ -38,8 +37,6 @@ from proposals.models import (
     Section,
 )
 
-_NUMBER = re.compile(r"^\s*P-?0*(\d{1,9})\s*$", re.IGNORECASE)
-
 
 def _support_link(obj) -> str:
     return format_html(
@@ -48,7 +45,7 @@ def _support_link(obj) -> str:
 
 
 class BusinessColumnMixin:
-    @admin.display(description="Business", ordering="business__site_name")
+    @admin.display(description="Business")
     def business_link(self, obj) -> str:
         return _support_link(obj)
 
@@ -90,9 +87,9 @@ class ProposalAdmin(BusinessColumnMixin, HistoryAdmin):
     ]
     list_select_related = ["business", "client"]
     list_filter = ["status", "created_at", "sent_at"]
-    # Exact, indexed lookups only (millions of rows); "P-0042" finds a number (below).
-    search_fields = ["=client__email", "=business__instance_id"]
-    show_full_result_count = False
+    # Exact, indexed lookups only (millions of rows): "P-0042" or "42" is a number or an id.
+    search_fields = ["=number", "=id", "=client__email", "=business__instance_id"]
+    sortable_by = ["created_at"]
     readonly_fields = ["business_link"]
     raw_id_fields = ["client", "current_version", "created_by"]
     exclude = ["business"]
@@ -110,17 +107,11 @@ class ProposalAdmin(BusinessColumnMixin, HistoryAdmin):
             )
         )
 
-    def get_search_results(self, request, queryset, search_term):
-        match = _NUMBER.match(search_term or "")
-        if match:
-            return queryset.filter(number=int(match.group(1))), False
-        return super().get_search_results(request, queryset, search_term)
-
-    @admin.display(description="Number", ordering="number")
+    @admin.display(description="Number")
     def display_number(self, obj: Proposal) -> str:
         return obj.display_number
 
-    @admin.display(description="Failed emails", ordering="_failed")
+    @admin.display(description="Failed emails")
     def failed_deliveries(self, obj: Proposal) -> int:
         return obj._failed
 
@@ -140,8 +131,9 @@ class ProposalAdmin(BusinessColumnMixin, HistoryAdmin):
 class ClientAdmin(BusinessColumnMixin, HistoryAdmin):
     list_display = ["name", "email", "company", "business_link", "proposal_count", "created_at"]
     list_select_related = ["business"]
-    search_fields = ["=email", "=business__instance_id"]
-    show_full_result_count = False
+    # Newest first by id: 12,500 clients of one business, millions in all, no name sort.
+    ordering = ["-pk"]
+    search_fields = ["=email", "=id", "=business__instance_id"]
 
     def get_queryset(self, request):
         return (
@@ -150,7 +142,7 @@ class ClientAdmin(BusinessColumnMixin, HistoryAdmin):
             .annotate(_proposals=count_of(Proposal.objects.all(), fk="client"))
         )
 
-    @admin.display(description="Proposals", ordering="_proposals")
+    @admin.display(description="Proposals")
     def proposal_count(self, obj: Client) -> int:
         return obj._proposals
 
@@ -159,20 +151,23 @@ class ClientAdmin(BusinessColumnMixin, HistoryAdmin):
 class ProposalTemplateAdmin(BusinessColumnMixin, HistoryAdmin):
     list_display = ["name", "title", "business_link", "updated_at"]
     list_select_related = ["business"]
-    search_fields = ["name", "=business__instance_id"]
+    ordering = ["-pk"]
+    search_fields = ["=id", "=business__instance_id"]
 
 
 @admin.register(ProposalSettings)
 class ProposalSettingsAdmin(BusinessColumnMixin, HistoryAdmin):
     list_display = ["business_link", "brand_name", "remind_unopened_after_days", "updated_at"]
     list_select_related = ["business"]
-    search_fields = ["=business__instance_id", "brand_name"]
+    ordering = ["-pk"]
+    search_fields = ["=business__instance_id"]
 
 
 @admin.register(ProposalSequence)
 class ProposalSequenceAdmin(BusinessColumnMixin, HistoryAdmin):
     list_display = ["business_link", "last_number"]
     list_select_related = ["business"]
+    ordering = ["-pk"]
     search_fields = ["=business__instance_id"]
 
 
@@ -180,7 +175,8 @@ class ProposalSequenceAdmin(BusinessColumnMixin, HistoryAdmin):
 class SectionAdmin(HistoryAdmin):
     list_display = ["__str__", "proposal", "position"]
     list_select_related = ["proposal"]
-    search_fields = ["title"]
+    ordering = ["-pk"]
+    search_fields = ["=id", "=proposal"]
     raw_id_fields = ["proposal"]
 
 
@@ -188,7 +184,8 @@ class SectionAdmin(HistoryAdmin):
 class LineItemAdmin(HistoryAdmin):
     list_display = ["name", "section", "quantity", "unit_price", "optional"]
     list_select_related = ["section"]
-    search_fields = ["name"]
+    ordering = ["-pk"]
+    search_fields = ["=id", "=section"]
     raw_id_fields = ["section"]
 
 
@@ -196,10 +193,10 @@ class LineItemAdmin(HistoryAdmin):
 class ProposalVersionAdmin(BusinessColumnMixin, HistoryAdmin):
     list_display = ["__str__", "proposal", "business_link", "recipient_email", "sent_at"]
     list_select_related = ["proposal", "business"]
-    search_fields = ["=recipient_email", "=token", "=business__instance_id"]
+    ordering = ["-pk"]
+    search_fields = ["=recipient_email", "=token", "=proposal", "=business__instance_id"]
     exclude = ["token"]
     raw_id_fields = ["proposal", "sent_by"]
-    show_full_result_count = False
 
 
 @admin.register(ProposalView)
@@ -207,15 +204,17 @@ class ProposalViewAdmin(HistoryAdmin):
     list_display = ["proposal", "version", "viewed_at", "ip"]
     list_select_related = ["proposal", "version"]
     list_filter = ["viewed_at"]
+    ordering = ["-pk"]
+    search_fields = ["=proposal"]
     raw_id_fields = ["proposal", "version", "business"]
-    show_full_result_count = False
 
 
 @admin.register(Acceptance)
 class AcceptanceAdmin(BusinessColumnMixin, HistoryAdmin):
     list_display = ["proposal", "business_link", "signed_name", "email", "total", "accepted_at"]
     list_select_related = ["proposal", "business"]
-    search_fields = ["=email", "signed_name", "=business__instance_id"]
+    ordering = ["-pk"]
+    search_fields = ["=email", "=proposal", "=business__instance_id"]
     raw_id_fields = ["proposal", "version", "business"]
 
 
@@ -224,9 +223,9 @@ class ActivityAdmin(BusinessColumnMixin, HistoryAdmin):
     list_display = ["created_at", "kind", "proposal", "business_link", "actor_type", "request_id"]
     list_select_related = ["proposal", "business"]
     list_filter = ["kind", "actor_type", "created_at"]
-    search_fields = ["=request_id", "=business__instance_id"]
+    search_fields = ["=request_id", "=proposal", "=business__instance_id"]
+    sortable_by = ["created_at"]
     raw_id_fields = ["proposal", "version", "actor_user", "business"]
-    show_full_result_count = False
 
 
 # --- deliveries ------------------------------------------------------------------------------
@@ -262,11 +261,11 @@ class DeliveryAdmin(BusinessColumnMixin, HistoryAdmin):
     ]
     list_select_related = ["business", "proposal"]
     list_filter = ["state", "kind", "created_at", "updated_at"]
-    search_fields = ["=recipient", "=request_id", "=message_id", "=business__instance_id"]
+    search_fields = ["=recipient", "=id", "=proposal", "=request_id", "=business__instance_id"]
+    sortable_by = ["id", "created_at"]
     raw_id_fields = ["proposal", "version", "retried_by"]
     exclude = ["business", "request_id"]
     readonly_fields = ["business_link", "request_trace"]
-    show_full_result_count = False
     inlines = [AttemptInline]
     actions = ["retry"]
 
@@ -304,11 +303,12 @@ class DeliveryAttemptAdmin(HistoryAdmin):
     ]
     list_select_related = ["delivery"]
     list_filter = ["outcome", "started_at"]
-    search_fields = ["=request_id", "=delivery__recipient"]
+    # Newest deliveries first, through the (delivery, number) unique index.
+    ordering = ["-delivery", "-number"]
+    search_fields = ["=request_id", "=delivery", "=delivery__recipient"]
     raw_id_fields = ["delivery"]
-    show_full_result_count = False
 
-    @admin.display(description="Delivery", ordering="delivery")
+    @admin.display(description="Delivery")
     def delivery_link(self, obj: DeliveryAttempt) -> str:
         return admin_link(obj.delivery, f"#{obj.delivery_id}")
 
@@ -318,8 +318,9 @@ class IdempotencyKeyAdmin(BusinessColumnMixin, HistoryAdmin):
     # The stored response may carry client links: support sees that a replay exists, not it.
     list_display = ["created_at", "method", "path", "state", "response_status", "business_link"]
     list_select_related = ["business"]
-    list_filter = ["state", "method", "created_at"]
-    search_fields = ["=request_id", "=key", "=business__instance_id"]
+    list_filter = ["state", ("method", RecentValuesFilter), "created_at"]
+    ordering = ["-created_at", "-pk"]
+    # Keys are short-lived (pruned after a day); found through their business.
+    search_fields = ["=business__instance_id"]
     exclude = ["response_body", "response_headers"]
     raw_id_fields = ["business"]
-    show_full_result_count = False

@@ -3,9 +3,17 @@ from urllib.parse import urlencode
 from django import template
 from django.urls import reverse
 
-from console.selectors import incidents_overview
+from console.selectors import COUNT_CAP, incidents_overview
 
 register = template.Library()
+
+
+@register.filter
+def capped(count: int | None) -> str:
+    """A count that stopped at the cap reads "10000+", not as if it were exact."""
+    if count is None:
+        return "–"
+    return f"{COUNT_CAP}+" if count >= COUNT_CAP else str(count)
 
 
 @register.inclusion_tag("console/_incidents.html", takes_context=True)

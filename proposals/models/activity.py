@@ -47,6 +47,8 @@ class Activity(BusinessOwned):
         indexes = [
             models.Index(fields=["proposal", "-created_at"]),
             models.Index(fields=["business", "kind", "-created_at"]),
+            # The support console's activity list filtered by kind, across businesses.
+            models.Index(fields=["kind", "-created_at"], name="activity_kind_created_idx"),
         ]
 
     def __str__(self) -> str:

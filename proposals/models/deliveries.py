@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 
 from accounts.scoping import BusinessOwned
 
@@ -63,6 +64,10 @@ class Delivery(BusinessOwned):
             models.Index(fields=["proposal", "-created_at"]),
             # Stuck and recently failed deliveries (support overview, sweeper, metrics).
             models.Index(fields=["state", "updated_at"], name="delivery_state_updated_idx"),
+            # The support console: newest first, by state, by recipient address.
+            models.Index(fields=["-created_at", "-id"], name="delivery_created_idx"),
+            models.Index(fields=["state", "-created_at"], name="delivery_state_created_idx"),
+            models.Index(Lower("recipient"), name="delivery_recipient_ci"),
         ]
 
     def __str__(self) -> str:

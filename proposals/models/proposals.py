@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
 
 from accounts.scoping import BusinessOwned
 
@@ -76,6 +77,12 @@ class Proposal(BusinessOwned):
             models.Index(fields=["business", "status", "-created_at"]),
             models.Index(fields=["business", "client"]),
             models.Index(fields=["status", "valid_until"]),
+            # The support console: newest first across businesses, by status, by number.
+            models.Index(fields=["-created_at", "-id"], name="proposal_created_idx"),
+            models.Index(
+                fields=["status", "-created_at", "-id"], name="proposal_status_created_idx"
+            ),
+            models.Index(fields=["number"], name="proposal_number_idx"),
         ]
 
     def __str__(self) -> str:
@@ -169,6 +176,8 @@ class ProposalVersion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["proposal", "number"], name="version_number_unique")
         ]
+        # Support finds what was sent to an address.
+        indexes = [models.Index(Lower("recipient_email"), name="version_recipient_ci")]
 
     def __str__(self) -> str:
         return f"{self.proposal_id} v{self.number}"
@@ -205,6 +214,10 @@ class Acceptance(models.Model):
     selected_item_keys = models.JSONField(default=list)
     total = models.DecimalField(max_digits=16, decimal_places=4)
     content_hash = models.CharField(max_length=64)
+
+    class Meta:
+        # Support finds who signed with an address.
+        indexes = [models.Index(Lower("email"), name="acceptance_email_ci")]
 
     def __str__(self) -> str:
         return f"{self.proposal_id} accepted by {self.signed_name}"
