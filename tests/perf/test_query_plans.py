@@ -1,0 +1,380 @@
+"""Issue 10, point 4: every query of the busy doors and of every scheduled job is index-served.
+
+Each door (a page, an API call, an admin page, a job) is driven against a realistic dataset,
+every statement it sends is EXPLAINed with ``enable_seqscan = off`` (tests/perf/plans.py), and
+the door fails on a Seq Scan or a full index scan of a business-owned / big / queue table, or on
+an OFFSET beyond the bound. A failure prints the door, the SQL with its parameters, and the plan.
+
+Run alone: DATABASE_URL=postgres://…/<db> .venv/bin/python -m pytest tests/perf -q
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.contrib import admin
+from django.db import connection
+from django.test import Client, override_settings
+from django.urls import reverse
+from django.utils.module_loading import import_string
+from rest_framework.test import APIClient
+
+from tests.perf import plans
+from tests.perf.conftest import REQUEST_ID, World
+
+if connection.vendor != "postgresql":
+    pytest.skip(
+        "query plans are PostgreSQL's (EXPLAIN, enable_seqscan): run with DATABASE_URL=postgres://…",
+        allow_module_level=True,
+    )
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- doors ------------------------------------------------------------------------------------
+
+
+class Ctx:
+    """What a door needs: the dataset and signed-in clients."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.recorder = plans.Recorder()
+        self.dashboard = Client()
+        self.dashboard.force_login(world.owner)
+        self.admin = Client()
+        self.admin.force_login(world.superuser)
+        self.public = Client()
+        self.api = APIClient()
+        self.api.credentials(HTTP_AUTHORIZATION=f"Bearer {world.api_raw_key}")
+
+
+def _ok(response, *allowed: int):
+    allowed = allowed or (200,)
+    assert response.status_code in allowed, (
+        f"{response.request['PATH_INFO']}?{response.request.get('QUERY_STRING', '')} answered "
+        f"{response.status_code}: the door must work for its plans to mean anything"
+    )
+    return response
+
+
+_NEXT = re.compile(r"<a\b[^>]*\brel=\"next\"[^>]*>", re.IGNORECASE)
+_HREF = re.compile(r"\bhref=\"([^\"]+)\"")
+
+
+def _next_link(response) -> str | None:
+    match = _NEXT.search(response.content.decode())
+    if not match:
+        return None
+    href = _HREF.search(match.group(0))
+    return html.unescape(href.group(1)) if href else None
+
+
+def _dashboard_list(query: str = "") -> Callable[[Ctx], None]:
+    def door(ctx: Ctx) -> None:
+        _ok(ctx.dashboard.get("/app/" + query))
+
+    return door
+
+
+def _dashboard_pages(ctx: Ctx) -> None:
+    # Follow the "next"/"older" link a few pages, whatever form it takes (page number or cursor).
+    response = _ok(ctx.dashboard.get("/app/"))
+    for _ in range(3):
+        link = _next_link(response)
+        if link is None:
+            break
+        response = _ok(ctx.dashboard.get(link if link.startswith("/") else "/app/" + link))
+
+
+def _dashboard_deep_page(ctx: Ctx) -> None:
+    # Past 1,000 rows: OFFSET pagination would go beyond the bound here.
+    _ok(ctx.dashboard.get("/app/?page=48"))
+    _ok(ctx.dashboard.get("/app/?status=sent&page=7"))
+
+
+def _dashboard_detail(ctx: Ctx) -> None:
+    _ok(ctx.dashboard.get(f"/app/proposals/{ctx.world.sent.pk}/"))
+    _ok(ctx.dashboard.get(f"/app/proposals/{ctx.world.accepted.pk}/"))
+
+
+def _client_page(ctx: Ctx) -> None:
+    _ok(ctx.public.get(f"/p/{ctx.world.sent_version.token}"))
+
+
+def _client_accept(ctx: Ctx) -> None:
+    response = ctx.public.post(
+        f"/p/{ctx.world.sent_version.token}/accept",
+        {"signed_name": "Ada Client", "agreed": "on"},
+        REMOTE_ADDR="203.0.113.50",
+    )
+    _ok(response, 200, 302)
+
+
+def _api_list(query: str = "") -> Callable[[Ctx], None]:
+    def door(ctx: Ctx) -> None:
+        _ok(ctx.api.get("/api/v1/proposals/" + query))
+
+    return door
+
+
+def _api_pages(ctx: Ctx) -> None:
+    response = _ok(ctx.api.get("/api/v1/proposals/"))
+    for _ in range(2):
+        link = response.json().get("next")
+        if not link:
+            break
+        response = _ok(ctx.api.get(link))
+    response = _ok(ctx.api.get("/api/v1/proposals/?status=sent"))
+    if response.json().get("next"):
+        _ok(ctx.api.get(response.json()["next"]))
+
+
+def _api_detail(ctx: Ctx) -> None:
+    _ok(ctx.api.get(f"/api/v1/proposals/{ctx.world.sent.pk}/"))
+    _ok(ctx.api.get(f"/api/v1/proposals/{ctx.world.accepted.pk}/"))
+
+
+def _support_page(ctx: Ctx) -> None:
+    _ok(ctx.admin.get(f"/admin/accounts/business/{ctx.world.big.pk}/support/"))
+
+
+def _support_search(term: str) -> Callable[[Ctx], None]:
+    def door(ctx: Ctx) -> None:
+        value = {"email": ctx.world.client_email, "owner": ctx.world.owner.email}.get(term, term)
+        _ok(ctx.admin.get("/admin/support/search/", {"q": value}))
+
+    return door
+
+
+def _readyz(ctx: Ctx) -> None:
+    _ok(ctx.public.get("/readyz"), 200, 503)
+
+
+def _metrics(ctx: Ctx) -> None:
+    with override_settings(METRICS_TOKEN="plans-token"):
+        _ok(ctx.public.get("/metrics", HTTP_AUTHORIZATION="Bearer plans-token"))
+
+
+DOORS: dict[str, Callable[[Ctx], None]] = {
+    "dashboard list": _dashboard_list(),
+    "dashboard list ?status": _dashboard_list("?status=sent"),
+    "dashboard list ?client": lambda ctx: _ok(
+        ctx.dashboard.get("/app/", {"client": ctx.world.client.pk})
+    ),
+    "dashboard list ?q=email": lambda ctx: _ok(
+        ctx.dashboard.get("/app/", {"q": ctx.world.client_email})
+    ),
+    "dashboard list ?q=P-0042": _dashboard_list("?q=P-0042"),
+    "dashboard list ?q=no match": _dashboard_list("?q=zzzznomatch"),
+    "dashboard list next pages": _dashboard_pages,
+    "dashboard list deep page": _dashboard_deep_page,
+    "dashboard detail": _dashboard_detail,
+    "client page": _client_page,
+    "client page accept": _client_accept,
+    "api list": _api_list(),
+    "api list ?status": _api_list("?status=sent"),
+    "api list ?search": _api_list("?search=Client%200007"),
+    "api list ?status&search no match": _api_list("?status=sent&search=zzzznomatch"),
+    "api list ?search=P-0042": _api_list("?search=P-0042"),
+    "api list cursor pages": _api_pages,
+    "api detail": _api_detail,
+    "support page": _support_page,
+    "support search email": _support_search("email"),
+    "support search owner email": _support_search("owner"),
+    "support search P-0042": _support_search("P-0042"),
+    "support search number": _support_search("42"),
+    "support search request id": _support_search(REQUEST_ID),
+    "readyz": _readyz,
+    "metrics": _metrics,
+}
+
+
+# --- admin changelists (every registered model) -----------------------------------------------
+
+
+def _admin_models() -> list[str]:
+    return sorted(m._meta.label_lower for m in admin.site._registry)
+
+
+def _changelist_url(label: str) -> str:
+    app_label, model_name = label.split(".")
+    return reverse(f"admin:{app_label}_{model_name}_changelist")
+
+
+def _admin_door(label: str, variant: str) -> Callable[[Ctx], None]:
+    def door(ctx: Ctx) -> None:
+        url = _changelist_url(label)
+        if variant == "plain":
+            response = _ok(ctx.admin.get(url))
+            paginator = response.context["cl"].paginator
+            pages = getattr(paginator, "num_pages", 1)
+            if isinstance(pages, int) and pages > 1:
+                _ok(ctx.admin.get(url, {"p": pages}))
+        elif variant == "search":
+            model_admin = admin.site._registry[_model(label)]
+            if not model_admin.search_fields:
+                pytest.skip(f"{label} has no search_fields")
+            for term in (ctx.world.client_email, "P-0042", REQUEST_ID):
+                _ok(ctx.admin.get(url, {"q": term}))
+        elif variant == "filters":
+            with ctx.recorder.paused():
+                plain = _ok(ctx.admin.get(url))
+            cl = plain.context["cl"]
+            if not cl.filter_specs:
+                pytest.skip(f"{label} has no list_filter")
+            for spec in cl.filter_specs:
+                choice = next((c for c in spec.choices(cl) if not c.get("selected")), None)
+                if choice is not None:
+                    _ok(ctx.admin.get(url + choice["query_string"]))
+        elif variant == "change":
+            model = _model(label)
+            obj = model._default_manager.order_by("-pk").first()
+            if obj is None:
+                pytest.fail(f"the dataset has no {label}: add one to tests/perf/conftest.py")
+            app_label, model_name = label.split(".")
+            _ok(ctx.admin.get(reverse(f"admin:{app_label}_{model_name}_change", args=[obj.pk])))
+
+    return door
+
+
+def _model(label: str):
+    from django.apps import apps
+
+    return apps.get_model(label)
+
+
+for _label in _admin_models():
+    for _variant in ("plain", "search", "filters", "change"):
+        DOORS[f"admin {_label} {_variant}"] = _admin_door(_label, _variant)
+
+
+# --- scheduled jobs (every django-q2 schedule any app declares) -------------------------------
+
+
+def scheduled_jobs() -> dict[str, str]:
+    """name → task path, from every ``schedules.py`` of the project that declares SCHEDULES."""
+    jobs: dict[str, str] = {}
+    for path in sorted(ROOT.glob("*/**/schedules.py")):
+        if ".venv" in path.parts or "tests" in path.parts:
+            continue
+        module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts))
+        for name, (func, _minutes) in getattr(module, "SCHEDULES", {}).items():
+            jobs[name] = func
+    return jobs
+
+
+def _did_work(result) -> bool:
+    if isinstance(result, dict):
+        return any(_did_work(v) for v in result.values())
+    return bool(result)
+
+
+def _job_door(func: str) -> Callable[[Ctx], None]:
+    def door(ctx: Ctx) -> None:
+        result = import_string(func)()
+        assert _did_work(result), (
+            f"{func} returned {result!r}: it did no work on the dataset, so its plans prove "
+            "nothing; add due rows for it to tests/perf/conftest.py"
+        )
+
+    return door
+
+
+for _name, _func in scheduled_jobs().items():
+    DOORS[f"job {_name} ({_func})"] = _job_door(_func)
+
+
+# --- the tests --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ctx(world) -> Ctx:
+    return Ctx(world)
+
+
+@pytest.mark.parametrize("door", sorted(DOORS))
+def test_door_queries_are_index_served(door, ctx, settings):
+    settings.READYZ_REQUIRE_CLUSTER = False
+    recorder = ctx.recorder = plans.Recorder()
+    with connection.execute_wrapper(recorder):
+        DOORS[door](ctx)
+    assert recorder.statements, f"{door} sent no SQL: the door is not what this test thinks"
+    findings = plans.check(door, recorder.statements)
+    assert not findings, (
+        f"{len(findings)} problem(s) in {plans.explained_count(recorder.statements)} "
+        f"statements of {door}:\n\n{plans.report(findings)}"
+    )
+
+
+# --- the harness can fail ---------------------------------------------------------------------
+
+
+def _findings(sql: str, params=None) -> list[plans.Finding]:
+    return plans.check("self-test", [plans.Statement(sql, params)])
+
+
+def test_harness_catches_a_seq_scan_on_an_unindexed_column(world):
+    # Proposal.title has no index: no index can serve this filter.
+    findings = _findings(
+        'SELECT "id" FROM "proposals_proposal" WHERE "title" = %s', ("Proposal 7",)
+    )
+    assert [(f.kind, f.relation.split()[0]) for f in findings] == [
+        ("seq scan", "proposals_proposal")
+    ], plans.report(findings)
+    assert "Seq Scan" in findings[0].plan and "'Proposal 7'" in findings[0].sql
+
+
+def test_harness_passes_a_primary_key_lookup(world):
+    assert _findings('SELECT * FROM "proposals_proposal" WHERE "id" = %s', (world.sent.pk,)) == []
+
+
+def test_harness_catches_a_full_table_count(world):
+    # With seq scans off a COUNT(*) reads a whole index instead: still every row.
+    findings = _findings('SELECT COUNT(*) FROM "proposals_activity"')
+    assert [f.kind for f in findings] == ["full index scan"], plans.report(findings)
+
+
+def test_harness_passes_a_limited_index_order(world):
+    sql = 'SELECT "id" FROM "proposals_proposal" ORDER BY "id" DESC LIMIT 25'
+    assert _findings(sql) == []
+
+
+def test_harness_catches_a_deep_offset(world):
+    deep = _findings('SELECT "id" FROM "proposals_proposal" ORDER BY "id" LIMIT 25 OFFSET 5000')
+    assert [f.kind for f in deep] == [f"OFFSET 5000 (> {plans.MAX_OFFSET})"]
+    assert _findings('SELECT "id" FROM "proposals_proposal" ORDER BY "id" LIMIT 25 OFFSET 25') == []
+
+
+def test_harness_ignores_allowlisted_and_unexplainable_statements(world):
+    assert _findings('SELECT * FROM "django_content_type" WHERE "model" = %s', ("user",)) == []
+    assert _findings("SAVEPOINT plans_self_test") == []
+
+
+def test_harness_explain_of_a_write_changes_nothing(world):
+    before = world.sent.__class__.objects.filter(business=world.big).count()
+    findings = _findings('DELETE FROM "proposals_activity" WHERE "id" = %s', (1,))
+    assert findings == []
+    assert world.sent.__class__.objects.filter(business=world.big).count() == before
+
+
+def test_every_project_table_is_guarded_or_allowlisted():
+    guarded = plans.guarded_tables()
+    unclassified = sorted(plans.project_tables() - set(guarded) - set(plans.ALLOWED_TABLES))
+    assert not unclassified, (
+        f"new tables {unclassified}: add them to BIG_MODELS (scans fail) or, if they stay tiny, "
+        "to ALLOWED_TABLES with the reason, in tests/perf/plans.py"
+    )
+
+
+def test_every_scheduled_job_is_a_door():
+    jobs = scheduled_jobs()
+    assert len(jobs) >= 6, jobs  # expiry, reminders, sweepers, retention, idempotency, purge
+    assert all(any(func in door for door in DOORS) for func in jobs.values())
