@@ -18,7 +18,7 @@ from proposals.api.authentication import (
 )
 from proposals.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from proposals.api.problems import PreconditionFailed
-from proposals.api.throttling import ApiIpRateThrottle, ApiKeyRateThrottle
+from proposals.api.throttling import api_limits_wait
 from proposals.models import Client, Proposal, ProposalTemplate
 
 MAX_ID = 2**63 - 1
@@ -55,14 +55,22 @@ class ApiView(generics.GenericAPIView):
 
     authentication_classes = [ApiKeyAuthentication, BusinessSessionAuthentication]
     permission_classes = [permissions.IsAuthenticated, HasActiveBusiness]
-    throttle_classes = [ApiKeyRateThrottle]
+    throttle_classes: list = []  # both limits are counted in perform_authentication
 
-    def initial(self, request: Request, *args, **kwargs) -> None:
-        # Per IP before authentication, so that guessing keys is limited too.
-        ip_throttle = ApiIpRateThrottle()
-        if not ip_throttle.allow_request(request, self):
-            self.throttled(request, ip_throttle.wait())
-        super().initial(request, *args, **kwargs)
+    def perform_authentication(self, request: Request) -> None:
+        # Per IP and per key in ONE cache round trip, so it follows authentication; a failed
+        # authentication is reported only after the per-IP limit counted it, so guessing keys
+        # is limited too (a guesser over the limit learns nothing from a 429).
+        failure = None
+        try:
+            request.user  # noqa: B018 - DRF authenticates lazily
+        except exceptions.APIException as exc:
+            failure = exc
+        wait = api_limits_wait(request)
+        if wait is not None:
+            self.throttled(request, wait)
+        if failure is not None:
+            raise failure
 
     @property
     def business(self) -> Business:

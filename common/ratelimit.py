@@ -1,0 +1,127 @@
+"""One rate limiter: "n per window per key", counted in the shared cache.
+
+Windows are fixed and aligned to the clock (a minute window is 12:03:00–12:04:00), and the
+window's number is part of the counter's key. So a counter never needs its TTL read back:
+the time left in the window is known from the clock (that is the Retry-After), and a counter
+that outlives its window is simply never read again.
+
+On Redis (production) one call counts every limit it is given in ONE round trip: a pipeline
+of ``INCR`` and ``EXPIRE`` per counter. Other cache backends (locmem in tests, the database
+cache in development) count with ``add`` + ``incr``, a few calls per limit; the database
+cache's ``incr`` is not atomic, which is fine for a developer's machine.
+
+A cache error is not swallowed: the caller answers 5xx rather than letting everyone through.
+"""
+
+import math
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.redis import RedisCache
+
+PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_RATE = re.compile(r"^\s*([1-9][0-9]*)\s*/\s*(second|minute|hour|day)\s*$")
+KEY_PREFIX = "rl"
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most ``limit`` hits per ``window`` seconds."""
+
+    limit: int
+    window: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Rate":
+        """``"300/minute"`` → Rate(300, 60); ValueError for anything else."""
+        match = _RATE.match(text or "")
+        if match is None:
+            raise ValueError(f"A rate looks like '300/minute', not {text!r}")
+        return cls(limit=int(match[1]), window=PERIODS[match[2]])
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One counter to hit: a key (scope and identity, e.g. ``api_ip:203.0.113.7``) and a rate."""
+
+    key: str
+    rate: Rate
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A counter after this hit: allowed while ``count`` is within the limit."""
+
+    limit: Limit
+    count: int
+    retry_after: int  # whole seconds until the window ends (≥ 1)
+
+    @property
+    def allowed(self) -> bool:
+        return self.count <= self.limit.rate.limit
+
+
+def _window(rate: Rate, now: float) -> tuple[int, int]:
+    """The window's number and the whole seconds left in it (at least 1)."""
+    number = int(now // rate.window)
+    left = max(1, math.ceil((number + 1) * rate.window - now))
+    return number, left
+
+
+def _counter_key(limit: Limit, number: int) -> str:
+    return f"{KEY_PREFIX}:{limit.key}:{limit.rate.window}:{number}"
+
+
+def hit(limits: Sequence[Limit], *, cache: BaseCache | None = None) -> list[Outcome]:
+    """Count one hit on every limit (one round trip on Redis); outcomes in the same order."""
+    # The backend itself: django.core.cache.cache is a proxy (isinstance would not see Redis).
+    cache = cache or caches["default"]
+    now = time.time()
+    windows = [_window(limit.rate, now) for limit in limits]
+    keys = [_counter_key(limit, number) for limit, (number, _) in zip(limits, windows, strict=True)]
+    if not limits:
+        return []
+    if isinstance(cache, RedisCache):
+        raw_keys = [cache.make_and_validate_key(key) for key in keys]
+        counts = _hit_redis(cache, raw_keys, [limit.rate.window for limit in limits])
+    else:
+        counts = [
+            _hit_portable(cache, key, left) for key, (_, left) in zip(keys, windows, strict=True)
+        ]
+    return [
+        Outcome(limit=limit, count=count, retry_after=left)
+        for limit, count, (_, left) in zip(limits, counts, windows, strict=True)
+    ]
+
+
+def hit_one(limit: Limit, *, cache: BaseCache | None = None) -> Outcome:
+    return hit([limit], cache=cache)[0]
+
+
+def _hit_redis(cache: RedisCache, keys: list[str], windows: list[int]) -> list[int]:
+    # The keys are made (prefix, version) as the cache would; talk to its raw client.
+    client = cache._cache.get_client(keys[0], write=True)
+    pipe = client.pipeline(transaction=False)
+    for key, window in zip(keys, windows, strict=True):
+        pipe.incr(key)
+        # Pushed on every hit, but the key is only hit inside its own window, so it dies at
+        # most one window after that window ended. No EXPIRE NX (Redis ≥ 7) needed.
+        pipe.expire(key, window + 1)
+    replies = pipe.execute()
+    return [int(count) for count in replies[0::2]]
+
+
+def _hit_portable(cache: BaseCache, key: str, left: int) -> int:
+    timeout = left + 1
+    if cache.add(key, 1, timeout=timeout):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr: this hit opens a new counter
+        if cache.add(key, 1, timeout=timeout):
+            return 1
+        return cache.incr(key)

@@ -1,0 +1,141 @@
+"""common.ratelimit: n per window per key, on Redis (one round trip) and on other caches."""
+
+import os
+import socket
+import uuid
+
+import pytest
+import redis.connection
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
+
+from common import ratelimit
+from common.ratelimit import Limit, Rate
+
+
+def _redis_reachable() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def redis_cache():
+    if not _redis_reachable() and not os.environ.get("CI"):
+        pytest.skip("needs Redis on 127.0.0.1:6379 (CI starts it)")
+    cache = RedisCache("redis://127.0.0.1:6379/13", {"KEY_PREFIX": f"t{uuid.uuid4().hex}"})
+    yield cache
+    cache.clear()
+
+
+@pytest.fixture
+def locmem_cache():
+    cache = LocMemCache(f"ratelimit-{uuid.uuid4().hex}", {})
+    yield cache
+    cache.clear()
+
+
+@pytest.fixture(params=["redis", "locmem"])
+def any_cache(request):
+    return request.getfixturevalue(f"{request.param}_cache")
+
+
+@pytest.fixture
+def frozen(monkeypatch):
+    """Wall clock under the test's control (the windows are aligned to it)."""
+    now = {"t": 60 * 16_666_667 + 20.0}  # 20 s into a minute window
+    monkeypatch.setattr(ratelimit.time, "time", lambda: now["t"])
+    return now
+
+
+def test_rate_parses_the_settings_format():
+    assert Rate.parse("300/minute") == Rate(limit=300, window=60)
+    assert Rate.parse("10/hour") == Rate(limit=10, window=3600)
+    for bad in ("", "0/minute", "10/fortnight", "ten/hour", "10"):
+        with pytest.raises(ValueError):
+            Rate.parse(bad)
+
+
+def test_allows_the_limit_then_refuses_with_the_time_left(any_cache, frozen):
+    limit = Limit(key="test:a", rate=Rate(limit=3, window=60))
+
+    outcomes = [ratelimit.hit_one(limit, cache=any_cache) for _ in range(4)]
+
+    assert [o.count for o in outcomes] == [1, 2, 3, 4]
+    assert [o.allowed for o in outcomes] == [True, True, True, False]
+    assert outcomes[-1].retry_after == 40  # the minute window ends 40 s later
+
+
+def test_a_new_window_starts_a_new_count(any_cache, frozen):
+    limit = Limit(key="test:b", rate=Rate(limit=1, window=60))
+    assert ratelimit.hit_one(limit, cache=any_cache).allowed
+    assert not ratelimit.hit_one(limit, cache=any_cache).allowed
+
+    frozen["t"] += 40  # the next minute
+
+    assert ratelimit.hit_one(limit, cache=any_cache).allowed
+
+
+def test_keys_and_rates_count_separately(any_cache, frozen):
+    a = Limit(key="test:c", rate=Rate(limit=1, window=60))
+    b = Limit(key="test:d", rate=Rate(limit=1, window=60))
+    a_per_hour = Limit(key="test:c", rate=Rate(limit=5, window=3600))
+
+    first = ratelimit.hit([a, b, a_per_hour], cache=any_cache)
+    second = ratelimit.hit([a, b, a_per_hour], cache=any_cache)
+
+    assert [o.allowed for o in first] == [True, True, True]
+    assert [o.allowed for o in second] == [False, False, True]
+    assert [o.limit for o in second] == [a, b, a_per_hour]
+
+
+def test_redis_counts_every_limit_in_one_round_trip(redis_cache, frozen, monkeypatch):
+    limits = [
+        Limit(key="test:ip", rate=Rate(limit=10, window=60)),
+        Limit(key="test:key", rate=Rate(limit=10, window=60)),
+    ]
+    ratelimit.hit(limits, cache=redis_cache)  # the connection is open
+    sent = []
+    real = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, *args, **kwargs):
+        sent.append(command)
+        return real(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+
+    outcomes = ratelimit.hit(limits, cache=redis_cache)
+
+    assert len(sent) == 1
+    assert [o.count for o in outcomes] == [2, 2]
+
+
+def test_redis_counters_expire_after_their_window(redis_cache, frozen):
+    ratelimit.hit_one(Limit(key="test:ttl", rate=Rate(limit=10, window=60)), cache=redis_cache)
+
+    client = redis_cache._cache.get_client(write=True)
+    [key] = client.keys(f"{redis_cache.key_prefix}*")
+    assert 0 < client.ttl(key) <= 61
+    # Django's own cache API reads the same counter.
+    assert redis_cache.get(key.decode().split(":", 2)[2]) == 1
+
+
+def test_other_caches_recover_when_a_counter_expires_between_add_and_incr(
+    locmem_cache, frozen, monkeypatch
+):
+    limit = Limit(key="test:race", rate=Rate(limit=10, window=60))
+    ratelimit.hit_one(limit, cache=locmem_cache)
+    real_incr = locmem_cache.incr
+    calls = []
+
+    def expiring_incr(key, delta=1, version=None):
+        if not calls:  # the counter expires just after add() saw it
+            calls.append(key)
+            locmem_cache.delete(key)
+        return real_incr(key, delta, version)
+
+    monkeypatch.setattr(locmem_cache, "incr", expiring_incr)
+
+    assert ratelimit.hit_one(limit, cache=locmem_cache).count == 1
