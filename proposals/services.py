@@ -16,7 +16,8 @@ from django.utils import timezone
 from accounts.models import Business, Membership, User
 from common.html import sanitize_rich_text
 from common.money import compute_totals
-from proposals import rules, signals
+from proposals import reminders, rules, signals
+from proposals.delivery.jobs import proposals_expire
 from proposals.delivery.services import delivery_record
 from proposals.models import (
     Acceptance,
@@ -300,6 +301,8 @@ def settings_update(
         prefs.remind_unanswered_after_days = remind_unanswered_after_days
         prefs.full_clean(exclude=["business"])
         prefs.save()
+        # The new days apply to proposals already sent, as they always did.
+        reminders.reminders_reschedule(business_id=business.pk)
         if business.currency != currency:
             Business.objects.filter(pk=business.pk).update(currency=currency)
             business.currency = currency
@@ -540,6 +543,7 @@ def proposal_send(
             has_unsent_changes=False,
             sent_at=now,
             revision=F("revision") + 1,
+            **reminders.due_times(business_id=business.pk, sent_at=now),
         )
         locked.refresh_from_db()
         _activity(
@@ -585,7 +589,13 @@ def proposal_withdraw(*, proposal: Proposal, acting_user: User | None) -> Propos
         locked.status = Status.WITHDRAWN
         locked.withdrawn_at = now
         locked.revision = F("revision") + 1
-        locked.save(update_fields=["status", "withdrawn_at", "revision", "updated_at"])
+        locked.remind_unopened_due_at = locked.remind_unanswered_due_at = None
+        locked.save(
+            update_fields=[
+                "status", "withdrawn_at", "revision", "updated_at",
+                "remind_unopened_due_at", "remind_unanswered_due_at",
+            ]
+        )  # fmt: skip
         ProposalVersion.objects.filter(proposal=locked, token_revoked_at__isnull=True).update(
             token_revoked_at=now
         )
@@ -638,7 +648,12 @@ def proposal_mark_viewed(*, version: ProposalVersion, ip: str | None, user_agent
         now = timezone.now()
         moved = Proposal.objects.filter(
             pk=version.proposal_id, status=Status.SENT, current_version=version
-        ).update(status=Status.VIEWED, viewed_at=now, revision=F("revision") + 1)
+        ).update(
+            status=Status.VIEWED,
+            viewed_at=now,
+            revision=F("revision") + 1,
+            **reminders.due_cleared("unopened"),
+        )
         if moved:
             proposal = Proposal.objects.select_related("business").get(pk=version.proposal_id)
             _activity(
@@ -734,8 +749,9 @@ def proposal_accept(
             content_hash=rules.canonical_hash(accepted_content),
         )
         Proposal.objects.filter(pk=proposal.pk).update(
-            status=Status.ACCEPTED, answered_at=now, revision=F("revision") + 1
-        )
+            status=Status.ACCEPTED, answered_at=now, revision=F("revision") + 1,
+            **reminders.due_cleared(),
+        )  # fmt: skip
         proposal.refresh_from_db()
         _activity(
             proposal,
@@ -769,7 +785,7 @@ def proposal_decline(
         now = timezone.now()
         Proposal.objects.filter(pk=proposal.pk).update(
             status=Status.DECLINED, answered_at=now, decline_reason=reason,
-            revision=F("revision") + 1,
+            revision=F("revision") + 1, **reminders.due_cleared(),
         )  # fmt: skip
         proposal.refresh_from_db()
         _activity(
@@ -787,27 +803,17 @@ def proposal_decline(
 
 
 def proposal_expire(*, proposal: Proposal, now: datetime | None = None) -> bool:
-    """Expire an open proposal past its valid-until day; False when there is nothing to do."""
+    """Expire an open proposal past its valid-until day; False when there is nothing to do.
+
+    The scheduled job's batch path for one proposal (``proposals.delivery.jobs``), so the two
+    can never disagree about what expiring does.
+    """
     now = now or timezone.now()
     with transaction.atomic():
-        locked = _lock(proposal)
-        expiry = rules.expires_at(locked.valid_until, locked.business.timezone)
-        if locked.status not in OPEN or expiry is None or expiry > now:
-            return False
-        Proposal.objects.filter(pk=locked.pk).update(
-            status=Status.EXPIRED, expired_at=now, revision=F("revision") + 1
-        )
-        locked.refresh_from_db()
-        _cancel_open_deliveries(locked)
-        _activity(
-            locked,
-            Activity.Kind.EXPIRED,
-            actor_type=Activity.Actor.SYSTEM,
-            version=locked.current_version,
-            valid_until=locked.valid_until.isoformat(),
-        )
-    log.info("proposal_expired", proposal_id=locked.pk)
-    return True
+        expired = proposals_expire(proposals=[_lock(proposal)], now=now)
+    if expired:
+        log.info("proposal_expired", proposal_id=proposal.pk)
+    return bool(expired)
 
 
 def proposal_delete(

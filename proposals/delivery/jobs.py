@@ -1,8 +1,12 @@
 """Scheduled jobs: expire proposals past their valid-until day, send reminders.
 
-Each job works in bounded batches with one short transaction per proposal, so a backlog drains
-over several runs without a giant transaction, and is idempotent: a second run (or two runs at
-once) finds nothing left to do.
+Both work set-based, in bounded batches of ``DELIVERY_JOB_BATCH_SIZE`` with one short
+transaction per batch and a constant number of queries per batch whatever its size: one
+``SELECT … FOR UPDATE SKIP LOCKED`` of the due proposals through a partial index on what is due
+(``proposal_open_expiry_idx``, ``proposal_*_due_idx``), the decisions made in Python, then one
+UPDATE or bulk INSERT per kind of write. ``SKIP LOCKED`` lets two runs (or a run and a client
+answering) work side by side without waiting or doing anything twice; SQLite (development) has
+no row locks and serialises writers instead. A run stops after ``DELIVERY_JOB_MAX_BATCHES``.
 """
 
 from datetime import datetime, timedelta
@@ -10,26 +14,95 @@ from datetime import datetime, timedelta
 import structlog
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import DateTimeField, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from accounts.models import Business
+from common.request_id import current_request_id
 from proposals import rules
-from proposals.delivery.services import delivery_record
-from proposals.models import Activity, Delivery, Proposal, ProposalSettings, ProposalVersion
-from proposals.timeline import activity_record
+from proposals.delivery.services import deliveries_enqueue
+from proposals.models import Activity, Delivery, Proposal, ProposalVersion
+from proposals.reminders import due_cleared
 
 log = structlog.get_logger(__name__)
 
 OPEN = (Proposal.Status.SENT, Proposal.Status.VIEWED)
+ONE_DAY = timedelta(days=1)
+
+
+def _locked_batch(queryset, *, size: int) -> list[Proposal]:
+    """Take up to ``size`` rows of ``queryset``, skipping rows another transaction holds."""
+    return list(
+        queryset.select_for_update(skip_locked=True, of=("self",)).select_related(
+            "business", "current_version"
+        )[:size]
+    )
+
+
+def _cancel_open_deliveries(proposal_ids: list[int], *, now: datetime) -> int:
+    """The proposal and reminder emails of these proposals that have not gone out yet."""
+    return Delivery.objects.filter(
+        proposal_id__in=proposal_ids,
+        kind__in=[Delivery.Kind.PROPOSAL, Delivery.Kind.REMINDER],
+        state__in=[Delivery.State.PENDING, Delivery.State.FAILED_RETRYING],
+    ).update(state=Delivery.State.CANCELLED, updated_at=now)
+
+
+# --- expiry --------------------------------------------------------------------------------
+
+
+def proposals_expire(*, proposals: list[Proposal], now: datetime) -> list[Proposal]:
+    """Expire those of ``proposals`` (locked by the caller) whose valid-until day has ended.
+
+    Call inside a transaction holding the rows' locks. Four queries whatever the number: the
+    status UPDATE, the cancelled deliveries, the timeline rows (one bulk INSERT).
+    """
+    due = [
+        proposal
+        for proposal in proposals
+        if proposal.status in OPEN
+        and (expiry := rules.expires_at(proposal.valid_until, proposal.business.timezone))
+        and expiry <= now
+    ]
+    if not due:
+        return []
+    ids = [proposal.pk for proposal in due]
+    Proposal.objects.filter(pk__in=ids, status__in=OPEN).update(
+        status=Proposal.Status.EXPIRED,
+        expired_at=now,
+        revision=F("revision") + 1,
+        updated_at=now,
+        **due_cleared(),
+    )
+    cancelled = _cancel_open_deliveries(ids, now=now)
+    request_id = current_request_id() or ""
+    Activity.objects.bulk_create(
+        [
+            Activity(
+                business_id=proposal.business_id,
+                proposal_id=proposal.pk,
+                version_id=proposal.current_version_id,
+                kind=Activity.Kind.EXPIRED,
+                actor_type=Activity.Actor.SYSTEM,
+                details={"valid_until": proposal.valid_until.isoformat()},
+                request_id=request_id,
+            )
+            for proposal in due
+        ]
+    )
+    for proposal in due:
+        proposal.status = Proposal.Status.EXPIRED
+        proposal.expired_at = now
+    log.info("proposals_expired_batch", proposal_ids=ids, cancelled_deliveries=cancelled)
+    return due
 
 
 def proposals_expire_due(*, now: datetime | None = None) -> int:
     """Expire open proposals whose valid-until day has ended in their business's timezone."""
-    from proposals.services import proposal_expire
-
     now = now or timezone.now()
+    size = settings.DELIVERY_JOB_BATCH_SIZE
     # UTC+14 is the earliest zone: nothing valid until after today (UTC) can have ended yet.
+    # The filter matches ``proposal_open_expiry_idx`` (open, with a valid-until) exactly.
     candidates = Proposal.objects.filter(
         status__in=OPEN, valid_until__isnull=False, valid_until__lte=now.date()
     ).order_by("valid_until", "pk")
@@ -38,15 +111,15 @@ def proposals_expire_due(*, now: datetime | None = None) -> int:
     for _ in range(settings.DELIVERY_JOB_MAX_BATCHES):
         page = candidates
         if cursor is not None:
+            # Rows of the last day or two not yet over in their zone are stepped over, not
+            # read again by every batch.
             page = page.filter(
                 Q(valid_until__gt=cursor[0]) | Q(valid_until=cursor[0], pk__gt=cursor[1])
             )
-        batch = list(page.select_related("business")[: settings.DELIVERY_JOB_BATCH_SIZE])
-        for proposal in batch:
-            expiry = rules.expires_at(proposal.valid_until, proposal.business.timezone)
-            if expiry is not None and expiry <= now and proposal_expire(proposal=proposal, now=now):
-                expired += 1
-        if len(batch) < settings.DELIVERY_JOB_BATCH_SIZE:
+        with transaction.atomic():
+            batch = _locked_batch(page, size=size)
+            expired += len(proposals_expire(proposals=batch, now=now))
+        if len(batch) < size:
             break
         cursor = (batch[-1].valid_until, batch[-1].pk)
     if expired:
@@ -54,113 +127,135 @@ def proposals_expire_due(*, now: datetime | None = None) -> int:
     return expired
 
 
-def _rule_days(field: str) -> tuple[int, set[int]]:
-    default = ProposalSettings._meta.get_field(field).default
-    configured = set(
-        ProposalSettings.objects.filter(**{f"{field}__gt": 0})
-        .values_list(field, flat=True)
-        .distinct()
-    )
-    return default, configured | ({default} if default else set())
+# --- reminders -----------------------------------------------------------------------------
 
 
-def _due_versions(rule: str, *, now: datetime):
-    """Current versions of open proposals due for ``rule``, per their business's setting."""
-    field = f"remind_{rule}_after_days"
-    default, all_days = _rule_days(field)
-    base = ProposalVersion.objects.filter(
-        proposal__current_version=F("pk"),
-        token_revoked_at__isnull=True,
-        business__status=Business.Status.ACTIVE,
-        **{f"reminded_{rule}_at__isnull": True},
-    )
-    if rule == "unopened":
-        base = base.filter(proposal__status=Proposal.Status.SENT)
-    else:
-        # Not two reminders in one day when both rules come due together.
-        base = base.filter(proposal__status__in=OPEN).filter(
-            Q(reminded_unopened_at__isnull=True)
-            | Q(reminded_unopened_at__lte=now - timedelta(days=1))
-        )
-    # Businesses choose their own number of days: one indexed query per distinct value.
-    days_filter = Q(pk__in=[])
-    for days in sorted(all_days):
-        setting = Q(**{f"business__proposal_settings__{field}": days})
-        if days == default:
-            setting |= Q(business__proposal_settings__isnull=True)
-        days_filter |= setting & Q(sent_at__lte=now - timedelta(days=days))
-    return base.filter(days_filter).order_by("pk")
+def _reminder_decision(proposal: Proposal, *, rule: str, now: datetime) -> str:
+    """``remind``, ``defer`` (not two reminders in one day) or ``drop`` (can no longer fire)."""
+    version = proposal.current_version
+    if version is None or proposal.status not in OPEN or version.token_revoked_at is not None:
+        return "drop"
+    if rule == "unopened" and proposal.status != Proposal.Status.SENT:
+        return "drop"
+    if getattr(version, f"reminded_{rule}_at") is not None:
+        return "drop"
+    if proposal.business.status != Business.Status.ACTIVE:
+        return "drop"
+    expiry = rules.expires_at(proposal.valid_until, proposal.business.timezone)
+    if expiry is not None and expiry <= now:
+        return "drop"  # the expiry job will handle it
+    if (
+        rule == "unanswered"
+        and version.reminded_unopened_at is not None
+        and version.reminded_unopened_at > now - ONE_DAY
+    ):
+        return "defer"
+    return "remind"
 
 
-def _remind(version_id: int, *, rule: str, now: datetime) -> bool:
+def _remind_batch(rule: str, *, now: datetime, size: int) -> tuple[int, int]:
+    """One batch of ``rule``: returns (rows taken, reminders recorded). Constant queries."""
+    due_field = f"remind_{rule}_due_at"
+    mark_field = f"reminded_{rule}_at"
     with transaction.atomic():
-        proposal = (
-            Proposal.objects.select_for_update()
-            .select_related("business")
-            .filter(versions__pk=version_id)
-            .first()
+        batch = _locked_batch(
+            Proposal.objects.filter(**{f"{due_field}__lte": now}).order_by(due_field, "pk"),
+            size=size,
         )
-        if proposal is None or proposal.status not in OPEN:
-            return False
-        if proposal.current_version_id != version_id:
-            return False
-        if rule == "unopened" and proposal.status != Proposal.Status.SENT:
-            return False
-        expiry = rules.expires_at(proposal.valid_until, proposal.business.timezone)
-        if expiry is not None and expiry <= now:
-            return False  # the expiry job will handle it
-        marked = ProposalVersion.objects.filter(
-            pk=version_id, token_revoked_at__isnull=True, **{f"reminded_{rule}_at__isnull": True}
-        ).update(**{f"reminded_{rule}_at": now})
-        if not marked:
-            return False
-        version = ProposalVersion.objects.get(pk=version_id)
-        delivery = delivery_record(
-            business=proposal.business,
-            kind=Delivery.Kind.REMINDER,
-            recipient=version.recipient_email,
-            idempotency_key=f"reminder:{rule}:{version.pk}",
-            proposal=proposal,
-            version=version,
-            context={"rule": rule},
+        decided: dict[str, list[Proposal]] = {"remind": [], "defer": [], "drop": []}
+        for proposal in batch:
+            decided[_reminder_decision(proposal, rule=rule, now=now)].append(proposal)
+        remind = decided["remind"]
+        done_ids = [p.pk for p in remind + decided["drop"]]
+        if done_ids:
+            Proposal.objects.filter(pk__in=done_ids).update(**due_cleared(rule))
+        if decided["defer"]:
+            # A day after the unopened reminder went out (each row its own time, one UPDATE).
+            reminded_at = ProposalVersion.objects.filter(pk=OuterRef("current_version_id")).values(
+                "reminded_unopened_at"
+            )[:1]
+            Proposal.objects.filter(pk__in=[p.pk for p in decided["defer"]]).update(
+                remind_unanswered_due_at=ExpressionWrapper(
+                    Subquery(reminded_at) + ONE_DAY, output_field=DateTimeField()
+                )
+            )
+        if not remind:
+            return len(batch), 0
+        version_ids = [p.current_version_id for p in remind]
+        # The proposal rows are locked and only this job sets the marks: this matches all.
+        ProposalVersion.objects.filter(
+            pk__in=version_ids, **{f"{mark_field}__isnull": True}
+        ).update(**{mark_field: now})
+        if rule == "unopened":
+            # Not two reminders in one day: the unanswered rule waits a day after this one.
+            Proposal.objects.filter(
+                pk__in=[p.pk for p in remind], remind_unanswered_due_at__lt=now + ONE_DAY
+            ).update(remind_unanswered_due_at=now + ONE_DAY)
+        request_id = current_request_id() or ""
+        recorded_at = timezone.now()
+        deliveries = Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    business_id=p.business_id,
+                    kind=Delivery.Kind.REMINDER,
+                    recipient=p.current_version.recipient_email,
+                    idempotency_key=f"reminder:{rule}:{p.current_version_id}",
+                    proposal_id=p.pk,
+                    version_id=p.current_version_id,
+                    context={"rule": rule},
+                    request_id=request_id,
+                    next_attempt_at=recorded_at,
+                )
+                for p in remind
+            ]
         )
-        activity_record(
-            business_id=proposal.business_id,
-            proposal_id=proposal.pk,
-            version_id=version.pk,
-            kind=Activity.Kind.REMINDED,
-            actor_type=Activity.Actor.SYSTEM,
-            details={
-                "rule": rule,
-                "recipient": version.recipient_email,
-                "delivery_id": delivery.pk,
-            },
+        Activity.objects.bulk_create(
+            [
+                Activity(
+                    business_id=p.business_id,
+                    proposal_id=p.pk,
+                    version_id=p.current_version_id,
+                    kind=Activity.Kind.REMINDED,
+                    actor_type=Activity.Actor.SYSTEM,
+                    details={
+                        "rule": rule,
+                        "recipient": p.current_version.recipient_email,
+                        "delivery_id": delivery.pk,
+                    },
+                    request_id=request_id,
+                )
+                for p, delivery in zip(remind, deliveries, strict=True)
+            ]
         )
-    log.info("proposal_reminded", proposal_id=proposal.pk, version_id=version_id, rule=rule)
-    return True
+        delivery_ids = [delivery.pk for delivery in deliveries]
+        # The rows are the record; the tasks are the fast path (the sweeper covers a lost one).
+        transaction.on_commit(lambda: deliveries_enqueue(delivery_ids=delivery_ids))
+    log.info(
+        "proposals_reminded",
+        rule=rule,
+        proposal_ids=[p.pk for p in remind],
+        deferred=len(decided["defer"]),
+        dropped=len(decided["drop"]),
+    )
+    return len(batch), len(remind)
 
 
 def reminders_send_due(*, now: datetime | None = None) -> int:
     """Remind clients of proposals not opened / not answered after the business's days.
 
     Each rule fires at most once per version (the ``reminded_*_at`` mark is set in the same
-    transaction as the reminder's delivery), never once the proposal is answered or withdrawn.
+    transaction as the reminder's delivery), never once the proposal is answered, withdrawn or
+    expired, and never on the same day as the other rule.
     """
     now = now or timezone.now()
+    size = settings.DELIVERY_JOB_BATCH_SIZE
     reminded = 0
     for rule in ("unopened", "unanswered"):
-        last_pk = 0
         for _ in range(settings.DELIVERY_JOB_MAX_BATCHES):
-            ids = list(
-                _due_versions(rule, now=now)
-                .filter(pk__gt=last_pk)
-                .values_list("pk", flat=True)[: settings.DELIVERY_JOB_BATCH_SIZE]
-            )
-            for version_id in ids:
-                reminded += _remind(version_id, rule=rule, now=now)
-            if len(ids) < settings.DELIVERY_JOB_BATCH_SIZE:
+            taken, sent = _remind_batch(rule, now=now, size=size)
+            reminded += sent
+            if taken < size:
                 break
-            last_pk = ids[-1]
     if reminded:
         log.info("reminders_sent", count=reminded)
     return reminded

@@ -414,43 +414,67 @@ def _interrupt_attempts(delivery: Delivery, *, now) -> int:
     )
 
 
+def deliveries_enqueue(*, delivery_ids: list[int], now=None) -> int:
+    """Queue execute tasks for many deliveries: one UPDATE and one bulk INSERT (ORM broker).
+
+    Never raises: the rows stay for the next sweep if the broker is down.
+    """
+    from common.queue import enqueue_many
+
+    if not delivery_ids:
+        return 0
+    try:
+        Delivery.objects.filter(pk__in=delivery_ids).update(enqueued_at=now or timezone.now())
+        # One task name for all: django-q2 keeps names, not ids, in its result rows.
+        return enqueue_many(EXECUTE_TASK, [(pk,) for pk in delivery_ids], task_name="delivery")
+    except Exception as exc:  # the broker being down must not fail the committed change
+        log.warning("delivery_enqueue_failed", count=len(delivery_ids), error=repr(exc))
+        return 0
+
+
 def delivery_sweep(*, now=None) -> dict:
     """Find what the queue lost and put it back: bounded batches, safe to run concurrently.
 
     - ``sending`` rows whose lease expired: the worker died mid-send. The open attempt becomes
-      ``interrupted`` and the row is due again (or failed, when out of attempts).
+      ``interrupted`` and the row is due again (the worker's own check fails it for good when
+      it is out of attempts).
     - due ``pending`` / ``failed_retrying`` rows that nobody enqueued since they became due
       (a retry time passed, a rate-limit deferral ended) or whose enqueue was lost.
+
+    Set-based: a constant number of queries per batch whatever its size (partial indexes
+    ``delivery_lease_idx`` and ``delivery_due_idx`` serve the two reads).
     """
     now = now or timezone.now()
     batch = settings.DELIVERY_SWEEP_BATCH_SIZE
-    recovered = 0
-    expired = list(
-        Delivery.objects.filter(state=Delivery.State.SENDING, claimed_until__lt=now)
-        .order_by("claimed_until")
-        .values_list("pk", "claimed_until")[:batch]
-    )
-    for pk, claimed_until in expired:
-        with transaction.atomic():
-            taken = Delivery.objects.filter(
-                pk=pk, state=Delivery.State.SENDING, claimed_until=claimed_until
-            ).update(
+    with transaction.atomic():
+        expired = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(state=Delivery.State.SENDING, claimed_until__lt=now)
+            .order_by("claimed_until", "pk")
+            .values_list("pk", "attempt_count")[:batch]
+        )
+        recovered = [pk for pk, _ in expired]
+        if recovered:
+            # The rows are locked: a worker finishing right now waits, then finds the row due.
+            Delivery.objects.filter(pk__in=recovered, state=Delivery.State.SENDING).update(
                 state=Delivery.State.FAILED_RETRYING,
                 claimed_until=None,
                 next_attempt_at=now,
                 last_error="worker lost while sending",
                 updated_at=now,
             )
-            if not taken:
-                continue
-            delivery = Delivery.objects.get(pk=pk)
-            interrupted = _interrupt_attempts(delivery, now=now)
-            recovered += 1
+            interrupted = DeliveryAttempt.objects.filter(
+                delivery_id__in=recovered, outcome=DeliveryAttempt.Outcome.IN_PROGRESS
+            ).update(
+                outcome=DeliveryAttempt.Outcome.INTERRUPTED,
+                finished_at=now,
+                error="worker lost while sending (lease expired)",
+            )
             log.warning(
                 "delivery_lease_expired",
-                delivery_id=pk,
+                delivery_ids=recovered,
+                count=len(recovered),
                 interrupted_attempts=interrupted,
-                attempts=delivery.attempt_count,
             )
 
     grace = now - timedelta(seconds=settings.DELIVERY_SWEEP_GRACE_SECONDS)
@@ -462,11 +486,10 @@ def delivery_sweep(*, now=None) -> dict:
             | Q(enqueued_at__lt=F("next_attempt_at"))
             | Q(enqueued_at__lt=grace)
         )
-        .order_by("next_attempt_at")
+        .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:batch]
     )
-    for pk in due:
-        delivery_enqueue(delivery_id=pk, now=now)
+    deliveries_enqueue(delivery_ids=due, now=now)
     if recovered or due:
-        log.info("delivery_sweep", recovered=recovered, enqueued=len(due))
-    return {"recovered": recovered, "enqueued": len(due)}
+        log.info("delivery_sweep", recovered=len(recovered), enqueued=len(due))
+    return {"recovered": len(recovered), "enqueued": len(due)}

@@ -64,6 +64,17 @@ class Delivery(BusinessOwned):
             models.Index(fields=["proposal", "-created_at"]),
             # Stuck and recently failed deliveries (support overview, sweeper, metrics).
             models.Index(fields=["state", "updated_at"], name="delivery_state_updated_idx"),
+            # The sweeper: due rows in due order, and leases that ran out (both small sets).
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=models.Q(state__in=["pending", "failed_retrying"]),
+                name="delivery_due_idx",
+            ),
+            models.Index(
+                fields=["claimed_until", "id"],
+                condition=models.Q(state="sending"),
+                name="delivery_lease_idx",
+            ),
             # The support console: newest first, by state, by recipient address.
             models.Index(fields=["-created_at", "-id"], name="delivery_created_idx"),
             models.Index(fields=["state", "-created_at"], name="delivery_state_created_idx"),

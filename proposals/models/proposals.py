@@ -66,6 +66,11 @@ class Proposal(BusinessOwned):
     answered_at = models.DateTimeField(null=True, blank=True)
     expired_at = models.DateTimeField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # When each reminder rule comes due for the current version (its sent time plus the
+    # business's days); null once reminded, answered, withdrawn, expired or the rule is off.
+    # The reminders job reads these through partial indexes: it never joins settings per row.
+    remind_unopened_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    remind_unanswered_due_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -77,6 +82,22 @@ class Proposal(BusinessOwned):
             models.Index(fields=["business", "status", "-created_at"]),
             models.Index(fields=["business", "client"]),
             models.Index(fields=["status", "valid_until"]),
+            # What the scheduled jobs take, in the order they take it: only due rows are indexed.
+            models.Index(
+                fields=["remind_unopened_due_at", "id"],
+                condition=models.Q(remind_unopened_due_at__isnull=False),
+                name="proposal_unopened_due_idx",
+            ),
+            models.Index(
+                fields=["remind_unanswered_due_at", "id"],
+                condition=models.Q(remind_unanswered_due_at__isnull=False),
+                name="proposal_unanswered_due_idx",
+            ),
+            models.Index(
+                fields=["valid_until", "id"],
+                condition=models.Q(status__in=["sent", "viewed"], valid_until__isnull=False),
+                name="proposal_open_expiry_idx",
+            ),
             # The support console: newest first across businesses, by status, by number.
             models.Index(fields=["-created_at", "-id"], name="proposal_created_idx"),
             models.Index(

@@ -1,16 +1,24 @@
 """Scheduled jobs: expiry at the end of the valid-until day, reminders once per rule."""
 
 from datetime import UTC, date, datetime, timedelta
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django_q.models import OrmQ
 
+from accounts.models import Business
 from proposals import services
 from proposals.delivery import tasks
 from proposals.delivery.jobs import proposals_expire_due, reminders_send_due
 from proposals.models import Activity, Delivery, Proposal, ProposalSettings, ProposalVersion
+from proposals.reminders import reminders_reschedule
 from tests.accounts.factories import BusinessFactory
 from tests.proposals.factories import make_sent_proposal
+from tests.proposals.test_services import run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -80,11 +88,17 @@ def sent_days_ago(days: float, *, unopened: int | None = 3, unanswered: int | No
             remind_unanswered_after_days=unanswered,
         )
     proposal, version = make_sent_proposal(business=business)
+    backdate(version, days)
+    return proposal, version
+
+
+def backdate(version: ProposalVersion, days: float) -> None:
+    """As if the version had been sent ``days`` ago (its reminder due times move with it)."""
     ProposalVersion.objects.filter(pk=version.pk).update(
         sent_at=timezone.now() - timedelta(days=days)
     )
+    reminders_reschedule(business_id=version.business_id)
     version.refresh_from_db()
-    return proposal, version
 
 
 def reminders(proposal) -> list[Delivery]:
@@ -155,7 +169,7 @@ def test_a_new_version_gets_its_own_reminders():
     proposal, version = sent_days_ago(4)
     assert reminders_send_due() == 1
     second = services.proposal_send(proposal=proposal, acting_user=None)
-    ProposalVersion.objects.filter(pk=second.pk).update(sent_at=timezone.now() - timedelta(days=4))
+    backdate(second, 4)
     assert reminders_send_due() == 1
     assert {d.version_id for d in reminders(proposal)} == {version.pk, second.pk}
 
@@ -168,3 +182,167 @@ def test_reminders_work_in_bounded_batches(settings):
     assert reminders_send_due() == 2
     assert reminders_send_due() == 1
     assert tasks.send_reminders() == 0
+
+
+# --- set-based: a constant number of queries per batch, whatever its size -----------------
+
+
+def _queries(fn) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        fn()
+    return len(ctx.captured_queries)
+
+
+def _due_for_expiry(count: int) -> None:
+    business = BusinessFactory(plan=Business.Plan.PAID)
+    for _ in range(count):
+        sent_with_valid_until(date(2026, 1, 1), business=business)
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_expiry_issues_the_same_queries_for_5_and_50_due_proposals(
+    count, settings, django_assert_num_queries
+):
+    settings.DELIVERY_JOB_BATCH_SIZE = 100
+    _due_for_expiry(5)
+    five = _queries(lambda: proposals_expire_due(now=datetime(2026, 2, 1, tzinfo=UTC)))
+    _due_for_expiry(count)
+    with django_assert_num_queries(five):
+        assert proposals_expire_due(now=datetime(2026, 2, 1, tzinfo=UTC)) == count
+    assert Activity.objects.filter(kind=Activity.Kind.EXPIRED).count() == 5 + count
+
+
+def _due_for_reminders(count: int) -> list[Proposal]:
+    business = BusinessFactory(plan=Business.Plan.PAID)
+    due = []
+    for _ in range(count):
+        proposal, version = make_sent_proposal(business=business)
+        ProposalVersion.objects.filter(pk=version.pk).update(
+            sent_at=timezone.now() - timedelta(days=4)
+        )
+        due.append(proposal)
+    reminders_reschedule(business_id=business.pk)
+    return due
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_reminders_issue_the_same_queries_for_5_and_50_due_proposals(
+    count, settings, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    settings.DELIVERY_JOB_BATCH_SIZE = 100
+    _due_for_reminders(5)
+    with CaptureQueriesContext(connection) as five:
+        with django_capture_on_commit_callbacks(execute=True):
+            reminders_send_due()
+    due = _due_for_reminders(count)
+    expected = len(five.captured_queries)
+    if connection.vendor == "sqlite" and count == 50:
+        # SQLite takes at most 999 parameters a query: Django splits the 50 deliveries' bulk
+        # INSERT (20 columns) in two. PostgreSQL (production) has no such split.
+        expected += 1
+    with django_assert_num_queries(expected):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert reminders_send_due() == count
+    # Each reminder: its delivery (enqueued once, in bulk) and its timeline row.
+    sent = Delivery.objects.filter(proposal__in=due, kind=Delivery.Kind.REMINDER)
+    assert sent.count() == count and not sent.filter(enqueued_at__isnull=True).exists()
+    assert OrmQ.objects.count() >= count
+    assert Activity.objects.filter(proposal__in=due, kind=Activity.Kind.REMINDED).count() == count
+
+
+def test_a_business_with_reminders_off_gets_none_even_for_proposals_sent_before():
+    proposal, version = sent_days_ago(30)
+    services.settings_update(
+        business=proposal.business, acting_user=None, brand_name="", brand_color="#116dff",
+        remind_unopened_after_days=0, remind_unanswered_after_days=0, default_currency="USD",
+    )  # fmt: skip
+    assert reminders_send_due() == 0
+    assert reminders(proposal) == []
+
+
+def test_changing_the_reminder_days_applies_to_proposals_already_sent():
+    proposal, version = sent_days_ago(2.5)  # default 3 days: not due yet
+    assert reminders_send_due() == 0
+    services.settings_update(
+        business=proposal.business, acting_user=None, brand_name="", brand_color="#116dff",
+        remind_unopened_after_days=2, remind_unanswered_after_days=9, default_currency="USD",
+    )  # fmt: skip
+    assert reminders_send_due() == 1
+    [delivery] = reminders(proposal)
+    assert delivery.context == {"rule": "unopened"}
+    # Changing again does not bring back a rule that already fired for this version.
+    services.settings_update(
+        business=proposal.business, acting_user=None, brand_name="", brand_color="#116dff",
+        remind_unopened_after_days=1, remind_unanswered_after_days=9, default_currency="USD",
+    )  # fmt: skip
+    assert reminders_send_due(now=timezone.now() + timedelta(days=2)) == 0
+
+
+def test_sending_schedules_the_rules_from_the_business_settings():
+    business = BusinessFactory()
+    ProposalSettings.objects.create(
+        business=business, remind_unopened_after_days=2, remind_unanswered_after_days=0
+    )
+    proposal, version = make_sent_proposal(business=business)
+    assert proposal.remind_unopened_due_at == version.sent_at + timedelta(days=2)
+    assert proposal.remind_unanswered_due_at is None  # 0 days: off
+
+
+def test_answering_viewing_and_withdrawing_clear_what_can_no_longer_fire():
+    viewed, version = sent_days_ago(1)
+    services.proposal_mark_viewed(version=version, ip=None, user_agent="")
+    viewed.refresh_from_db()
+    assert viewed.remind_unopened_due_at is None and viewed.remind_unanswered_due_at
+    withdrawn, _ = sent_days_ago(1)
+    services.proposal_withdraw(proposal=withdrawn, acting_user=None)
+    withdrawn.refresh_from_db()
+    assert (withdrawn.remind_unopened_due_at, withdrawn.remind_unanswered_due_at) == (None, None)
+
+
+def test_a_due_time_left_on_a_closed_proposal_is_dropped_without_a_reminder():
+    # Belt and braces: whatever left a due time behind, the job re-checks and clears it.
+    proposal, _ = sent_days_ago(10)
+    Proposal.objects.filter(pk=proposal.pk).update(status=Proposal.Status.DECLINED)
+    assert reminders_send_due() == 0
+    proposal.refresh_from_db()
+    assert (proposal.remind_unopened_due_at, proposal.remind_unanswered_due_at) == (None, None)
+
+
+def test_an_uninstalled_business_gets_no_reminders():
+    proposal, _ = sent_days_ago(10)
+    Business.objects.filter(pk=proposal.business_id).update(status=Business.Status.UNINSTALLED)
+    assert reminders_send_due() == 0
+
+
+def test_the_migration_fills_due_times_of_open_proposals_from_their_settings():
+    fill = import_module("proposals.migrations.0003_scale_jobs").fill_due_times
+    custom, custom_version = sent_days_ago(1, unopened=5, unanswered=0)
+    default, default_version = sent_days_ago(1, unopened=None)
+    services.proposal_mark_viewed(version=default_version, ip=None, user_agent="")
+    Proposal.objects.update(remind_unopened_due_at=None, remind_unanswered_due_at=None)
+    fill(django_apps, None)
+    custom.refresh_from_db()
+    default.refresh_from_db()
+    assert custom.remind_unopened_due_at == custom_version.sent_at + timedelta(days=5)
+    assert custom.remind_unanswered_due_at is None
+    assert default.remind_unopened_due_at is None  # viewed: only "unanswered" can fire
+    assert default.remind_unanswered_due_at == default_version.sent_at + timedelta(days=7)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_reminder_runs_send_each_reminder_once():
+    due = _due_for_reminders(8)
+    results = run_concurrently(reminders_send_due, 3)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sum(results) == 8
+    assert Delivery.objects.filter(proposal__in=due, kind=Delivery.Kind.REMINDER).count() == 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_expiry_runs_expire_each_proposal_once():
+    _due_for_expiry(8)
+    now = datetime(2026, 2, 1, tzinfo=UTC)
+    results = run_concurrently(lambda: proposals_expire_due(now=now), 3)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sum(results) == 8
+    assert Activity.objects.filter(kind=Activity.Kind.EXPIRED).count() == 8
