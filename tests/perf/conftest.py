@@ -177,6 +177,10 @@ def build_world() -> World:
         if p.pk in by_proposal:
             p.current_version = by_proposal[p.pk]
     Proposal.objects.bulk_update(proposals, ["current_version"], batch_size=500)
+    # Rows written in bulk skip the send: schedule their reminders as a settings change does.
+    from proposals.reminders import reminders_reschedule
+
+    reminders_reschedule(business_id=big.pk)
 
     activities = []
     for p in proposals:
