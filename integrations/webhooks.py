@@ -216,20 +216,36 @@ def _handle(receipt: WebhookReceipt) -> tuple[Business | None, str]:
 
 
 def webhook_sweep(*, now=None) -> int:
-    """Re-enqueue receipts whose enqueue was lost, whose worker died, or whose retry is due."""
+    """Re-enqueue receipts whose enqueue was lost, whose worker died, or whose retry is due.
+
+    One read (served by the ``status, next_attempt_at`` index: processed and rejected
+    receipts are never touched) and one bulk enqueue, whatever the number of rows.
+    """
+    from common.queue import enqueue_many
+
     now = now or timezone.now()
-    due = WebhookReceipt.objects.filter(
-        Q(status=Status.PENDING, next_attempt_at__lte=now)
-        | Q(
-            status=Status.PENDING,
-            next_attempt_at__isnull=True,
-            received_at__lt=now - timedelta(seconds=60),
+    due = list(
+        WebhookReceipt.objects.filter(
+            Q(status=Status.PENDING, next_attempt_at__lte=now)
+            | Q(
+                status=Status.PENDING,
+                next_attempt_at__isnull=True,
+                received_at__lt=now - timedelta(seconds=60),
+            )
+            | Q(status=Status.PROCESSING, claimed_at__lt=now - claim_lease())
         )
-        | Q(status=Status.PROCESSING, claimed_at__lt=now - claim_lease())
-    ).values_list("pk", flat=True)[:500]
-    count = 0
-    for receipt_id in due:
-        count += _enqueue(receipt_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:500]
+    )
+    try:
+        count = enqueue_many(
+            "integrations.tasks.process_webhook_receipt",
+            [(pk,) for pk in due],
+            task_name="wix-webhook",
+        )
+    except Exception as exc:  # the broker being down: the receipts stay due for the next sweep
+        log.warning("wix_webhook_enqueue_failed", count=len(due), error=exc.__class__.__name__)
+        return 0
     if count:
         log.info("wix_webhook_sweep", enqueued=count)
     return count

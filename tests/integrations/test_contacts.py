@@ -3,7 +3,8 @@
 import time
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import OrmQ
 
@@ -320,3 +321,24 @@ def test_a_huge_retry_after_is_capped_and_never_overflows(wix, send):
     sync = WixContactSync.objects.get()
     assert sync.status == WixContactSync.Status.PENDING
     assert sync.next_attempt_at <= timezone.now() + timezone.timedelta(hours=1, seconds=5)
+
+
+def _lost_syncs(count: int) -> None:
+    business = BusinessFactory()
+    WixContactSync.objects.bulk_create(
+        WixContactSync(business=business, client=ClientFactory(business=business), attempts=1)
+        for _ in range(count)
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [5, 50])
+def test_the_sweep_issues_the_same_queries_for_5_and_50_due_syncs(count, django_assert_num_queries):
+    _lost_syncs(5)
+    with CaptureQueriesContext(connection) as five:
+        assert contacts.contact_sync_sweep() == 5
+    OrmQ.objects.all().delete()
+    _lost_syncs(count - 5)
+    with django_assert_num_queries(len(five.captured_queries)):
+        assert contacts.contact_sync_sweep() == count  # the enqueues are one bulk INSERT
+    assert len(queued_tasks()) == count

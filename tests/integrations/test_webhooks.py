@@ -11,6 +11,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import OrmQ
 from hypothesis import given
@@ -412,3 +414,26 @@ def test_a_hostile_content_length_is_refused_not_a_server_error(client, declared
     response = client.post(URL, data=signed(), content_type="text/plain", CONTENT_LENGTH=declared)
     assert response.status_code == 413
     assert WebhookReceipt.objects.get().rejected_reason == "body_too_large"
+
+
+def _pending_receipts(count: int) -> None:
+    long_ago = timezone.now() - timedelta(minutes=10)
+    WebhookReceipt.objects.bulk_create(
+        WebhookReceipt(status=WebhookReceipt.Status.PENDING, verified=True, received_at=long_ago)
+        for _ in range(count)
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [5, 50])
+def test_the_sweep_issues_the_same_queries_for_5_and_50_lost_receipts(
+    count, django_assert_num_queries
+):
+    _pending_receipts(5)
+    with CaptureQueriesContext(connection) as five:
+        assert webhooks.webhook_sweep() == 5
+    OrmQ.objects.all().delete()
+    _pending_receipts(count - 5)
+    with django_assert_num_queries(len(five.captured_queries)):
+        assert webhooks.webhook_sweep() == count  # the enqueues are one bulk INSERT
+    assert len(queued_tasks()) == count
