@@ -33,7 +33,16 @@ def proposal_list(
     client_id: int | str | None = None,
     search: str | None = None,
 ) -> QuerySet[Proposal]:
-    queryset = scoped(Proposal, business).select_related("client", "current_version")
+    """A business's proposals, newest first (``-created_at, -pk``: keyset pages rely on it).
+
+    The current version comes along for its number only: its snapshot (the whole frozen
+    content) is left in the database.
+    """
+    queryset = (
+        scoped(Proposal, business)
+        .select_related("client", "current_version")
+        .defer("current_version__snapshot")
+    )
     if status:
         queryset = queryset.filter(status=status)
     if client_id:
@@ -42,14 +51,38 @@ def proposal_list(
         except (TypeError, ValueError):
             queryset = queryset.none()
     if search:
-        term = search.strip()[:MAX_SEARCH]
-        condition = Q(title__icontains=term) | Q(client__name__icontains=term)
-        condition |= Q(client__email__icontains=term) | Q(client__company__icontains=term)
-        number = term.upper().removeprefix("P-")
-        if number.isascii() and number.isdigit() and len(number) <= 9:
-            condition |= Q(number=int(number))
-        queryset = queryset.filter(condition)
+        queryset = queryset.filter(_proposal_search(business=business, search=search))
     return queryset.order_by("-created_at", "-pk")
+
+
+# A search matching at most this many clients names them in the query (``client_id IN (1, 2,
+# …)``), which the planner can estimate and answer through the (business, client) index;
+# beyond it the clients are a subquery and the newest-first scan finds matches quickly.
+SEARCH_CLIENT_IDS = 200
+
+
+def _proposal_search(*, business: Business, search: str) -> Q:
+    """Title, number (P-0042 or 42), or the client's name, email or company.
+
+    One query first looks for matching clients among the business's own (trigram indexes on
+    PostgreSQL), never a join per proposal. Then every alternative can be answered by an
+    index: the title by its trigram index, the clients by (business, client), the number by
+    (business, number) — so a search that matches nothing reads no proposal rows at all.
+    """
+    term = search.strip()[:MAX_SEARCH]
+    clients = scoped(Client, business).filter(
+        Q(name__icontains=term) | Q(email__icontains=term) | Q(company__icontains=term)
+    )
+    client_ids = list(clients.values_list("pk", flat=True)[: SEARCH_CLIENT_IDS + 1])
+    condition = Q(title__icontains=term)
+    if len(client_ids) > SEARCH_CLIENT_IDS:
+        condition |= Q(client_id__in=clients.values("pk"))
+    elif client_ids:
+        condition |= Q(client_id__in=client_ids)
+    number = term.upper().removeprefix("P-")
+    if number.isascii() and number.isdigit() and len(number) <= 9:
+        condition |= Q(number=int(number))
+    return condition
 
 
 def proposal_get(*, business: Business, pk: object) -> Proposal:
@@ -64,6 +97,25 @@ def proposal_sections(*, proposal: Proposal) -> list[Section]:
             Prefetch("items", queryset=LineItem.objects.order_by("position", "pk"))
         )
     )
+
+
+def proposal_content(*, proposal: Proposal) -> tuple[list[Section], Totals]:
+    """The working copy's sections (items prefetched) and their totals, read once."""
+    sections = proposal_sections(proposal=proposal)
+    items = [
+        {
+            "key": str(item.pk),
+            "quantity": item.quantity,
+            "unit_price": item.unit_price,
+            "discount_percent": item.discount_percent,
+            "tax_rate": item.tax_rate,
+            "optional": item.optional,
+            "selected": item.selected,
+        }
+        for section in sections
+        for item in section.items.all()
+    ]
+    return sections, compute_totals(rules.line_inputs(items), proposal.currency)
 
 
 def proposal_totals(*, proposal: Proposal) -> Totals:

@@ -1,6 +1,7 @@
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 
 from accounts.scoping import BusinessOwned
 
@@ -22,6 +23,11 @@ class Client(BusinessOwned):
             models.Index("business", Lower("email"), name="client_business_email_ci"),
             # Support searches a client's email across businesses.
             models.Index(Lower("email"), name="client_email_ci"),
+            # API proposal search: substrings of name, email, company through trigrams.
+            # PostgreSQL only (pg_trgm); migration proposals 0005 skips them elsewhere.
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="client_name_trgm"),
+            GinIndex(OpClass(Upper("email"), name="gin_trgm_ops"), name="client_email_trgm"),
+            GinIndex(OpClass(Upper("company"), name="gin_trgm_ops"), name="client_company_trgm"),
         ]
 
     def __str__(self) -> str:

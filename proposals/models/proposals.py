@@ -1,9 +1,10 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 
 from accounts.scoping import BusinessOwned
 
@@ -104,6 +105,9 @@ class Proposal(BusinessOwned):
                 fields=["status", "-created_at", "-id"], name="proposal_status_created_idx"
             ),
             models.Index(fields=["number"], name="proposal_number_idx"),
+            # API search: a title substring (icontains is UPPER(title) LIKE) through trigrams.
+            # PostgreSQL only (pg_trgm); migration 0005 skips it elsewhere.
+            GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="proposal_title_trgm"),
         ]
 
     def __str__(self) -> str:

@@ -46,12 +46,15 @@ class ProposalViewMixin:
     def get_proposal(self, pk: int) -> Proposal:
         return selectors.proposal_get(business=self.business, pk=pk)
 
-    def proposal_response(self, proposal: Proposal, status: int = 200) -> Response:
-        proposal = self.get_proposal(proposal.pk)
-        context = {
-            "sections": selectors.proposal_sections(proposal=proposal),
-            "totals": selectors.proposal_totals(proposal=proposal),
-        }
+    def proposal_response(
+        self, proposal: Proposal, status: int = 200, *, reload: bool = True
+    ) -> Response:
+        # After a write the proposal is read again (the service may have changed any field);
+        # a plain read passes the row it just fetched (reload=False): nothing is read twice.
+        if reload:
+            proposal = self.get_proposal(proposal.pk)
+        sections, totals = selectors.proposal_content(proposal=proposal)
+        context = {"sections": sections, "totals": totals}
         headers = {"ETag": etag_for(proposal)}
         if status == 201:
             headers["Location"] = reverse("api:proposal-detail", kwargs={"pk": proposal.pk})
@@ -118,7 +121,7 @@ class ProposalDetailView(ProposalViewMixin, ApiView):
 
     @extend_schema(tags=TAG, summary="Read a proposal", parameters=[ETAG_HEADER])
     def get(self, request: Request, pk: int) -> Response:
-        return self.proposal_response(self.get_proposal(pk))
+        return self.proposal_response(self.get_proposal(pk), reload=False)
 
     @extend_schema(
         tags=TAG,
