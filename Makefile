@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format ci install migrate clean schema
+.PHONY: run test lint format ci install migrate clean schema bench
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"' \
@@ -39,6 +39,10 @@ format: $(STAMP)
 
 ci:
 	bash .ci/run
+
+# HTTP benchmark on a seeded database (docs/benchmarks.md), e.g. make bench BENCH_ARGS=--quick
+bench: $(STAMP)
+	$(PY) manage.py bench_web $(BENCH_ARGS)
 
 # Regenerate the committed OpenAPI schema after a deliberate API change (tests compare them).
 schema: $(STAMP)
