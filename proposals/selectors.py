@@ -188,11 +188,19 @@ def send_usage(*, business: Business) -> tuple[int, int | None]:
 def version_by_token(*, token: str) -> ProposalVersion | None:
     if not token or len(token) > 64:
         return None
-    return (
-        ProposalVersion.objects.select_related("proposal", "proposal__business", "business")
-        .filter(token=token)
-        .first()
+    # One query: the token is unique (no ORDER BY), and the business is joined once, through
+    # the proposal (the version's own business is the same row).
+    version = next(
+        iter(
+            ProposalVersion.objects.select_related("proposal", "proposal__business")
+            .filter(token=token)
+            .order_by()[:1]
+        ),
+        None,
     )
+    if version is not None:
+        version.business = version.proposal.business
+    return version
 
 
 def public_page_state(*, version: ProposalVersion) -> str:

@@ -9,7 +9,7 @@ from django.urls import reverse
 from accounts.models import Business
 from proposals import services
 from proposals.models import Acceptance, Proposal, ProposalView
-from tests.proposals.factories import make_proposal, make_sent_proposal
+from tests.proposals.factories import item, make_proposal, make_sent_proposal, sections
 
 pytestmark = pytest.mark.django_db
 
@@ -246,3 +246,22 @@ def test_draft_has_no_public_page(client):
 def test_get_on_answer_urls_is_refused(client):
     _, version = make_sent_proposal()
     assert client.get(reverse("public:accept", args=[version.token])).status_code == 405
+
+
+def _sent_with_items(count: int):
+    items = [item(f"Line {n}", "1", "10.00", optional=n % 2 == 1) for n in range(count)]
+    return make_sent_proposal(sections=sections(*items))
+
+
+@pytest.mark.parametrize("size", [5, 50])
+def test_client_page_queries_do_not_grow_with_items(client, size, django_assert_num_queries):
+    _, version = _sent_with_items(size)
+    client.get(page_url(version))  # the first view moves sent → viewed (once)
+
+    # the version with its proposal and business, the view row (in a savepoint), the
+    # sent → viewed check (an UPDATE matching nothing now); the snapshot is not read again
+    with django_assert_num_queries(5):
+        response = client.get(page_url(version))
+
+    assert response.status_code == 200
+    assert html(response).count("Line ") >= size
