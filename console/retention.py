@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import structlog
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
 from integrations.models import IntegrationCall, WebhookReceipt
@@ -31,101 +31,73 @@ def _ago(days: int, now):
     return now - timedelta(days=days)
 
 
-def _delete_in_batches(queryset: QuerySet, *, time_field: str, newest_cutoff) -> int:
-    """Walk the table in primary-key order, deleting what ``queryset`` marks as expired.
+def _delete_in_batches(model, rules: list[tuple[Q, str]]) -> int:
+    """Delete what each ``(filter, time field)`` rule marks as expired, oldest first.
 
-    Rows are appended in time order, so the walk reads short primary-key ranges (no index on
-    the time column needed) and stops at the first batch that is entirely younger than the
-    newest cutoff. The filter decides what goes: a row out of time order is kept, never lost.
+    Each batch is two short queries, both on an index whose leading column the rule names
+    (the time column, or the outcome then time): the ids of the ``RETENTION_BATCH_SIZE``
+    oldest matching rows, then one DELETE of those ids. Rules run in order (successes first)
+    and share the kind's budget of ``RETENTION_MAX_BATCHES`` batches; the next run continues.
+    Nothing is re-read: kept rows (failures within their longer retention, work in progress)
+    never sit in front of the expired ones.
     """
-    model, batch = queryset.model, settings.RETENTION_BATCH_SIZE
-    last_pk, deleted = 0, 0
-    for _ in range(settings.RETENTION_MAX_BATCHES):
-        rows = list(
-            model.objects.filter(pk__gt=last_pk)
-            .order_by("pk")
-            .values_list("pk", time_field)[:batch]
-        )
-        if not rows:
-            break
-        upper = rows[-1][0]
-        _, per_model = queryset.filter(pk__gt=last_pk, pk__lte=upper).delete()
-        deleted += per_model.get(model._meta.label, 0)
-        last_pk = upper
-        if len(rows) < batch or min(when for _, when in rows) >= newest_cutoff:
-            break
+    size, budget, deleted = settings.RETENTION_BATCH_SIZE, settings.RETENTION_MAX_BATCHES, 0
+    for condition, time_field in rules:
+        while budget > 0:
+            budget -= 1
+            ids = list(
+                model.objects.filter(condition)
+                .order_by(time_field)
+                .values_list("pk", flat=True)[:size]
+            )
+            if ids:
+                # No cascades or signals on these models: Django issues one DELETE … IN (ids).
+                _, per_model = model.objects.filter(pk__in=ids).delete()
+                deleted += per_model.get(model._meta.label, 0)
+            if len(ids) < size:
+                break
     return deleted
 
 
-def delivery_attempts_expired(now=None) -> QuerySet:
+def delivery_attempts_rules(now=None) -> list[tuple[Q, str]]:
+    """One rule per outcome, so each is a range of the ``outcome, -started_at`` index."""
     now = now or timezone.now()
-    return DeliveryAttempt.objects.filter(
-        Q(
-            outcome=DeliveryAttempt.Outcome.SENT,
-            started_at__lt=_ago(settings.RETENTION_DELIVERY_ATTEMPTS_DAYS, now),
-        )
-        | Q(
-            outcome__in=_FAILED_ATTEMPTS,
-            started_at__lt=_ago(settings.RETENTION_FAILED_DELIVERY_ATTEMPTS_DAYS, now),
-        )
-    )
+    sent = _ago(settings.RETENTION_DELIVERY_ATTEMPTS_DAYS, now)
+    failed = _ago(settings.RETENTION_FAILED_DELIVERY_ATTEMPTS_DAYS, now)
+    return [(Q(outcome=DeliveryAttempt.Outcome.SENT, started_at__lt=sent), "started_at")] + [
+        (Q(outcome=outcome, started_at__lt=failed), "started_at") for outcome in _FAILED_ATTEMPTS
+    ]
 
 
-def integration_calls_expired(now=None) -> QuerySet:
+def integration_calls_rules(now=None) -> list[tuple[Q, str]]:
+    """Served by ``integ_call_created_idx`` (oldest first, the other outcome filtered out)."""
     now = now or timezone.now()
-    return IntegrationCall.objects.filter(
-        Q(ok=True, created_at__lt=_ago(settings.RETENTION_WIX_CALLS_DAYS, now))
-        | Q(ok=False, created_at__lt=_ago(settings.RETENTION_FAILED_WIX_CALLS_DAYS, now))
-    )
+    return [
+        (Q(ok=True, created_at__lt=_ago(settings.RETENTION_WIX_CALLS_DAYS, now)), "created_at"),
+        (
+            Q(ok=False, created_at__lt=_ago(settings.RETENTION_FAILED_WIX_CALLS_DAYS, now)),
+            "created_at",
+        ),
+    ]
 
 
-def webhook_receipts_expired(now=None) -> QuerySet:
+def webhook_receipts_rules(now=None) -> list[tuple[Q, str]]:
+    """Served by ``webhook_receipt_last_idx`` (oldest first, kept statuses filtered out)."""
     now = now or timezone.now()
-    return WebhookReceipt.objects.filter(
-        Q(
-            status__in=_DONE_RECEIPTS,
-            last_received_at__lt=_ago(settings.RETENTION_WEBHOOK_RECEIPTS_DAYS, now),
-        )
-        | Q(
-            status__in=_FAILED_RECEIPTS,
-            last_received_at__lt=_ago(settings.RETENTION_FAILED_WEBHOOK_RECEIPTS_DAYS, now),
-        )
-    )
+    done = _ago(settings.RETENTION_WEBHOOK_RECEIPTS_DAYS, now)
+    failed = _ago(settings.RETENTION_FAILED_WEBHOOK_RECEIPTS_DAYS, now)
+    return [
+        (Q(status__in=_DONE_RECEIPTS, last_received_at__lt=done), "last_received_at"),
+        (Q(status__in=_FAILED_RECEIPTS, last_received_at__lt=failed), "last_received_at"),
+    ]
 
 
 def prune_all(*, now=None) -> dict:
     now = now or timezone.now()
     result = {
-        "delivery_attempts": _delete_in_batches(
-            delivery_attempts_expired(now),
-            time_field="started_at",
-            newest_cutoff=_ago(
-                min(
-                    settings.RETENTION_DELIVERY_ATTEMPTS_DAYS,
-                    settings.RETENTION_FAILED_DELIVERY_ATTEMPTS_DAYS,
-                ),
-                now,
-            ),
-        ),
-        "integration_calls": _delete_in_batches(
-            integration_calls_expired(now),
-            time_field="created_at",
-            newest_cutoff=_ago(
-                min(settings.RETENTION_WIX_CALLS_DAYS, settings.RETENTION_FAILED_WIX_CALLS_DAYS),
-                now,
-            ),
-        ),
-        "webhook_receipts": _delete_in_batches(
-            webhook_receipts_expired(now),
-            time_field="last_received_at",
-            newest_cutoff=_ago(
-                min(
-                    settings.RETENTION_WEBHOOK_RECEIPTS_DAYS,
-                    settings.RETENTION_FAILED_WEBHOOK_RECEIPTS_DAYS,
-                ),
-                now,
-            ),
-        ),
+        "delivery_attempts": _delete_in_batches(DeliveryAttempt, delivery_attempts_rules(now)),
+        "integration_calls": _delete_in_batches(IntegrationCall, integration_calls_rules(now)),
+        "webhook_receipts": _delete_in_batches(WebhookReceipt, webhook_receipts_rules(now)),
     }
     log.info("retention_pruned", **result)
     return result

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 import structlog
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 from django_q.signing import SignedPackage
@@ -23,6 +24,7 @@ from proposals.delivery.services import (
     delivery_sweep,
 )
 from proposals.models import Activity, Delivery, DeliveryAttempt
+from tests.accounts.factories import BusinessFactory
 from tests.proposals.factories import make_sent_proposal
 
 
@@ -428,3 +430,44 @@ def test_a_lease_shorter_than_the_task_timeout_refuses_to_start():
     assert result.returncode != 0
     assert "DELIVERY_LEASE_SECONDS must be greater than Q_TIMEOUT" in result.stderr
     assert load_settings({"Q_TIMEOUT": "60", "EMAIL_TIMEOUT": "100"}).returncode == 0
+
+
+def _lost_deliveries(count: int) -> None:
+    """``count`` rows whose worker died mid-send and ``count`` whose enqueue was lost."""
+    business = BusinessFactory()
+    past = timezone.now() - timedelta(hours=1)
+    rows = Delivery.objects.bulk_create(
+        Delivery(
+            business=business,
+            kind=Delivery.Kind.OWNER_VIEWED,
+            recipient="owner@example.com",
+            idempotency_key=f"lost:{business.pk}:{n}",
+            state=Delivery.State.SENDING if n % 2 else Delivery.State.PENDING,
+            attempt_count=n % 2,
+            claimed_until=past if n % 2 else None,
+            next_attempt_at=past,
+        )
+        for n in range(2 * count)
+    )
+    DeliveryAttempt.objects.bulk_create(
+        DeliveryAttempt(delivery=row, number=1, started_at=past, worker="gone:1")
+        for row in rows
+        if row.state == Delivery.State.SENDING
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [5, 50])
+def test_the_sweep_issues_the_same_queries_for_5_and_50_lost_deliveries(
+    count, django_assert_num_queries
+):
+    _lost_deliveries(5)
+    with CaptureQueriesContext(connection) as five:
+        assert delivery_sweep() == {"recovered": 5, "enqueued": 10}
+    OrmQ.objects.all().delete()
+    Delivery.objects.all().delete()
+    _lost_deliveries(count)
+    with django_assert_num_queries(len(five.captured_queries)):
+        assert delivery_sweep() == {"recovered": count, "enqueued": 2 * count}
+    assert sorted(queued_delivery_ids()) == sorted(Delivery.objects.values_list("pk", flat=True))
+    assert not DeliveryAttempt.objects.filter(outcome=DeliveryAttempt.Outcome.IN_PROGRESS).exists()

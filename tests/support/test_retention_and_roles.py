@@ -2,6 +2,8 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -103,3 +105,25 @@ def test_support_staff_are_not_superusers(support_user):
     assert support_user.has_perm("accounts.run_support_actions")
     assert not support_user.has_perm("proposals.change_proposal")
     assert not support_user.has_perm("accounts.change_user")
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_retention_issues_the_same_queries_for_5_and_50_expired_rows(
+    count, settings, django_assert_num_queries
+):
+    settings.RETENTION_BATCH_SIZE = 100  # one batch per rule
+
+    def expired(n: int) -> None:
+        for attempt in AttemptFactory.create_batch(n, outcome="sent"):
+            _aged(DeliveryAttempt, attempt, "started_at", 31)
+        IntegrationCall.objects.filter(
+            pk__in=[c.pk for c in CallFactory.create_batch(n, ok=True, status=200, error="")]
+        ).update(created_at=timezone.now() - timedelta(days=15))
+
+    expired(5)
+    with CaptureQueriesContext(connection) as five:
+        assert retention.prune_all()["delivery_attempts"] == 5
+    expired(count)
+    with django_assert_num_queries(len(five.captured_queries)):
+        result = retention.prune_all()
+    assert result == {"delivery_attempts": count, "integration_calls": count, "webhook_receipts": 0}
