@@ -84,3 +84,33 @@ def reminders_reschedule(*, business_id: int) -> int:
             ),
         )
     return scheduled
+
+
+# Every open proposal at once, for data written in bulk (``seed_scale``, restores): one
+# UPDATE … FROM on PostgreSQL. Same rules as ``reminders_reschedule``; the model defaults
+# (3 and 7 days) stand in for a business without a settings row.
+SCHEDULE_ALL_SQL = """
+UPDATE proposals_proposal p SET
+    remind_unopened_due_at = CASE
+        WHEN p.status = 'sent' AND v.reminded_unopened_at IS NULL
+             AND COALESCE(s.remind_unopened_after_days, %(unopened)s) > 0
+        THEN v.sent_at + make_interval(days => COALESCE(s.remind_unopened_after_days, %(unopened)s))
+    END,
+    remind_unanswered_due_at = CASE
+        WHEN v.reminded_unanswered_at IS NULL
+             AND COALESCE(s.remind_unanswered_after_days, %(unanswered)s) > 0
+        THEN v.sent_at
+             + make_interval(days => COALESCE(s.remind_unanswered_after_days, %(unanswered)s))
+    END
+FROM proposals_proposalversion v
+LEFT JOIN proposals_proposalsettings s ON s.business_id = v.business_id
+WHERE v.id = p.current_version_id
+  AND p.status IN ('sent', 'viewed')
+  AND v.token_revoked_at IS NULL
+"""
+
+
+def reminders_schedule_all(cursor) -> int:
+    """Set the due times of every open proposal (PostgreSQL); returns the rows updated."""
+    cursor.execute(SCHEDULE_ALL_SQL, {rule: _default(rule) for rule in RULES})
+    return cursor.rowcount

@@ -346,3 +346,25 @@ def test_concurrent_expiry_runs_expire_each_proposal_once():
     assert not [r for r in results if isinstance(r, Exception)], results
     assert sum(results) == 8
     assert Activity.objects.filter(kind=Activity.Kind.EXPIRED).count() == 8
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="bulk SQL for PostgreSQL seeds")
+def test_scheduling_every_open_proposal_at_once_matches_the_per_business_rules():
+    from proposals.reminders import reminders_schedule_all
+
+    custom, _ = sent_days_ago(1, unopened=5, unanswered=0)
+    default, version = sent_days_ago(1, unopened=None)
+    services.proposal_mark_viewed(version=version, ip=None, user_agent="")
+    expected = list(
+        Proposal.objects.order_by("pk").values_list(
+            "remind_unopened_due_at", "remind_unanswered_due_at"
+        )
+    )
+    Proposal.objects.update(remind_unopened_due_at=None, remind_unanswered_due_at=None)
+    with connection.cursor() as cursor:
+        assert reminders_schedule_all(cursor) == 2
+    assert expected == list(
+        Proposal.objects.order_by("pk").values_list(
+            "remind_unopened_due_at", "remind_unanswered_due_at"
+        )
+    )
