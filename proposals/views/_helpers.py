@@ -6,12 +6,13 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from ipware import get_client_ip
+
+from common import ratelimit
 
 PAGE_SIZE = 25
 
@@ -108,14 +109,8 @@ def rate_limited(*, scope: str, ip: str | None, rate: str) -> bool:
     processes and machines.
     """
     limit, window = parse_rate(rate)
-    key = f"ratelimit:{scope}:{ip or 'unknown'}"
-    cache.add(key, 0, timeout=window)
-    try:
-        hits = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=window)
-        hits = 1
-    return hits > limit
+    counter = ratelimit.Limit(key=f"{scope}:{ip or 'unknown'}", rate=ratelimit.Rate(limit, window))
+    return not ratelimit.hit_one(counter).allowed
 
 
 # The open proposal page carries the accept/decline forms. With "no-referrer" Chromium sends
