@@ -124,8 +124,9 @@ class StaffActionAdmin(HistoryAdmin):
     ]
     list_select_related = ["business", "target_type"]
     list_filter = ["outcome", ("action", RecentValuesFilter), "created_at"]
+    # Newest first by id (ids grow with time): the primary key serves it exactly.
+    ordering = ["-pk"]
     search_fields = ["=actor_email", "=request_id", "=business__instance_id"]
-    sortable_by = ["created_at"]
     raw_id_fields = ["actor", "business"]
 
     @admin.display(description="Target")

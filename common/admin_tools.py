@@ -14,10 +14,10 @@ from django.contrib import admin, messages
 from django.contrib.admin.filters import AllValuesFieldListFilter
 from django.contrib.admin.options import IncorrectLookupParameters, ShowFacets
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.core.paginator import Paginator
 from django.db import models
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery, prefetch_related_objects
 from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import Exact, StartsWith
 from django.urls import NoReverseMatch, reverse
@@ -95,7 +95,29 @@ class LookaheadPaginator(Paginator):
 
 
 class ScaleChangeList(ChangeList):
-    """Fetches one page plus one row; the page count is "this one, and maybe the next"."""
+    """Fetches one page plus one row; the page count is "this one, and maybe the next".
+
+    Related rows shown in the list (``list_select_related``, or the foreign keys in
+    ``list_display``) are fetched for the page after the LIMIT, by primary key, instead of
+    joined before it: the page query stays a walk down one index of one table, which the
+    planner cannot turn into a join over millions of rows.
+    """
+
+    def apply_select_related(self, qs):
+        return qs
+
+    def page_relations(self) -> list[str]:
+        if isinstance(self.list_select_related, list | tuple):
+            return list(self.list_select_related)
+        names = []
+        for name in self.list_display:
+            try:
+                field = self.lookup_opts.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if field.many_to_one and name != field.attname:
+                names.append(name)
+        return names
 
     def get_ordering_field(self, field_name):
         # An ``?o=`` for a column that is not offered as sortable is ignored, not obeyed.
@@ -113,6 +135,7 @@ class ScaleChangeList(ChangeList):
             raise IncorrectLookupParameters
         self.has_more = len(rows) > per_page and self.page_num < MAX_PAGE
         rows = rows[:per_page]
+        prefetch_related_objects(rows, *self.page_relations())
         self.result_count = offset + len(rows) + (1 if self.has_more else 0)
         self.show_full_result_count = False
         self.full_result_count = None
@@ -130,9 +153,16 @@ class RecentValuesFilter(AllValuesFieldListFilter):
         super().__init__(field, request, params, model, model_admin, field_path)
         if "__" in field_path:
             raise ImproperlyConfigured("RecentValuesFilter takes a column of the model itself")
-        newest = model._default_manager.order_by("-pk").values_list(field_path, flat=True)
+        # Newest by id where ids grow; else in the list's own (index-served) order.
+        ordering = ["-pk"]
+        if not isinstance(model._meta.pk, models.AutoField):
+            ordering = [*(model_admin.get_ordering(request) or model._meta.ordering), "-pk"]
+        newest = model._default_manager.order_by(*ordering).values_list(field_path, flat=True)
         seen = set(newest[:RECENT_VALUES_ROWS])
         self.lookup_choices = sorted(seen, key=lambda v: (v is None, v or ""))
+
+    def has_output(self) -> bool:
+        return bool(self.lookup_choices)
 
 
 def _resolve(model, path: str) -> tuple[list, models.Field]:

@@ -3,10 +3,12 @@
 from django.contrib import admin
 from django.urls import path
 from django.utils.html import format_html
+from django_q import admin as q_admin
+from django_q.models import Failure, OrmQ, Schedule, Success
 
 from accounts.admin import BusinessAdmin
 from accounts.models import Business
-from common.admin_tools import business_support_url
+from common.admin_tools import RecentValuesFilter, ScaleAdminMixin, business_support_url
 from console import views
 
 
@@ -33,3 +35,38 @@ class SupportBusinessAdmin(BusinessAdmin):
 
 admin.site.unregister(Business)
 admin.site.register(Business, SupportBusinessAdmin)
+
+
+# --- django-q2's own models -------------------------------------------------------------------
+# Its admin classes, made safe at scale like every other list here (no COUNT, no DISTINCT over
+# the table, no substring search on unindexed columns). Tasks are found by id.
+class ScaledTaskAdmin(ScaleAdminMixin, q_admin.TaskAdmin):
+    list_filter = [("group", RecentValuesFilter), ("cluster", RecentValuesFilter)]
+    search_fields = ["=id"]
+    sortable_by = ["stopped"]
+
+
+class ScaledFailAdmin(ScaleAdminMixin, q_admin.FailAdmin):
+    list_filter = [("group", RecentValuesFilter), ("cluster", RecentValuesFilter)]
+    search_fields = ["=id"]
+    sortable_by = ["stopped"]
+
+
+class ScaledScheduleAdmin(ScaleAdminMixin, q_admin.ScheduleAdmin):
+    list_filter = ["next_run", "schedule_type", ("cluster", RecentValuesFilter)]
+    search_fields = ["=name", "=func"]
+
+
+class ScaledQueueAdmin(ScaleAdminMixin, q_admin.QueueAdmin):
+    list_filter = [("key", RecentValuesFilter)]
+
+
+for _model, _admin in (
+    (Success, ScaledTaskAdmin),
+    (Failure, ScaledFailAdmin),
+    (Schedule, ScaledScheduleAdmin),
+    (OrmQ, ScaledQueueAdmin),
+):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, _admin)

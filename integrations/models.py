@@ -30,9 +30,11 @@ class IntegrationCall(models.Model):
             models.Index(fields=["request_id"]),
             # Support overview, metrics and retention read recent calls across businesses.
             models.Index(fields=["-created_at"], name="integ_call_created_idx"),
-            # Failed calls, newest first (support console, incidents overview).
+            # The support console: newest first (in the changelist's exact order), and failed
+            # calls newest first (incidents overview).
+            models.Index(fields=["-created_at", "-id"], name="integ_call_created_id_idx"),
             models.Index(
-                fields=["-created_at"], condition=Q(ok=False), name="integ_call_failed_idx"
+                fields=["-created_at", "-id"], condition=Q(ok=False), name="integ_call_failed_idx"
             ),
         ]
 
@@ -122,8 +124,10 @@ class WebhookReceipt(models.Model):
             models.Index(fields=["request_id"], name="webhook_receipt_request_idx"),
             models.Index(fields=["-last_received_at"], name="webhook_receipt_last_idx"),
             # The support console: newest first, and by status (incidents overview).
-            models.Index(fields=["-received_at"], name="webhook_receipt_received_idx"),
-            models.Index(fields=["status", "-received_at"], name="webhook_receipt_status_idx"),
+            models.Index(fields=["-received_at", "-id"], name="webhook_receipt_received_idx"),
+            models.Index(
+                fields=["status", "-received_at", "-id"], name="webhook_receipt_status_idx"
+            ),
         ]
 
     def __str__(self) -> str:

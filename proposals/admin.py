@@ -86,7 +86,8 @@ class ProposalAdmin(BusinessColumnMixin, HistoryAdmin):
         "created_at",
     ]
     list_select_related = ["business", "client"]
-    list_filter = ["status", "created_at", "sent_at"]
+    # No "sent at" filter: no index orders proposals by creation within a sending window.
+    list_filter = ["status", "created_at"]
     # Exact, indexed lookups only (millions of rows): "P-0042" or "42" is a number or an id.
     search_fields = ["=number", "=id", "=client__email", "=business__instance_id"]
     sortable_by = ["created_at"]
@@ -319,7 +320,7 @@ class IdempotencyKeyAdmin(BusinessColumnMixin, HistoryAdmin):
     list_display = ["created_at", "method", "path", "state", "response_status", "business_link"]
     list_select_related = ["business"]
     list_filter = ["state", ("method", RecentValuesFilter), "created_at"]
-    ordering = ["-created_at", "-pk"]
+    ordering = ["-pk"]
     # Keys are short-lived (pruned after a day); found through their business.
     search_fields = ["=business__instance_id"]
     exclude = ["response_body", "response_headers"]

@@ -12,20 +12,24 @@ class Migration(migrations.Migration):
     operations = [
         ops.AddIndexConcurrently(
             model_name="integrationcall",
+            index=models.Index(fields=["-created_at", "-id"], name="integ_call_created_id_idx"),
+        ),
+        ops.AddIndexConcurrently(
+            model_name="integrationcall",
             index=models.Index(
                 condition=models.Q(("ok", False)),
-                fields=["-created_at"],
+                fields=["-created_at", "-id"],
                 name="integ_call_failed_idx",
             ),
         ),
         ops.AddIndexConcurrently(
             model_name="webhookreceipt",
-            index=models.Index(fields=["-received_at"], name="webhook_receipt_received_idx"),
+            index=models.Index(fields=["-received_at", "-id"], name="webhook_receipt_received_idx"),
         ),
         ops.AddIndexConcurrently(
             model_name="webhookreceipt",
             index=models.Index(
-                fields=["status", "-received_at"], name="webhook_receipt_status_idx"
+                fields=["status", "-received_at", "-id"], name="webhook_receipt_status_idx"
             ),
         ),
     ]

@@ -40,7 +40,9 @@ class Migration(migrations.Migration):
         ),
         ops.AddIndexConcurrently(
             model_name="activity",
-            index=models.Index(fields=["kind", "-created_at"], name="activity_kind_created_idx"),
+            index=models.Index(
+                fields=["kind", "-created_at", "-id"], name="activity_kind_created_idx"
+            ),
         ),
         ops.AddIndexConcurrently(
             model_name="delivery",
@@ -48,7 +50,9 @@ class Migration(migrations.Migration):
         ),
         ops.AddIndexConcurrently(
             model_name="delivery",
-            index=models.Index(fields=["state", "-created_at"], name="delivery_state_created_idx"),
+            index=models.Index(
+                fields=["state", "-created_at", "-id"], name="delivery_state_created_idx"
+            ),
         ),
         ops.AddIndexConcurrently(
             model_name="delivery",

@@ -48,7 +48,7 @@ class Activity(BusinessOwned):
             models.Index(fields=["proposal", "-created_at"]),
             models.Index(fields=["business", "kind", "-created_at"]),
             # The support console's activity list filtered by kind, across businesses.
-            models.Index(fields=["kind", "-created_at"], name="activity_kind_created_idx"),
+            models.Index(fields=["kind", "-created_at", "-id"], name="activity_kind_created_idx"),
         ]
 
     def __str__(self) -> str:

@@ -77,7 +77,9 @@ class Delivery(BusinessOwned):
             ),
             # The support console: newest first, by state, by recipient address.
             models.Index(fields=["-created_at", "-id"], name="delivery_created_idx"),
-            models.Index(fields=["state", "-created_at"], name="delivery_state_created_idx"),
+            models.Index(
+                fields=["state", "-created_at", "-id"], name="delivery_state_created_idx"
+            ),
             models.Index(Lower("recipient"), name="delivery_recipient_ci"),
         ]
 
