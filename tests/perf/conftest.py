@@ -10,6 +10,7 @@ The whole dataset lives in one transaction that is rolled back after the module.
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -17,6 +18,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
+from django_q.models import Task
+from django_q.tasks import async_task
 
 from accounts.models import ApiKey, Business, Membership, StaffAction, User
 from accounts.services import api_key_create
@@ -45,6 +48,7 @@ from proposals.models import (
     Section,
 )
 from tests.accounts.factories import BusinessFactory, MembershipFactory, UserFactory
+from tests.perf import plans
 from tests.proposals.factories import ClientFactory, item, make_proposal, sections
 
 BIG_PROPOSALS = 1200  # more than 1,000 rows: an OFFSET page past the bound exists
@@ -342,6 +346,24 @@ def build_world() -> World:
         )
     )
 
+    # The task queue: queued tasks (as the ORM broker stores them) and results of both kinds.
+    for n in range(5):
+        async_task("common.tasks.queue_heartbeat", f"plans {n}")
+    Task.objects.bulk_create(
+        Task(
+            id=uuid.uuid4().hex,
+            name=f"plans-task-{n}",
+            func="proposals.delivery.tasks.execute_delivery",
+            args=(n,),
+            started=now - timedelta(minutes=n),
+            stopped=now - timedelta(minutes=n),
+            success=bool(n % 2),
+            result="sent" if n % 2 else "Traceback: SMTP 421",
+            group="deliveries",
+        )
+        for n in range(20)
+    )
+
     # Enough businesses and users that the planner looks a row up by index instead of reading
     # a three-row table whole (it would at production size: 130K businesses).
     Business.objects.bulk_create(
@@ -351,8 +373,13 @@ def build_world() -> World:
         User(email=f"pad{n}@pad.example", password="!") for n in range(PADDING)
     )
 
+    # Check the deferred foreign keys of all these rows now, once: else every test's teardown
+    # (TestCase checks constraints) would check them all again inside this transaction.
+    connection.check_constraints()
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        cursor.execute("SET LOCAL statement_timeout = 0")
+        for table in sorted(plans.guarded_tables()):
+            cursor.execute(f'ANALYZE "{table}"')
     return World(
         big=big,
         small=small,

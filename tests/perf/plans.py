@@ -244,75 +244,80 @@ def scans(
         yield from scans(child, partial=partial, bounded=bounded, relation=relation)
 
 
-def plan_text(cursor, sql: str, params) -> str:
-    try:
-        with transaction.atomic():
-            cursor.execute("EXPLAIN " + sql, params) if params is not None else cursor.execute(
-                "EXPLAIN " + sql
-            )
-            return "\n".join(row[0] for row in cursor.fetchall())
-    except DatabaseError as exc:
-        return f"(EXPLAIN failed: {exc})"
+def _explain(cursor, sql: str, params, options: str = "") -> list:
+    prefix = f"EXPLAIN {options} " if options else "EXPLAIN "
+    if params is None:
+        cursor.execute(prefix + sql)
+    else:
+        cursor.execute(prefix + sql, params)
+    return cursor.fetchall()
+
+
+class _Unexplainable(Exception):
+    pass
+
+
+def _judge(cursor, door, sql, params, *, guarded, partial) -> list[Finding]:
+    findings = []
+    shown = None
+
+    def finding(kind: str, relation: str) -> Finding:
+        nonlocal shown
+        if shown is None:
+            shown = "\n".join(row[0] for row in _explain(cursor, sql, params))
+        return Finding(door, kind, relation, inline(cursor, sql, params), shown)
+
+    for match in _OFFSET.finditer(sql):
+        if int(match.group(1)) > MAX_OFFSET:
+            findings.append(finding(f"OFFSET {match.group(1)} (> {MAX_OFFSET})", "-"))
+    raw = _explain(cursor, sql, params, "(FORMAT JSON)")[0][0]
+    tree = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    for kind, relation, _node in scans(tree, partial=partial):
+        if relation in guarded:
+            findings.append(finding(kind, f"{relation} ({guarded[relation]})"))
+    return findings
 
 
 def check(door: str, statements: list[Statement]) -> list[Finding]:
-    """Every problem in the plans of ``statements``; EXPLAINs run in a rolled-back savepoint."""
+    """Every problem in the plans of ``statements``; EXPLAINs run in a rolled-back savepoint.
+
+    One savepoint for all of them, not one each: thousands of subtransactions in the test's
+    long transaction would slow every later statement (PostgreSQL's subxid cache overflows).
+    A statement EXPLAIN refuses aborts that savepoint; it is recorded and the rest go on in a
+    fresh one.
+    """
     guarded = guarded_tables()
     findings: list[Finding] = []
+    pending: list[tuple[str, object]] = []
     seen: set[tuple[str, str]] = set()
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            for setting in PLANNER_SETTINGS:
-                cursor.execute(f"SET LOCAL {setting} = off")
-            partial = _partial_indexes(cursor)
-            for statement in statements:
-                sql = statement.sql
-                params = _params_of(statement)
-                for match in _OFFSET.finditer(sql):
-                    if int(match.group(1)) > MAX_OFFSET:
+    for statement in statements:
+        params = _params_of(statement)
+        key = (statement.sql, repr(params))
+        if explainable(statement.sql) and key not in seen:
+            seen.add(key)
+            pending.append((statement.sql, params))
+    while pending:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                for setting in PLANNER_SETTINGS:
+                    cursor.execute(f"SET LOCAL {setting} = off")
+                partial = _partial_indexes(cursor)
+                while pending:
+                    sql, params = pending.pop(0)
+                    try:
+                        findings += _judge(
+                            cursor, door, sql, params, guarded=guarded, partial=partial
+                        )
+                    except DatabaseError as exc:
                         findings.append(
                             Finding(
-                                door,
-                                f"OFFSET {match.group(1)} (> {MAX_OFFSET})",
-                                "-",
-                                inline(cursor, sql, params),
-                                plan_text(cursor, sql, params),
+                                door, "not explainable", "-", inline(cursor, sql, params), str(exc)
                             )
                         )
-                if not explainable(sql):
-                    continue
-                key = (sql, repr(params))
-                if key in seen:
-                    continue
-                seen.add(key)
-                try:
-                    with transaction.atomic():
-                        if params is None:
-                            cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
-                        else:
-                            cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-                        raw = cursor.fetchone()[0]
-                except DatabaseError as exc:
-                    findings.append(
-                        Finding(door, "not explainable", "-", inline(cursor, sql, params), str(exc))
-                    )
-                    continue
-                tree = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
-                for kind, relation, _node in scans(tree, partial=partial):
-                    if relation not in guarded:
-                        continue
-                    findings.append(
-                        Finding(
-                            door,
-                            kind,
-                            f"{relation} ({guarded[relation]})",
-                            inline(cursor, sql, params),
-                            plan_text(cursor, sql, params),
-                        )
-                    )
-            raise _RollBack
-    except _RollBack:
-        pass
+                        raise _Unexplainable from exc
+                raise _RollBack
+        except (_RollBack, _Unexplainable):
+            pass
     return findings
 
 
