@@ -1,6 +1,8 @@
 """Adds the support page to the business admin (a subclass, so accounts knows nothing of it)."""
 
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin
+from django.contrib.auth.models import Group
 from django.urls import path
 from django.utils.html import format_html
 from django_q import admin as q_admin
@@ -37,8 +39,8 @@ admin.site.unregister(Business)
 admin.site.register(Business, SupportBusinessAdmin)
 
 
-# --- django-q2's own models -------------------------------------------------------------------
-# Its admin classes, made safe at scale like every other list here (no COUNT, no DISTINCT over
+# --- django-q2's and django.contrib.auth's own models ------------------------------------------
+# Their admin classes, made safe at scale like every other list here (no COUNT, no DISTINCT over
 # the table, no substring search on unindexed columns). Tasks are found by id.
 class ScaledTaskAdmin(ScaleAdminMixin, q_admin.TaskAdmin):
     list_filter = [("group", RecentValuesFilter), ("cluster", RecentValuesFilter)]
@@ -61,11 +63,17 @@ class ScaledQueueAdmin(ScaleAdminMixin, q_admin.QueueAdmin):
     list_filter = [("key", RecentValuesFilter)]
 
 
+class ScaledGroupAdmin(ScaleAdminMixin, GroupAdmin):
+    search_fields = ["^name"]
+    sortable_by = ["name"]
+
+
 for _model, _admin in (
     (Success, ScaledTaskAdmin),
     (Failure, ScaledFailAdmin),
     (Schedule, ScaledScheduleAdmin),
     (OrmQ, ScaledQueueAdmin),
+    (Group, ScaledGroupAdmin),
 ):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
