@@ -1,6 +1,6 @@
 """A modest, realistic dataset for the query-plan tests, built once per module (bulk inserts).
 
-Three businesses: a big one (1,200 proposals in every status, 300 clients, versions with tokens,
+Three businesses: a big one (1,400 proposals in every status, 300 clients, versions with tokens,
 line items, activity, deliveries in every state with attempts, views, acceptances, webhook
 receipts, Wix calls, contact syncs, idempotency keys, staff actions), a small one, and one
 uninstalled long enough ago to be purged. Rows are dated so every scheduled job finds due work.
@@ -51,7 +51,7 @@ from tests.accounts.factories import BusinessFactory, MembershipFactory, UserFac
 from tests.perf import plans
 from tests.proposals.factories import ClientFactory, item, make_proposal, sections
 
-BIG_PROPOSALS = 1200  # more than 1,000 rows: an OFFSET page past the bound exists
+BIG_PROPOSALS = 1400  # 1,200 sent: every deep-page table gets past OFFSET 1,100
 BIG_CLIENTS = 300
 PADDING = 2000
 REQUEST_ID = "req-7f3a9c2e1b4d4e6f"
