@@ -86,9 +86,20 @@ def _proposal_search(*, business: Business, search: str) -> Q:
 
 
 def proposal_get(*, business: Business, pk: object) -> Proposal:
-    return get_for_business_or_404(
-        Proposal.objects.select_related("client", "current_version", "business"), business, pk=pk
+    """One of the business's proposals (404 otherwise), with its client and current version.
+
+    The version's snapshot (the frozen content, parsed from JSON) stays in the database until
+    something reads it; the business is the caller's own object, not joined again.
+    """
+    proposal = get_for_business_or_404(
+        Proposal.objects.select_related("client", "current_version").defer(
+            "current_version__snapshot"
+        ),
+        business,
+        pk=pk,
     )
+    proposal.business = business
+    return proposal
 
 
 def proposal_sections(*, proposal: Proposal) -> list[Section]:
