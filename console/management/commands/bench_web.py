@@ -558,6 +558,7 @@ class Command(BaseCommand):
             stdout=self.server_log.open("w"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -916,6 +917,14 @@ def server_env(options: dict, port: int, tmp: Path) -> dict:
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+def _die_with_parent() -> None:
+    """In the gunicorn child: SIGTERM when this command dies, even by SIGKILL (Linux)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
 
 
 def redact_url(url: str) -> str:
