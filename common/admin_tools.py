@@ -19,7 +19,7 @@ from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import Count, OuterRef, Q, Subquery, prefetch_related_objects
 from django.db.models.functions import Coalesce, Lower
-from django.db.models.lookups import Exact, StartsWith
+from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan, StartsWith
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
@@ -184,6 +184,20 @@ def _url_prefixes(term: str) -> list[str]:
     return [f"https://{bare}", f"https://www.{bare}", f"http://{bare}", f"http://www.{bare}"]
 
 
+def _prefix(expression, prefix: str) -> Q:
+    """``expression LIKE 'prefix%'`` that a plain b-tree index serves in any collation.
+
+    PostgreSQL uses a b-tree for LIKE only under the "C" collation (not "C.UTF-8"), so the
+    prefix is also given as the range [prefix, prefix + U+10FFFF), which an index walks;
+    in code point order (C.UTF-8, SQLite) that range holds exactly the strings with the prefix.
+    """
+    return Q(
+        GreaterThanOrEqual(expression, prefix),
+        LessThan(expression, prefix + "\U0010ffff"),
+        StartsWith(expression, prefix),
+    )
+
+
 def search_condition(model, spec: str, term: str) -> Q | None:
     """One index-friendly condition for one search field and term, or None if it cannot match.
 
@@ -205,7 +219,7 @@ def search_condition(model, spec: str, term: str) -> Q | None:
         prefixes = _url_prefixes(term) if isinstance(field, models.URLField) else [term]
         condition = Q()
         for prefix in prefixes:
-            condition |= Q(StartsWith(Lower(column), prefix.lower()))
+            condition |= _prefix(Lower(column), prefix.lower())
     elif isinstance(field, models.EmailField):
         if "@" not in term:
             return None
