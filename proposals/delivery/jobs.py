@@ -14,7 +14,17 @@ from datetime import datetime, timedelta
 import structlog
 from django.conf import settings
 from django.db import transaction
-from django.db.models import DateTimeField, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models import (
+    Case,
+    DateTimeField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from accounts.models import Business
@@ -30,12 +40,28 @@ OPEN = (Proposal.Status.SENT, Proposal.Status.VIEWED)
 ONE_DAY = timedelta(days=1)
 
 
+# What the jobs decide with: only these columns are read (not the texts and the snapshot).
+_BATCH_FIELDS = (
+    "id",
+    "business_id",
+    "status",
+    "valid_until",
+    "current_version_id",
+    "business__status",
+    "business__timezone",
+    "current_version__recipient_email",
+    "current_version__token_revoked_at",
+    "current_version__reminded_unopened_at",
+    "current_version__reminded_unanswered_at",
+)
+
+
 def _locked_batch(queryset, *, size: int) -> list[Proposal]:
     """Take up to ``size`` rows of ``queryset``, skipping rows another transaction holds."""
     return list(
-        queryset.select_for_update(skip_locked=True, of=("self",)).select_related(
-            "business", "current_version"
-        )[:size]
+        queryset.select_for_update(skip_locked=True, of=("self",))
+        .select_related("business", "current_version")
+        .only(*_BATCH_FIELDS)[:size]
     )
 
 
@@ -153,6 +179,20 @@ def _reminder_decision(proposal: Proposal, *, rule: str, now: datetime) -> str:
     return "remind"
 
 
+def _clear_due(proposals: list[Proposal], *, rule: str, now: datetime | None) -> None:
+    """Clear ``rule``'s due time; with ``now``, after an unopened reminder went out then, the
+    unanswered rule waits a day (not two reminders in one day). One UPDATE."""
+    if not proposals:
+        return
+    updates: dict = due_cleared(rule)
+    if rule == "unopened" and now is not None:
+        updates["remind_unanswered_due_at"] = Case(
+            When(remind_unanswered_due_at__lt=now + ONE_DAY, then=Value(now + ONE_DAY)),
+            default=F("remind_unanswered_due_at"),
+        )
+    Proposal.objects.filter(pk__in=[p.pk for p in proposals]).update(**updates)
+
+
 def _remind_batch(rule: str, *, now: datetime, size: int) -> tuple[int, int]:
     """One batch of ``rule``: returns (rows taken, reminders recorded). Constant queries."""
     due_field = f"remind_{rule}_due_at"
@@ -166,9 +206,10 @@ def _remind_batch(rule: str, *, now: datetime, size: int) -> tuple[int, int]:
         for proposal in batch:
             decided[_reminder_decision(proposal, rule=rule, now=now)].append(proposal)
         remind = decided["remind"]
-        done_ids = [p.pk for p in remind + decided["drop"]]
-        if done_ids:
-            Proposal.objects.filter(pk__in=done_ids).update(**due_cleared(rule))
+        # Each row is written once (every write to a due time touches all the table's
+        # indexes): the reminded ones, and those that can no longer fire.
+        _clear_due(remind, rule=rule, now=now)
+        _clear_due(decided["drop"], rule=rule, now=None)
         if decided["defer"]:
             # A day after the unopened reminder went out (each row its own time, one UPDATE).
             reminded_at = ProposalVersion.objects.filter(pk=OuterRef("current_version_id")).values(
@@ -186,11 +227,6 @@ def _remind_batch(rule: str, *, now: datetime, size: int) -> tuple[int, int]:
         ProposalVersion.objects.filter(
             pk__in=version_ids, **{f"{mark_field}__isnull": True}
         ).update(**{mark_field: now})
-        if rule == "unopened":
-            # Not two reminders in one day: the unanswered rule waits a day after this one.
-            Proposal.objects.filter(
-                pk__in=[p.pk for p in remind], remind_unanswered_due_at__lt=now + ONE_DAY
-            ).update(remind_unanswered_due_at=now + ONE_DAY)
         request_id = current_request_id() or ""
         recorded_at = timezone.now()
         deliveries = Delivery.objects.bulk_create(
@@ -205,6 +241,9 @@ def _remind_batch(rule: str, *, now: datetime, size: int) -> tuple[int, int]:
                     context={"rule": rule},
                     request_id=request_id,
                     next_attempt_at=recorded_at,
+                    # Marked now, not by an UPDATE after commit: if the enqueue below is lost,
+                    # the sweeper re-enqueues once DELIVERY_SWEEP_GRACE_SECONDS have passed.
+                    enqueued_at=recorded_at,
                 )
                 for p in remind
             ]
@@ -229,7 +268,9 @@ def _remind_batch(rule: str, *, now: datetime, size: int) -> tuple[int, int]:
         )
         delivery_ids = [delivery.pk for delivery in deliveries]
         # The rows are the record; the tasks are the fast path (the sweeper covers a lost one).
-        transaction.on_commit(lambda: deliveries_enqueue(delivery_ids=delivery_ids))
+        transaction.on_commit(
+            lambda: deliveries_enqueue(delivery_ids=delivery_ids, mark_enqueued=False)
+        )
     log.info(
         "proposals_reminded",
         rule=rule,

@@ -414,9 +414,10 @@ def _interrupt_attempts(delivery: Delivery, *, now) -> int:
     )
 
 
-def deliveries_enqueue(*, delivery_ids: list[int], now=None) -> int:
+def deliveries_enqueue(*, delivery_ids: list[int], now=None, mark_enqueued: bool = True) -> int:
     """Queue execute tasks for many deliveries: one UPDATE and one bulk INSERT (ORM broker).
 
+    ``mark_enqueued=False`` for rows that were written with ``enqueued_at`` already set.
     Never raises: the rows stay for the next sweep if the broker is down.
     """
     from common.queue import enqueue_many
@@ -424,7 +425,8 @@ def deliveries_enqueue(*, delivery_ids: list[int], now=None) -> int:
     if not delivery_ids:
         return 0
     try:
-        Delivery.objects.filter(pk__in=delivery_ids).update(enqueued_at=now or timezone.now())
+        if mark_enqueued:
+            Delivery.objects.filter(pk__in=delivery_ids).update(enqueued_at=now or timezone.now())
         # One task name for all: django-q2 keeps names, not ids, in its result rows.
         return enqueue_many(EXECUTE_TASK, [(pk,) for pk in delivery_ids], task_name="delivery")
     except Exception as exc:  # the broker being down must not fail the committed change
