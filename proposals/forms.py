@@ -30,17 +30,28 @@ def apply_validation_error(form: forms.Form, exc: ValidationError) -> None:
 
 
 class ProposalFilterForm(forms.Form):
-    """The list page's filters (GET); invalid values are ignored, never an error page."""
+    """The list page's filters (GET); invalid values are ignored, never an error page.
+
+    The client is typed, not picked from a list of every client (a big business has
+    thousands): ``client_name`` is what the user typed, ``client`` the id of the client they
+    chose from the search-as-you-type list (or that a link carries). Without JavaScript only
+    the name arrives, and the page resolves it or offers the few clients it matches.
+    """
 
     q = forms.CharField(label="Search", required=False, max_length=200)
     status = forms.ChoiceField(
         label="Status", required=False, choices=[("", "All statuses"), *Proposal.Status.choices]
     )
-    client = forms.TypedChoiceField(label="Client", required=False, coerce=int, empty_value=None)
-
-    def __init__(self, *args, clients=(), **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["client"].choices = [("", "All clients")] + [(c.pk, c.name) for c in clients]
+    client_name = forms.CharField(
+        label="Client",
+        required=False,
+        max_length=200,
+        help_text="Start of the client's name or email.",
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+    client = forms.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
+    )
 
 
 class ClientForm(forms.Form):

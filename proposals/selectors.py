@@ -3,7 +3,10 @@
 Every function takes the business it reads for; a foreign id answers 404.
 """
 
+from dataclasses import dataclass
+
 from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Business
@@ -153,11 +156,17 @@ def proposal_deliveries(*, proposal: Proposal) -> QuerySet[Delivery]:
 
 
 def proposal_detail_context(*, proposal: Proposal) -> dict:
+    """The dashboard's proposal page: the same few queries however many items or events.
+
+    Sections and items are read once (the totals come from the same rows); versions and the
+    timeline leave the frozen snapshots in the database (the page shows version numbers).
+    """
+    sections, totals = proposal_content(proposal=proposal)
     return {
-        "sections": proposal_sections(proposal=proposal),
-        "totals": proposal_totals(proposal=proposal),
-        "versions": list(proposal_versions(proposal=proposal)),
-        "timeline": list(proposal_timeline(proposal=proposal)[:200]),
+        "sections": sections,
+        "totals": totals,
+        "versions": list(proposal_versions(proposal=proposal).defer("snapshot")),
+        "timeline": list(proposal_timeline(proposal=proposal).defer("version__snapshot")[:200]),
         "deliveries": list(proposal_deliveries(proposal=proposal)[:50]),
         "acceptance": getattr(proposal, "acceptance", None)
         if proposal.status == Proposal.Status.ACCEPTED
@@ -179,6 +188,54 @@ def client_get(*, business: Business, pk: object) -> Client:
     return get_for_business_or_404(Client, business, pk=pk)
 
 
+CLIENT_SEARCH_LIMIT = 20
+
+
+def client_search(
+    *, business: Business, prefix: str, limit: int = CLIENT_SEARCH_LIMIT
+) -> list[Client]:
+    """Clients whose name, then whose email, starts with ``prefix`` (any case); at most ``limit``.
+
+    Two bounded range scans, on the ``(business, lower(name))`` and ``(business,
+    lower(email))`` indexes, each stopping at ``limit`` rows: a one-letter prefix in a
+    business with 12,500 clients reads 2 × ``limit`` index entries, not every client.
+    """
+    term = prefix.strip().lower()[:MAX_SEARCH]
+    if not term or limit <= 0:
+        return []
+    found: dict[int, Client] = {}
+    # Names in the name index's own order (it ends with the id), so the scan stops at the
+    # limit; emails by the email index (an address is as good as unique within a business).
+    for field, order in (("name", ("key", "pk")), ("email", ("key",))):
+        rows = (
+            scoped(Client, business)
+            .alias(key=Lower(field))
+            .filter(_prefix_range("key", term))
+            .only("pk", "name", "email", "company")
+            .order_by(*order)[:limit]
+        )
+        for client in rows:
+            # Exact in a C / C.UTF-8 collation (code-point order); a linguistic collation may
+            # put a few other strings inside the range, and they are dropped here.
+            if getattr(client, field).lower().startswith(term):
+                found.setdefault(client.pk, client)
+    return list(found.values())[:limit]
+
+
+def _prefix_range(name: str, term: str) -> Q:
+    """``name >= 'ada' AND name < 'adb'``: "starts with ada" as a btree index range.
+
+    ``LIKE 'ada%'`` needs a ``C``-collation or pattern-ops index, and added beside the range
+    it makes PostgreSQL misjudge how many rows match (it then sorts them all instead of
+    reading the index in order up to the limit).
+    """
+    condition = Q(**{f"{name}__gte": term})
+    last = ord(term[-1])
+    if last < 0x10FFFF:
+        condition &= Q(**{f"{name}__lt": term[:-1] + chr(last + 1)})
+    return condition
+
+
 def template_list(*, business: Business) -> QuerySet[ProposalTemplate]:
     return scoped(ProposalTemplate, business).order_by("name", "pk")
 
@@ -193,7 +250,32 @@ def proposal_settings_for(*, business: Business) -> ProposalSettings:
 
 
 def send_usage(*, business: Business) -> tuple[int, int | None]:
+    """(first sends this month, the plan's monthly limit or None); the API reports both."""
     return sends_this_month(business), send_limit_for(business)
+
+
+@dataclass(frozen=True)
+class SendAllowance:
+    """A limited plan's first sends this month, out of how many it allows."""
+
+    used: int
+    limit: int
+
+    @property
+    def reached(self) -> bool:
+        return self.used >= self.limit
+
+
+def send_allowance(*, business: Business) -> SendAllowance | None:
+    """The month's sends against the plan's limit; None, and nothing counted, without a limit.
+
+    The count reads the partial ``(business, sent_at) WHERE number = 1`` index: a free
+    business sends a handful a month, so it is a few index entries.
+    """
+    limit = send_limit_for(business)
+    if limit is None:
+        return None
+    return SendAllowance(used=sends_this_month(business), limit=limit)
 
 
 def version_by_token(*, token: str) -> ProposalVersion | None:

@@ -19,6 +19,7 @@ urlpatterns = [
         name="delivery_retry",
     ),
     path("clients/", clients.client_list, name="client_list"),
+    path("clients/search", dashboard.client_search, name="client_search"),
     path("clients/new", clients.client_create, name="client_create"),
     path("clients/<int:pk>/edit", clients.client_edit, name="client_edit"),
     path("templates/", templates.template_list, name="template_list"),

@@ -20,6 +20,8 @@ class Client(BusinessOwned):
         ordering = ["name", "pk"]
         indexes = [
             models.Index(fields=["business", "name"]),
+            # The dashboard's client search: a case-insensitive prefix of the name.
+            models.Index("business", Lower("name"), "id", name="client_business_name_ci"),
             models.Index("business", Lower("email"), name="client_business_email_ci"),
             # Support searches a client's email across businesses.
             models.Index(Lower("email"), name="client_email_ci"),

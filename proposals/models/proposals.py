@@ -79,9 +79,19 @@ class Proposal(BusinessOwned):
             models.UniqueConstraint(fields=["business", "number"], name="proposal_number_unique")
         ]
         indexes = [
-            models.Index(fields=["business", "-created_at"]),
-            models.Index(fields=["business", "status", "-created_at"]),
-            models.Index(fields=["business", "client"]),
+            # A business's proposals newest first, all, by status or by client: the dashboard's
+            # and the API's lists (keyset pages on created_at, id; the id makes the order total).
+            models.Index(
+                fields=["business", "-created_at", "-id"], name="proposal_business_recent_idx"
+            ),
+            models.Index(
+                fields=["business", "status", "-created_at", "-id"],
+                name="proposal_status_recent_idx",
+            ),
+            models.Index(
+                fields=["business", "client", "-created_at", "-id"],
+                name="proposal_client_recent_idx",
+            ),
             models.Index(fields=["status", "valid_until"]),
             # What the scheduled jobs take, in the order they take it: only due rows are indexed.
             models.Index(
@@ -201,8 +211,16 @@ class ProposalVersion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["proposal", "number"], name="version_number_unique")
         ]
-        # Support finds what was sent to an address.
-        indexes = [models.Index(Lower("recipient_email"), name="version_recipient_ci")]
+        indexes = [
+            # Support finds what was sent to an address.
+            models.Index(Lower("recipient_email"), name="version_recipient_ci"),
+            # The free plan's monthly counter: first sends of a business since a date.
+            models.Index(
+                fields=["business", "sent_at"],
+                condition=models.Q(number=1),
+                name="version_first_send_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.proposal_id} v{self.number}"

@@ -1,11 +1,15 @@
 """Dashboard pages: the proposal list, a proposal's page, its editor and its actions."""
 
+import base64
 import re
+from html import unescape
 
 import pytest
 from django.db import connection
+from django.test import Client as DjangoClient
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Business
 from proposals import services
@@ -122,20 +126,120 @@ def test_list_ignores_bad_filter_values(owner_client, business):
     assert response.status_code == 200
 
 
-def test_list_paginates_25_per_page(owner_client, business):
+PROPOSAL_LINK = re.compile(r'href="/app/proposals/(\d+)/"')
+
+
+def listed(response) -> list[int]:
+    """Proposal ids in the order the list shows them (each row links twice)."""
+    return [int(pk) for pk in PROPOSAL_LINK.findall(html(response))[::2]]
+
+
+def link(response, rel: str) -> str | None:
+    match = re.search(rf'<a rel="{rel}" href="([^"]+)"', html(response))
+    return unescape(match.group(1)) if match else None
+
+
+def test_list_pages_by_cursor_newer_and_older(owner_client, business):
     client = ClientFactory(business=business)
-    for n in range(27):
+    made = [
+        make_proposal(business=business, client=client, title=f"Job {n:02d}") for n in range(27)
+    ]
+    url = reverse("dashboard:proposal_list")
+    first = owner_client.get(url)
+    assert listed(first) == [p.pk for p in reversed(made)][:25]
+    assert "Showing 25 proposals; there are older ones" in html(first)
+    assert link(first, "prev") is None
+    older = owner_client.get(url + link(first, "next"))
+    assert listed(older) == [made[1].pk, made[0].pk]
+    assert link(older, "next") is None
+    assert "Showing 2 proposals" in html(older)
+    newer = owner_client.get(url + link(older, "prev"))
+    assert listed(newer) == listed(first)
+
+
+def test_every_proposal_is_listed_once_when_many_share_a_creation_time(owner_client, business):
+    client = ClientFactory(business=business)
+    made = {make_proposal(business=business, client=client).pk for _ in range(30)}
+    Proposal.objects.filter(business=business).update(created_at=timezone.now())
+    url = reverse("dashboard:proposal_list")
+    response, seen = owner_client.get(url), []
+    while True:
+        seen += listed(response)
+        if not link(response, "next"):
+            break
+        response = owner_client.get(url + link(response, "next"))
+    assert sorted(seen) == sorted(made)
+    back = owner_client.get(url + link(response, "prev"))
+    assert listed(back) == seen[:25]
+
+
+def test_older_pages_keep_the_filters(owner_client, business):
+    Business.objects.filter(pk=business.pk).update(plan=Business.Plan.PAID)
+    business.refresh_from_db()
+    client = ClientFactory(business=business)
+    for n in range(26):
+        make_sent_proposal(business=business, client=client, title=f"Sent {n}")
+    make_proposal(business=business, client=client, title="A draft")
+    url = reverse("dashboard:proposal_list")
+    first = owner_client.get(url, {"status": "sent"})
+    nxt = link(first, "next")
+    assert "status=sent" in nxt
+    older = html(owner_client.get(url + nxt))
+    assert "Sent 0" in older and "A draft" not in older
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "zz",
+        "!!!",
+        "W10",  # []
+        base64.urlsafe_b64encode(b'["n","2026-13-45T00:00:00+00:00",1]').decode(),
+        base64.urlsafe_b64encode(b'["n","2026-01-01T00:00:00",1]').decode(),  # naive
+        base64.urlsafe_b64encode(b'["n","2026-01-01T00:00:00+00:00","x"]').decode(),
+        base64.urlsafe_b64encode(b'["n","2026-01-01T00:00:00+00:00",' + b"9" * 40 + b"]").decode(),
+        base64.urlsafe_b64encode(b'["x","2026-01-01T00:00:00+00:00",1]').decode(),
+        base64.urlsafe_b64encode(b'["p",null,true]').decode(),
+        "A" * 5000,
+    ],
+)
+def test_a_damaged_cursor_gives_the_first_page(owner_client, business, cursor):
+    make_proposal(business=business, title="Kitchen")
+    response = owner_client.get(reverse("dashboard:proposal_list"), {"cursor": cursor})
+    assert response.status_code == 200
+    assert "Kitchen" in html(response)
+
+
+def test_a_cursor_past_the_end_gives_the_first_page(owner_client, business):
+    client = ClientFactory(business=business)
+    for n in range(26):
         make_proposal(business=business, client=client, title=f"Job {n:02d}")
     url = reverse("dashboard:proposal_list")
-    first = html(owner_client.get(url))
-    assert len(re.findall(r'href="/app/proposals/\d+/"', first)) == 2 * 25
-    assert "Page 1 of 2" in first
-    second = html(owner_client.get(url, {"page": 2}))
-    assert "Job 00" in second and "Job 01" in second and "Job 26" not in second
+    older = link(owner_client.get(url), "next")
+    Proposal.objects.filter(business=business, title="Job 00").delete()
+    response = owner_client.get(url + older)
+    assert len(listed(response)) == 25 and "Job 25" in html(response)
+
+
+def test_list_never_counts_or_offsets(owner_client, business):
+    client = ClientFactory(business=business)
+    for _ in range(27):
+        make_proposal(business=business, client=client)
+    url = reverse("dashboard:proposal_list")
+    older = link(owner_client.get(url), "next")
+    with CaptureQueriesContext(connection) as queries:
+        owner_client.get(url + older)
+        owner_client.get(url, {"status": "draft", "client": client.pk})
+    on_proposals = [
+        q["sql"].upper() for q in queries.captured_queries if '"proposals_proposal"' in q["sql"]
+    ]
+    assert len(on_proposals) == 2
+    assert not any("COUNT(" in sql or "OFFSET" in sql for sql in on_proposals)
+    assert all("LIMIT 26" in sql for sql in on_proposals)
 
 
 def test_list_query_count_is_fixed(owner_client, business, django_assert_num_queries):
-    """The same number of queries for 5 and for 50 proposals (of several clients)."""
+    """The same number of queries for 5 and for 50 proposals, and for 5 and 50 clients."""
     clients = [ClientFactory(business=business) for _ in range(5)]
     for n in range(5):
         make_sent_proposal(business=business, client=clients[n], title=f"Job {n}")
@@ -143,11 +247,183 @@ def test_list_query_count_is_fixed(owner_client, business, django_assert_num_que
     owner_client.get(url)  # the session's first request may touch more
     with CaptureQueriesContext(connection) as five:
         assert owner_client.get(url).status_code == 200
+    with CaptureQueriesContext(connection) as five_by_client:
+        owner_client.get(url, {"client": clients[0].pk, "status": "sent"})
     for n in range(45):
+        ClientFactory(business=business)
         make_proposal(business=business, client=clients[n % 5], title=f"More {n}")
     with django_assert_num_queries(len(five.captured_queries)):
         response = owner_client.get(url)
-    assert len(re.findall(r'href="/app/proposals/\d+/"', html(response))) == 2 * 25
+    assert len(listed(response)) == 25
+    with django_assert_num_queries(len(five_by_client.captured_queries)):
+        owner_client.get(url, {"client": clients[0].pk, "status": "sent"})
+    with django_assert_num_queries(len(five.captured_queries)):
+        owner_client.get(url + link(response, "next"))
+
+
+def test_list_page_does_not_carry_every_client(owner_client, business):
+    names = [
+        ClientFactory(business=business, name=f"Client Number {n:03d}").name for n in range(60)
+    ]
+    page = html(owner_client.get(reverse("dashboard:proposal_list")))
+    assert not any(name in page for name in names)
+    assert page.count("<option") == len(Proposal.Status.choices) + 1  # the status filter only
+
+
+# --- the client filter ------------------------------------------------------------------------
+def test_filter_by_the_client_picked_from_the_suggestions(owner_client, business):
+    ada = ClientFactory(business=business, name="Ada Lovelace")
+    adam = ClientFactory(business=business, name="Adam Smith")
+    make_proposal(business=business, client=ada, title="Engine plans")
+    make_proposal(business=business, client=adam, title="Wealth of nations")
+    url = reverse("dashboard:proposal_list")
+    page = html(owner_client.get(url, {"client": adam.pk, "client_name": "Adam Smith"}))
+    assert "Wealth of nations" in page and "Engine plans" not in page
+    assert f'name="client" value="{adam.pk}"' in page
+    assert 'value="Adam Smith"' in page
+
+
+def test_typed_text_that_no_longer_names_the_picked_client_wins(owner_client, business):
+    ada = ClientFactory(business=business, name="Ada Lovelace")
+    grace = ClientFactory(business=business, name="Grace Hopper")
+    make_proposal(business=business, client=ada, title="Engine plans")
+    make_proposal(business=business, client=grace, title="Compiler manual")
+    # Without JavaScript the hidden id of the last pick stays while the user types a new name.
+    page = html(
+        owner_client.get(
+            reverse("dashboard:proposal_list"), {"client": ada.pk, "client_name": "grace"}
+        )
+    )
+    assert "Compiler manual" in page and "Engine plans" not in page
+    assert f'name="client" value="{grace.pk}"' in page
+
+
+def test_typed_name_without_javascript_filters_when_it_names_one_client(owner_client, business):
+    ada = ClientFactory(business=business, name="Ada Lovelace", email="ada@engines.example")
+    grace = ClientFactory(business=business, name="Grace Hopper")
+    make_proposal(business=business, client=ada, title="Engine plans")
+    make_proposal(business=business, client=grace, title="Compiler manual")
+    url = reverse("dashboard:proposal_list")
+    for typed in ("ada", "ADA LOVELACE", "ada@engines"):
+        page = html(owner_client.get(url, {"client_name": typed}))
+        assert "Engine plans" in page and "Compiler manual" not in page, typed
+
+
+def test_typed_name_matching_several_clients_offers_a_choice(owner_client, business):
+    ada = ClientFactory(business=business, name="Ada Lovelace")
+    ClientFactory(business=business, name="Adam Smith")
+    make_proposal(business=business, client=ada, title="Engine plans")
+    url = reverse("dashboard:proposal_list")
+    page = html(owner_client.get(url, {"client_name": "ad", "status": "draft"}))
+    assert "Which client?" in page
+    assert f'href="?status=draft&amp;client={ada.pk}"' in page
+    assert "Adam Smith" in page
+    assert "Engine plans" in page  # not filtered by client until one is picked
+
+
+def test_typed_name_matching_many_clients_offers_a_bounded_choice(owner_client, business):
+    for n in range(30):
+        ClientFactory(business=business, name=f"Smith {n:02d}")
+    page = html(owner_client.get(reverse("dashboard:proposal_list"), {"client_name": "smith"}))
+    assert page.count('<li><a href="?client=') == 20
+    assert "More than 20 clients start with" in page and "type more of the name" in page
+
+
+def test_typed_name_matching_no_client_says_so(owner_client, business):
+    ada = ClientFactory(business=business, name="Ada Lovelace")
+    make_proposal(business=business, client=ada, title="Engine plans")
+    page = html(owner_client.get(reverse("dashboard:proposal_list"), {"client_name": "zed"}))
+    assert "No client's name or email starts with “zed”" in page
+    assert 'aria-invalid="true"' in tag_with_id(page, "id_client_name")
+    assert "Engine plans" not in page and "No proposals match these filters" in page
+
+
+def test_a_foreign_client_id_filters_nothing_and_shows_nothing_foreign(
+    owner_client, business, other_business
+):
+    foreign = ClientFactory(business=other_business, name="Foreign Person")
+    make_proposal(business=other_business, client=foreign, title="Not yours")
+    make_proposal(business=business, title="Yours")
+    page = html(owner_client.get(reverse("dashboard:proposal_list"), {"client": foreign.pk}))
+    assert "Yours" in page and "Not yours" not in page and "Foreign Person" not in page
+
+
+# --- client search (the suggestions) ----------------------------------------------------------
+def test_client_search_suggests_by_name_or_email_prefix(owner_client, business, other_business):
+    ClientFactory(business=business, name="Ada Lovelace", email="ada@example.org", company="")
+    ClientFactory(business=business, name="Charles Babbage", email="adastra@example.org")
+    ClientFactory(business=business, name="Grace Hopper", email="grace@example.org")
+    ClientFactory(business=other_business, name="Adalbert Foreign")
+    url = reverse("dashboard:client_search")
+    response = owner_client.get(url, {"q": " ADA"})
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "private, no-store"
+    results = response.json()["results"]
+    assert [r["name"] for r in results] == ["Ada Lovelace", "Charles Babbage"]
+    assert set(results[0]) == {"id", "name", "email", "company"}
+    assert (
+        owner_client.get(url, {"q": "lovelace"}).json()["results"] == []
+    )  # a prefix, not a substring
+    assert owner_client.get(url, {"q": ""}).json()["results"] == []
+    assert owner_client.get(url, {"q": "100%_"}).json()["results"] == []
+
+
+def test_client_search_answers_at_most_20(owner_client, business):
+    for n in range(25):
+        ClientFactory(business=business, name=f"Smith {n:02d}")
+    results = owner_client.get(reverse("dashboard:client_search"), {"q": "smi"}).json()["results"]
+    assert [r["name"] for r in results] == [f"Smith {n:02d}" for n in range(20)]
+
+
+def test_client_search_query_count_is_fixed(owner_client, business, django_assert_num_queries):
+    url = reverse("dashboard:client_search")
+    for n in range(5):
+        ClientFactory(business=business, name=f"Smith {n:02d}", email=f"smith{n}@example.org")
+    owner_client.get(url, {"q": "s"})
+    with CaptureQueriesContext(connection) as five:
+        owner_client.get(url, {"q": "s"})
+    for n in range(5, 50):
+        ClientFactory(business=business, name=f"Smith {n:02d}", email=f"smith{n}@example.org")
+    with django_assert_num_queries(len(five.captured_queries)):
+        assert len(owner_client.get(url, {"q": "s"}).json()["results"]) == 20
+
+
+def test_client_search_refuses_bad_input_and_strangers(owner_client):
+    url = reverse("dashboard:client_search")
+    response = owner_client.get(url, {"q": "x" * 201})
+    assert response.status_code == 400 and "200 characters" in response.json()["error"]
+    assert owner_client.post(url, {"q": "a"}).status_code == 405
+    anonymous = DjangoClient()
+    assert anonymous.get(url, {"q": "a"}).status_code == 302
+    anonymous.force_login(UserFactory())  # signed in, but no business
+    assert anonymous.get(url, {"q": "a"}).status_code == 403
+
+
+# --- the free plan's counter ------------------------------------------------------------------
+def test_a_paid_business_never_counts_its_sends(owner_client, business):
+    Business.objects.filter(pk=business.pk).update(plan=Business.Plan.PAID)
+    proposal, _ = make_sent_proposal(business=business)
+    for url in (
+        reverse("dashboard:proposal_list"),
+        reverse("dashboard:proposal_detail", args=[proposal.pk]),
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            assert owner_client.get(url).status_code == 200
+        counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+        assert counts == [], url
+
+
+def test_a_free_business_counts_its_sends_once_per_page(owner_client, business):
+    make_sent_proposal(business=business)
+    draft = make_proposal(business=business)
+    for url in (
+        reverse("dashboard:proposal_list"),
+        reverse("dashboard:proposal_detail", args=[draft.pk]),
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            assert "1 of 5" in html(owner_client.get(url))
+        counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+        assert len(counts) == 1 and "proposals_proposalversion" in counts[0], url
 
 
 # --- create and edit ------------------------------------------------------------------------
@@ -286,6 +562,54 @@ def test_detail_shows_totals_versions_and_timeline(owner_client, business, owner
     assert "Timeline" in page and "Created" in page and "Sent" in page
     assert owner.get_full_name() in page
     assert "USD 2,346.00" in page  # 1200 + 10 × 95.50 × 1.2
+
+
+def _busy_proposal(business, owner, *, sections_count: int, items: int, rounds: int):
+    """A sent proposal with that many sections × items, versions, views and failed emails."""
+    from proposals.models import Delivery
+
+    content = [
+        {
+            "title": f"Part {s}",
+            "items": [
+                {"name": f"Item {s}.{i}", "quantity": "2", "unit_price": "10.00"}
+                for i in range(items)
+            ],
+        }
+        for s in range(sections_count)
+    ]
+    proposal = make_proposal(business=business, acting_user=owner, sections=content)
+    for n in range(rounds):
+        version = services.proposal_send(proposal=proposal, acting_user=owner)
+        services.proposal_mark_viewed(version=version, ip="203.0.113.9", user_agent="UA")
+        proposal.refresh_from_db()
+        services.proposal_update(
+            proposal=proposal, acting_user=owner, title=f"Round {n}", client=proposal.client,
+            currency="USD", valid_until=None, intro="", terms="", sections=content,
+        )  # fmt: skip
+        proposal.refresh_from_db()
+    Delivery.objects.filter(proposal=proposal).update(
+        state=Delivery.State.FAILED_PERMANENT, last_error="550 mailbox unavailable"
+    )
+    return proposal
+
+
+def test_detail_query_count_is_fixed(owner_client, business, owner, django_assert_num_queries):
+    """The same queries for 1 section of 2 items and 1 version as for 8 × 10 and 4 versions."""
+    small = _busy_proposal(business, owner, sections_count=1, items=2, rounds=1)
+    big = _busy_proposal(business, owner, sections_count=8, items=10, rounds=4)
+    owner_client.get(reverse("dashboard:proposal_detail", args=[small.pk]))
+    with CaptureQueriesContext(connection) as few:
+        page = html(owner_client.get(reverse("dashboard:proposal_detail", args=[small.pk])))
+    assert "Item 0.1" in page and "550 mailbox unavailable" in page
+    with django_assert_num_queries(len(few.captured_queries)) as many:
+        page = html(owner_client.get(reverse("dashboard:proposal_detail", args=[big.pk])))
+    assert "Item 7.9" in page and "Version 4" in page and "USD 1,600.00" in page
+    # Sections and items are read once, and no frozen snapshot is loaded but the current one.
+    sql = [q["sql"] for q in many.captured_queries]
+    assert sum('FROM "proposals_section"' in q for q in sql) == 1
+    assert sum('FROM "proposals_lineitem"' in q for q in sql) == 1
+    assert sum('"proposals_proposalversion"."snapshot"' in q for q in sql) <= 1
 
 
 def test_send_records_a_delivery_and_says_so(owner_client, business):
