@@ -208,7 +208,7 @@ WITH base AS (
            (tier = 'big' OR {SCHEMA}.u(id, 7) < CASE tier WHEN 'medium' THEN 0.6 ELSE 0.13 END)
                AS paid,
            (tier <> 'tail' OR {SCHEMA}.u(id, 8) < 0.4) AS has_owner,
-           (tier <> 'tail' AND {SCHEMA}.u(id, 9) < 0.8 OR {SCHEMA}.u(id, 9) < 0.6) AS has_settings,
+           {SCHEMA}.u(id, 9) < 0.9 AS has_settings,
            {SCHEMA}.pick(ARRAY['en', 'en', 'en', 'en', 'en', 'de', 'fr', 'es', 'pt', 'it', 'nl',
                                'he', 'ja', 'pl'], id, 10) AS locale
     FROM base, (SELECT %(now)s::timestamptz AS now_) n
@@ -233,9 +233,9 @@ SELECT s.*,
                    WHEN 'nl' THEN 'Europe/Amsterdam' WHEN 'pt' THEN 'America/Sao_Paulo'
                    WHEN 'he' THEN 'Asia/Jerusalem' WHEN 'ja' THEN 'Asia/Tokyo'
                    ELSE 'Europe/Warsaw' END AS timezone,
-       CASE WHEN has_settings THEN (ARRAY[0, 0, 0, 0, 0, 0, 0, 2, 3, 5])[1 + floor({SCHEMA}.u(id, 14) * 10)::int]
+       CASE WHEN has_settings THEN (ARRAY[0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 3, 5])[1 + floor({SCHEMA}.u(id, 14) * 12)::int]
             ELSE 3 END AS unopened_days,
-       CASE WHEN has_settings THEN (ARRAY[0, 0, 0, 0, 0, 0, 0, 7, 10, 14])[1 + floor({SCHEMA}.u(id, 15) * 10)::int]
+       CASE WHEN has_settings THEN (ARRAY[0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 10, 14])[1 + floor({SCHEMA}.u(id, 15) * 12)::int]
             ELSE 7 END AS unanswered_days,
        CASE WHEN has_owner THEN id END AS owner_user_id
 FROM sized s;
@@ -1262,10 +1262,10 @@ def prepare(cursor, *, businesses: int, workers: int = 3) -> dict:
         "webhooks": sizes.webhooks,
         "calls": sizes.calls,
         # Share of open proposals whose reminder is left due (not yet sent) for the next run.
-        "due_share": 0.03,
+        "due_share": 0.05,
         # Owner notifications are kept for a sample of events (the full set would double the
         # deliveries beyond the production count).
-        "owner_share": 0.25,
+        "owner_share": 0.1,
         "workers": workers,
     }
 
