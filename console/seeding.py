@@ -977,6 +977,13 @@ def recreate_indexes(cursor, params: dict) -> int:
     return len(saved)
 
 
+def reminder_due_times(cursor, params: dict) -> int:
+    """When each open proposal's reminder rules come due: the send sets them, bulk rows skip it."""
+    from proposals.reminders import reminders_schedule_all
+
+    return reminders_schedule_all(cursor)
+
+
 def reset_sequences(cursor, params: dict) -> int:
     """Move each id sequence past the ids the seed wrote (they came from generate_series)."""
     for table in SEEDED_TABLES:
@@ -1135,6 +1142,7 @@ DATA_PHASES: tuple[Phase, ...] = (
     Phase("versions", (VERSIONS_SQL,), after=("proposals", "settings"), split=True),
     Phase("views", (VIEWS_SQL,), after=("proposals",), split=True),
     Phase("acceptances", (ACCEPTANCES_SQL,), after=("proposals",)),
+    Phase("reminder_due_times", run=reminder_due_times, after=("versions", "settings")),
     Phase("deliveries", (DELIVERIES_SQL,), after=("versions",), split=True),
     Phase("attempts", (ATTEMPTS_SQL,), after=("deliveries",), split=True),
     Phase("activities_proposal", (ACTIVITIES_PROPOSAL_SQL,), after=("proposals",), split=True),
