@@ -324,6 +324,47 @@ def test_free_plan_limit_is_checked_when_sending(settings):
     services.proposal_send(proposal=third, acting_user=None)
 
 
+def test_sends_this_month_counts_first_sends_in_the_business_month(settings):
+    """Only version 1 counts (a resend does not), from the 1st in the business's own zone."""
+    from datetime import UTC, datetime
+
+    settings.FREE_PLAN_MONTHLY_SENDS = 50
+    business = BusinessFactory(timezone="Pacific/Auckland")  # UTC+13 on 1 Dec
+    other = BusinessFactory()
+    first, _ = make_sent_proposal(business=business)
+    work = [{"title": "", "items": [{"name": "X", "unit_price": "10"}]}]
+    resent = services.proposal_update(
+        proposal=first, acting_user=None, title="Again", client=first.client, currency="USD",
+        valid_until=None, intro="", terms="", sections=work,
+    )  # fmt: skip
+    services.proposal_send(proposal=resent, acting_user=None)
+    make_sent_proposal(business=other)
+    _, early = make_sent_proposal(business=business)
+    _, late = make_sent_proposal(business=business)
+    now = datetime(2026, 12, 1, 10, 59, tzinfo=UTC)  # 1 Dec 23:59 in Auckland
+    ProposalVersion.objects.filter(proposal=first).update(sent_at=now)
+    # 30 Nov 11:30 UTC is already 1 Dec 00:30 in Auckland; 10:30 UTC is still November there.
+    ProposalVersion.objects.filter(pk=early.pk).update(
+        sent_at=now - timedelta(hours=23, minutes=29)
+    )
+    ProposalVersion.objects.filter(pk=late.pk).update(sent_at=now - timedelta(hours=24, minutes=29))
+    assert services.sends_this_month(business, now=now) == 2
+    assert services.sends_this_month(other) == 1
+
+
+def test_no_limit_no_count(django_assert_num_queries):
+    from proposals.selectors import send_allowance
+
+    paid = BusinessFactory(plan=Business.Plan.PAID)
+    with django_assert_num_queries(0):
+        assert send_allowance(business=paid) is None
+    free = BusinessFactory(plan=Business.Plan.FREE)
+    make_sent_proposal(business=free)
+    with django_assert_num_queries(1):
+        allowance = send_allowance(business=free)
+    assert (allowance.used, allowance.limit, allowance.reached) == (1, 5, False)
+
+
 def test_duplicate_copies_the_working_copy_as_a_new_draft():
     proposal, _ = make_sent_proposal()
     copy = services.proposal_duplicate(proposal=proposal, acting_user=None)
