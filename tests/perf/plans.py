@@ -21,13 +21,25 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.apps import apps
 from django.db import DatabaseError, connection, transaction
 
 MAX_OFFSET = 1000
 
-PROJECT_APPS = ("accounts", "proposals", "integrations", "console", "common")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def project_apps() -> list:
+    """The project's own apps (in the repository, not installed packages): a new one counts."""
+    return [
+        config
+        for config in apps.get_app_configs()
+        if Path(config.path).resolve().is_relative_to(ROOT)
+        and ".venv" not in Path(config.path).resolve().relative_to(ROOT).parts
+    ]
+
 
 # Project tables without a business FK that are big in production or are a queue / log.
 BIG_MODELS = (
@@ -86,11 +98,7 @@ def _has_business_fk(model) -> bool:
 def project_tables() -> set[str]:
     """Every table the project's apps define (auto-created M2M tables included)."""
     tables: set[str] = set()
-    for label in PROJECT_APPS:
-        try:
-            config = apps.get_app_config(label)
-        except LookupError:
-            continue
+    for config in project_apps():
         for model in config.get_models(include_auto_created=True):
             if model._meta.managed and not model._meta.proxy:
                 tables.add(model._meta.db_table)
@@ -100,11 +108,7 @@ def project_tables() -> set[str]:
 def guarded_tables() -> dict[str, str]:
     """Table → why a scan of it fails: business-owned, big, or a queue/outbox/log table."""
     guarded: dict[str, str] = {}
-    for label in PROJECT_APPS:
-        try:
-            config = apps.get_app_config(label)
-        except LookupError:
-            continue
+    for config in project_apps():
         for model in config.get_models():
             if model._meta.proxy or not model._meta.managed:
                 continue

@@ -35,7 +35,7 @@ if connection.vendor != "postgresql":
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = plans.ROOT
 
 
 # --- doors ------------------------------------------------------------------------------------
@@ -299,9 +299,8 @@ for _label in _admin_models():
 def scheduled_jobs() -> dict[str, str]:
     """name → task path, from every ``schedules.py`` of the project that declares SCHEDULES."""
     jobs: dict[str, str] = {}
-    for path in sorted(ROOT.glob("*/**/schedules.py")):
-        if ".venv" in path.parts or "tests" in path.parts:
-            continue
+    paths = {p for config in plans.project_apps() for p in Path(config.path).rglob("schedules.py")}
+    for path in sorted(paths):
         module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts))
         for name, (func, _minutes) in getattr(module, "SCHEDULES", {}).items():
             jobs[name] = func
