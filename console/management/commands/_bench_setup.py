@@ -128,9 +128,10 @@ def _request_id() -> str:
     from proposals.models import Activity, DeliveryAttempt
 
     for model in (Activity, DeliveryAttempt):
+        # Through the request_id index (a scan by pk could walk millions of rows without one).
         value = (
-            model.objects.exclude(request_id="")
-            .order_by("-pk")
+            model.objects.filter(request_id__gt="")
+            .order_by("request_id")
             .values_list("request_id", flat=True)[:1]
         )
         if value:
