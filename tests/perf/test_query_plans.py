@@ -24,6 +24,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 from rest_framework.test import APIClient
 
+from integrations import webhooks
+from integrations.wix.standin.webhooks import sign_webhook, webhook_claims
+from proposals.models import Delivery
 from tests.perf import plans
 from tests.perf.conftest import REQUEST_ID, World
 
@@ -161,6 +164,44 @@ def _support_search(term: str) -> Callable[[Ctx], None]:
     return door
 
 
+def _uninstall_event(ctx: Ctx) -> str:
+    claims = webhook_claims(event_type="AppRemoved", instance_id=ctx.world.small.instance_id)
+    return sign_webhook(claims)
+
+
+def _webhook_ingest(ctx: Ctx) -> None:
+    # What Wix sends at 200/s: one signed event stored and acked, one forged body rejected.
+    body = sign_webhook(
+        webhook_claims(event_type="AppRemoved", instance_id=ctx.world.small.instance_id)
+    )
+    _ok(ctx.public.post("/integrations/wix/webhooks/", data=body, content_type="text/plain"))
+    response = ctx.public.post(
+        "/integrations/wix/webhooks/", data="not.a.jwt", content_type="text/plain"
+    )
+    assert response.status_code < 500, response.status_code
+
+
+def _webhook_task(ctx: Ctx) -> None:
+    # The worker's side: claim and process a stored event (an uninstall: no call to Wix).
+    body = sign_webhook(
+        webhook_claims(event_type="AppRemoved", instance_id=ctx.world.small.instance_id)
+    )
+    with ctx.recorder.paused():
+        receipt, _, _ = webhooks.webhook_receive(body=body.encode(), size=len(body))
+    assert receipt is not None
+    import_string("integrations.tasks.process_webhook_receipt")(receipt.pk)
+
+
+def _delivery_task(ctx: Ctx) -> None:
+    # The worker's side of the outbox: claim a due email, try it, record the attempt.
+    with ctx.recorder.paused():
+        delivery = Delivery.objects.filter(
+            business=ctx.world.big, state=Delivery.State.PENDING
+        ).first()
+    assert delivery is not None
+    import_string("proposals.delivery.tasks.execute_delivery")(delivery.pk)
+
+
 def _readyz(ctx: Ctx) -> None:
     _ok(ctx.public.get("/readyz"), 200, 503)
 
@@ -203,6 +244,9 @@ DOORS: dict[str, Callable[[Ctx], None]] = {
     "support search P-0042": _support_search("P-0042"),
     "support search number": _support_search("42"),
     "support search request id": _support_search(REQUEST_ID),
+    "webhook ingest": _webhook_ingest,
+    "task process_webhook_receipt": _webhook_task,
+    "task execute_delivery": _delivery_task,
     "readyz": _readyz,
     "metrics": _metrics,
 }
