@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from proposals import rules, selectors, services
 from proposals.delivery import services as delivery_services
 from proposals.forms import ProposalFilterForm, SendForm
-from proposals.models import Client, Delivery
+from proposals.models import Client, Delivery, Proposal
 from proposals.templatetags.proposal_tags import money
 from proposals.views._helpers import (
     CURSOR_PARAM,
@@ -189,7 +189,12 @@ def client_search(request: HttpRequest) -> HttpResponse:
 def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     proposal = selectors.proposal_get(business=request.business, pk=pk)
     context = selectors.proposal_detail_context(proposal=proposal)
-    allowance = selectors.send_allowance(business=request.business)
+    # The page shows the month's usage only beside a draft's first send.
+    allowance = (
+        selectors.send_allowance(business=request.business)
+        if proposal.status == Proposal.Status.DRAFT
+        else None
+    )
     failed = [d for d in context["deliveries"] if d.state in RETRYABLE_DELIVERY_STATES]
     lines = {line.key: line for line in context["totals"].lines}
     rows = [

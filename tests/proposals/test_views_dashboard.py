@@ -414,8 +414,15 @@ def test_a_paid_business_never_counts_its_sends(owner_client, business):
 
 
 def test_a_free_business_counts_its_sends_once_per_page(owner_client, business):
-    make_sent_proposal(business=business)
+    sent, _ = make_sent_proposal(business=business)
     draft = make_proposal(business=business)
+    # A sent proposal's page does not show the usage, so it does not count either.
+    with CaptureQueriesContext(connection) as queries:
+        assert (
+            owner_client.get(reverse("dashboard:proposal_detail", args=[sent.pk])).status_code
+            == 200
+        )
+    assert not any("COUNT(" in q["sql"].upper() for q in queries.captured_queries)
     for url in (
         reverse("dashboard:proposal_list"),
         reverse("dashboard:proposal_detail", args=[draft.pk]),
