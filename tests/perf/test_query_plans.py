@@ -203,7 +203,9 @@ def _delivery_task(ctx: Ctx) -> None:
 
 
 def _readyz(ctx: Ctx) -> None:
-    _ok(ctx.public.get("/readyz"), 200, 503)
+    # 503 is fine (the dataset has overdue emails and no cluster): every check still queries.
+    with override_settings(READYZ_REQUIRE_CLUSTER=False):
+        _ok(ctx.public.get("/readyz"), 200, 503)
 
 
 def _metrics(ctx: Ctx) -> None:
@@ -395,17 +397,19 @@ def ctx(world, clients) -> Ctx:
 
 
 @pytest.mark.parametrize("door", sorted(DOORS))
-def test_door_queries_are_index_served(door, ctx, settings):
-    settings.READYZ_REQUIRE_CLUSTER = False
+def test_door_queries_are_index_served(door, ctx):
     recorder = ctx.recorder = plans.Recorder()
     with connection.execute_wrapper(recorder):
         DOORS[door](ctx)
     assert recorder.statements, f"{door} sent no SQL: the door is not what this test thinks"
     findings = plans.check(door, recorder.statements)
-    assert not findings, (
-        f"{len(findings)} problem(s) in {plans.explained_count(recorder.statements)} "
-        f"statements of {door}:\n\n{plans.report(findings)}"
-    )
+    if findings:
+        pytest.fail(
+            f"{len(findings)} problem(s) in the {plans.explained_count(recorder.statements)} "
+            f"statements of {door!r} (EXPLAIN with enable_seqscan = off):\n\n"
+            f"{plans.report(findings)}",
+            pytrace=False,
+        )
 
 
 # --- the harness can fail ---------------------------------------------------------------------
