@@ -7,10 +7,10 @@ query, so what is left is a query no index serves:
 
 - a ``Seq Scan`` on a guarded table (business-owned, big, or a queue/outbox/log table);
 - a full index scan of a guarded table: an Index (Only) Scan with no ``Index Cond`` on a
-  non-partial index that is not bounded by a LIMIT. Turning seq scans off makes the planner
-  read a whole index instead of the table whenever an index offers an order or an index-only
-  scan (``COUNT(*)`` of a changelist, a hash join's full side): still every row, so it counts
-  as a scan just the same;
+  non-partial index that no LIMIT bounds, or such a Bitmap Index Scan. Turning seq scans off
+  makes the planner read a whole index instead of the table whenever an index offers an order
+  or an index-only scan (``COUNT(*)`` of a changelist, a join's outer side): still every row,
+  so it counts as a scan just the same;
 - ``OFFSET n`` with n above ``MAX_OFFSET`` (deep pages must be keyset pages or bounded).
 """
 
@@ -64,7 +64,7 @@ ALLOWED_TABLES = {
     "auth_group": "a handful of support roles",
     "auth_group_permissions": "permissions of those few roles",
     "django_migrations": "one row per migration; /readyz reads it whole by design",
-    "django_q_schedule": "one row per scheduled job (six)",
+    "django_q_schedule": "one row per scheduled job",
     # Staff only: rows exist for support staff, not for the 130K business users.
     "accounts_user_groups": "group memberships of support staff",
     "accounts_user_user_permissions": "direct permissions of staff (normally none)",
