@@ -27,7 +27,7 @@ SUPPORT_PERMISSION = "accounts.run_support_actions"
 # Deeper than this, OFFSET gets slow on big tables; support narrows with a filter or a search.
 MAX_PAGE = 100
 # Filter choices for free-text columns come from this many of the newest rows.
-RECENT_VALUES_ROWS = 5000
+RECENT_VALUES_ROWS = 1000
 # "P-0042", "p42", "#42", "42": a proposal number or an id.
 NUMBER = re.compile(r"^(?:P-?|#)?0*(\d{1,9})$", re.IGNORECASE)
 

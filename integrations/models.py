@@ -173,7 +173,11 @@ class WixContactSync(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            # One business's syncs, newest first (support finds them by instance id).
+            models.Index(fields=["business", "-id"], name="contact_sync_business_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"contact sync of client {self.client_id} ({self.status})"

@@ -32,4 +32,8 @@ class Migration(migrations.Migration):
                 fields=["status", "-received_at", "-id"], name="webhook_receipt_status_idx"
             ),
         ),
+        ops.AddIndexConcurrently(
+            model_name="wixcontactsync",
+            index=models.Index(fields=["business", "-id"], name="contact_sync_business_idx"),
+        ),
     ]

@@ -60,4 +60,8 @@ class Migration(migrations.Migration):
                 django.db.models.functions.text.Lower("recipient"), name="delivery_recipient_ci"
             ),
         ),
+        ops.AddIndexConcurrently(
+            model_name="acceptance",
+            index=models.Index(fields=["business", "-id"], name="acceptance_business_idx"),
+        ),
     ]

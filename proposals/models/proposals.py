@@ -260,7 +260,11 @@ class Acceptance(models.Model):
 
     class Meta:
         # Support finds who signed with an address.
-        indexes = [models.Index(Lower("email"), name="acceptance_email_ci")]
+        indexes = [
+            models.Index(Lower("email"), name="acceptance_email_ci"),
+            # One business's acceptances, newest first (support finds them by instance id).
+            models.Index(fields=["business", "-id"], name="acceptance_business_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.proposal_id} accepted by {self.signed_name}"
