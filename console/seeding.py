@@ -503,6 +503,8 @@ WHERE p.id BETWEEN %(lo)s AND %(hi)s
 
 # One row per sent version; the snapshot has exactly proposal_snapshot's shape. A proposal
 # sent twice has v1 (superseded) and v2 (current); reminders only ever concern the current one.
+# content_hash is a SHA-256 like the product's (64 hex), but of the salt, id and total rather
+# than of the canonical JSON (nothing recomputes it); tokens are 64 hex characters (URL-safe).
 VERSIONS_SQL = f"""
 INSERT INTO proposals_proposalversion (id, proposal_id, business_id, number, snapshot,
     content_hash, token, token_revoked_at, recipient_email, message, sent_by_id, sent_at,
