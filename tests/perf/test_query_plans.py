@@ -591,3 +591,16 @@ def test_every_url_is_driven_or_explained():
         "to DRIVEN_URLS, or say in NOT_DRIVEN_URLS why their plans need no check"
     )
     assert not (DRIVEN_URLS | set(NOT_DRIVEN_URLS)) - names - {"accounts_business_support"}
+
+
+def test_harness_goes_on_after_a_statement_it_cannot_explain(world):
+    findings = plans.check(
+        "self-test",
+        [
+            plans.Statement('SELECT "no_such_column" FROM "proposals_proposal"', None),
+            plans.Statement(
+                'SELECT "id" FROM "proposals_proposal" WHERE "decline_reason" = %s', ("x",)
+            ),
+        ],
+    )
+    assert [f.kind for f in findings] == ["not explainable", "seq scan"], plans.report(findings)
