@@ -305,7 +305,9 @@ class DeliveryAttemptAdmin(HistoryAdmin):
     list_select_related = ["delivery"]
     list_filter = ["outcome", "started_at"]
     # Newest deliveries first, through the (delivery, number) unique index.
-    ordering = ["-delivery", "-number"]
+    # "-delivery_id", not "-delivery": ordering by the relation sorts by Delivery's own
+    # ordering through a join over every delivery.
+    ordering = ["-delivery_id", "-number"]
     search_fields = ["=request_id", "=delivery", "=delivery__recipient"]
     raw_id_fields = ["delivery"]
 

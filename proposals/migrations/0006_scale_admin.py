@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
         ),
         ops.AddIndexConcurrently(
             model_name="proposal",
-            index=models.Index(fields=["number"], name="proposal_number_idx"),
+            index=models.Index(fields=["number", "-created_at", "-id"], name="proposal_number_idx"),
         ),
         ops.AddIndexConcurrently(
             model_name="proposalversion",
@@ -63,5 +63,13 @@ class Migration(migrations.Migration):
         ops.AddIndexConcurrently(
             model_name="acceptance",
             index=models.Index(fields=["business", "-id"], name="acceptance_business_idx"),
+        ),
+        ops.AddIndexConcurrently(
+            model_name="proposalversion",
+            index=models.Index(fields=["business", "-id"], name="version_business_idx"),
+        ),
+        ops.AddIndexConcurrently(
+            model_name="client",
+            index=models.Index(fields=["business", "-id"], name="client_business_id_idx"),
         ),
     ]

@@ -25,6 +25,8 @@ class Client(BusinessOwned):
             models.Index("business", Lower("email"), name="client_business_email_ci"),
             # Support searches a client's email across businesses.
             models.Index(Lower("email"), name="client_email_ci"),
+            # One business's clients, newest first (support finds them by instance id).
+            models.Index(fields=["business", "-id"], name="client_business_id_idx"),
             # API proposal search: substrings of name, email, company through trigrams.
             # PostgreSQL only (pg_trgm); migration proposals 0005 skips them elsewhere.
             GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="client_name_trgm"),

@@ -114,7 +114,7 @@ class Proposal(BusinessOwned):
             models.Index(
                 fields=["status", "-created_at", "-id"], name="proposal_status_created_idx"
             ),
-            models.Index(fields=["number"], name="proposal_number_idx"),
+            models.Index(fields=["number", "-created_at", "-id"], name="proposal_number_idx"),
             # API search: a title substring (icontains is UPPER(title) LIKE) through trigrams.
             # PostgreSQL only (pg_trgm); migration 0005 skips it elsewhere.
             GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="proposal_title_trgm"),
@@ -214,6 +214,8 @@ class ProposalVersion(models.Model):
         indexes = [
             # Support finds what was sent to an address.
             models.Index(Lower("recipient_email"), name="version_recipient_ci"),
+            # One business's versions, newest first (support finds them by instance id).
+            models.Index(fields=["business", "-id"], name="version_business_idx"),
             # The free plan's monthly counter: first sends of a business since a date.
             models.Index(
                 fields=["business", "sent_at"],
