@@ -7,7 +7,7 @@ A migration using these must set ``atomic = False``.
 """
 
 from django.contrib.postgres import operations as postgres_operations
-from django.db.migrations.operations import AddIndex, RemoveIndex
+from django.db.migrations.operations import AddIndex, RemoveIndex, RunPython
 
 
 class AddIndexConcurrently(postgres_operations.AddIndexConcurrently):
@@ -40,3 +40,24 @@ class RemoveIndexConcurrently(postgres_operations.RemoveIndexConcurrently):
                 self, app_label, schema_editor, from_state, to_state
             )
         return super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+def add_raw_index(name: str, on: str) -> RunPython:
+    """An index on a table whose model is not ours (a library's), as raw SQL.
+
+    ``on`` is the ``table (columns)`` part of ``CREATE INDEX``. CONCURRENTLY on PostgreSQL; the
+    migration must set ``atomic = False``. Reversible.
+    """
+
+    def concurrently(schema_editor) -> str:
+        return "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
+
+    def create(apps, schema_editor):
+        schema_editor.execute(
+            f"CREATE INDEX {concurrently(schema_editor)}IF NOT EXISTS {name} ON {on}"
+        )
+
+    def drop(apps, schema_editor):
+        schema_editor.execute(f"DROP INDEX {concurrently(schema_editor)}IF EXISTS {name}")
+
+    return RunPython(create, drop, elidable=False)

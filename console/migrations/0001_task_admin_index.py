@@ -7,18 +7,7 @@ table. The table is django-q2's, so this is raw SQL (the model state is not ours
 
 from django.db import migrations
 
-INDEX = "task_success_stopped_idx"
-COLUMNS = "django_q_task (success, stopped DESC, id DESC)"
-
-
-def create(apps, schema_editor):
-    concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
-    schema_editor.execute(f"CREATE INDEX {concurrently}IF NOT EXISTS {INDEX} ON {COLUMNS}")
-
-
-def drop(apps, schema_editor):
-    concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
-    schema_editor.execute(f"DROP INDEX {concurrently}IF EXISTS {INDEX}")
+from common.migration_ops import add_raw_index
 
 
 class Migration(migrations.Migration):
@@ -26,4 +15,6 @@ class Migration(migrations.Migration):
 
     dependencies = [("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more")]
 
-    operations = [migrations.RunPython(create, drop, elidable=False)]
+    operations = [
+        add_raw_index("task_success_stopped_idx", "django_q_task (success, stopped DESC, id DESC)")
+    ]
