@@ -672,6 +672,11 @@ class Command(BaseCommand):
                 row = Row(target.name, str(conns), result, floor, load)
                 if result.wrapped:
                     row.note = f"(bodies reused {result.wrapped}×)"
+                if result.requests == 0:
+                    # Not one answer in the step: slower than the step; let the server finish
+                    # what wrk abandoned before the next floor, or that floor measures it.
+                    row.note = f"(no answer within {self.duration} s)"
+                    self._drain()
                 rows.append(row)
                 self.stdout.write(
                     f"{target.name:28} c={conns:<3} {result.rps:8.1f} req/s  "
@@ -681,6 +686,15 @@ class Command(BaseCommand):
                     f"  load {load}"
                 )
         return rows
+
+    def _drain(self, limit: float = 120) -> None:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            with contextlib.suppress(OSError):
+                http_get(self.base + self._floor_path(), timeout=limit)
+            if time.monotonic() - started < 0.5:
+                return
 
     def _wrk(self, target: Target, conns: int, duration: int, floor: Result | None = None):
         threads = min(2, conns)
