@@ -61,6 +61,10 @@ class Delivery(BusinessOwned):
         indexes = [
             models.Index(fields=["state", "next_attempt_at"]),
             models.Index(fields=["business", "state", "-created_at"]),
+            # A business's emails newest first (API deliveries list), whatever their state.
+            models.Index(
+                fields=["business", "-created_at", "-id"], name="delivery_business_recent_idx"
+            ),
             models.Index(fields=["proposal", "-created_at"]),
             # Stuck and recently failed deliveries (support overview, sweeper, metrics).
             models.Index(fields=["state", "updated_at"], name="delivery_state_updated_idx"),
@@ -77,9 +81,7 @@ class Delivery(BusinessOwned):
             ),
             # The support console: newest first, by state, by recipient address.
             models.Index(fields=["-created_at", "-id"], name="delivery_created_idx"),
-            models.Index(
-                fields=["state", "-created_at", "-id"], name="delivery_state_created_idx"
-            ),
+            models.Index(fields=["state", "-created_at", "-id"], name="delivery_state_created_idx"),
             models.Index(Lower("recipient"), name="delivery_recipient_ci"),
         ]
 

@@ -325,7 +325,8 @@ def _admin_door(label: str, variant: str) -> Callable[[Ctx], None]:
             # The first page whose OFFSET is past the bound (the admin's ?p= counts from 1).
             per_page = admin.site._registry[_model(label)].list_per_page
             page = plans.MAX_OFFSET // per_page + 2
-            rows = _model(label)._default_manager.count()
+            with ctx.recorder.paused():  # the test's own check, not the door's query
+                rows = _model(label)._default_manager.count()
             assert rows > (page - 1) * per_page, f"the dataset needs more {label} rows"
             # Refusing a page that deep (a redirect, 400 or 404) is a bound too.
             _ok(ctx.admin.get(url, {"p": page}), 200, 302, 400, 404)
