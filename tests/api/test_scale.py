@@ -1,13 +1,13 @@
 """What the API costs per request: queries and cache round trips, constant in rows; search."""
 
 import os
-import socket
 
 import pytest
 import redis.connection
 
 from proposals import selectors
 from tests.proposals.factories import ClientFactory, item, make_proposal
+from tests.redis_needed import require_redis
 
 pytestmark = pytest.mark.django_db
 
@@ -110,17 +110,8 @@ def test_search_never_matches_another_business_client(api, business, other):
     assert _ids(api, "deck") == {mine.pk}
 
 
-def _redis_reachable() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
-
-
 def test_both_rate_limits_cost_one_redis_round_trip(api, draft, settings, monkeypatch):
-    if not _redis_reachable() and not os.environ.get("CI"):
-        pytest.skip("needs Redis on 127.0.0.1:6379 (CI starts it)")
+    require_redis()
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -1,6 +1,4 @@
 import json
-import os
-import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -11,16 +9,9 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from tests.conftest import subprocess_env
+from tests.redis_needed import require_redis
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _redis_reachable() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
 
 
 def test_healthz_answers_without_touching_the_database(db, client, django_assert_num_queries):
@@ -95,8 +86,7 @@ def test_readyz_answers_503_naming_the_database_when_it_is_unreachable():
 @pytest.mark.django_db(transaction=True)
 def test_readyz_sees_a_running_cluster(client, settings, start_qcluster):
     # Cluster stats live in the cache: both processes must share one (Redis, as in production).
-    if not _redis_reachable() and not os.environ.get("CI"):
-        pytest.skip("needs Redis on 127.0.0.1:6379 (CI starts it)")
+    require_redis()
     redis_cache = "redis://127.0.0.1:6379/14"
     settings.CACHES = {
         "default": {

@@ -1,7 +1,5 @@
 """common.ratelimit: n per window per key, on Redis (one round trip) and on other caches."""
 
-import os
-import socket
 import uuid
 
 import pytest
@@ -11,20 +9,12 @@ from django.core.cache.backends.redis import RedisCache
 
 from common import ratelimit
 from common.ratelimit import Limit, Rate
-
-
-def _redis_reachable() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
+from tests.redis_needed import require_redis
 
 
 @pytest.fixture
 def redis_cache():
-    if not _redis_reachable() and not os.environ.get("CI"):
-        pytest.skip("needs Redis on 127.0.0.1:6379 (CI starts it)")
+    require_redis()
     cache = RedisCache("redis://127.0.0.1:6379/13", {"KEY_PREFIX": f"t{uuid.uuid4().hex}"})
     yield cache
     cache.clear()
