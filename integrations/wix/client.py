@@ -175,8 +175,13 @@ def _record(
 
 
 # --- retry budget ---------------------------------------------------------------------------
+def _budget_window() -> int:
+    """The clock minute the retry budget counts in (each minute starts a fresh budget)."""
+    return int(time.time() // 60)
+
+
 def _budget_keys(api: str) -> tuple[str, str]:
-    window = int(time.time() // 60)
+    window = _budget_window()
     return f"wix:budget:{api}:{window}:calls", f"wix:budget:{api}:{window}:retries"
 
 

@@ -9,6 +9,7 @@ from django.db import connection
 
 from integrations.models import CircuitBreaker, IntegrationCall, WixAccessToken
 from integrations.wix import breaker
+from integrations.wix import client as client_module
 from integrations.wix.client import WixClient, WixError
 from tests.accounts.factories import BusinessFactory
 
@@ -220,8 +221,10 @@ def test_the_breaker_probes_and_closes_after_recovery(wix, business, settings):
     assert wix.count(INSTANCE) == 1 + 2 + 1 + 1
 
 
-def test_the_retry_budget_limits_retries_during_an_outage(wix, db, settings):
+def test_the_retry_budget_limits_retries_during_an_outage(wix, db, settings, monkeypatch):
     settings.WIX_BREAKER_THRESHOLD = 10_000  # isolate the budget from the breaker
+    # One budget minute for the whole test: crossing a minute boundary starts a fresh budget.
+    monkeypatch.setattr(client_module, "_budget_window", lambda: 1)
     settings.WIX_MAX_ATTEMPTS = 4
     settings.WIX_RETRY_BUDGET_RATIO = 0.2
     clients = [WixClient.for_business(BusinessFactory()) for _ in range(20)]
