@@ -65,13 +65,27 @@ def business_install(*, instance_id: str, occurred_at: datetime) -> tuple[Busine
         return business, True
 
 
-def business_uninstall(*, instance_id: str, occurred_at: datetime) -> Business | None:
-    """Mark the business uninstalled and forget its tokens; its data is kept (retention)."""
+def business_uninstall(*, instance_id: str, occurred_at: datetime) -> Business:
+    """Mark the business uninstalled and forget its tokens; its data is kept (retention).
+
+    A removal of an instance never seen installed is recorded too: the later event wins,
+    whatever the order the events arrive in.
+    """
     with transaction.atomic():
-        business = Business.objects.select_for_update().filter(instance_id=instance_id).first()
-        if business is None:
-            log.info("wix_uninstall_unknown_instance", instance_id=instance_id)
-            return None
+        business, created = Business.objects.select_for_update().get_or_create(
+            instance_id=instance_id,
+            defaults={
+                "status": Business.Status.UNINSTALLED,
+                "installed_at": occurred_at,
+                "uninstalled_at": occurred_at,
+            },
+        )
+        if created:
+            # The removal overtook the install it follows (Wix does not promise the order). Keep
+            # it as an uninstalled business, so the older install, when it arrives, is stale;
+            # the retention purge deletes the row like any other uninstalled business.
+            log.info("wix_uninstall_before_install", business_id=business.pk)
+            return business
         if business.status == Business.Status.UNINSTALLED:
             # Keep the newest removal time, so an install from before it is seen as stale.
             if business.uninstalled_at is None or occurred_at > business.uninstalled_at:

@@ -109,3 +109,24 @@ def test_an_older_repeated_event_never_moves_the_lifecycle_times_back():
     uninstall(instance_id=INSTANCE, occurred_at=_at(8))
     uninstall(instance_id=INSTANCE, occurred_at=_at(6))
     assert Business.objects.get(instance_id=INSTANCE).uninstalled_at == _at(8)
+
+
+@pytest.mark.django_db
+def test_a_removal_delivered_before_its_older_install_leaves_the_business_uninstalled():
+    business = uninstall(instance_id=INSTANCE, occurred_at=_at(10))
+    assert business.status == Business.Status.UNINSTALLED
+    business, changed = install(instance_id=INSTANCE, occurred_at=_at(5))
+    assert not changed
+    business.refresh_from_db()
+    assert business.status == Business.Status.UNINSTALLED
+    assert business.uninstalled_at == _at(10)
+    assert Business.objects.filter(instance_id=INSTANCE).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_install_after_a_removal_that_overtook_it_reactivates_the_business():
+    uninstall(instance_id=INSTANCE, occurred_at=_at(10))
+    business, changed = install(instance_id=INSTANCE, occurred_at=_at(20))
+    assert changed
+    assert business.status == Business.Status.ACTIVE
+    assert business.uninstalled_at is None
