@@ -253,6 +253,26 @@ if not WIX_WEBHOOK_PUBLIC_KEY:
     WIX_WEBHOOK_PUBLIC_KEY = (
         BASE_DIR / "integrations/wix/standin/keys/DEV_ONLY_webhook_public.pem"
     ).read_text()
+# One-line environments (a dashboard's text box) often carry the PEM's newlines as "\n".
+WIX_WEBHOOK_PUBLIC_KEY = WIX_WEBHOOK_PUBLIC_KEY.replace("\\n", "\n").strip() + "\n"
+
+
+def _is_rsa_public_key(pem: str) -> bool:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        return isinstance(load_pem_public_key(pem.encode()), RSAPublicKey)
+    except (ValueError, TypeError):
+        return False
+
+
+# A key that cannot verify anything would answer every webhook 503: refuse to start instead.
+if not _is_rsa_public_key(WIX_WEBHOOK_PUBLIC_KEY):
+    raise ImproperlyConfigured(
+        "Environment variable WIX_WEBHOOK_PUBLIC_KEY must be the PEM of an RSA public key "
+        "('-----BEGIN PUBLIC KEY-----' …), the key Wix shows for the app's webhooks"
+    )
 # Wix allows ~200 requests/min per instance and wants webhooks answered within 1,250 ms.
 WIX_CONNECT_TIMEOUT = env_float("WIX_CONNECT_TIMEOUT", 3.0, minimum=0.05)
 WIX_READ_TIMEOUT = env_float("WIX_READ_TIMEOUT", 10.0, minimum=0.05)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# A real RSA public key in PEM (the stand-in's; what it is does not matter to these tests).
+PUBLIC_KEY = (ROOT / "integrations/wix/standin/keys/DEV_ONLY_webhook_public.pem").read_text()
 
 PRODUCTION = {
     "DJANGO_ENV": "production",
@@ -19,7 +21,7 @@ PRODUCTION = {
     "EMAIL_HOST": "smtp.example.com",
     "WIX_APP_ID": "app",
     "WIX_APP_SECRET": "secret",
-    "WIX_WEBHOOK_PUBLIC_KEY": "key",
+    "WIX_WEBHOOK_PUBLIC_KEY": PUBLIC_KEY,
 }
 
 
@@ -64,6 +66,9 @@ def test_production_refuses_to_start_without_a_secret_and_names_it(missing):
         ("DATABASE_URL", "nosuchdb://x"),
         ("EMAIL_TIMEOUT", "-1"),
         ("SECRET_KEY", "short"),
+        ("WIX_WEBHOOK_PUBLIC_KEY", "ci-public-key"),
+        ("WIX_WEBHOOK_PUBLIC_KEY", PUBLIC_KEY.replace("PUBLIC KEY", "CERTIFICATE")),
+        ("WIX_WEBHOOK_PUBLIC_KEY", PUBLIC_KEY[:120]),
     ],
 )
 def test_malformed_values_are_errors_naming_the_variable(name, value):
@@ -80,4 +85,12 @@ def test_debug_cannot_be_on_in_production():
 
 def test_development_needs_nothing():
     result = load_settings({"DJANGO_ENV": "development"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_public_key_with_escaped_newlines_is_accepted():
+    """A one-line environment (a platform's text box) carries the PEM's newlines as \\n."""
+    result = load_settings(
+        {**PRODUCTION, "WIX_WEBHOOK_PUBLIC_KEY": PUBLIC_KEY.replace("\n", "\\n")}
+    )
     assert result.returncode == 0, result.stderr
