@@ -1,7 +1,10 @@
 """Structured logging: one processor chain for structlog and the standard library.
 
 Every event passes through ``redact`` before it is rendered, so a token, secret, password or
-API key can never reach a log line, however deeply it is nested, and emails are masked.
+API key can never reach a log line, however deeply it is nested, and emails are masked — in an
+email-named field and in any other text (a logged query string, an error message). Tracebacks
+are rendered as plain text, never with local variables (a frame's locals hold the app secret,
+webhook JWTs and raw emails), and masked like everything else.
 """
 
 import logging
@@ -18,7 +21,6 @@ _SECRET_KEY = re.compile(
     r"|credential|session[_-]?id|csrf)",
     re.IGNORECASE,
 )
-_EMAIL_KEY = re.compile(r"e-?mail|recipient", re.IGNORECASE)
 _EMAIL_VALUE = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
 # Credentials that travel in URLs: the client's proposal link and Wix's signed `instance`.
 _SECRETS_IN_TEXT = (
@@ -60,15 +62,29 @@ def _clean(key: str, value: Any, depth: int = 0) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(_clean(key, item, depth + 1) for item in value)
     if isinstance(value, str):
-        value = mask_urls(value)
-        if _EMAIL_KEY.search(key):
-            return mask_email(value)
+        return mask_text(value)
+    return value
+
+
+def mask_text(value: str) -> str:
+    """Hide what free text may carry: link tokens, signed instances, email addresses."""
+    value = mask_urls(value)
+    if "@" in value:
+        value = mask_email(value)
     return value
 
 
 def redact(_logger: Any, _method: str, event_dict: dict) -> dict:
     """structlog processor: mask secrets and emails anywhere in the event."""
     return {key: _clean(key, value) for key, value in event_dict.items()}
+
+
+def redact_exception(_logger: Any, _method: str, event_dict: dict) -> dict:
+    """After ``format_exc_info``: the traceback's text (messages, reprs) masked like the rest."""
+    text = event_dict.get("exception")
+    if isinstance(text, str):
+        event_dict["exception"] = mask_text(text)
+    return event_dict
 
 
 SHARED_PROCESSORS: list = [
@@ -106,7 +122,10 @@ def build_logging_config(*, log_format: str, level: str) -> dict:
         "()": structlog.stdlib.ProcessorFormatter,
         "processors": [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info if log_format == "json" else _identity,
+            # Plain text for both formats: the console renderer's own (rich) tracebacks would
+            # print every frame's local variables.
+            structlog.processors.format_exc_info,
+            redact_exception,
             _renderer(renderer),
         ],
         "foreign_pre_chain": SHARED_PROCESSORS,
@@ -131,14 +150,12 @@ def build_logging_config(*, log_format: str, level: str) -> dict:
     }
 
 
-def _identity(_logger: Any, _method: str, event_dict: dict) -> dict:
-    return event_dict
-
-
 def _renderer(dotted: str) -> Any:
     if dotted.endswith("JSONRenderer"):
         return structlog.processors.JSONRenderer()
-    return structlog.dev.ConsoleRenderer(colors=False)
+    return structlog.dev.ConsoleRenderer(
+        colors=False, exception_formatter=structlog.dev.plain_traceback
+    )
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

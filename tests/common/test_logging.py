@@ -147,3 +147,38 @@ def test_a_request_for_a_client_link_logs_no_token(client, log_events):
     client.get("/p/ThisIsASecretTokenValue1234567890abcdefghijk")
     assert "ThisIsASecretTokenValue" not in json.dumps(log_events, default=str)
     assert any("/p/[token]" in str(e.get("request")) for e in log_events)
+
+
+def _fail_with_secrets_in_locals():
+    app_secret = "SECRET-in-a-local"  # noqa: F841 - what a frame's locals would show
+    webhook_jwt = "eyJSECRET.jwt.token"  # noqa: F841
+    raise ValueError("no Wix contact for jane.doe@example.com")
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_a_traceback_shows_no_local_variables_and_masks_emails(log_format):
+    def emit(log):
+        try:
+            _fail_with_secrets_in_locals()
+        except ValueError:
+            log.exception("wix_contact_sync_crashed", sync_id=7)
+
+    output = render_with_project_config(log_format, emit)
+    assert "wix_contact_sync_crashed" in output
+    assert "_fail_with_secrets_in_locals" in output  # the traceback itself is there
+    assert "SECRET" not in output
+    assert "jane.doe@" not in output
+    assert "j***@example.com" in output
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_an_email_in_a_logged_query_string_is_masked(log_format):
+    def emit(log):
+        log.info(
+            "request_started",
+            request="GET /app/clients/search?q=jane.doe%40x.com&e=ann@example.org",
+        )
+
+    output = render_with_project_config(log_format, emit)
+    assert "ann@example.org" not in output
+    assert "a***@example.org" in output
