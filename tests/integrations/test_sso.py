@@ -171,15 +171,67 @@ def test_the_dashboard_may_be_framed_by_wix_only(client):
 
 
 @pytest.mark.django_db
-def test_opening_another_business_switches_user_and_business(owner_client, business):
-    other = BusinessFactory()
-    response = open_dashboard(
-        owner_client, sign_instance(instance_payload(other.instance_id), secret=SECRET)
-    )
-    assert response.status_code == 302
-    assert owner_client.get(response["Location"]).wsgi_request.business == other
+def test_an_instance_for_another_user_asks_before_switching_the_session(owner_client, business):
+    """Login CSRF: a link signed for someone else's site never replaces a session silently."""
+    other = BusinessFactory(site_name="Someone Else's Site")
+    instance = sign_instance(instance_payload(other.instance_id), secret=SECRET)
+    assert owner_client.get(DASHBOARD).wsgi_request.business == business
+    signed_in_as = owner_client.session[SESSION_KEY]
+
+    response = open_dashboard(owner_client, instance)
+
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    page = response.content.decode()
+    assert "Switch account?" in page
+    assert "Someone Else&#x27;s Site" in page
+    assert owner_client.session[SESSION_KEY] == signed_in_as
+    assert owner_client.get(DASHBOARD).wsgi_request.business == business
+
+    # Only the page's own answer switches.
+    response = owner_client.post("/app/sso/switch", {"instance": instance})
+    assert response.status_code == 303
+    assert response["Location"] == DASHBOARD
     assert int(owner_client.session[SESSION_KEY]) == WixUserLink.objects.get().user_id
     assert owner_client.session["business_id"] == other.pk
+    assert owner_client.get(DASHBOARD).wsgi_request.business == other
+
+
+@pytest.mark.django_db
+def test_a_forged_switch_answer_changes_nothing(owner, business):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(owner)
+    session = browser.session
+    session["business_id"] = business.pk
+    session.save()
+    other = BusinessFactory()
+    instance = sign_instance(instance_payload(other.instance_id), secret=SECRET)
+
+    response = browser.post("/app/sso/switch", {"instance": instance})  # no CSRF token
+
+    assert response.status_code == 403
+    assert int(browser.session[SESSION_KEY]) == owner.pk
+    assert browser.session["business_id"] == business.pk
+
+
+@pytest.mark.django_db
+def test_a_forged_instance_in_the_switch_answer_is_refused(owner_client, owner):
+    response = owner_client.post("/app/sso/switch", {"instance": _forged("x-instance-0002")})
+    assert response.status_code == 403
+    assert int(owner_client.session[SESSION_KEY]) == owner.pk
+
+
+@pytest.mark.django_db
+def test_the_same_wix_user_opening_another_of_their_sites_switches_business_at_once(client):
+    first, second = BusinessFactory(), BusinessFactory()
+    open_dashboard(client, sign_instance(instance_payload(first.instance_id), secret=SECRET))
+    response = open_dashboard(
+        client, sign_instance(instance_payload(second.instance_id), secret=SECRET)
+    )
+    assert response.status_code == 302
+    assert client.session["business_id"] == second.pk
 
 
 @given(value=st.text(max_size=300))
