@@ -125,3 +125,14 @@ def _hit_portable(cache: BaseCache, key: str, left: int) -> int:
         if cache.add(key, 1, timeout=timeout):
             return 1
         return cache.incr(key)
+
+
+def peek(limits: Sequence[Limit], *, cache: BaseCache | None = None) -> list[int]:
+    """The counts of the limits' current windows so far, without counting a hit (one read)."""
+    cache = cache or caches["default"]
+    now = time.time()
+    keys = [_counter_key(limit, _window(limit.rate, now)[0]) for limit in limits]
+    if not keys:
+        return []
+    found = cache.get_many(keys)
+    return [int(found.get(key) or 0) for key in keys]

@@ -4,7 +4,6 @@
 start without its secrets; every malformed value stops the process and names the variable.
 """
 
-import re
 import warnings
 from pathlib import Path
 
@@ -217,14 +216,25 @@ X_FRAME_OPTIONS = "DENY"
 # Client IPs (rate limits, view and acceptance records): how many reverse proxies in front of
 # the app append to X-Forwarded-For. 0 trusts only the socket address (REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+
+def _env_rate(name: str, default: str) -> str:
+    """A "<count>/<second|minute|hour|day>" setting, read by the one parser (``Rate.parse``)."""
+    from common.ratelimit import Rate
+
+    value = env_str(name, default)
+    try:
+        Rate.parse(value)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"Environment variable {name} must look like '300/minute' "
+            f"(a count, then second, minute, hour or day), got {value!r}"
+        ) from None
+    return value
+
+
 # Accept/decline POSTs on the client page, per client IP: "<count>/<second|minute|hour|day>".
-PUBLIC_ANSWER_RATE_LIMIT = env_str("PUBLIC_ANSWER_RATE_LIMIT", "10/hour")
-_count, _, _period = PUBLIC_ANSWER_RATE_LIMIT.partition("/")
-if not _count.isdigit() or _period not in ("second", "minute", "hour", "day"):
-    raise ImproperlyConfigured(
-        "Environment variable PUBLIC_ANSWER_RATE_LIMIT must look like 10/hour "
-        "(a count, then second, minute, hour or day)"
-    )
+PUBLIC_ANSWER_RATE_LIMIT = _env_rate("PUBLIC_ANSWER_RATE_LIMIT", "10/hour")
 
 # --- email -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
@@ -414,16 +424,9 @@ LOGGING = build_logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
 configure_structlog(cache_loggers=not TESTING)
 
 # --- REST framework (extended by the API work) ---------------------------------------------
-_RATE = r"^[1-9][0-9]*/(second|minute|hour|day)$"
 # Requests per API key (or signed-in user), and per client IP: "<count>/<second|minute|hour|day>".
-API_RATE_LIMIT_PER_KEY = env_str("API_RATE_LIMIT_PER_KEY", "300/minute")
-API_RATE_LIMIT_PER_IP = env_str("API_RATE_LIMIT_PER_IP", "600/minute")
-for _name, _value in (("API_RATE_LIMIT_PER_KEY", API_RATE_LIMIT_PER_KEY),
-                      ("API_RATE_LIMIT_PER_IP", API_RATE_LIMIT_PER_IP)):  # fmt: skip
-    if not re.match(_RATE, _value):
-        raise ImproperlyConfigured(
-            f"Environment variable {_name} must look like '300/minute', got {_value!r}"
-        )
+API_RATE_LIMIT_PER_KEY = _env_rate("API_RATE_LIMIT_PER_KEY", "300/minute")
+API_RATE_LIMIT_PER_IP = _env_rate("API_RATE_LIMIT_PER_IP", "600/minute")
 # How long a POST's Idempotency-Key and its stored response are kept (Stripe: 24 h minimum).
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
 REST_FRAMEWORK = {

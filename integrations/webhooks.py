@@ -1,16 +1,15 @@
 """Receive Wix webhooks (store first, answer fast) and process them in a task, once."""
 
-import time
 from datetime import timedelta
 
 import structlog
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Business
+from common import ratelimit
 from common.request_id import current_request_id
 from integrations import lifecycle
 from integrations.models import WebhookReceipt
@@ -59,7 +58,7 @@ def webhook_receive(*, body: bytes | None, size: int) -> tuple[WebhookReceipt | 
         event = verify(body)
     except WebhookRejected as exc:
         receipt = None
-        if _rejections_this_minute() <= settings.WIX_WEBHOOK_REJECTED_PER_MINUTE:
+        if _may_store_rejection():
             receipt = WebhookReceipt.objects.create(
                 status=Status.REJECTED,
                 verified=False,
@@ -78,13 +77,10 @@ def webhook_receive(*, body: bytes | None, size: int) -> tuple[WebhookReceipt | 
     return _store(event, body_size=len(body), request_id=request_id), 200, ""
 
 
-def _rejections_this_minute() -> int:
-    key = f"wix:webhook:rejected:{int(time.time() // 60)}"
-    cache.add(key, 0, timeout=120)
-    try:
-        return cache.incr(key)
-    except ValueError:
-        return 1
+def _may_store_rejection() -> bool:
+    """Count one rejection; False once this minute has had WIX_WEBHOOK_REJECTED_PER_MINUTE."""
+    rate = ratelimit.Rate(limit=settings.WIX_WEBHOOK_REJECTED_PER_MINUTE, window=60)
+    return ratelimit.hit_one(ratelimit.Limit(key="wix_webhook_rejected", rate=rate)).allowed
 
 
 def _printable(raw: bytes) -> str:

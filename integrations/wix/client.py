@@ -12,6 +12,7 @@ own, and a transaction must never stay open while waiting on Wix.
 """
 
 import json
+import math
 import os
 import threading
 import time
@@ -23,10 +24,10 @@ from typing import Any
 import httpx
 import structlog
 from django.conf import settings
-from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
+from common import ratelimit
 from common.backoff import full_jitter
 from common.request_id import current_request_id
 from integrations.models import IntegrationCall, WixAccessToken
@@ -175,36 +176,35 @@ def _record(
 
 
 # --- retry budget ---------------------------------------------------------------------------
-def _budget_window() -> int:
-    """The clock minute the retry budget counts in (each minute starts a fresh budget)."""
-    return int(time.time() // 60)
+# Per API and clock minute (``common.ratelimit`` windows): the first attempts of calls, and the
+# retries, which may be at most _BUDGET_FLOOR + WIX_RETRY_BUDGET_RATIO × the first attempts.
+_BUDGET_WINDOW_SECONDS = 60
+_UNCAPPED = 2**62  # the calls counter only counts; nothing is refused by it
 
 
-def _budget_keys(api: str) -> tuple[str, str]:
-    window = _budget_window()
-    return f"wix:budget:{api}:{window}:calls", f"wix:budget:{api}:{window}:retries"
+def _budget_calls(api: str) -> ratelimit.Limit:
+    return ratelimit.Limit(
+        key=f"wix_budget_calls:{api}", rate=ratelimit.Rate(_UNCAPPED, _BUDGET_WINDOW_SECONDS)
+    )
 
 
-def _incr(key: str) -> int:
-    cache.add(key, 0, timeout=120)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=120)
-        return 1
+def _budget_retries(api: str, allowed: int) -> ratelimit.Limit:
+    return ratelimit.Limit(
+        key=f"wix_budget_retries:{api}", rate=ratelimit.Rate(allowed, _BUDGET_WINDOW_SECONDS)
+    )
 
 
 def _budget_note_call(api: str) -> None:
-    _incr(_budget_keys(api)[0])
+    ratelimit.hit_one(_budget_calls(api))
 
 
 def _budget_allows_retry(api: str) -> bool:
-    calls_key, retries_key = _budget_keys(api)
-    allowed = _BUDGET_FLOOR + settings.WIX_RETRY_BUDGET_RATIO * (cache.get(calls_key) or 0)
-    if (cache.get(retries_key) or 0) >= allowed:
-        return False
-    _incr(retries_key)
-    return True
+    """True (and the retry counted) while this minute's retries are within the budget."""
+    calls, retries = ratelimit.peek([_budget_calls(api), _budget_retries(api, 0)])
+    allowed = math.ceil(_BUDGET_FLOOR + settings.WIX_RETRY_BUDGET_RATIO * calls)
+    if retries >= allowed:
+        return False  # refused retries are not counted: more calls this minute free more
+    return ratelimit.hit_one(_budget_retries(api, allowed)).allowed
 
 
 def _backoff(attempt: int) -> float:

@@ -4,8 +4,8 @@ import random
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 
+from common import ratelimit
 from common.backoff import full_jitter
 
 
@@ -32,23 +32,18 @@ def gives_up(*, attempts: int, created_at: datetime, next_try: datetime) -> bool
 def take_send_slot(business_id: int, *, now: datetime) -> datetime | None:
     """Count one send against the business's rate; None if allowed, else when to try again.
 
-    A fixed window counter in the shared cache (Redis in production), so every worker of every
-    machine sees the same count; ``incr`` is atomic there.
+    ``DELIVERY_RATE_LIMIT`` sends per ``DELIVERY_RATE_WINDOW_SECONDS``, counted by
+    ``common.ratelimit`` in the shared cache (Redis in production), so every worker of every
+    machine sees the same count. A refused send is due again after the window ends, spread
+    over the next window rather than all released at once.
     """
     limit = settings.DELIVERY_RATE_LIMIT
     if not limit:
         return None
     window = settings.DELIVERY_RATE_WINDOW_SECONDS
-    index = int(now.timestamp()) // window
-    key = f"delivery-rate:{business_id}:{index}"
-    cache.add(key, 0, timeout=window * 2)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=window * 2)
-        count = 1
-    if count <= limit:
+    outcome = ratelimit.hit_one(
+        ratelimit.Limit(key=f"delivery:{business_id}", rate=ratelimit.Rate(limit, window))
+    )
+    if outcome.allowed:
         return None
-    window_end = datetime.fromtimestamp((index + 1) * window, tz=now.tzinfo)
-    # Spread the deferred sends over the next window rather than releasing them at once.
-    return window_end + timedelta(seconds=random.uniform(0, window))
+    return now + timedelta(seconds=outcome.retry_after + random.uniform(0, window))

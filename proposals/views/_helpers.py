@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import ImproperlyConfigured
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -16,8 +15,6 @@ from common import ratelimit
 from common.keyset import InvalidCursor, KeysetPage, keyset_page
 
 PAGE_SIZE = 25
-
-_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
 def business_required(view: Callable) -> Callable:
@@ -122,25 +119,13 @@ def user_agent(request: HttpRequest) -> str:
     return request.headers.get("User-Agent", "")[:500]
 
 
-def parse_rate(rate: str) -> tuple[int, int]:
-    """``"10/hour"`` → ``(10, 3600)``."""
-    try:
-        count, period = rate.split("/", 1)
-        return int(count), _PERIODS[period.strip().lower()]
-    except (ValueError, KeyError):
-        raise ImproperlyConfigured(
-            f"PUBLIC_ANSWER_RATE_LIMIT must look like '10/hour', not {rate!r}"
-        ) from None
-
-
 def rate_limited(*, scope: str, ip: str | None, rate: str) -> bool:
     """Count one hit for this IP in a fixed window; True once the limit is exceeded.
 
     The shared cache (Redis in production) holds the counters, so the limit holds across
-    processes and machines.
+    processes and machines. ``rate`` is a setting such as ``"10/hour"`` (``Rate.parse``).
     """
-    limit, window = parse_rate(rate)
-    counter = ratelimit.Limit(key=f"{scope}:{ip or 'unknown'}", rate=ratelimit.Rate(limit, window))
+    counter = ratelimit.Limit(key=f"{scope}:{ip or 'unknown'}", rate=ratelimit.Rate.parse(rate))
     return not ratelimit.hit_one(counter).allowed
 
 

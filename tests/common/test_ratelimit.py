@@ -129,3 +129,30 @@ def test_other_caches_recover_when_a_counter_expires_between_add_and_incr(
     monkeypatch.setattr(locmem_cache, "incr", expiring_incr)
 
     assert ratelimit.hit_one(limit, cache=locmem_cache).count == 1
+
+
+def test_peek_reads_the_current_windows_without_counting(any_cache, frozen):
+    a = Limit(key="test:peek-a", rate=Rate(limit=5, window=60))
+    b = Limit(key="test:peek-b", rate=Rate(limit=5, window=60))
+    ratelimit.hit([a, a, b], cache=any_cache)
+
+    assert ratelimit.peek([a, b], cache=any_cache) == [2, 1]
+    assert ratelimit.peek([a, b], cache=any_cache) == [2, 1]  # reading is not a hit
+    assert ratelimit.peek([], cache=any_cache) == []
+
+    frozen["t"] += 40  # the next minute
+
+    assert ratelimit.peek([a, b], cache=any_cache) == [0, 0]
+
+
+@pytest.mark.parametrize("bad", ["0/minute", "10/fortnight", "ten/hour", "10"])
+def test_rate_settings_are_read_by_the_one_parser(monkeypatch, bad):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config import settings as settings_module
+
+    monkeypatch.setenv("SOME_RATE", "25/hour")
+    assert Rate.parse(settings_module._env_rate("SOME_RATE", "1/day")) == Rate(25, 3600)
+    monkeypatch.setenv("SOME_RATE", bad)
+    with pytest.raises(ImproperlyConfigured, match="SOME_RATE"):
+        settings_module._env_rate("SOME_RATE", "1/day")

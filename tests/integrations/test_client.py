@@ -2,11 +2,13 @@
 
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 import structlog
 from django.db import connection
 
+from common import ratelimit
 from integrations.models import CircuitBreaker, IntegrationCall, WixAccessToken
 from integrations.wix import breaker
 from integrations.wix import client as client_module
@@ -224,7 +226,7 @@ def test_the_breaker_probes_and_closes_after_recovery(wix, business, settings):
 def test_the_retry_budget_limits_retries_during_an_outage(wix, db, settings, monkeypatch):
     settings.WIX_BREAKER_THRESHOLD = 10_000  # isolate the budget from the breaker
     # One budget minute for the whole test: crossing a minute boundary starts a fresh budget.
-    monkeypatch.setattr(client_module, "_budget_window", lambda: 1)
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 60 * 29_000_000 + 1.0))
     settings.WIX_MAX_ATTEMPTS = 4
     settings.WIX_RETRY_BUDGET_RATIO = 0.2
     clients = [WixClient.for_business(BusinessFactory()) for _ in range(20)]
@@ -237,6 +239,32 @@ def test_the_retry_budget_limits_retries_during_an_outage(wix, db, settings, mon
     outage_calls = wix.count(INSTANCE) - 20
     # Without a budget: 20 × 4 = 80. With it: 20 first attempts + 10 + 20% of 40 first calls.
     assert outage_calls <= 20 + 10 + 8
+
+
+@pytest.fixture
+def budget_clock(monkeypatch):
+    """The limiter's clock, 10 s into a minute (timeouts keep the real one)."""
+    now = {"t": 60 * 29_000_000 + 10.0}
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: now["t"]))
+    return now
+
+
+def test_the_retry_budget_grows_with_the_calls_and_starts_afresh_each_minute(
+    settings, budget_clock
+):
+    settings.WIX_RETRY_BUDGET_RATIO = 0.5
+    allowed = [client_module._budget_allows_retry("apps") for _ in range(12)]
+    assert allowed == [True] * 10 + [False] * 2  # the floor, with no first attempts yet
+
+    for _ in range(4):
+        client_module._budget_note_call("apps")
+    # 10 + 50% of 4: two more; the refused retries above did not use the budget up.
+    assert [client_module._budget_allows_retry("apps") for _ in range(3)] == [True, True, False]
+    assert client_module._budget_allows_retry("contacts")  # each API has its own budget
+
+    budget_clock["t"] += 50  # the next minute
+
+    assert [client_module._budget_allows_retry("apps") for _ in range(11)] == [True] * 10 + [False]
 
 
 def test_a_token_endpoint_outage_is_a_transient_wix_error_and_is_recorded(wix, business):

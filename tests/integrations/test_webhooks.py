@@ -6,6 +6,7 @@ import hmac
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -20,6 +21,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from accounts.models import Business
+from common import ratelimit
 from integrations import webhooks
 from integrations.models import WebhookReceipt, WixAccessToken
 from integrations.wix.standin.webhooks import DEV_PUBLIC_KEY, sign_webhook, webhook_claims
@@ -159,6 +161,27 @@ def test_a_flood_of_junk_is_refused_but_not_all_stored(post, settings, log_event
     assert WebhookReceipt.objects.count() == 2
     rejected = [e for e in log_events if e["event"] == "wix_webhook_rejected"]
     assert [e["stored"] for e in rejected] == [True, True, False, False, False]
+
+
+@pytest.mark.django_db
+def test_rejections_are_stored_again_in_the_next_minute(post, settings, monkeypatch):
+    now = {"t": 60 * 29_000_000 + 30.0}
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: now["t"]))
+    settings.WIX_WEBHOOK_REJECTED_PER_MINUTE = 1
+    assert [post("junk").status_code for _ in range(3)] == [400] * 3
+    assert WebhookReceipt.objects.count() == 1
+
+    now["t"] += 30  # the next minute
+
+    assert post("junk").status_code == 400
+    assert WebhookReceipt.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_no_rejection_is_stored_when_the_limit_is_zero(post, settings):
+    settings.WIX_WEBHOOK_REJECTED_PER_MINUTE = 0
+    assert post("junk").status_code == 400
+    assert not WebhookReceipt.objects.exists()
 
 
 @pytest.mark.django_db
