@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils.dateparse import parse_datetime
 
+from integrations.wix.ids import is_wix_id
+
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+\Z")
 MAX_LENGTH = 4096
 # Wix's clock may run slightly ahead of ours.
@@ -72,25 +74,39 @@ def verify_instance(
         raise InstanceRefused("bad_signature")
     try:
         payload = json.loads(_b64url_decode(data))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: signed JSON nested too deep
         raise InstanceRefused("malformed") from None
     if not isinstance(payload, dict):
         raise InstanceRefused("malformed")
-    signed_at = parse_datetime(str(payload.get("signDate") or "").replace("Z", "+00:00"))
-    if signed_at is None:
-        raise InstanceRefused("missing_sign_date")
-    if signed_at.tzinfo is None:
-        signed_at = signed_at.replace(tzinfo=UTC)
+    signed_at = _sign_date(payload.get("signDate"))
     now = now or datetime.now(UTC)
     if signed_at > now + CLOCK_SKEW or now - signed_at > timedelta(seconds=max_age_seconds):
         raise InstanceRefused("stale")
     instance_id = payload.get("instanceId")
-    if not isinstance(instance_id, str) or not instance_id or len(instance_id) > 64:
+    if not is_wix_id(instance_id):
         raise InstanceRefused("missing_instance_id")
     is_owner = str(payload.get("permissions") or "").upper() == "OWNER"
     user_id = payload.get("uid") or (payload.get("siteOwnerId") if is_owner else None)
-    if not isinstance(user_id, str) or not re.fullmatch(r"[A-Za-z0-9-]{1,64}", user_id):
+    if not is_wix_id(user_id):
         raise InstanceRefused("missing_user")
     return WixInstance(
         instance_id=instance_id, wix_user_id=user_id, is_owner=is_owner, signed_at=signed_at
     )
+
+
+def _sign_date(value: object) -> datetime:
+    """The aware time the instance was signed; refused when missing or impossible."""
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise InstanceRefused("missing_sign_date")
+    try:
+        signed_at = parse_datetime(value.replace("Z", "+00:00"))
+    except ValueError:  # well formed but impossible: month 13, hour 25, an offset of 99 h
+        raise InstanceRefused("missing_sign_date") from None
+    if signed_at is None:
+        raise InstanceRefused("missing_sign_date")
+    if signed_at.tzinfo is None:
+        signed_at = signed_at.replace(tzinfo=UTC)
+    try:
+        return signed_at.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
+        raise InstanceRefused("missing_sign_date") from None

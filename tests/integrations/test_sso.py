@@ -1,5 +1,7 @@
 """Dashboard SSO from Wix's signed ``instance`` parameter, and who may frame the dashboard."""
 
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -309,3 +311,39 @@ def test_a_broker_failure_after_the_first_visit_commits_does_not_fail_the_sign_i
     assert SESSION_KEY in client.session
     failed = [e for e in log_events if e["event"] == "wix_business_refresh_enqueue_failed"]
     assert failed and failed[0]["error"] == "ConnectionError"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"signDate": "2026-13-45T00:00:00Z"},  # impossible date
+        {"signDate": "2026-02-30T10:00:00Z"},
+        {"signDate": "2026-01-01T25:00:00Z"},
+        {"signDate": "0001-01-01T00:00:00+23:00"},  # before the calendar in UTC
+        {"signDate": 1767225600},
+        {"signDate": ["2026-01-01"]},
+        {"instanceId": "abc\x00def"},  # NUL: PostgreSQL text cannot hold it
+        {"instanceId": "tab\tinside"},
+        {"instanceId": ["list"]},
+        {"uid": "user\x00id"},
+    ],
+    ids=lambda o: repr(o)[:40],
+)
+def test_a_validly_signed_but_impossible_instance_is_refused_not_a_500(client, overrides):
+    instance = sign_instance(instance_payload("impossible-0001", **overrides), secret=SECRET)
+    response = open_dashboard(client, instance)
+    assert response.status_code == 403
+    assert not Business.objects.filter(instance_id__startswith="impossible").exists()
+    assert SESSION_KEY not in client.session
+
+
+@pytest.mark.django_db
+def test_a_validly_signed_instance_nested_too_deep_is_refused_not_a_500(client):
+    data = b64url_encode(
+        ('{"instanceId": "deep-0001", "n": ' + "[" * 1100 + "]" * 1100 + "}").encode()
+    )
+    signature = hmac.new(SECRET.encode(), data.encode(), hashlib.sha256).digest()
+    response = open_dashboard(client, f"{b64url_encode(signature)}.{data}")
+    assert response.status_code == 403
+    assert not Business.objects.exists()
