@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Business
+from common.text import one_line
 from integrations.wix.client import WixClient, drop_tokens
 
 log = structlog.get_logger(__name__)
@@ -173,9 +174,9 @@ def business_refresh_from_wix(*, business: Business) -> Business:
     instance, site = payload.get("instance") or {}, payload.get("site") or {}
     locale = properties.get("locale") or {}
     updates: dict = {
-        "site_name": str(site.get("siteDisplayName") or properties.get("siteDisplayName") or "")[
-            :200
-        ],
+        "site_name": one_line(
+            site.get("siteDisplayName") or properties.get("siteDisplayName"), max_length=200
+        ),
         "site_url": str(site.get("url") or "")[:500],
         "owner_email": _valid_email(properties.get("email"))
         or _valid_email(site.get("ownerEmail")),

@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import Business, Membership, User
 from common.html import sanitize_rich_text
 from common.money import compute_totals
+from common.text import one_line
 from proposals import reminders, rules, signals
 from proposals.delivery.jobs import proposals_expire
 from proposals.delivery.services import delivery_record
@@ -295,7 +296,7 @@ def settings_update(
         raise ValidationError(errors)
     with transaction.atomic():
         prefs, _ = ProposalSettings.objects.get_or_create(business=business)
-        prefs.brand_name = (brand_name or "").strip()[:200]
+        prefs.brand_name = one_line(brand_name, max_length=200)
         prefs.brand_color = brand_color
         prefs.remind_unopened_after_days = remind_unopened_after_days
         prefs.remind_unanswered_after_days = remind_unanswered_after_days

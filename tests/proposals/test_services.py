@@ -407,3 +407,20 @@ def test_searching_for_unicode_digits_is_just_text():
     proposal = make_proposal()
     assert list(proposal_list(business=proposal.business, search="²")) == []
     assert list(proposal_list(business=proposal.business, search="P-0001")) == [proposal]
+
+
+@pytest.mark.django_db
+def test_a_brand_name_with_a_line_break_is_saved_on_one_line():
+    """It goes into the From display name of every client email: a CR/LF there broke them all."""
+    business = BusinessFactory()
+    prefs = services.settings_update(
+        business=business,
+        acting_user=None,
+        brand_name="Acme\r\nBcc: victim@example.com",
+        brand_color="#116dff",
+        remind_unopened_after_days=3,
+        remind_unanswered_after_days=7,
+        default_currency="USD",
+    )
+    prefs.refresh_from_db()
+    assert prefs.brand_name == "Acme Bcc: victim@example.com"
