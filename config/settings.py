@@ -349,6 +349,27 @@ READYZ_MAX_QUEUE_AGE_SECONDS = env_int("READYZ_MAX_QUEUE_AGE_SECONDS", 300, mini
 READYZ_CLUSTER_MAX_SILENCE_SECONDS = env_int("READYZ_CLUSTER_MAX_SILENCE_SECONDS", 60, minimum=1)
 READYZ_REQUIRE_CLUSTER = env_bool("READYZ_REQUIRE_CLUSTER", True)
 
+# --- outbox -----------------------------------------------------------------------------------
+# The engine behind every queue (common/outbox). A kind reads <its prefix><NAME> first (the
+# deliveries: DELIVERY_MAX_ATTEMPTS, …), then OUTBOX_DEFAULTS. A drain stops claiming after
+# DRAIN_SECONDS; with one send deadline on top it must stay well under Q_TIMEOUT.
+OUTBOX_DEFAULTS = {
+    "MAX_ATTEMPTS": 8,
+    "MAX_AGE_SECONDS": 2 * 86400,
+    "BACKOFF_BASE_SECONDS": 30.0,
+    "BACKOFF_CAP_SECONDS": 3600.0,
+    "LEASE_SECONDS": Q_TIMEOUT + 30,
+    "BATCH_SIZE": env_int("OUTBOX_BATCH_SIZE", 50, minimum=1),
+    "DRAIN_SECONDS": env_float("OUTBOX_DRAIN_SECONDS", min(20.0, Q_TIMEOUT / 4), minimum=0.1),
+    "SWEEP_BATCH_SIZE": env_int("OUTBOX_SWEEP_BATCH_SIZE", 500, minimum=1),
+}
+if OUTBOX_DEFAULTS["DRAIN_SECONDS"] * 2 > Q_TIMEOUT:
+    raise ImproperlyConfigured(
+        "Environment variable OUTBOX_DRAIN_SECONDS must be under Q_TIMEOUT / 2"
+    )
+# How long "a drain of this kind is queued" coalesces requests (the sweeper covers a lost one).
+OUTBOX_DRAIN_FLAG_SECONDS = env_int("OUTBOX_DRAIN_FLAG_SECONDS", 10, minimum=1)
+
 # --- deliveries (the email outbox) ----------------------------------------------------------
 # Transient failures retry after random(0, min(cap, base * 2**n)) seconds (full jitter), until
 # DELIVERY_MAX_ATTEMPTS tries or DELIVERY_MAX_AGE_SECONDS since the delivery was recorded.
@@ -370,8 +391,11 @@ if DELIVERY_LEASE_SECONDS <= max(Q_TIMEOUT, DELIVERY_SEND_DEADLINE_SECONDS):
         "Environment variable DELIVERY_LEASE_SECONDS must be greater than Q_TIMEOUT and "
         "DELIVERY_SEND_DEADLINE_SECONDS"
     )
-# A pending delivery whose enqueue has not run for this long is enqueued again by the sweeper.
-DELIVERY_SWEEP_GRACE_SECONDS = env_int("DELIVERY_SWEEP_GRACE_SECONDS", 300, minimum=1)
+# Messages sent on one SMTP connection before a new one is opened (servers cap a session).
+DELIVERY_SMTP_MAX_PER_CONNECTION = env_int("DELIVERY_SMTP_MAX_PER_CONNECTION", 100, minimum=1)
+# Outcomes of a drain's sends are written together, every this many messages (a worker
+# killed in between may send those again, with the same Message-ID).
+DELIVERY_FLUSH_EVERY = env_int("DELIVERY_FLUSH_EVERY", 10, minimum=1)
 DELIVERY_SWEEP_BATCH_SIZE = env_int("DELIVERY_SWEEP_BATCH_SIZE", 500, minimum=1)
 # Per-business sends per window (0 = unlimited); over it, sends wait for the next window.
 DELIVERY_RATE_LIMIT = env_int("DELIVERY_RATE_LIMIT", 60, minimum=0)

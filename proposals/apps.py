@@ -8,7 +8,11 @@ class ProposalsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from common import outbox
+        from proposals.delivery.kind import DELIVERY
         from proposals.delivery.schedules import ensure_schedules
+
+        outbox.register(DELIVERY)
 
         # A hook, not a data migration: the schedules survive regenerating 0001_initial.
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="delivery_schedules")

@@ -148,3 +148,13 @@ def log_events():
         yield capture.entries
     finally:
         structlog.configure(**previous)
+
+
+@pytest.fixture(autouse=True)
+def _forget_queued_outbox_drains():
+    """The outbox coalesces drain requests with a cache flag; a test's rolled-back queue row
+    must not leave the next test's request coalesced into nothing."""
+    yield
+    from common.outbox.drain import forget_queued_drains
+
+    forget_queued_drains()

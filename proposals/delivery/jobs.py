@@ -28,9 +28,10 @@ from django.db.models import (
 from django.utils import timezone
 
 from accounts.models import Business
+from common import outbox
 from common.request_id import current_request_id
 from proposals import rules
-from proposals.delivery.services import deliveries_enqueue
+from proposals.delivery.kind import DELIVERY
 from proposals.models import Activity, Delivery, Proposal, ProposalVersion
 from proposals.reminders import due_cleared
 
@@ -241,9 +242,6 @@ def _remind_batch(rule: str, *, now: datetime, size: int) -> tuple[int, int]:
                     context={"rule": rule},
                     request_id=request_id,
                     next_attempt_at=recorded_at,
-                    # Marked now, not by an UPDATE after commit: if the enqueue below is lost,
-                    # the sweeper re-enqueues once DELIVERY_SWEEP_GRACE_SECONDS have passed.
-                    enqueued_at=recorded_at,
                 )
                 for p in remind
             ]
@@ -266,11 +264,9 @@ def _remind_batch(rule: str, *, now: datetime, size: int) -> tuple[int, int]:
                 for p, delivery in zip(remind, deliveries, strict=True)
             ]
         )
-        delivery_ids = [delivery.pk for delivery in deliveries]
-        # The rows are the record; the tasks are the fast path (the sweeper covers a lost one).
-        transaction.on_commit(
-            lambda: deliveries_enqueue(delivery_ids=delivery_ids, mark_enqueued=False)
-        )
+        # The rows are the record; one drain on commit is the fast path (the sweeper covers
+        # a lost one).
+        outbox.record_on_commit(DELIVERY)
     log.info(
         "proposals_reminded",
         rule=rule,

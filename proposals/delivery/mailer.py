@@ -173,42 +173,90 @@ class _Backend(EmailBackend):
 
 
 def send(delivery: Delivery) -> SendResult:
-    """Send the delivery's email once. Raises ``DeliveryError``."""
-    try:
-        validate_email(delivery.recipient)
-    except ValidationError:
-        raise DeliveryError("invalid email address", permanent=True) from None
-    message = build_message(delivery)
-    if settings.EMAIL_BACKEND != SMTP_BACKEND:
-        # Development (console, file) and other tests (locmem): no socket to bound.
+    """Send the delivery's email once, on a connection of its own. Raises ``DeliveryError``."""
+    with Connection() as connection:
+        return connection.send(delivery)
+
+
+class Connection:
+    """One SMTP connection reused across a batch of sends.
+
+    A new connection is opened for the first message, after any error (the session's state is
+    unknown then), and after ``DELIVERY_SMTP_MAX_PER_CONNECTION`` messages (servers limit the
+    messages per session). Each send keeps its own deadline. ``consecutive_connect_failures``
+    tells the caller when the server cannot be reached at all.
+    """
+
+    def __init__(self) -> None:
+        self.backend: _Backend | None = None
+        self.sent_on_connection = 0
+        self.connections_opened = 0
+        self.consecutive_connect_failures = 0
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+        self.backend = None
+        self.sent_on_connection = 0
+
+    def send(self, delivery: Delivery) -> SendResult:
+        """Send one delivery's email. Raises ``DeliveryError``; the connection survives that."""
         try:
-            get_connection(fail_silently=False).send_messages([message])
+            validate_email(delivery.recipient)
+        except ValidationError:
+            raise DeliveryError("invalid email address", permanent=True) from None
+        message = build_message(delivery)
+        if settings.EMAIL_BACKEND != SMTP_BACKEND:
+            # Development (console, file) and other tests (locmem): no socket to bound.
+            try:
+                get_connection(fail_silently=False).send_messages([message])
+            except Exception as exc:
+                raise classify(exc) from exc
+            return SendResult(message_id=message.extra_headers["Message-ID"])
+        if self.sent_on_connection >= settings.DELIVERY_SMTP_MAX_PER_CONNECTION:
+            self.close()
+        if self.backend is None:
+            self.backend = _Backend(timeout=settings.EMAIL_TIMEOUT, fail_silently=False)
+        backend = self.backend
+        deadline_hit = threading.Event()
+
+        def on_deadline() -> None:
+            deadline_hit.set()
+            backend.abort()
+
+        timer = threading.Timer(settings.DELIVERY_SEND_DEADLINE_SECONDS, on_deadline)
+        timer.daemon = True
+        timer.start()
+        connecting = backend.connection is None
+        try:
+            if connecting:
+                backend.open()
+                self.connections_opened += 1
+                self.consecutive_connect_failures = 0
+                connecting = False
+            backend.send_messages([message])
         except Exception as exc:
-            raise classify(exc) from exc
+            if connecting:
+                self.consecutive_connect_failures += 1
+            self.close()  # the session's state is unknown: the next message gets a new one
+            error = classify(exc)
+            if deadline_hit.is_set() and not error.permanent:
+                error = DeliveryError(
+                    "mail server did not finish within "
+                    f"{settings.DELIVERY_SEND_DEADLINE_SECONDS:g}s",
+                    permanent=False,
+                )
+            raise error from exc
+        finally:
+            timer.cancel()
+        self.sent_on_connection += 1
         return SendResult(message_id=message.extra_headers["Message-ID"])
-    backend = _Backend(timeout=settings.EMAIL_TIMEOUT, fail_silently=False)
-    deadline_hit = threading.Event()
-
-    def on_deadline() -> None:
-        deadline_hit.set()
-        backend.abort()
-
-    timer = threading.Timer(settings.DELIVERY_SEND_DEADLINE_SECONDS, on_deadline)
-    timer.daemon = True
-    timer.start()
-    try:
-        backend.send_messages([message])
-    except Exception as exc:
-        error = classify(exc)
-        if deadline_hit.is_set() and not error.permanent:
-            error = DeliveryError(
-                f"mail server did not finish within {settings.DELIVERY_SEND_DEADLINE_SECONDS:g}s",
-                permanent=False,
-            )
-        raise error from exc
-    finally:
-        timer.cancel()
-    return SendResult(message_id=message.extra_headers["Message-ID"])
 
 
 def _reason(code: int) -> str:

@@ -2,16 +2,26 @@
 
 from typing import Any
 
+from django.db import connections
+
 from common.schedules import ensure_schedules as _ensure
 
 # name → (task, minutes between runs)
 SCHEDULES = {
-    "deliveries: sweep": ("proposals.delivery.tasks.sweep_deliveries", 1),
     "proposals: expire": ("proposals.delivery.tasks.expire_proposals", 10),
     "proposals: reminders": ("proposals.delivery.tasks.send_reminders", 15),
     "api: prune idempotency keys": ("proposals.api.tasks.prune_idempotency_keys", 60),
 }
 
 
+# Replaced by "outbox: sweep" (common/outbox/schedules.py), which sweeps every kind.
+RETIRED = ("deliveries: sweep",)
+
+
 def ensure_schedules(using: str = "default", **kwargs: Any) -> int:
-    return _ensure(SCHEDULES, using=using)
+    from django_q.models import Schedule
+
+    changed = _ensure(SCHEDULES, using=using)
+    if Schedule._meta.db_table in connections[using].introspection.table_names():
+        changed += Schedule.objects.using(using).filter(name__in=RETIRED).delete()[0]
+    return changed

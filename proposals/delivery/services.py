@@ -1,9 +1,11 @@
-"""The delivery pipeline (outbox): record, execute, retry and sweep deliveries.
+"""The delivery pipeline: record, send, retry and take back deliveries (an outbox kind).
 
 The ``Delivery`` row is the durable record that an email must go out; it is written in the
-transaction of the change that causes it. Enqueueing a django-q2 task on commit is only the
-fast path: the sweeper finds every row whose enqueue or worker was lost. A worker claims a row
-with a conditional UPDATE (and a lease) before it sends, so duplicates never send twice.
+transaction of the change that causes it. Asking for a drain on commit is only the fast path:
+the outbox sweeper (common/outbox) finds due rows nobody drains and rows whose worker died.
+A drain claims a batch with a lease before it sends (one statement on PostgreSQL), so a row is
+in one worker's hands at a time; the batch goes out over one SMTP connection, and its outcomes
+are written together every ``DELIVERY_FLUSH_EVERY`` messages.
 """
 
 import os
@@ -14,21 +16,24 @@ from datetime import timedelta
 import structlog
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Business
+from common import outbox
 from common.request_id import current_request_id
 from proposals.delivery import mailer, policy
+from proposals.delivery.kind import DELIVERY
 from proposals.models import Activity, Delivery, DeliveryAttempt, Proposal, ProposalVersion
-from proposals.timeline import activity_record
+from proposals.timeline import activity_build
 
 log = structlog.get_logger(__name__)
 
-EXECUTE_TASK = "proposals.delivery.tasks.execute_delivery"
 CLAIMABLE = (Delivery.State.PENDING, Delivery.State.FAILED_RETRYING)
 # Kinds whose email makes no sense any more once the proposal is withdrawn or answered.
 _NEEDS_OPEN_PROPOSAL = (Delivery.Kind.PROPOSAL, Delivery.Kind.REMINDER)
+# After this many connections in a row that could not even be opened, the rest of the batch
+# waits (no attempt counted) instead of timing out one by one.
+CONNECT_FAILURES_TO_PAUSE = 2
 
 
 class DeliveryRetryError(Exception):
@@ -55,9 +60,9 @@ def delivery_record(
 ) -> Delivery:
     """Record an email that must go out. Call inside the transaction of the change causing it.
 
-    The same idempotency key returns the existing row: recording twice sends once. The task is
-    enqueued only once the caller's transaction commits; if that enqueue is lost, the sweeper
-    sends the row anyway.
+    The same idempotency key returns the existing row: recording twice sends once. A drain is
+    asked for only once the caller's transaction commits (many rows in one burst ask once);
+    if that request is lost, the sweeper drains the row anyway.
     """
     with transaction.atomic():
         delivery, created = Delivery.objects.get_or_create(
@@ -74,93 +79,9 @@ def delivery_record(
             },
         )
     if created:
-        delivery_id = delivery.pk
-        transaction.on_commit(lambda: delivery_enqueue(delivery_id=delivery_id))
+        outbox.record_on_commit(DELIVERY)
         log.info("delivery_recorded", delivery_id=delivery.pk, kind=kind, business_id=business.pk)
     return delivery
-
-
-def delivery_enqueue(*, delivery_id: int, now=None) -> None:
-    """Put an execute task on the queue. Never raises: the row stays for the sweeper."""
-    from django_q.tasks import async_task
-
-    try:
-        Delivery.objects.filter(pk=delivery_id).update(enqueued_at=now or timezone.now())
-        async_task(EXECUTE_TASK, delivery_id, task_name=f"delivery-{delivery_id}")
-    except Exception as exc:  # the broker being down must not fail the committed change
-        log.warning("delivery_enqueue_failed", delivery_id=delivery_id, error=repr(exc))
-
-
-def _claim(delivery: Delivery, *, now) -> bool:
-    """Take the row for this worker; only one caller can win (the UPDATE's row count says)."""
-    if delivery.state not in CLAIMABLE or (
-        delivery.next_attempt_at is not None and delivery.next_attempt_at > now
-    ):
-        return False
-    won = (
-        Delivery.objects.filter(
-            pk=delivery.pk,
-            state=delivery.state,
-            attempt_count=delivery.attempt_count,
-        )
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .update(
-            state=Delivery.State.SENDING,
-            claimed_until=now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
-            updated_at=now,
-        )
-    )
-    return won == 1
-
-
-def _timeline(delivery: Delivery, *, kind: str, details: dict) -> None:
-    if delivery.proposal_id is None:
-        return
-    activity_record(
-        business_id=delivery.business_id,
-        proposal_id=delivery.proposal_id,
-        version_id=delivery.version_id,
-        kind=kind,
-        actor_type=Activity.Actor.SYSTEM,
-        details={
-            "delivery_id": delivery.pk,
-            "delivery_kind": delivery.kind,
-            "recipient": delivery.recipient,
-            **details,
-        },
-        origin_request_id=delivery.request_id,
-    )
-
-
-def _fail_for_good(delivery: Delivery, *, reason: str, smtp_code: int | None, now) -> None:
-    """Mark the delivery failed and put the reason on the proposal's timeline."""
-    Delivery.objects.filter(pk=delivery.pk).update(
-        state=Delivery.State.FAILED_PERMANENT,
-        claimed_until=None,
-        next_attempt_at=None,
-        last_error=reason,
-        updated_at=now,
-    )
-    _timeline(
-        delivery,
-        kind=Activity.Kind.DELIVERY_FAILED,
-        details={
-            "reason": reason,
-            "smtp_code": smtp_code,
-            "attempts": delivery.attempt_count,
-            "summary": f"delivery to {delivery.recipient} failed: {reason}",
-        },
-    )
-    log.warning(
-        "delivery_failed",
-        delivery_id=delivery.pk,
-        kind=delivery.kind,
-        recipient=delivery.recipient,
-        reason=reason,
-        smtp_code=smtp_code,
-        attempts=delivery.attempt_count,
-    )
 
 
 def _still_wanted(delivery: Delivery) -> str:
@@ -177,189 +98,330 @@ def _still_wanted(delivery: Delivery) -> str:
     return ""
 
 
-def delivery_execute(delivery_id: int) -> str:
-    """Send one delivery if it is due and nobody else holds it. Returns what happened.
+class _Outcomes:
+    """The writes a batch's results need, made together: attempts, deliveries, timeline."""
 
-    Safe to run any number of times, by any number of workers: the claim lets one through,
-    the lease lets the sweeper take over from a worker that died mid-send.
-    """
-    context = {"delivery_id": delivery_id}
-    if not current_request_id():
-        # Enqueued by the sweeper: log under the id of the request that caused the email.
-        origin = Delivery.objects.filter(pk=delivery_id).values_list("request_id", flat=True)
-        origin_id = origin.first()
-        if origin_id:
-            context["request_id"] = origin_id
-    with structlog.contextvars.bound_contextvars(**context):
-        return _execute(delivery_id)
+    def __init__(self) -> None:
+        self.attempts: list[DeliveryAttempt] = []
+        self.deliveries: list[Delivery] = []
+        self.activities: list[Activity] = []
 
+    def __len__(self) -> int:
+        return len(self.deliveries)
 
-def _execute(delivery_id: int) -> str:
-    now = timezone.now()
-    delivery = (
-        Delivery.objects.select_related("business", "proposal", "version")
-        .filter(pk=delivery_id)
-        .first()
-    )
-    if delivery is None:
-        log.warning("delivery_missing", delivery_id=delivery_id)
-        return "missing"
-    if not _claim(delivery, now=now):
-        log.info("delivery_not_claimed", delivery_id=delivery_id, state=delivery.state)
-        return "skipped"
-    previous_state = delivery.state
+    def _finish(self, delivery: Delivery, *, state: str, now, error: str = "") -> None:
+        delivery.state = state
+        delivery.claimed_until = None
+        delivery.last_error = error
+        delivery.updated_at = now
+        self.deliveries.append(delivery)
 
-    retry_at = policy.take_send_slot(delivery.business_id, now=now)
-    if retry_at is not None:
-        # Over the business's rate: give the row back for later without counting an attempt.
-        Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.SENDING).update(
-            state=previous_state, claimed_until=None, next_attempt_at=retry_at, updated_at=now
-        )
-        log.info("delivery_rate_limited", delivery_id=delivery.pk, retry_at=retry_at.isoformat())
-        return "deferred"
-
-    reason = _still_wanted(delivery)
-    if reason:
-        Delivery.objects.filter(pk=delivery.pk).update(
-            state=Delivery.State.CANCELLED, claimed_until=None, last_error=reason, updated_at=now
-        )
-        log.info("delivery_cancelled", delivery_id=delivery.pk, reason=reason)
-        return "cancelled"
-
-    if delivery.attempt_count >= settings.DELIVERY_MAX_ATTEMPTS:
-        # Only reachable after interrupted attempts: a worker keeps dying on this email.
-        with transaction.atomic():
-            _fail_for_good(
-                delivery, reason=delivery.last_error or "too many attempts", smtp_code=None, now=now
+    def _timeline(self, delivery: Delivery, *, kind: str, details: dict) -> None:
+        if delivery.proposal_id is None:
+            return
+        self.activities.append(
+            activity_build(
+                business_id=delivery.business_id,
+                proposal_id=delivery.proposal_id,
+                version_id=delivery.version_id,
+                kind=kind,
+                actor_type=Activity.Actor.SYSTEM,
+                details={
+                    "delivery_id": delivery.pk,
+                    "delivery_kind": delivery.kind,
+                    "recipient": delivery.recipient,
+                    **details,
+                },
+                origin_request_id=delivery.request_id,
             )
-        return "failed_permanent"
-
-    delivery.attempt_count += 1
-    delivery.message_id = delivery.message_id or mailer.message_id_for(delivery)
-    with transaction.atomic():
-        Delivery.objects.filter(pk=delivery.pk).update(
-            attempt_count=delivery.attempt_count, message_id=delivery.message_id
         )
-        attempt = DeliveryAttempt.objects.create(
-            delivery=delivery,
-            number=_next_attempt_number(delivery),
-            started_at=now,
-            worker=_worker_name(),
-            request_id=current_request_id() or "",
+
+    def cancelled(self, delivery: Delivery, *, reason: str, now) -> None:
+        delivery.next_attempt_at = None
+        self._finish(delivery, state=Delivery.State.CANCELLED, now=now, error=reason)
+        log.info("delivery_cancelled", delivery_id=delivery.pk, reason=reason)
+
+    def failed(self, delivery: Delivery, *, reason: str, smtp_code: int | None, now) -> None:
+        """Failed for good: the reason goes on the proposal's timeline."""
+        delivery.next_attempt_at = None
+        self._finish(delivery, state=Delivery.State.FAILED_PERMANENT, now=now, error=reason)
+        self._timeline(
+            delivery,
+            kind=Activity.Kind.DELIVERY_FAILED,
+            details={
+                "reason": reason,
+                "smtp_code": smtp_code,
+                "attempts": delivery.attempt_count,
+                "summary": f"delivery to {delivery.recipient} failed: {reason}",
+            },
         )
-    log.info(
-        "delivery_attempt_started",
-        delivery_id=delivery.pk,
-        attempt=attempt.number,
-        kind=delivery.kind,
-        recipient=delivery.recipient,
-    )
+        log.warning(
+            "delivery_failed",
+            delivery_id=delivery.pk,
+            kind=delivery.kind,
+            recipient=delivery.recipient,
+            reason=reason,
+            smtp_code=smtp_code,
+            attempts=delivery.attempt_count,
+        )
 
-    started = time.monotonic()
-    error: mailer.DeliveryError | None = None
-    try:
-        mailer.send(delivery)
-    except mailer.DeliveryError as exc:
-        error = exc
-    duration_ms = int((time.monotonic() - started) * 1000)
-    return _record_outcome(delivery, attempt, error=error, duration_ms=duration_ms)
-
-
-def _next_attempt_number(delivery: Delivery) -> int:
-    last = (
-        DeliveryAttempt.objects.filter(delivery_id=delivery.pk)
-        .order_by("-number")
-        .values_list("number", flat=True)
-        .first()
-    )
-    return (last or 0) + 1
-
-
-def _record_outcome(
-    delivery: Delivery,
-    attempt: DeliveryAttempt,
-    *,
-    error: mailer.DeliveryError | None,
-    duration_ms: int,
-) -> str:
-    now = timezone.now()
-    with transaction.atomic():
+    def attempted(
+        self,
+        delivery: Delivery,
+        attempt: DeliveryAttempt,
+        *,
+        error: mailer.DeliveryError | None,
+        duration_ms: int,
+    ) -> str:
+        now = timezone.now()
         attempt.finished_at = now
         attempt.duration_ms = duration_ms
+        self.attempts.append(attempt)
         if error is None:
             attempt.outcome = DeliveryAttempt.Outcome.SENT
             attempt.smtp_code = 250
-            attempt.save(update_fields=["finished_at", "duration_ms", "outcome", "smtp_code"])
-            Delivery.objects.filter(pk=delivery.pk).update(
-                state=Delivery.State.SENT,
-                claimed_until=None,
-                next_attempt_at=None,
-                sent_at=now,
-                last_error="",
-                updated_at=now,
-            )
-            _timeline(
+            delivery.next_attempt_at = None
+            delivery.sent_at = now
+            self._finish(delivery, state=Delivery.State.SENT, now=now)
+            self._timeline(
                 delivery,
                 kind=Activity.Kind.DELIVERY_SENT,
                 details={"attempts": delivery.attempt_count, "message_id": delivery.message_id},
             )
-            outcome = "sent"
-        else:
-            attempt.outcome = (
-                DeliveryAttempt.Outcome.PERMANENT_FAILURE
-                if error.permanent
-                else DeliveryAttempt.Outcome.TRANSIENT_FAILURE
+            log.info(
+                "delivery_sent",
+                delivery_id=delivery.pk,
+                kind=delivery.kind,
+                recipient=delivery.recipient,
+                attempt=attempt.number,
+                duration_ms=duration_ms,
             )
-            attempt.smtp_code = error.smtp_code
-            attempt.smtp_message = error.smtp_message
-            attempt.error = error.message
-            attempt.save(
-                update_fields=[
-                    "finished_at",
-                    "duration_ms",
-                    "outcome",
-                    "smtp_code",
-                    "smtp_message",
-                    "error",
-                ]
-            )
-            retry_at = policy.next_attempt_at(failures=delivery.attempt_count, now=now)
-            since = delivery.retried_at or delivery.created_at
-            if error.permanent or policy.gives_up(
-                attempts=delivery.attempt_count, created_at=since, next_try=retry_at
-            ):
-                reason = error.message
-                if not error.permanent:
-                    reason = f"{error.message} (gave up after {delivery.attempt_count} attempts)"
-                _fail_for_good(delivery, reason=reason, smtp_code=error.smtp_code, now=now)
-                outcome = "failed_permanent"
-            else:
-                Delivery.objects.filter(pk=delivery.pk).update(
-                    state=Delivery.State.FAILED_RETRYING,
-                    claimed_until=None,
-                    next_attempt_at=retry_at,
-                    last_error=error.message,
-                    updated_at=now,
-                )
-                log.info(
-                    "delivery_retry_scheduled",
-                    delivery_id=delivery.pk,
-                    attempt=attempt.number,
-                    reason=error.message,
-                    smtp_code=error.smtp_code,
-                    retry_at=retry_at.isoformat(),
-                )
-                outcome = "failed_retrying"
-    if outcome == "sent":
-        log.info(
-            "delivery_sent",
-            delivery_id=delivery.pk,
-            kind=delivery.kind,
-            recipient=delivery.recipient,
-            attempt=attempt.number,
-            duration_ms=duration_ms,
+            return "sent"
+        attempt.outcome = (
+            DeliveryAttempt.Outcome.PERMANENT_FAILURE
+            if error.permanent
+            else DeliveryAttempt.Outcome.TRANSIENT_FAILURE
         )
-    return outcome
+        attempt.smtp_code = error.smtp_code
+        attempt.smtp_message = error.smtp_message
+        attempt.error = error.message
+        retry_at = None
+        if not error.permanent:
+            retry_at = outbox.retry_at(
+                DELIVERY,
+                attempts=delivery.attempt_count,
+                since=delivery.retried_at or delivery.created_at,
+                now=now,
+            )
+        if retry_at is None:
+            reason = error.message
+            if not error.permanent:
+                reason = f"{error.message} (gave up after {delivery.attempt_count} attempts)"
+            self.failed(delivery, reason=reason, smtp_code=error.smtp_code, now=now)
+            return "failed_permanent"
+        delivery.next_attempt_at = retry_at
+        self._finish(delivery, state=Delivery.State.FAILED_RETRYING, now=now, error=error.message)
+        log.info(
+            "delivery_retry_scheduled",
+            delivery_id=delivery.pk,
+            attempt=attempt.number,
+            reason=error.message,
+            smtp_code=error.smtp_code,
+            retry_at=retry_at.isoformat(),
+        )
+        return "failed_retrying"
+
+    def write(self) -> None:
+        """One transaction, at most three statements, whatever the number of outcomes."""
+        if not self.deliveries:
+            return
+        with transaction.atomic():
+            if self.attempts:
+                DeliveryAttempt.objects.bulk_update(
+                    self.attempts,
+                    ["finished_at", "duration_ms", "outcome", "smtp_code", "smtp_message", "error"],
+                )
+            Delivery.objects.bulk_update(
+                self.deliveries,
+                [
+                    "state",
+                    "claimed_until",
+                    "next_attempt_at",
+                    "sent_at",
+                    "last_error",
+                    "updated_at",
+                ],
+            )
+            if self.activities:
+                Activity.objects.bulk_create(self.activities)
+        self.attempts, self.deliveries, self.activities = [], [], []
+
+
+def _last_attempt_numbers(ids: list[int]) -> dict[int, int]:
+    from django.db.models import Max
+
+    rows = (
+        DeliveryAttempt.objects.filter(delivery_id__in=ids)
+        .values("delivery_id")
+        .annotate(last=Max("number"))
+        .order_by()
+    )
+    return {row["delivery_id"]: row["last"] for row in rows}
+
+
+def _start_attempt(delivery: Delivery, *, number: int, now) -> DeliveryAttempt:
+    """Count the attempt and persist the Message-ID before anything reaches the server."""
+    delivery.attempt_count += 1
+    delivery.message_id = delivery.message_id or mailer.message_id_for(delivery)
+    Delivery.objects.filter(pk=delivery.pk).update(
+        attempt_count=delivery.attempt_count, message_id=delivery.message_id
+    )
+    return DeliveryAttempt.objects.create(
+        delivery=delivery,
+        number=number,
+        started_at=now,
+        worker=_worker_name(),
+        request_id=delivery.request_id,
+    )
+
+
+def _work_one(
+    delivery: Delivery,
+    *,
+    connection: mailer.Connection,
+    outcomes: _Outcomes,
+    deferred: dict,
+    number: int,
+    max_attempts: int,
+) -> str:
+    now = timezone.now()
+    reason = _still_wanted(delivery)
+    if reason:
+        outcomes.cancelled(delivery, reason=reason, now=now)
+        return "cancelled"
+    retry_at = policy.take_send_slot(delivery.business_id, now=now)
+    if retry_at is not None:
+        # Over the business's rate: back for later, without counting an attempt.
+        deferred[delivery.pk] = retry_at
+        log.info(
+            "delivery_rate_limited",
+            delivery_id=delivery.pk,
+            retry_at=retry_at.isoformat(),
+        )
+        return "deferred"
+    if delivery.attempt_count >= max_attempts:
+        # Only reachable after interrupted attempts: a worker keeps dying on it.
+        outcomes.failed(
+            delivery,
+            reason=delivery.last_error or "too many attempts",
+            smtp_code=None,
+            now=now,
+        )
+        return "failed_permanent"
+    attempt = _start_attempt(delivery, number=number, now=now)
+    started = time.monotonic()
+    error = None
+    try:
+        connection.send(delivery)
+    except mailer.DeliveryError as exc:
+        error = exc
+    duration_ms = int((time.monotonic() - started) * 1000)
+    return outcomes.attempted(delivery, attempt, error=error, duration_ms=duration_ms)
+
+
+def deliveries_work(batch: outbox.Batch) -> list[Delivery]:
+    """The delivery kind's work: send a claimed batch over one SMTP connection.
+
+    Per row: cancelled if no longer wanted; deferred (no attempt) if its business is over its
+    rate; failed for good if a worker kept dying on it; else one attempt. One row's failure
+    never stops the rest. Returns the rows not started (out of time): the engine gives them
+    back.
+    """
+    rows = batch.rows
+    numbers = _last_attempt_numbers([row.pk for row in rows])
+    max_attempts = DELIVERY.setting("MAX_ATTEMPTS")
+    outcomes = _Outcomes()
+    deferred: dict[int, object] = {}
+    left: list[Delivery] = []
+    in_request = bool(current_request_id())
+    try:
+        with mailer.Connection() as connection:
+            for index, delivery in enumerate(rows):
+                if batch.out_of_time():
+                    left = rows[index:]
+                    break
+                if connection.consecutive_connect_failures >= CONNECT_FAILURES_TO_PAUSE:
+                    # The mail server cannot be reached: the rest wait, without an attempt.
+                    pause = timezone.now() + timedelta(
+                        seconds=DELIVERY.setting("BACKOFF_BASE_SECONDS")
+                    )
+                    deferred.update({row.pk: pause for row in rows[index:]})
+                    log.warning("delivery_server_unreachable", deferred=len(rows) - index)
+                    batch.stop()
+                    break
+                # Log and write the timeline under the request that caused the email.
+                origin = (
+                    {}
+                    if in_request or not delivery.request_id
+                    else {"request_id": delivery.request_id}
+                )
+                with structlog.contextvars.bound_contextvars(delivery_id=delivery.pk, **origin):
+                    result = _work_one(
+                        delivery,
+                        connection=connection,
+                        outcomes=outcomes,
+                        deferred=deferred,
+                        number=numbers.get(delivery.pk, 0) + 1,
+                        max_attempts=max_attempts,
+                    )
+                batch.count(result)
+                if len(outcomes) >= settings.DELIVERY_FLUSH_EVERY:
+                    outcomes.write()
+    finally:
+        outcomes.write()
+        if deferred:
+            outbox.release(DELIVERY, [row for row in rows if row.pk in deferred], at=deferred)
+    return left
+
+
+def deliveries_interrupted(ids: list[int], *, now) -> int:
+    """The sweeper took these rows back (their worker died): close their open attempts."""
+    return DeliveryAttempt.objects.filter(
+        delivery_id__in=ids, outcome=DeliveryAttempt.Outcome.IN_PROGRESS
+    ).update(
+        outcome=DeliveryAttempt.Outcome.INTERRUPTED,
+        finished_at=now,
+        error="worker lost while sending (lease expired)",
+    )
+
+
+def delivery_execute(delivery_id: int) -> str:
+    """Send one delivery if it is due and nobody else holds it. Returns what happened.
+
+    The batch path for one row (support tools, tests): safe to run any number of times, by
+    any number of workers — the claim lets one through.
+    """
+    context = {"delivery_id": delivery_id}
+    if not current_request_id():
+        # Run outside a request: log under the id of the request that caused the email.
+        origin = Delivery.objects.filter(pk=delivery_id).values_list("request_id", flat=True)
+        origin_id = origin.first()
+        if origin_id is None:
+            log.warning("delivery_missing", delivery_id=delivery_id)
+            return "missing"
+        if origin_id:
+            context["request_id"] = origin_id
+    with structlog.contextvars.bound_contextvars(**context):
+        rows = outbox.claim(DELIVERY, limit=1, ids=[delivery_id])
+        if not rows:
+            log.info("delivery_not_claimed", delivery_id=delivery_id)
+            return "skipped"
+        batch = outbox.Batch(
+            kind=DELIVERY, rows=rows, now=timezone.now(), deadline=time.monotonic() + 3600
+        )
+        deliveries_work(batch)
+        [(outcome, _)] = batch.stats.items()
+        return outcome
 
 
 def delivery_retry(*, delivery: Delivery, acting_user) -> Delivery:
@@ -383,7 +445,7 @@ def delivery_retry(*, delivery: Delivery, acting_user) -> Delivery:
         ):
             raise DeliveryRetryError("This email is being sent right now.", code="in_progress")
         if locked.state == Delivery.State.SENDING:
-            _interrupt_attempts(locked, now=now)
+            deliveries_interrupted([locked.pk], now=now)
         Delivery.objects.filter(pk=locked.pk).update(
             state=Delivery.State.PENDING,
             attempt_count=0,
@@ -393,7 +455,7 @@ def delivery_retry(*, delivery: Delivery, acting_user) -> Delivery:
             retried_by=acting_user if getattr(acting_user, "pk", None) else None,
             updated_at=now,
         )
-        transaction.on_commit(lambda: delivery_enqueue(delivery_id=locked.pk))
+        outbox.record_on_commit(DELIVERY)
     log.info(
         "delivery_retry_requested",
         delivery_id=delivery.pk,
@@ -402,96 +464,3 @@ def delivery_retry(*, delivery: Delivery, acting_user) -> Delivery:
     )
     delivery.refresh_from_db()
     return delivery
-
-
-def _interrupt_attempts(delivery: Delivery, *, now) -> int:
-    return DeliveryAttempt.objects.filter(
-        delivery_id=delivery.pk, outcome=DeliveryAttempt.Outcome.IN_PROGRESS
-    ).update(
-        outcome=DeliveryAttempt.Outcome.INTERRUPTED,
-        finished_at=now,
-        error="worker lost while sending (lease expired)",
-    )
-
-
-def deliveries_enqueue(*, delivery_ids: list[int], now=None, mark_enqueued: bool = True) -> int:
-    """Queue execute tasks for many deliveries: one UPDATE and one bulk INSERT (ORM broker).
-
-    ``mark_enqueued=False`` for rows that were written with ``enqueued_at`` already set.
-    Never raises: the rows stay for the next sweep if the broker is down.
-    """
-    from common.queue import enqueue_many
-
-    if not delivery_ids:
-        return 0
-    try:
-        if mark_enqueued:
-            Delivery.objects.filter(pk__in=delivery_ids).update(enqueued_at=now or timezone.now())
-        # One task name for all: django-q2 keeps names, not ids, in its result rows.
-        return enqueue_many(EXECUTE_TASK, [(pk,) for pk in delivery_ids], task_name="delivery")
-    except Exception as exc:  # the broker being down must not fail the committed change
-        log.warning("delivery_enqueue_failed", count=len(delivery_ids), error=repr(exc))
-        return 0
-
-
-def delivery_sweep(*, now=None) -> dict:
-    """Find what the queue lost and put it back: bounded batches, safe to run concurrently.
-
-    - ``sending`` rows whose lease expired: the worker died mid-send. The open attempt becomes
-      ``interrupted`` and the row is due again (the worker's own check fails it for good when
-      it is out of attempts).
-    - due ``pending`` / ``failed_retrying`` rows that nobody enqueued since they became due
-      (a retry time passed, a rate-limit deferral ended) or whose enqueue was lost.
-
-    Set-based: a constant number of queries per batch whatever its size (partial indexes
-    ``delivery_lease_idx`` and ``delivery_due_idx`` serve the two reads).
-    """
-    now = now or timezone.now()
-    batch = settings.DELIVERY_SWEEP_BATCH_SIZE
-    with transaction.atomic():
-        expired = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(state=Delivery.State.SENDING, claimed_until__lt=now)
-            .order_by("claimed_until", "pk")
-            .values_list("pk", "attempt_count")[:batch]
-        )
-        recovered = [pk for pk, _ in expired]
-        if recovered:
-            # The rows are locked: a worker finishing right now waits, then finds the row due.
-            Delivery.objects.filter(pk__in=recovered, state=Delivery.State.SENDING).update(
-                state=Delivery.State.FAILED_RETRYING,
-                claimed_until=None,
-                next_attempt_at=now,
-                last_error="worker lost while sending",
-                updated_at=now,
-            )
-            interrupted = DeliveryAttempt.objects.filter(
-                delivery_id__in=recovered, outcome=DeliveryAttempt.Outcome.IN_PROGRESS
-            ).update(
-                outcome=DeliveryAttempt.Outcome.INTERRUPTED,
-                finished_at=now,
-                error="worker lost while sending (lease expired)",
-            )
-            log.warning(
-                "delivery_lease_expired",
-                delivery_ids=recovered,
-                count=len(recovered),
-                interrupted_attempts=interrupted,
-            )
-
-    grace = now - timedelta(seconds=settings.DELIVERY_SWEEP_GRACE_SECONDS)
-    due = list(
-        Delivery.objects.filter(state__in=CLAIMABLE, next_attempt_at__lte=now)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .filter(
-            Q(enqueued_at__isnull=True)
-            | Q(enqueued_at__lt=F("next_attempt_at"))
-            | Q(enqueued_at__lt=grace)
-        )
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:batch]
-    )
-    deliveries_enqueue(delivery_ids=due, now=now)
-    if recovered or due:
-        log.info("delivery_sweep", recovered=len(recovered), enqueued=len(due))
-    return {"recovered": len(recovered), "enqueued": len(due)}

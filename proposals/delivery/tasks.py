@@ -4,11 +4,9 @@ from proposals.delivery import jobs, services
 
 
 def execute_delivery(delivery_id: int) -> str:
+    # Deliveries go out through the outbox drain (common.outbox.tasks.drain "delivery"); this
+    # door sends one row, for tasks queued before the drain existed and for support tools.
     return services.delivery_execute(delivery_id)
-
-
-def sweep_deliveries() -> dict:
-    return services.delivery_sweep()
 
 
 def expire_proposals() -> int:

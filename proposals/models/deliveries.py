@@ -3,9 +3,10 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from accounts.scoping import BusinessOwned
+from common.outbox.models import AttemptBase, OutboxRow
 
 
-class Delivery(BusinessOwned):
+class Delivery(OutboxRow, BusinessOwned):
     """An email that must go out (the outbox row), written with the change that causes it."""
 
     class Kind(models.TextChoices):
@@ -38,12 +39,9 @@ class Delivery(BusinessOwned):
     context = models.JSONField(default=dict, blank=True)
     idempotency_key = models.CharField(max_length=200, unique=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
-    attempt_count = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    # Last time a task was put on the queue for it; the sweeper re-enqueues when that was lost.
+    # attempt_count, next_attempt_at, claimed_until, last_error: the outbox's (OutboxRow).
+    # Unused since deliveries are drained (common/outbox); kept for the data that has it.
     enqueued_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
     message_id = models.CharField(max_length=255, blank=True)
     request_id = models.CharField(max_length=128, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -89,27 +87,12 @@ class Delivery(BusinessOwned):
         return f"{self.get_kind_display()} → {self.recipient} ({self.state})"
 
 
-class DeliveryAttempt(models.Model):
+class DeliveryAttempt(AttemptBase):
     """One try at sending a delivery, with its outcome."""
 
-    class Outcome(models.TextChoices):
-        IN_PROGRESS = "in_progress", "In progress"
-        SENT = "sent", "Sent"
-        TRANSIENT_FAILURE = "transient_failure", "Transient failure"
-        PERMANENT_FAILURE = "permanent_failure", "Permanent failure"
-        INTERRUPTED = "interrupted", "Interrupted (worker lost)"
-
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
-    number = models.PositiveIntegerField()
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.IN_PROGRESS)
     smtp_code = models.PositiveIntegerField(null=True, blank=True)
     smtp_message = models.TextField(blank=True)
-    error = models.TextField(blank=True)
-    worker = models.CharField(max_length=200, blank=True)
-    request_id = models.CharField(max_length=128, blank=True, db_index=True)
 
     class Meta:
         ordering = ["delivery", "number"]

@@ -1,4 +1,4 @@
-"""The outbox pipeline against a real loopback SMTP server: claim, retry, sweep, backpressure."""
+"""The delivery pipeline against a real loopback SMTP server: claim, retry, sweep, backpressure."""
 
 import threading
 import time
@@ -12,16 +12,17 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 from django_q.signing import SignedPackage
 
-from proposals.delivery import policy, tasks
+from common import outbox
+from common.outbox import tasks as outbox_tasks
+from common.outbox.drain import DRAIN_TASK
+from common.outbox.schedules import SCHEDULES as OUTBOX_SCHEDULES
 from proposals.delivery.schedules import SCHEDULES, ensure_schedules
 from proposals.delivery.selectors import delivery_queue_stats
 from proposals.delivery.services import (
-    EXECUTE_TASK,
     DeliveryRetryError,
     delivery_execute,
     delivery_record,
     delivery_retry,
-    delivery_sweep,
 )
 from proposals.models import Activity, Delivery, DeliveryAttempt
 from tests.accounts.factories import BusinessFactory
@@ -33,24 +34,29 @@ def proposal_delivery() -> Delivery:
     return Delivery.objects.get(version=version, kind=Delivery.Kind.PROPOSAL)
 
 
-def queued_delivery_ids() -> list[int]:
-    ids = []
+def queued_drains() -> list[str]:
+    """The delivery drains on the ORM queue (other kinds, e.g. contact syncs, left out)."""
+    kinds = []
     for row in OrmQ.objects.all():
         task = SignedPackage.loads(row.payload)
-        if task["func"] == EXECUTE_TASK:
-            ids.append(task["args"][0])
-    return ids
+        if task["func"] == DRAIN_TASK and task["args"][0] == "delivery":
+            kinds.append(task["args"][0])
+    return kinds
 
 
-def run_queued_tasks() -> list:
-    """Run what is on the ORM queue, as a worker would (each row once, then removed)."""
+def run_queued_drains() -> list[dict]:
+    """Run the delivery drains on the ORM queue, as a worker would (each once, then removed)."""
     results = []
     for row in OrmQ.objects.order_by("pk"):
         task = SignedPackage.loads(row.payload)
         row.delete()
-        if task["func"] == EXECUTE_TASK:
-            results.append(tasks.execute_delivery(*task["args"]))
+        if task["func"] == DRAIN_TASK and task["args"][0] == "delivery":
+            results.append(outbox_tasks.drain(*task["args"]))
     return results
+
+
+def sweep(now=None) -> dict:
+    return outbox.sweep(now=now)["delivery"]
 
 
 @pytest.mark.django_db
@@ -74,11 +80,11 @@ def test_recording_enqueues_only_after_commit(django_capture_on_commit_callbacks
     assert again.pk == delivery.pk
     assert len(callbacks) == 1
     assert delivery.state == Delivery.State.PENDING and delivery.next_attempt_at is not None
-    assert queued_delivery_ids() == []
+    assert queued_drains() == []
     callbacks[0]()
-    assert queued_delivery_ids() == [delivery.pk]
-    assert Delivery.objects.get(pk=delivery.pk).enqueued_at is not None
-    assert run_queued_tasks() == ["sent"]
+    assert queued_drains() == ["delivery"]
+    [drained] = run_queued_drains()
+    assert drained["sent"] == 2  # this one and the proposal email, due since the proposal was sent
     assert len(smtp_server.to("owner@example.com")) == 1
 
 
@@ -131,10 +137,7 @@ def test_550_fails_at_once_and_shows_the_reason_on_the_timeline(smtp_server):
     delivery = proposal_delivery()
     assert delivery_execute(delivery.pk) == "failed_permanent"
     assert delivery_execute(delivery.pk) == "skipped"
-    assert delivery_sweep(now=timezone.now() + timedelta(days=1)) == {
-        "recovered": 0,
-        "enqueued": 0,
-    }
+    assert sweep(now=timezone.now() + timedelta(days=1)) == {"recovered": 0, "drain": False}
     delivery.refresh_from_db()
     assert delivery.state == Delivery.State.FAILED_PERMANENT
     assert delivery.attempt_count == 1 and delivery.next_attempt_at is None
@@ -193,15 +196,12 @@ def test_retries_stop_after_the_maximum_age(smtp_server, settings):
 
 
 @pytest.mark.django_db
-def test_the_same_delivery_enqueued_three_times_sends_one_message(smtp_server):
+def test_the_same_delivery_drained_three_times_sends_one_message(smtp_server):
     delivery = proposal_delivery()
     for _ in range(3):
-        tasks_before = len(queued_delivery_ids())
-        from proposals.delivery.services import delivery_enqueue
-
-        delivery_enqueue(delivery_id=delivery.pk)
-        assert len(queued_delivery_ids()) == tasks_before + 1
-    assert sorted(run_queued_tasks()) == ["sent", "skipped", "skipped"]
+        assert outbox.request_drain("delivery", force=True)
+    assert queued_drains() == ["delivery"] * 3
+    assert [result["claimed"] for result in run_queued_drains()] == [1, 0, 0]
     assert len(smtp_server.received) == 1
     assert DeliveryAttempt.objects.filter(delivery=delivery).count() == 1
 
@@ -234,24 +234,22 @@ def test_two_workers_at_once_send_one_message(smtp_server):
 
 @pytest.mark.django_db
 def test_a_lost_enqueue_is_sent_by_the_sweeper_exactly_once(
-    django_capture_on_commit_callbacks, smtp_server, settings
+    django_capture_on_commit_callbacks, smtp_server
 ):
     with django_capture_on_commit_callbacks(execute=True):
         delivery = proposal_delivery()
-    assert queued_delivery_ids() == [delivery.pk]
+    assert queued_drains() == ["delivery"]
     OrmQ.objects.all().delete()  # the broker lost it
-    # Within the grace period the sweeper trusts the enqueue that is still on its way.
-    assert delivery_sweep()["enqueued"] == 0
-    later = timezone.now() + timedelta(seconds=settings.DELIVERY_SWEEP_GRACE_SECONDS + 1)
-    assert delivery_sweep(now=later) == {"recovered": 0, "enqueued": 1}
-    assert queued_delivery_ids() == [delivery.pk]
-    assert run_queued_tasks() == ["sent"]
-    assert delivery_sweep(now=later + timedelta(hours=1))["enqueued"] == 0
-    assert len(smtp_server.received) == 1
+    assert sweep() == {"recovered": 0, "drain": True}
+    assert queued_drains() == ["delivery"]
+    [drained] = run_queued_drains()
+    assert drained["sent"] == 1
+    assert sweep() == {"recovered": 0, "drain": False}
+    assert len(smtp_server.to(delivery.recipient)) == 1
 
 
 @pytest.mark.django_db
-def test_the_sweeper_enqueues_retries_once_they_are_due(smtp_server, settings):
+def test_the_sweeper_drains_retries_once_they_are_due(smtp_server, settings):
     settings.DELIVERY_BACKOFF_BASE_SECONDS = 30.0
     settings.DELIVERY_BACKOFF_CAP_SECONDS = 30.0
     smtp_server.data_script = ["421 busy"]
@@ -259,10 +257,11 @@ def test_the_sweeper_enqueues_retries_once_they_are_due(smtp_server, settings):
     assert delivery_execute(delivery.pk) == "failed_retrying"
     delivery.refresh_from_db()
     OrmQ.objects.all().delete()
-    assert delivery_sweep(now=delivery.next_attempt_at - timedelta(seconds=1))["enqueued"] == 0
-    assert delivery_sweep(now=delivery.next_attempt_at + timedelta(seconds=1))["enqueued"] == 1
+    assert sweep(now=delivery.next_attempt_at - timedelta(seconds=1))["drain"] is False
+    assert sweep(now=delivery.next_attempt_at + timedelta(seconds=1))["drain"] is True
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
-    assert run_queued_tasks() == ["sent"]
+    [drained] = run_queued_drains()
+    assert drained["sent"] == 1
 
 
 @pytest.mark.django_db
@@ -274,30 +273,31 @@ def test_the_sweeper_recovers_a_delivery_whose_worker_died(smtp_server, settings
         state=Delivery.State.SENDING, attempt_count=1, claimed_until=now + timedelta(seconds=30)
     )
     DeliveryAttempt.objects.create(delivery=delivery, number=1, started_at=now, worker="gone:1")
-    assert delivery_sweep(now=now + timedelta(seconds=10)) == {"recovered": 0, "enqueued": 0}
+    assert sweep(now=now + timedelta(seconds=10)) == {"recovered": 0, "drain": False}
     assert delivery_execute(delivery.pk) == "skipped"  # the lease still holds
     # The lease runs out (the worker is gone).
     Delivery.objects.filter(pk=delivery.pk).update(
         claimed_until=timezone.now() - timedelta(seconds=1)
     )
-    assert delivery_sweep()["recovered"] == 1
-    assert delivery_sweep() == {"recovered": 0, "enqueued": 0}
-    assert queued_delivery_ids() == [delivery.pk]
-    assert run_queued_tasks() == ["sent"]
+    assert sweep() == {"recovered": 1, "drain": True}
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.FAILED_RETRYING
+    assert delivery.last_error == "worker lost while sending"
+    [drained] = run_queued_drains()
+    assert drained["sent"] == 1
+    assert sweep() == {"recovered": 0, "drain": False}
     outcomes = list(delivery.attempts.order_by("number").values_list("outcome", flat=True))
     assert outcomes == [DeliveryAttempt.Outcome.INTERRUPTED, DeliveryAttempt.Outcome.SENT]
     assert len(smtp_server.received) == 1
 
 
 @pytest.mark.django_db
-def test_the_sweeper_works_in_bounded_batches(smtp_server, settings):
+def test_the_sweeper_takes_back_expired_leases_in_bounded_batches(settings):
     settings.DELIVERY_SWEEP_BATCH_SIZE = 2
-    for _ in range(3):
-        proposal_delivery()
-    later = timezone.now() + timedelta(seconds=settings.DELIVERY_SWEEP_GRACE_SECONDS + 1)
-    assert delivery_sweep(now=later)["enqueued"] == 2
-    assert delivery_sweep(now=later)["enqueued"] == 1
-    assert delivery_sweep(now=later)["enqueued"] == 0
+    _lost_deliveries(3)
+    assert sweep()["recovered"] == 2
+    assert sweep()["recovered"] == 1
+    assert sweep()["recovered"] == 0
 
 
 @pytest.mark.django_db
@@ -368,16 +368,6 @@ def test_a_business_over_its_rate_waits_without_using_an_attempt(smtp_server, se
     assert len(smtp_server.received) == 3
 
 
-def test_backoff_is_capped_exponential_with_full_jitter(settings):
-    settings.DELIVERY_BACKOFF_BASE_SECONDS = 10.0
-    settings.DELIVERY_BACKOFF_CAP_SECONDS = 100.0
-    for failures, ceiling in [(1, 10), (2, 20), (3, 40), (4, 80), (5, 100), (40, 100)]:
-        samples = [policy.backoff_seconds(failures) for _ in range(300)]
-        assert all(0 <= s <= ceiling for s in samples)
-        assert max(samples) > ceiling * 0.7  # the whole range is used, not a fixed delay
-        assert min(samples) < ceiling * 0.3
-
-
 @pytest.mark.django_db
 def test_queue_stats_and_readyz_report_the_oldest_due_delivery(client, settings):
     settings.READYZ_REQUIRE_CLUSTER = False
@@ -399,12 +389,16 @@ def test_queue_stats_and_readyz_report_the_oldest_due_delivery(client, settings)
 @pytest.mark.django_db
 def test_schedules_exist_once_after_migrate():
     names = set(Schedule.objects.values_list("name", flat=True))
-    assert set(SCHEDULES) <= names
+    assert set(SCHEDULES) | set(OUTBOX_SCHEDULES) <= names
+    assert "deliveries: sweep" not in names  # the outbox sweeper replaced it
     assert ensure_schedules() == 0
-    Schedule.objects.filter(name="deliveries: sweep").update(minutes=30)
-    assert ensure_schedules() == 1
+    Schedule.objects.filter(name="proposals: expire").update(minutes=30)
+    Schedule.objects.create(name="deliveries: sweep", func="proposals.delivery.tasks.gone")
+    assert ensure_schedules() == 2
     assert Schedule.objects.filter(name__in=SCHEDULES).count() == len(SCHEDULES)
-    assert Schedule.objects.get(name="deliveries: sweep").minutes == 1
+    assert Schedule.objects.get(name="proposals: expire").minutes == 10
+    assert not Schedule.objects.filter(name="deliveries: sweep").exists()
+    assert Schedule.objects.get(name="outbox: sweep").func == "common.outbox.tasks.sweep"
 
 
 @pytest.mark.django_db
@@ -463,11 +457,11 @@ def test_the_sweep_issues_the_same_queries_for_5_and_50_lost_deliveries(
 ):
     _lost_deliveries(5)
     with CaptureQueriesContext(connection) as five:
-        assert delivery_sweep() == {"recovered": 5, "enqueued": 10}
+        assert sweep() == {"recovered": 5, "drain": True}
     OrmQ.objects.all().delete()
     Delivery.objects.all().delete()
     _lost_deliveries(count)
     with django_assert_num_queries(len(five.captured_queries)):
-        assert delivery_sweep() == {"recovered": count, "enqueued": 2 * count}
-    assert sorted(queued_delivery_ids()) == sorted(Delivery.objects.values_list("pk", flat=True))
+        assert sweep() == {"recovered": count, "drain": True}
+    assert queued_drains() == ["delivery"]
     assert not DeliveryAttempt.objects.filter(outcome=DeliveryAttempt.Outcome.IN_PROGRESS).exists()

@@ -58,7 +58,7 @@ def test_a_worker_killed_mid_send_loses_nothing_and_sends_once(
 
     # Nobody calls the sweeper here: the new cluster runs it from its django-q2 schedule (its
     # scheduler looks every 30 s), sees the lease run out and sends the delivery again.
-    assert Schedule.objects.filter(name="deliveries: sweep").update(next_run=timezone.now()) == 1
+    assert Schedule.objects.filter(name="outbox: sweep").update(next_run=timezone.now()) == 1
     start_qcluster(**env)
     wait_for(
         lambda: Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.SENT).exists(),

@@ -1,0 +1,170 @@
+"""The drain task of every kind, the coalesced enqueue that starts it, and the sweeper.
+
+A drain claims a batch, hands it to the kind's ``work`` function, and claims again until no
+row is due or its time budget (``DRAIN_SECONDS``) is spent; when a claim comes back full it
+first asks for one more drain, so idle workers join in on a backlog. A backlog costs one
+django-q2 task per batch, never one per row.
+
+``request_drain`` coalesces: a short-lived cache flag says "a drain of this kind is queued and
+has not started"; while it is set, more requests add nothing. A drain clears the flag as it
+starts, before its first claim, so a row committed after that sets it again. The flag is only
+the fast path: the sweeper (every minute) asks for a drain of every kind that has due rows,
+and takes back rows whose lease ran out.
+"""
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from common.outbox.claim import claim, expire_leases, release
+from common.outbox.kinds import Kind, all_kinds, get_kind
+
+log = structlog.get_logger(__name__)
+
+DRAIN_TASK = "common.outbox.tasks.drain"
+SWEEP_TASK = "common.outbox.tasks.sweep"
+FLAG_PREFIX = "outbox:drain-queued:"
+
+
+@dataclass
+class Batch:
+    """What a kind's ``work`` gets: the claimed rows and the drain's clock."""
+
+    kind: Kind
+    rows: list
+    now: datetime
+    deadline: float  # time.monotonic() after which no new row should be started
+    stats: dict = field(default_factory=dict)
+    stopped: bool = False
+
+    def out_of_time(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def stop(self) -> None:
+        """No more batches in this drain (a dependency is down; the sweeper tries later)."""
+        self.stopped = True
+
+    def count(self, outcome: str, n: int = 1) -> None:
+        self.stats[outcome] = self.stats.get(outcome, 0) + n
+
+
+def _flag_key(kind: Kind) -> str:
+    return f"{FLAG_PREFIX}{kind.name}"
+
+
+def request_drain(kind: "str | Kind", *, force: bool = False) -> bool:
+    """Queue a drain of this kind unless one is already queued. Never raises.
+
+    Returns True when a task was put on the queue. ``force`` skips the coalescing flag (the
+    sweeper: a flag whose task was lost must not block the kind until it expires).
+    """
+    from django_q.tasks import async_task
+
+    kind = get_kind(kind)
+    key = _flag_key(kind)
+    if not force:
+        try:
+            if not cache.add(key, 1, timeout=settings.OUTBOX_DRAIN_FLAG_SECONDS):
+                return False
+        except Exception as exc:  # a cache outage must not stop the work: enqueue anyway
+            log.warning("outbox_flag_failed", kind=kind.name, error=exc.__class__.__name__)
+    # A drain serves rows of many requests: it must not carry this one's log context.
+    context = structlog.contextvars.get_contextvars()
+    structlog.contextvars.clear_contextvars()
+    try:
+        async_task(DRAIN_TASK, kind.name, task_name=f"outbox-drain-{kind.name}")
+    except Exception as exc:  # the broker being down must not fail the committed change
+        log.warning("outbox_enqueue_failed", kind=kind.name, error=exc.__class__.__name__)
+        _clear_flag(kind)
+        return False
+    finally:
+        structlog.contextvars.bind_contextvars(**context)
+    return True
+
+
+def _clear_flag(kind: Kind) -> None:
+    try:
+        cache.delete(_flag_key(kind))
+    except Exception as exc:
+        log.warning("outbox_flag_failed", kind=kind.name, error=exc.__class__.__name__)
+
+
+def forget_queued_drains() -> None:
+    """Clear every kind's "drain queued" flag (tests: a rolled-back queue row keeps no flag)."""
+    for kind in all_kinds():
+        _clear_flag(kind)
+
+
+def record_on_commit(kind: "str | Kind", *, using: str | None = None) -> None:
+    """Ask for a drain once the current transaction commits (the row is the record)."""
+    kind = get_kind(kind)
+    transaction.on_commit(lambda: request_drain(kind), using=using)
+
+
+def drain(kind: "str | Kind", *, max_seconds: float | None = None) -> dict:
+    """Work due rows of one kind, batch after batch, within the kind's time budget.
+
+    Safe to run any number of times at once: each claim takes rows nobody else holds.
+    Returns counts: ``claimed``, ``batches``, ``left`` (given back unworked) and whatever the
+    kind's ``work`` counted.
+    """
+    kind = get_kind(kind)
+    _clear_flag(kind)
+    limit = int(kind.setting("BATCH_SIZE"))
+    budget = kind.setting("DRAIN_SECONDS") if max_seconds is None else max_seconds
+    deadline = time.monotonic() + budget
+    totals: dict = {"claimed": 0, "batches": 0, "left": 0}
+    while time.monotonic() < deadline:
+        now = timezone.now()
+        rows = claim(kind, limit=limit, now=now)
+        if not rows:
+            break
+        if len(rows) == limit:
+            request_drain(kind)  # more may be due: let an idle worker take the next batch
+        batch = Batch(kind=kind, rows=rows, now=now, deadline=deadline)
+        left = kind.work_function(batch) or []
+        totals["claimed"] += len(rows)
+        totals["batches"] += 1
+        for outcome, n in batch.stats.items():
+            totals[outcome] = totals.get(outcome, 0) + n
+        if left:
+            release(kind, list(left))
+            totals["left"] += len(left)
+            break
+        if batch.stopped:
+            totals["stopped"] = True
+            break
+    if totals["left"]:
+        request_drain(kind)
+    if totals["claimed"]:
+        log.info("outbox_drained", kind=kind.name, **totals)
+    return totals
+
+
+def sweep(*, now: datetime | None = None) -> dict:
+    """The safety net for every kind: take back expired leases, drain what is due.
+
+    Returns ``{kind: {"recovered": n, "drain": bool}}``.
+    """
+    now = now or timezone.now()
+    report = {}
+    for kind in all_kinds():
+        recovered = expire_leases(kind, now=now)
+        if recovered:
+            log.warning("outbox_lease_expired", kind=kind.name, ids=recovered, count=len(recovered))
+        due = (
+            kind.model_class._default_manager.filter(
+                **{f"{kind.state_field}__in": kind.due_states}, next_attempt_at__lte=now
+            )
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", flat=True)[:1]
+        )
+        requested = bool(list(due)) and request_drain(kind, force=True)
+        report[kind.name] = {"recovered": len(recovered), "drain": requested}
+    return report

@@ -1,0 +1,24 @@
+"""Deliveries as an outbox kind (registered in ProposalsConfig.ready())."""
+
+from common import outbox
+
+DELIVERY = outbox.Kind(
+    name="delivery",
+    model="proposals.Delivery",
+    work="proposals.delivery.services.deliveries_work",
+    due_states=("pending", "failed_retrying"),
+    working_state="sending",
+    lost_state="failed_retrying",
+    on_lease_expired="proposals.delivery.services.deliveries_interrupted",
+    # Everything building the email reads, in the claim's one load.
+    select_related=(
+        "business",
+        "business__proposal_settings",
+        "proposal",
+        "proposal__client",
+        "version",
+    ),
+    # DELIVERY_MAX_ATTEMPTS, DELIVERY_LEASE_SECONDS, DELIVERY_BATCH_SIZE, …
+    settings_prefix="DELIVERY_",
+    lease_error="worker lost while sending",
+)
