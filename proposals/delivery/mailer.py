@@ -211,7 +211,11 @@ class Connection:
             validate_email(delivery.recipient)
         except ValidationError:
             raise DeliveryError("invalid email address", permanent=True) from None
-        message = build_message(delivery)
+        try:
+            message = build_message(delivery)
+        except Exception as exc:  # a template or data error: this message only, not the batch
+            log.exception("delivery_build_failed", delivery_id=delivery.pk)
+            raise classify(exc) from exc
         if settings.EMAIL_BACKEND != SMTP_BACKEND:
             # Development (console, file) and other tests (locmem): no socket to bound.
             try:

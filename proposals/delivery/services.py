@@ -366,14 +366,20 @@ def deliveries_work(batch: outbox.Batch) -> list[Delivery]:
                     else {"request_id": delivery.request_id}
                 )
                 with structlog.contextvars.bound_contextvars(delivery_id=delivery.pk, **origin):
-                    result = _work_one(
-                        delivery,
-                        connection=connection,
-                        outcomes=outcomes,
-                        deferred=deferred,
-                        number=numbers.get(delivery.pk, 0) + 1,
-                        max_attempts=max_attempts,
-                    )
+                    try:
+                        result = _work_one(
+                            delivery,
+                            connection=connection,
+                            outcomes=outcomes,
+                            deferred=deferred,
+                            number=numbers.get(delivery.pk, 0) + 1,
+                            max_attempts=max_attempts,
+                        )
+                    except Exception:
+                        # A bug on one row must not stop the rest: it keeps its lease and the
+                        # sweeper returns it (its attempt, if started, then counts as lost).
+                        log.exception("delivery_work_failed")
+                        result = "error"
                 batch.count(result)
                 if len(outcomes) >= settings.DELIVERY_FLUSH_EVERY:
                     outcomes.write()

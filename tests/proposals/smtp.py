@@ -28,24 +28,36 @@ class Received:
 
 @dataclass
 class ScriptedHandler:
-    """Answers DATA (or RCPT) from a script, then 250. ``"stall"`` holds the reply until released.
+    """Answers DATA (or RCPT) from a script, then 250. ``"stall"`` holds the reply until released;
+    ``"drop"`` closes the connection instead of answering. ``rcpt_answers`` answers one address
+    the same way every time (a poison recipient).
 
     Only messages answered with 250 count as received, as a real server would keep them.
+    ``sessions`` counts the connections that said EHLO.
     """
 
     data_script: list[str] = field(default_factory=list)
     rcpt_script: list[str] = field(default_factory=list)
+    rcpt_answers: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     data_commands: int = 0
     stalled: int = 0
+    sessions: int = 0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self.release = threading.Event()
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        with self._lock:
+            self.sessions += 1
+        session.host_name = hostname
+        return responses
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self._lock:
             answer = self.rcpt_script.pop(0) if self.rcpt_script else None
+            answer = self.rcpt_answers.get(address, answer)
         if answer:
             return answer
         envelope.rcpt_tos.append(address)
@@ -55,6 +67,9 @@ class ScriptedHandler:
         with self._lock:
             self.data_commands += 1
             answer = self.data_script.pop(0) if self.data_script else "250 Message accepted"
+        if answer == "drop":
+            server.transport.close()
+            return "421 Dropped on purpose"
         if answer.startswith("stall"):
             with self._lock:
                 self.stalled += 1
