@@ -58,6 +58,40 @@ def proposal_list(
     return queryset.order_by("-created_at", "-pk")
 
 
+# What a row of the dashboard's list shows; ``pk`` and ``created_at`` are the keyset's key.
+DASHBOARD_ROW_FIELDS = (
+    "number",
+    "title",
+    "status",
+    "currency",
+    "total",
+    "has_unsent_changes",
+    "created_at",
+    "client__name",
+    "client__company",
+)
+
+
+def dashboard_proposal_list(
+    *,
+    business: Business,
+    status: str | None = None,
+    client_id: int | str | None = None,
+    search: str | None = None,
+) -> QuerySet[Proposal]:
+    """``proposal_list`` with only the columns a dashboard row shows, and its client's name.
+
+    The busiest page of the dashboard reads 26 rows per visit: the rest of each row (its
+    texts, its dozen timestamps, the current version) is neither fetched nor parsed.
+    """
+    return (
+        proposal_list(business=business, status=status, client_id=client_id, search=search)
+        .select_related(None)
+        .select_related("client")
+        .only(*DASHBOARD_ROW_FIELDS)
+    )
+
+
 # A search matching at most this many clients names them in the query (``client_id IN (1, 2,
 # …)``), which the planner can estimate and answer through the (business, client) index;
 # beyond it the clients are a subquery and the newest-first scan finds matches quickly.

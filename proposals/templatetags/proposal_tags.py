@@ -5,7 +5,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django import template
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from common.html import sanitize_rich_text
 from common.money import minor_units, quantize
@@ -28,6 +29,43 @@ def money(amount: object, currency: str) -> str:
 def rich_text(html: str) -> str:
     """Sanitised again at render time: stored HTML is already clean, this is the second lock."""
     return mark_safe(sanitize_rich_text(html or ""))  # noqa: S308 (sanitised just above)
+
+
+_LIST_ROW = (
+    '<tr><td><a href="{url}">{number}</a></td>'
+    '<td><a href="{url}">{title}</a>{unsent}</td>'
+    "<td>{client_name}{client_company}</td>"
+    '<td><span class="badge status-{status}">{status_label}</span></td>'
+    '<td class="num">{total}</td>'
+    '<td><time datetime="{created_iso}">{created}</time></td></tr>\n'
+)
+_UNSENT_BADGE = mark_safe(' <span class="badge">Unsent changes</span>')
+
+
+@register.simple_tag
+def proposal_rows(rows: list[dict]) -> SafeString:
+    """The dashboard list's table rows (``_list_rows`` in the view makes their strings).
+
+    Written here rather than as a 25-row ``{% for %}``: the template engine's per-variable
+    cost, times 11 per row, was the largest part of the busiest page. Every value is escaped
+    by ``format_html``, as the template would.
+    """
+    return format_html_join(
+        "",
+        _LIST_ROW,
+        (
+            {
+                **row,
+                "unsent": _UNSENT_BADGE if row["unsent"] else "",
+                "client_company": _muted_line(row["client_company"]),
+            }
+            for row in rows
+        ),
+    )
+
+
+def _muted_line(text: str) -> str:
+    return format_html('<br><span class="muted">{}</span>', text) if text else ""
 
 
 @register.inclusion_tag("proposals/_field.html")

@@ -93,7 +93,8 @@ def _list_rows(proposals: list) -> list[dict]:
 
     The page renders 25 rows on every visit of the busiest page of the dashboard: a URL
     reverse, two date formats and a money filter per row in the template cost more than the
-    page's queries, so the row's strings are made here (one reverse per page).
+    page's queries, so the row's strings are made here (one reverse per page) and the
+    template only writes them out.
     """
     head, _, tail = reverse("dashboard:proposal_detail", args=[_URL_PROBE]).partition(
         str(_URL_PROBE)
@@ -103,8 +104,12 @@ def _list_rows(proposals: list) -> list[dict]:
         created = timezone.localtime(p.created_at)
         rows.append(
             {
-                "proposal": p,
                 "url": f"{head}{p.pk}{tail}",
+                "number": p.display_number,
+                "title": p.title,
+                "unsent": p.has_unsent_changes,
+                "client_name": p.client.name,
+                "client_company": p.client.company,
                 "status": p.status,
                 "status_label": p.get_status_display(),
                 "total": money(p.total, p.currency),
@@ -113,6 +118,30 @@ def _list_rows(proposals: list) -> list[dict]:
             }
         )
     return rows
+
+
+def _filter_boxes(filters: ProposalFilterForm) -> dict:
+    """The search and status boxes as the template writes them: value, options, error.
+
+    ``{% field %}`` renders a widget through Django's form templates (an include per option
+    of the status list), which on the busiest page cost more than its queries. The values are
+    what the widgets would show: the submitted text as typed, the submitted status selected
+    (none when it is not a status, "All statuses" when there is none).
+    """
+    data = filters.data if filters.is_bound else {}
+    errors = filters.errors if filters.is_bound else {}
+    status = data.get("status")
+    selected = "" if status is None else str(status)
+    return {
+        "search": {"value": data.get("q") or "", "error": " ".join(errors.get("q", []))},
+        "status": {
+            "options": [
+                (str(value), label, str(value) == selected)
+                for value, label in filters.fields["status"].choices
+            ],
+            "error": " ".join(errors.get("status", [])),
+        },
+    }
 
 
 _URL_PROBE = 987654321
@@ -132,7 +161,7 @@ def proposal_list(request: HttpRequest) -> HttpResponse:
         client_id=cleaned.get("client"),
         typed=cleaned.get("client_name") or "",
     )
-    proposals = selectors.proposal_list(
+    proposals = selectors.dashboard_proposal_list(
         business=business,
         status=status,
         client_id=by_client.client.pk if by_client.client else None,
@@ -149,7 +178,7 @@ def proposal_list(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "rows": _list_rows(page.object_list),
-            "filters": filters,
+            "boxes": _filter_boxes(filters),
             "client_filter": by_client,
             "filtered": filtered,
             # Only the empty page needs to know whether there is any client at all.

@@ -126,6 +126,36 @@ def test_list_ignores_bad_filter_values(owner_client, business):
     assert response.status_code == 200
 
 
+def test_filter_boxes_show_what_was_asked_and_what_is_wrong(owner_client, business):
+    url = reverse("dashboard:proposal_list")
+    page = html(owner_client.get(url))
+    assert 'value=""' not in tag_with_id(page, "id_q")
+    assert '<option value="" selected>All statuses</option>' in page
+    page = html(owner_client.get(url, {"q": '<b>"Kit', "status": "sent"}))
+    assert 'value="&lt;b&gt;&quot;Kit"' in tag_with_id(page, "id_q")
+    assert '<option value="sent" selected>Sent</option>' in page
+    assert " selected>" not in page.replace('<option value="sent" selected>', "")
+    assert "aria-invalid" not in tag_with_id(page, "id_status")
+    page = html(owner_client.get(url, {"q": "x" * 201, "status": "bogus"}))
+    status_box = tag_with_id(page, "id_status")
+    assert 'aria-invalid="true"' in status_box
+    assert 'aria-describedby="id_status-error"' in status_box
+    assert re.search(r'<p class="field-error" id="id_status-error">Select a valid choice', page)
+    assert " selected>" not in page
+    search_box = tag_with_id(page, "id_q")
+    assert 'aria-invalid="true"' in search_box and f'value="{"x" * 201}"' in search_box
+    assert re.search(r'id="id_q-error">Ensure this value has at most 200 characters', page)
+
+
+def test_list_rows_escape_what_the_business_typed(owner_client, business):
+    client = ClientFactory(business=business, name="<i>Ada</i>", company="A & B")
+    make_proposal(business=business, client=client, title="<script>x</script>")
+    page = html(owner_client.get(reverse("dashboard:proposal_list")))
+    assert "<script>x" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+    assert "&lt;i&gt;Ada&lt;/i&gt;" in page
+    assert '<br><span class="muted">A &amp; B</span>' in page
+
+
 PROPOSAL_LINK = re.compile(r'href="/app/proposals/(\d+)/"')
 
 
