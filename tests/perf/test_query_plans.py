@@ -181,22 +181,15 @@ def _webhook_ingest(ctx: Ctx) -> None:
     assert response.status_code < 500, response.status_code
 
 
-def _webhook_drain(ctx: Ctx) -> None:
-    # The worker's side: a drain claims stored events and processes them (an uninstall: no
-    # call to Wix), then finds nothing more due.
+def _webhook_task(ctx: Ctx) -> None:
+    # The worker's side: claim and process a stored event (an uninstall: no call to Wix).
     body = sign_webhook(
         webhook_claims(event_type="AppRemoved", instance_id=ctx.world.small.instance_id)
     )
     with ctx.recorder.paused():
         receipt, _, _ = webhooks.webhook_receive(body=body.encode(), size=len(body))
     assert receipt is not None
-    assert import_string("common.outbox.tasks.drain")("webhook_receipt")["claimed"] >= 1
-
-
-def _contact_sync_drain(ctx: Ctx) -> None:
-    # A drain of due contact syncs; the dataset's open "contacts" breaker answers for Wix.
-    with override_settings(WIX_API_BASE_URL="http://127.0.0.1:9", WIX_MAX_ATTEMPTS=1):
-        assert import_string("common.outbox.tasks.drain")("contact_sync")["claimed"] >= 1
+    import_string("integrations.tasks.process_webhook_receipt")(receipt.pk)
 
 
 def _delivery_task(ctx: Ctx) -> None:
@@ -288,8 +281,7 @@ DOORS: dict[str, Callable[[Ctx], None]] = {
     "support search number": _support_search("42"),
     "support search request id": _support_search(REQUEST_ID),
     "webhook ingest": _webhook_ingest,
-    "task drain webhook_receipt": _webhook_drain,
-    "task drain contact_sync": _contact_sync_drain,
+    "task process_webhook_receipt": _webhook_task,
     "task execute_delivery": _delivery_task,
     "readyz": _readyz,
     "metrics": _metrics,
