@@ -53,6 +53,9 @@ BENCH_QUEUE = "bench_web"
 STAFF_EMAIL = "bench-staff@bench.invalid"
 OWNER_EMAIL = "bench-owner-{pk}@bench.invalid"
 NO_MATCH_SEARCH = "zq-no-such-proposal"
+# After each step, once the server has taken what the step left queued (``_settle``): time
+# for the requests still running in other workers to finish.
+SETTLE_PAUSE_S = 0.3
 
 
 class BenchError(CommandError):
@@ -673,10 +676,9 @@ class Command(BaseCommand):
                 if result.wrapped:
                     row.note = f"(bodies reused {result.wrapped}×)"
                 if result.requests == 0:
-                    # Not one answer in the step: slower than the step; let the server finish
-                    # what wrk abandoned before the next floor, or that floor measures it.
+                    # Not one answer in the step: slower than the step (``_wrk`` has let the
+                    # server finish what wrk abandoned before the next floor).
                     row.note = f"(no answer within {self.duration} s)"
-                    self._drain()
                 rows.append(row)
                 self.stdout.write(
                     f"{target.name:28} c={conns:<3} {result.rps:8.1f} req/s  "
@@ -687,14 +689,26 @@ class Command(BaseCommand):
                 )
         return rows
 
-    def _drain(self, limit: float = 120) -> None:
+    def _settle(self, limit: float = 120) -> None:
+        """Let the server finish what the last step left behind before the next one starts.
+
+        A load generator stops with requests in flight: its connections close, but gunicorn
+        still reads and answers every request already in its accept queue. One GET queued
+        behind them comes back once they have all been taken (the queue is first in, first
+        out); the pause covers those still running in other workers. Without it the next
+        step's first request waits for the last step's leftovers, and wrk's correction for
+        coordinated omission (it adds the requests a connection would have sent meanwhile)
+        turns that one wait, say 300 ms at 1 connection where a request takes 3 ms, into ~100
+        samples of 3-300 ms: the p99 of a whole floor step.
+        """
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             started = time.monotonic()
             with contextlib.suppress(OSError):
                 http_get(self.base + self._floor_path(), timeout=limit)
             if time.monotonic() - started < 0.5:
-                return
+                break
+        time.sleep(SETTLE_PAUSE_S)
 
     def _wrk(self, target: Target, conns: int, duration: int, floor: Result | None = None):
         threads = min(2, conns)
@@ -728,6 +742,7 @@ class Command(BaseCommand):
         else:
             command += ["-s", str(SCRIPTS / "report.lua"), self.base + target.path]
         proc = subprocess.run(command, capture_output=True, text=True, timeout=duration + 120)
+        self._settle()
         if self.raw_dir:
             stamp = f"{target.name}-c{conns}-{time.time():.0f}"
             (self.raw_dir / f"wrk-{stamp}.txt").write_text(proc.stdout + proc.stderr)
@@ -795,6 +810,10 @@ class Command(BaseCommand):
         """Distinct webhooks signed with the stand-in's key, for the typical business."""
         from integrations.wix.standin.webhooks import sign_webhook, webhook_claims
 
+        if getattr(self, "_signing_key", None) is None:
+            # Loaded once: PyJWT given the PEM text loads (and validates) the RSA key on every
+            # call, ~45 ms each, which made signing a step's bodies take minutes.
+            self._signing_key = load_signing_key()
         instance = self.state["webhook_instance_id"]
         event_ids = self.state.setdefault("webhook_event_ids", [])
         bodies = []
@@ -808,7 +827,8 @@ class Command(BaseCommand):
                         instance_id=instance,
                         data={"bench": True},
                         event_id=event_id,
-                    )
+                    ),
+                    private_key=self._signing_key,
                 )
             )
         return bodies
@@ -841,6 +861,15 @@ class Command(BaseCommand):
             "Targets: " + "; ".join(f"`{t.name}` {t.description}" for t in targets) + ".",
         ]
         return "\n".join(lines)
+
+
+def load_signing_key():
+    """The stand-in's DEV-ONLY private key as a key object (sign_webhook accepts either)."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from integrations.wix.standin.webhooks import DEV_PRIVATE_KEY
+
+    return load_pem_private_key(DEV_PRIVATE_KEY.encode(), password=None)
 
 
 def argparse_suppress():
