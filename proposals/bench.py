@@ -273,12 +273,6 @@ class DeliverySuite:
                 pids.add(int(found.group(1)))
         return pids
 
-    def sweep(self) -> None:
-        """What the every-minute schedule does; the kill run calls it to wait seconds."""
-        from common import outbox
-
-        outbox.sweep()
-
     def cleanup(self) -> None:
         Proposal.objects.filter(business_id__in=self.businesses).delete()
         Business.objects.filter(pk__in=self.businesses).delete()
