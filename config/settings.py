@@ -305,6 +305,13 @@ WIX_FRAME_ANCESTORS = env_list(
     ["https://*.wix.com", "https://*.wixapps.net", "https://*.editorx.com"],
 )
 WIX_UNINSTALLED_RETENTION_DAYS = env_int("WIX_UNINSTALLED_RETENTION_DAYS", 90, minimum=1)
+# Contact syncs and webhook receipts are outbox kinds (integrations/kinds.py): each reads
+# OUTBOX_<KIND>_<NAME> first, then OUTBOX_DEFAULTS (backoff, age limit, lease, batch size).
+OUTBOX_CONTACT_SYNC_MAX_ATTEMPTS = env_int("OUTBOX_CONTACT_SYNC_MAX_ATTEMPTS", 12, minimum=1)
+OUTBOX_WEBHOOK_RECEIPT_MAX_ATTEMPTS = env_int("OUTBOX_WEBHOOK_RECEIPT_MAX_ATTEMPTS", 10, minimum=1)
+OUTBOX_WEBHOOK_RECEIPT_BACKOFF_BASE_SECONDS = env_float(
+    "OUTBOX_WEBHOOK_RECEIPT_BACKOFF_BASE_SECONDS", 15.0, minimum=0.0
+)
 if PRODUCTION:
     # The dashboard runs in Wix's iframe: a third-party context needs SameSite=None (+Secure).
     SESSION_COOKIE_SAMESITE = "None"

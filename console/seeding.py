@@ -810,7 +810,8 @@ WHERE d.state IN ('sent', 'failed_permanent') AND d.proposal_id BETWEEN %(lo)s A
 
 CONTACT_SYNC_SQL = f"""
 INSERT INTO integrations_wixcontactsync (id, business_id, client_id, status, reason,
-    wix_contact_id, synced_email, attempts, claimed_at, next_attempt_at, synced_at, error,
+    wix_contact_id, synced_email, attempt_count, claimed_until, next_attempt_at, synced_at,
+    last_error,
     request_id, created_at, updated_at)
 SELECT c.id, c.business_id, c.id, s.status,
        {SCHEMA}.pick(ARRAY['client_created', 'client_created', 'email_changed', 'proposal_sent'],
@@ -837,8 +838,8 @@ WHERE s.status IS NOT NULL
 WEBHOOKS_SQL = f"""
 INSERT INTO integrations_webhookreceipt (id, status, verified, rejected_reason, event_type,
     instance_id, business_id, claims, raw_excerpt, body_size, occurred_at, dedup_key, deliveries,
-    received_at, last_received_at, request_id, attempts, claimed_at, next_attempt_at,
-    processed_at, error)
+    received_at, last_received_at, request_id, attempt_count, claimed_until, next_attempt_at,
+    processed_at, last_error)
 SELECT w.id, w.status, w.status <> 'rejected',
        CASE WHEN w.status = 'rejected' THEN {SCHEMA}.pick(ARRAY['bad_signature', 'stale',
             'not_a_jwt', 'expired'], w.id, 3) ELSE '' END,

@@ -168,7 +168,7 @@ def request_timeline(request_id: str) -> list[TimelineEntry]:
                 receipt.received_at,
                 "webhook",
                 f"{receipt.event_type or 'webhook'}: {receipt.get_status_display()} "
-                f"{receipt.rejected_reason or receipt.error}".strip(),
+                f"{receipt.rejected_reason or receipt.last_error}".strip(),
                 admin_url(receipt),
                 receipt.business,
             )

@@ -8,7 +8,11 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from common import outbox
         from integrations import receivers  # noqa: F401  (connects the proposal signals)
+        from integrations.kinds import CONTACT_SYNC, WEBHOOK_RECEIPT
         from integrations.schedules import ensure_schedules
 
+        outbox.register(CONTACT_SYNC)
+        outbox.register(WEBHOOK_RECEIPT)
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="integrations_schedules")

@@ -1,47 +1,27 @@
 """Upsert a business's clients as Wix contacts, through an outbox row per client.
 
-The row is written in the transaction that sends or accepts the proposal (signal receiver), a
-task is enqueued on commit, and the sweeper re-enqueues whatever was lost or is due for retry.
-The task claims the row atomically, so two workers never sync the same client at once, and the
-upsert (query by email → create → a 409 names the existing contact) never creates a duplicate.
+The row is written in the transaction that sends or accepts the proposal (signal receiver) and
+a drain of the ``contact_sync`` kind is requested on commit; the outbox engine (common.outbox)
+claims due rows in batches with a lease, takes back rows whose worker died and retries on its
+one policy. Two drains never hold the same row, and the upsert (query by email → create → a 409
+names the existing contact) never creates a duplicate even when an answer was lost.
 """
 
-from datetime import timedelta
+import time
 
 import structlog
-from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
-from common.backoff import full_jitter
+from common import outbox
 from common.request_id import current_request_id
+from integrations.kinds import CONTACT_SYNC
 from integrations.models import WixContactSync
 from integrations.wix.client import WixClient, WixError
 
 log = structlog.get_logger(__name__)
 
 Status = WixContactSync.Status
-MAX_ATTEMPTS = 12
-RETRY_CAP_SECONDS = 3600
-
-
-def claim_lease() -> timedelta:
-    return timedelta(seconds=settings.Q_TIMEOUT + 30)
-
-
-def _enqueue(sync_id: int) -> bool:
-    """Queue the sync task. Never raises: a lost enqueue leaves the row for the sweeper."""
-    from django_q.tasks import async_task
-
-    try:
-        async_task("integrations.tasks.sync_contact", sync_id, task_name="wix-contact-sync")
-    except Exception as exc:  # the broker being down must not fail the committed change
-        log.warning(
-            "wix_contact_sync_enqueue_failed", sync_id=sync_id, error=exc.__class__.__name__
-        )
-        return False
-    return True
 
 
 def contact_sync_request(*, client, reason: str) -> WixContactSync | None:
@@ -66,44 +46,89 @@ def contact_sync_request(*, client, reason: str) -> WixContactSync | None:
         # A pending row keeps its schedule; a failed one gets a fresh chance on a new event,
         # and a synced one whose client has a new address is synced again.
         if sync.status in (Status.FAILED, Status.SYNCED):
+            now = timezone.now()
             WixContactSync.objects.filter(pk=sync.pk, status=sync.status).update(
                 status=Status.PENDING,
-                attempts=0,
-                next_attempt_at=timezone.now(),
+                attempt_count=0,
+                next_attempt_at=now,
+                retried_at=now,
                 reason=reason,
-                error="",
+                last_error="",
             )
-    transaction.on_commit(lambda: _enqueue(sync.pk))
+    outbox.record_on_commit(CONTACT_SYNC)
     log.info("wix_contact_sync_requested", client_id=client.pk, reason=reason, created=created)
     return sync
 
 
-def contact_sync_claim(*, sync_id: int) -> WixContactSync | None:
-    now = timezone.now()
-    claimable = Q(status=Status.PENDING, next_attempt_at__lte=now) | Q(
-        status=Status.RUNNING, claimed_at__lt=now - claim_lease()
-    )
-    # A row whose last allowed attempt never finished (worker killed) is given up, not re-run.
-    exhausted = (
-        WixContactSync.objects.filter(pk=sync_id, attempts__gte=MAX_ATTEMPTS)
-        .filter(claimable)
-        .update(
-            status=Status.FAILED,
-            claimed_at=None,
-            error="gave up: the last allowed attempt did not finish",
+def contact_syncs_work(batch: outbox.Batch) -> list[WixContactSync]:
+    """The kind's work: sync each claimed row; one row's failure never stops the rest.
+
+    Returns the rows not started (the drain's time is up): the engine gives them back.
+    """
+    for index, sync in enumerate(batch.rows):
+        if batch.out_of_time():
+            return batch.rows[index:]
+        batch.count(_sync_one(sync))
+    return []
+
+
+def contact_sync_run(*, sync_id: int) -> str:
+    """Sync one row if it is due and nobody holds it (support, tests); returns what happened."""
+    rows = outbox.claim(CONTACT_SYNC, limit=1, ids=[sync_id])
+    if not rows:
+        return "not claimed"
+    return _sync_one(rows[0])
+
+
+def _context(sync: WixContactSync) -> dict:
+    """Log (and record Wix calls) under the row's own origin, not the drain task's: a batch
+    holds rows of many requests and businesses."""
+    context = {"sync_id": sync.pk, "client_id": sync.client_id, "business_id": sync.business_id}
+    if sync.request_id:
+        context["request_id"] = sync.request_id
+    return context
+
+
+def _sync_one(sync: WixContactSync) -> str:
+    """One claimed row: an attempt at the upsert, then its outcome written (one UPDATE each)."""
+    with structlog.contextvars.bound_contextvars(**_context(sync)):
+        if sync.attempt_count >= CONTACT_SYNC.setting("MAX_ATTEMPTS"):
+            # The worker running the last allowed attempt died (lease expired): not re-run.
+            return _finish(
+                sync, status=Status.FAILED, error="gave up: the last allowed attempt did not finish"
+            )
+        if not sync.business.is_active:
+            return _finish(sync, status=Status.FAILED, error="business uninstalled")
+        # Counted before Wix is called: a row that kills its worker still runs out of attempts.
+        WixContactSync.objects.filter(pk=sync.pk, status=Status.RUNNING).update(
+            attempt_count=F("attempt_count") + 1
         )
-    )
-    if exhausted:
-        log.warning("wix_contact_sync_exhausted", sync_id=sync_id, max_attempts=MAX_ATTEMPTS)
-        return None
-    claimed = (
-        WixContactSync.objects.filter(pk=sync_id, attempts__lt=MAX_ATTEMPTS)
-        .filter(claimable)
-        .update(status=Status.RUNNING, claimed_at=now, attempts=F("attempts") + 1)
-    )
-    if not claimed:
-        return None
-    return WixContactSync.objects.select_related("client", "business").get(pk=sync_id)
+        sync.attempt_count += 1
+        started = time.monotonic()
+        try:
+            contact_id = _upsert(WixClient.for_business(sync.business), sync.client)
+        except WixError as exc:
+            return _retry_or_fail(
+                sync, error=exc.message, permanent=exc.permanent, retry_after=exc.retry_after
+            )
+        except Exception as exc:  # a bug or a database error must not leave the row RUNNING
+            log.exception("wix_contact_sync_crashed")
+            return _retry_or_fail(sync, error=f"{exc.__class__.__name__}: {exc}", permanent=False)
+        WixContactSync.objects.filter(pk=sync.pk, status=Status.RUNNING).update(
+            status=Status.SYNCED,
+            wix_contact_id=contact_id[:64],
+            synced_email=sync.client.email.lower(),
+            synced_at=timezone.now(),
+            next_attempt_at=None,
+            claimed_until=None,
+            last_error="",
+        )
+        log.info(
+            "wix_contact_synced",
+            attempts=sync.attempt_count,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+        return "synced"
 
 
 def _contact_info(client) -> dict:
@@ -131,89 +156,33 @@ def _upsert(wix: WixClient, client) -> str:
         raise
 
 
-def contact_sync_run(*, sync_id: int) -> str:
-    sync = contact_sync_claim(sync_id=sync_id)
-    if sync is None:
-        return "not claimed"
-    if not sync.business.is_active:
-        return _finish(sync, status=Status.FAILED, error="business uninstalled")
-    try:
-        contact_id = _upsert(WixClient.for_business(sync.business), sync.client)
-    except WixError as exc:
-        return _retry_or_fail(
-            sync, error=exc.message, permanent=exc.permanent, retry_after=exc.retry_after
-        )
-    except Exception as exc:  # a bug or a database error must not leave the row RUNNING
-        log.exception("wix_contact_sync_crashed", sync_id=sync.pk, client_id=sync.client_id)
-        return _retry_or_fail(sync, error=f"{exc.__class__.__name__}: {exc}", permanent=False)
-    WixContactSync.objects.filter(pk=sync.pk, status=Status.RUNNING).update(
-        status=Status.SYNCED,
-        wix_contact_id=contact_id[:64],
-        synced_email=sync.client.email.lower(),
-        synced_at=timezone.now(),
-        claimed_at=None,
-        error="",
-    )
-    log.info("wix_contact_synced", client_id=sync.client_id, attempts=sync.attempts)
-    return "synced"
-
-
 def _retry_or_fail(
     sync: WixContactSync, *, error: str, permanent: bool, retry_after: float | None = None
 ) -> str:
-    if permanent or sync.attempts >= MAX_ATTEMPTS:
+    """The engine's retry policy: full jitter, never before Wix's Retry-After, kind limits."""
+    now = timezone.now()
+    retry_at = None
+    if not permanent:
+        retry_at = outbox.retry_at(
+            CONTACT_SYNC,
+            attempts=sync.attempt_count,
+            since=sync.retried_at or sync.created_at,
+            now=now,
+            retry_after=retry_after,
+        )
+    if retry_at is None:
         return _finish(sync, status=Status.FAILED, error=error)
-    # Full jitter on a capped exponential; never before Wix said we may come back.
-    delay = full_jitter(sync.attempts, base=30, cap=RETRY_CAP_SECONDS)
-    delay = min(max(delay, retry_after or 0, 1.0), RETRY_CAP_SECONDS)
-    return _finish(
-        sync,
-        status=Status.PENDING,
-        error=error,
-        next_attempt_at=timezone.now() + timedelta(seconds=delay),
-    )
+    return _finish(sync, status=Status.PENDING, error=error, next_attempt_at=retry_at)
 
 
 def _finish(sync: WixContactSync, *, status: str, error: str, next_attempt_at=None) -> str:
-    updates = {"status": status, "claimed_at": None, "error": error[:500]}
-    if next_attempt_at is not None:
-        updates["next_attempt_at"] = next_attempt_at
-    WixContactSync.objects.filter(pk=sync.pk, status=Status.RUNNING).update(**updates)
+    WixContactSync.objects.filter(pk=sync.pk, status=Status.RUNNING).update(
+        status=status, next_attempt_at=next_attempt_at, claimed_until=None, last_error=error[:500]
+    )
     log.warning(
         "wix_contact_sync_failed",
-        client_id=sync.client_id,
         error=error,
-        attempts=sync.attempts,
+        attempts=sync.attempt_count,
         will_retry=status == Status.PENDING,
     )
     return "failed" if status == Status.FAILED else "retry"
-
-
-def contact_sync_sweep(*, now=None) -> int:
-    """Re-enqueue syncs that are due (retry time reached, enqueue lost, or worker died).
-
-    One read (served by the ``status, next_attempt_at`` index: synced and failed rows, nearly
-    all of the table, are never touched) and one bulk enqueue, whatever the number of rows.
-    """
-    from common.queue import enqueue_many
-
-    now = now or timezone.now()
-    due = list(
-        WixContactSync.objects.filter(
-            Q(status=Status.PENDING, next_attempt_at__lte=now, attempts__gt=0)
-            | Q(status=Status.PENDING, attempts=0, created_at__lt=now - timedelta(seconds=60))
-            | Q(status=Status.RUNNING, claimed_at__lt=now - claim_lease())
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)[:500]
-    )
-    try:
-        count = enqueue_many(
-            "integrations.tasks.sync_contact", [(pk,) for pk in due], task_name="wix-contact-sync"
-        )
-    except Exception as exc:  # the broker being down: the rows stay due for the next sweep
-        log.warning("wix_contact_sync_enqueue_failed", count=len(due), error=exc.__class__.__name__)
-        return 0
-    if count:
-        log.info("wix_contact_sync_sweep", enqueued=count)
-    return count

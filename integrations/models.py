@@ -4,6 +4,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from common.outbox.models import due_index, lease_index
+
 
 class IntegrationCall(models.Model):
     """One HTTP attempt to Wix, kept for support (never the token or the request body)."""
@@ -103,11 +105,15 @@ class WebhookReceipt(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     last_received_at = models.DateTimeField(default=timezone.now)
     request_id = models.CharField(max_length=128, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    # The outbox engine's fields (common.outbox; kind "webhook_receipt" in integrations.kinds):
+    # a verified receipt is due from its arrival; the claim's lease ends at claimed_until.
+    attempt_count = models.PositiveSmallIntegerField(default=0)
+    claimed_until = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True)
+    # When support last replayed it: the age limit of its retries counts from then.
+    retried_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-pk"]
@@ -120,7 +126,12 @@ class WebhookReceipt(models.Model):
         ]
         indexes = [
             models.Index(fields=["instance_id", "-received_at"]),
-            models.Index(fields=["status", "next_attempt_at"]),
+            due_index(
+                name="webhook_receipt_due_idx", due_states=("pending",), state_field="status"
+            ),
+            lease_index(
+                name="webhook_receipt_lease_idx", working_state="processing", state_field="status"
+            ),
             models.Index(fields=["request_id"], name="webhook_receipt_request_idx"),
             models.Index(fields=["-last_received_at"], name="webhook_receipt_last_idx"),
             # The support console: newest first, and by status (incidents overview).
@@ -163,18 +174,24 @@ class WixContactSync(models.Model):
     wix_contact_id = models.CharField(max_length=64, blank=True)
     # The address the contact was synced with: a client whose email changed is synced again.
     synced_email = models.EmailField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # The outbox engine's fields (common.outbox; kind "contact_sync" in integrations.kinds).
+    attempt_count = models.PositiveSmallIntegerField(default=0)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     synced_at = models.DateTimeField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True)
+    # When a new event gave a failed or synced row a fresh start: the age limit counts from then.
+    retried_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
     request_id = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         indexes = [
-            models.Index(fields=["status", "next_attempt_at"]),
+            due_index(name="contact_sync_due_idx", due_states=("pending",), state_field="status"),
+            lease_index(
+                name="contact_sync_lease_idx", working_state="running", state_field="status"
+            ),
             # One business's syncs, newest first (support finds them by instance id).
             models.Index(fields=["business", "-id"], name="contact_sync_business_idx"),
         ]

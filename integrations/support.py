@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from accounts.audit import ActionRefused, audited
 from accounts.models import Business, User
+from common import outbox
+from integrations.kinds import WEBHOOK_RECEIPT
 from integrations.models import CircuitBreaker, WebhookReceipt, WixAccessToken
 from integrations.wix import breaker as wix_breaker
 from integrations.wix import client as wix_client
@@ -21,14 +23,6 @@ log = structlog.get_logger(__name__)
 
 Status = WebhookReceipt.Status
 REPLAYABLE = (Status.FAILED, Status.IGNORED, Status.PROCESSED)
-
-
-def _enqueue_receipt(receipt_id: int) -> None:
-    from django_q.tasks import async_task
-
-    async_task(
-        "integrations.tasks.process_webhook_receipt", receipt_id, task_name="wix-webhook-replay"
-    )
 
 
 def support_webhook_replay(*, receipt: WebhookReceipt, acting_user: User) -> WebhookReceipt:
@@ -43,19 +37,19 @@ def support_webhook_replay(*, receipt: WebhookReceipt, acting_user: User) -> Web
         if receipt.status not in REPLAYABLE:
             raise ActionRefused("This webhook is already queued or being processed.", code="busy")
         # Conditional update: two clicks (or a worker finishing meanwhile) replay once.
+        now = timezone.now()
         taken = WebhookReceipt.objects.filter(pk=receipt.pk, status__in=REPLAYABLE).update(
             status=Status.PENDING,
-            next_attempt_at=None,
-            claimed_at=None,
-            attempts=0,
-            error="",
+            next_attempt_at=now,
+            retried_at=now,
+            claimed_until=None,
+            attempt_count=0,
+            last_error="",
         )
         if not taken:
             raise ActionRefused("This webhook changed meanwhile; reload the page.", code="raced")
-        try:
-            _enqueue_receipt(receipt.pk)
-        except Exception as exc:  # the sweeper picks a pending receipt up anyway
-            log.warning("webhook_replay_enqueue_failed", receipt_id=receipt.pk, error=repr(exc))
+        # A drain after the audit commits (the sweeper takes a pending receipt up anyway).
+        outbox.record_on_commit(WEBHOOK_RECEIPT)
         entry.message = "Queued for processing again."
     receipt.refresh_from_db()
     return receipt

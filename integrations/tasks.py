@@ -1,20 +1,16 @@
-"""django-q2 tasks: thin, idempotent, each claims its row before working."""
+"""django-q2 tasks: thin and idempotent.
+
+Contact syncs and webhook receipts are drained by the outbox engine's task
+(``common.outbox.tasks.drain`` with ``"contact_sync"`` or ``"webhook_receipt"``) and swept by
+its one sweeper. The two single-row tasks below remain for tasks queued before the outbox (a
+deploy's in-flight queue): each claims its row through the engine, so it runs at most once.
+"""
 
 from integrations import webhooks
 
 
 def process_webhook_receipt(receipt_id: int) -> str:
     return webhooks.webhook_process(receipt_id=receipt_id)
-
-
-def sweep() -> dict:
-    """Scheduled every minute: re-enqueue work whose enqueue or worker was lost."""
-    from integrations import contacts
-
-    return {
-        "webhooks": webhooks.webhook_sweep(),
-        "contacts": contacts.contact_sync_sweep(),
-    }
 
 
 def sync_contact(sync_id: int) -> str:

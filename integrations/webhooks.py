@@ -1,17 +1,25 @@
-"""Receive Wix webhooks (store first, answer fast) and process them in a task, once."""
+"""Receive Wix webhooks (store first, answer fast) and process them through the outbox, once.
 
-from datetime import timedelta
+A verified delivery is stored as a pending ``WebhookReceipt`` and a drain of the
+``webhook_receipt`` kind is requested on commit (coalesced: a burst of deliveries costs one
+task); the outbox engine (common.outbox) claims due receipts in batches with a lease, takes back
+receipts whose worker died, and retries on its one policy (full jitter, Retry-After honoured,
+attempt and age limits from settings).
+"""
+
+import time
 
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Business
-from common import ratelimit
+from common import outbox, ratelimit
 from common.request_id import current_request_id
 from integrations import lifecycle
+from integrations.kinds import WEBHOOK_RECEIPT
 from integrations.models import WebhookReceipt
 from integrations.wix.client import WixError
 from integrations.wix.webhooks import WebhookRejected, WixEvent, verify
@@ -19,28 +27,6 @@ from integrations.wix.webhooks import WebhookRejected, WixEvent, verify
 log = structlog.get_logger(__name__)
 
 Status = WebhookReceipt.Status
-MAX_ATTEMPTS = 10
-
-
-def claim_lease() -> timedelta:
-    """How long a claim holds: longer than a task may live, so a live worker is never raced."""
-    return timedelta(seconds=settings.Q_TIMEOUT + 30)
-
-
-def _enqueue(receipt_id: int) -> bool:
-    """Queue the processing task. Never raises: the sweeper picks up a receipt left pending."""
-    from django_q.tasks import async_task
-
-    try:
-        async_task(
-            "integrations.tasks.process_webhook_receipt", receipt_id, task_name="wix-webhook"
-        )
-    except Exception as exc:  # the broker being down must not turn a stored delivery into a 500
-        log.warning(
-            "wix_webhook_enqueue_failed", receipt_id=receipt_id, error=exc.__class__.__name__
-        )
-        return False
-    return True
 
 
 def webhook_receive(*, body: bytes | None, size: int) -> tuple[WebhookReceipt | None, int, str]:
@@ -90,6 +76,7 @@ def _printable(raw: bytes) -> str:
 
 
 def _store(event: WixEvent, *, body_size: int, request_id: str) -> WebhookReceipt:
+    now = timezone.now()
     try:
         with transaction.atomic():
             receipt = WebhookReceipt.objects.create(
@@ -103,11 +90,14 @@ def _store(event: WixEvent, *, body_size: int, request_id: str) -> WebhookReceip
                 occurred_at=event.occurred_at,
                 dedup_key=event.dedup_key,
                 request_id=request_id,
+                received_at=now,
+                last_received_at=now,
+                next_attempt_at=now,  # due at once: the drain requested on commit takes it
             )
-            transaction.on_commit(lambda: _enqueue(receipt.pk))
+            outbox.record_on_commit(WEBHOOK_RECEIPT)
     except IntegrityError:
         WebhookReceipt.objects.filter(dedup_key=event.dedup_key).update(
-            deliveries=F("deliveries") + 1, last_received_at=timezone.now()
+            deliveries=F("deliveries") + 1, last_received_at=now
         )
         receipt = WebhookReceipt.objects.get(dedup_key=event.dedup_key)
         log.info("wix_webhook_duplicate", receipt_id=receipt.pk, event_type=event.event_type)
@@ -121,63 +111,93 @@ def _store(event: WixEvent, *, body_size: int, request_id: str) -> WebhookReceip
     return receipt
 
 
-def webhook_claim(*, receipt_id: int) -> WebhookReceipt | None:
-    """Take the receipt for processing, atomically; None when someone else has it or it is done."""
-    now = timezone.now()
-    claimable = Q(status=Status.PENDING) & (
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    ) | Q(status=Status.PROCESSING, claimed_at__lt=now - claim_lease())
-    claimed = (
-        WebhookReceipt.objects.filter(pk=receipt_id)
-        .filter(claimable)
-        .update(status=Status.PROCESSING, claimed_at=now, attempts=F("attempts") + 1)
-    )
-    if not claimed:
-        return None
-    return WebhookReceipt.objects.get(pk=receipt_id)
+def webhook_receipts_work(batch: outbox.Batch) -> list[WebhookReceipt]:
+    """The kind's work: process each claimed receipt in arrival order; one receipt's failure
+    never stops the rest. Returns the receipts not started (the drain's time is up)."""
+    for index, receipt in enumerate(batch.rows):
+        if batch.out_of_time():
+            return batch.rows[index:]
+        batch.count(_process_one(receipt))
+    return []
 
 
 def webhook_process(*, receipt_id: int) -> str:
-    receipt = webhook_claim(receipt_id=receipt_id)
-    if receipt is None:
+    """Process one receipt if it is due and nobody holds it (support, tests)."""
+    rows = outbox.claim(WEBHOOK_RECEIPT, limit=1, ids=[receipt_id])
+    if not rows:
         log.info("wix_webhook_not_claimed", receipt_id=receipt_id)
         return "not claimed"
-    try:
-        business, outcome = _handle(receipt)
-    except WixError as exc:
-        return _failed(receipt, error=exc.message, permanent=exc.permanent)
-    except Exception as exc:
-        log.exception("wix_webhook_processing_crashed", receipt_id=receipt.pk)
-        return _failed(receipt, error=f"{exc.__class__.__name__}: {exc}", permanent=False)
-    WebhookReceipt.objects.filter(pk=receipt.pk, status=Status.PROCESSING).update(
-        status=outcome,
-        business=business,
-        processed_at=timezone.now(),
-        claimed_at=None,
-        error="",
-    )
-    log.info("wix_webhook_processed", receipt_id=receipt.pk, outcome=outcome)
-    return outcome
+    return _process_one(rows[0])
 
 
-def _failed(receipt: WebhookReceipt, *, error: str, permanent: bool) -> str:
-    give_up = permanent or receipt.attempts >= MAX_ATTEMPTS
-    delay = timedelta(seconds=min(3600, 15 * 2**receipt.attempts))
+def _process_one(receipt: WebhookReceipt) -> str:
+    # Logs (and Wix call records) follow the delivery's own request, not the drain task's.
+    context = {"receipt_id": receipt.pk}
+    if receipt.request_id:
+        context["request_id"] = receipt.request_id
+    with structlog.contextvars.bound_contextvars(**context):
+        if receipt.attempt_count >= WEBHOOK_RECEIPT.setting("MAX_ATTEMPTS"):
+            # The worker running the last allowed attempt died (lease expired): not re-run.
+            return _failed(
+                receipt, error="gave up: the last allowed attempt did not finish", permanent=True
+            )
+        # Counted before the work: a receipt that kills its worker still runs out of attempts.
+        WebhookReceipt.objects.filter(pk=receipt.pk, status=Status.PROCESSING).update(
+            attempt_count=F("attempt_count") + 1
+        )
+        receipt.attempt_count += 1
+        started = time.monotonic()
+        try:
+            business, outcome = _handle(receipt)
+        except WixError as exc:
+            return _failed(
+                receipt, error=exc.message, permanent=exc.permanent, retry_after=exc.retry_after
+            )
+        except Exception as exc:
+            log.exception("wix_webhook_processing_crashed")
+            return _failed(receipt, error=f"{exc.__class__.__name__}: {exc}", permanent=False)
+        WebhookReceipt.objects.filter(pk=receipt.pk, status=Status.PROCESSING).update(
+            status=outcome,
+            business=business,
+            processed_at=timezone.now(),
+            next_attempt_at=None,
+            claimed_until=None,
+            last_error="",
+        )
+        log.info(
+            "wix_webhook_processed",
+            outcome=outcome,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+        return outcome
+
+
+def _failed(
+    receipt: WebhookReceipt, *, error: str, permanent: bool, retry_after: float | None = None
+) -> str:
+    retry_at = None
+    if not permanent:
+        retry_at = outbox.retry_at(
+            WEBHOOK_RECEIPT,
+            attempts=receipt.attempt_count,
+            since=receipt.retried_at or receipt.received_at,
+            now=timezone.now(),
+            retry_after=retry_after,
+        )
     WebhookReceipt.objects.filter(pk=receipt.pk, status=Status.PROCESSING).update(
-        status=Status.FAILED if give_up else Status.PENDING,
-        next_attempt_at=None if give_up else timezone.now() + delay,
-        claimed_at=None,
-        error=error[:500],
+        status=Status.FAILED if retry_at is None else Status.PENDING,
+        next_attempt_at=retry_at,
+        claimed_until=None,
+        last_error=error[:500],
     )
     log.warning(
         "wix_webhook_processing_failed",
-        receipt_id=receipt.pk,
         error=error,
         permanent=permanent,
-        attempts=receipt.attempts,
-        will_retry=not give_up,
+        attempts=receipt.attempt_count,
+        will_retry=retry_at is not None,
     )
-    return "failed" if give_up else "retry"
+    return "failed" if retry_at is None else "retry"
 
 
 def _handle(receipt: WebhookReceipt) -> tuple[Business | None, str]:
@@ -209,39 +229,3 @@ def _handle(receipt: WebhookReceipt) -> tuple[Business | None, str]:
         return business, Status.PROCESSED if applied else Status.IGNORED
     log.info("wix_webhook_event_ignored", event_type=receipt.event_type)
     return None, Status.IGNORED
-
-
-def webhook_sweep(*, now=None) -> int:
-    """Re-enqueue receipts whose enqueue was lost, whose worker died, or whose retry is due.
-
-    One read (served by the ``status, next_attempt_at`` index: processed and rejected
-    receipts are never touched) and one bulk enqueue, whatever the number of rows.
-    """
-    from common.queue import enqueue_many
-
-    now = now or timezone.now()
-    due = list(
-        WebhookReceipt.objects.filter(
-            Q(status=Status.PENDING, next_attempt_at__lte=now)
-            | Q(
-                status=Status.PENDING,
-                next_attempt_at__isnull=True,
-                received_at__lt=now - timedelta(seconds=60),
-            )
-            | Q(status=Status.PROCESSING, claimed_at__lt=now - claim_lease())
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)[:500]
-    )
-    try:
-        count = enqueue_many(
-            "integrations.tasks.process_webhook_receipt",
-            [(pk,) for pk in due],
-            task_name="wix-webhook",
-        )
-    except Exception as exc:  # the broker being down: the receipts stay due for the next sweep
-        log.warning("wix_webhook_enqueue_failed", count=len(due), error=exc.__class__.__name__)
-        return 0
-    if count:
-        log.info("wix_webhook_sweep", enqueued=count)
-    return count

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 def test_every_declared_schedule_is_benchmarked():
     jobs = scheduled_jobs()
     assert set(delivery_schedules.SCHEDULES) <= set(jobs)
-    assert "integrations: wix sweep" in jobs and "console: retention" in jobs
+    assert "outbox: sweep" in jobs and "console: retention" in jobs
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="bench_jobs measures PostgreSQL")

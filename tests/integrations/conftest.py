@@ -104,8 +104,9 @@ def queued_tasks(prefix: str = "integrations.") -> list[dict]:
     return [task for task in packages if task["func"].startswith(prefix)]
 
 
-def run_queued_tasks(limit: int = 1000, prefix: str = "integrations.") -> list:
-    """Run queued tasks of ``prefix``, in this process and in order, as a worker would."""
+def run_queued_tasks(limit: int = 1000, prefix: str = "integrations.", match=None) -> list:
+    """Run queued tasks of ``prefix`` (and ``match(task)``), in this process and in order, as a
+    worker would; tasks they queue meanwhile run too. Returns their results."""
     from django.utils.module_loading import import_string
 
     results = []
@@ -114,7 +115,7 @@ def run_queued_tasks(limit: int = 1000, prefix: str = "integrations.") -> list:
         found = None
         for row in OrmQ.objects.filter(key=broker.list_key).order_by("id"):
             task = SignedPackage.loads(row.payload)
-            if task["func"].startswith(prefix):
+            if task["func"].startswith(prefix) and (match is None or match(task)):
                 found = (row, task)
                 break
         if found is None:
@@ -123,3 +124,25 @@ def run_queued_tasks(limit: int = 1000, prefix: str = "integrations.") -> list:
         row.delete()
         results.append(import_string(task["func"])(*task["args"], **task["kwargs"]))
     return results
+
+
+DRAIN_TASK = "common.outbox.tasks.drain"
+_DRAIN_COUNTS = ("claimed", "batches", "left")
+
+
+def queued_drains() -> list[str]:
+    """The kinds of the outbox drains on the queue, in order."""
+    return [task["args"][0] for task in queued_tasks(prefix=DRAIN_TASK)]
+
+
+def run_drains(kind: str, limit: int = 100) -> dict:
+    """Run the queued drains of ``kind`` as a worker would (and the drains they queue); the
+    outcomes their batches counted, summed, e.g. ``{"synced": 2, "retry": 1}``."""
+    outcomes: dict = {}
+    for totals in run_queued_tasks(
+        limit, prefix=DRAIN_TASK, match=lambda task: task["args"] == (kind,)
+    ):
+        for outcome, n in totals.items():
+            if outcome not in _DRAIN_COUNTS:
+                outcomes[outcome] = outcomes.get(outcome, 0) + n
+    return outcomes

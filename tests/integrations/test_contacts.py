@@ -9,11 +9,13 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from accounts.models import Business
+from common import outbox
 from integrations import contacts
+from integrations.kinds import CONTACT_SYNC
 from integrations.models import CircuitBreaker, WixContactSync
 from integrations.wix import breaker
 from tests.accounts.factories import BusinessFactory
-from tests.integrations.conftest import queued_tasks, run_queued_tasks
+from tests.integrations.conftest import queued_drains, run_drains
 from tests.proposals.factories import ClientFactory, make_sent_proposal
 
 CREATE = "POST /contacts/v4/contacts"
@@ -32,17 +34,29 @@ def send(django_capture_on_commit_callbacks):
     return send_for
 
 
+KIND = "contact_sync"
+
+
+def drain() -> dict:
+    return run_drains(KIND)
+
+
+def swept() -> dict:
+    """The outbox sweeper's report for contact syncs: {"recovered": n, "drain": bool}."""
+    return outbox.sweep()[KIND]
+
+
 def sync_until_settled(rounds: int = 40) -> None:
-    """Run queued syncs; make retries due at once (instead of waiting) and sweep, until done."""
+    """Run queued drains; make retries due at once (instead of waiting) and sweep, until done."""
     for _ in range(rounds):
-        run_queued_tasks()
+        drain()
         open_rows = WixContactSync.objects.exclude(
             status__in=[WixContactSync.Status.SYNCED, WixContactSync.Status.FAILED]
         )
         if not open_rows.exists():
             return
         open_rows.update(next_attempt_at=timezone.now())
-        contacts.contact_sync_sweep()
+        swept()
         time.sleep(0.02)
     raise AssertionError("contact syncs did not settle")
 
@@ -54,9 +68,9 @@ def test_sending_a_proposal_syncs_its_client_as_a_wix_contact(wix, send):
     sync = WixContactSync.objects.get(client=client)
     assert sync.status == WixContactSync.Status.PENDING
     assert sync.reason == "proposal_sent"
-    assert [t["func"] for t in queued_tasks()] == ["integrations.tasks.sync_contact"]
+    assert queued_drains().count(KIND) == 1
 
-    assert run_queued_tasks() == ["synced"]
+    assert drain() == {"synced": 1}
     sync.refresh_from_db()
     assert sync.status == WixContactSync.Status.SYNCED
     (contact,) = wix.contacts(client.business.instance_id)
@@ -73,17 +87,17 @@ def test_the_outbox_row_rolls_back_with_the_send(wix, django_capture_on_commit_c
             make_sent_proposal(client=client)
             raise RuntimeError("the send failed after the signal")
     assert not WixContactSync.objects.exists()
-    assert not queued_tasks()
+    assert KIND not in queued_drains()
 
 
 @pytest.mark.django_db
 def test_sending_again_and_accepting_never_creates_a_second_contact(wix, send):
     client = ClientFactory()
     send(client)
-    run_queued_tasks()
+    drain()
     send(client)
     contacts.contact_sync_request(client=client, reason="proposal_accepted")
-    run_queued_tasks()
+    drain()
     assert WixContactSync.objects.count() == 1
     assert len(wix.contacts(client.business.instance_id)) == 1
     assert wix.count(CREATE) == 1
@@ -93,12 +107,12 @@ def test_sending_again_and_accepting_never_creates_a_second_contact(wix, send):
 def test_a_client_whose_email_changed_is_synced_again_under_the_new_address(wix, send):
     client = ClientFactory(email="old@example.org")
     send(client)
-    run_queued_tasks()
+    drain()
     assert WixContactSync.objects.get(client=client).synced_email == "old@example.org"
     client.email = "new@example.org"
     client.save()
     send(client)
-    assert run_queued_tasks() == ["synced"]
+    assert drain() == {"synced": 1}
     sync = WixContactSync.objects.get(client=client)
     assert sync.synced_email == "new@example.org"
     emails = sorted(c["primaryInfo"]["email"] for c in wix.contacts(client.business.instance_id))
@@ -115,7 +129,7 @@ def test_an_existing_wix_contact_is_found_not_duplicated(wix, send):
         {"emails": {"items": [{"email": "known@example.org"}]}}
     )
     send(client)
-    run_queued_tasks()
+    drain()
     assert WixContactSync.objects.get().wix_contact_id == existing["id"]
     assert len(wix.contacts(client.business.instance_id)) == 1
 
@@ -126,7 +140,7 @@ def test_a_lost_create_answer_resolves_to_the_contact_through_the_409(wix, send)
     # The create happens at Wix but its answer is lost; the retry gets 409 with the id.
     wix.faults(error_burst=1, error_after_processing=True, paths=["/contacts/v4/contacts$"])
     send(client)
-    assert run_queued_tasks() == ["synced"]
+    assert drain() == {"synced": 1}
     (contact,) = wix.contacts(client.business.instance_id)
     assert WixContactSync.objects.get().wix_contact_id == contact["id"]
     assert wix.count(CREATE) == 2
@@ -161,16 +175,16 @@ def test_a_full_outage_opens_the_breaker_and_everything_syncs_after_recovery(wix
         send(client)  # sending keeps working: the sync is deferred
     assert time.monotonic() - started < 5
     for _ in range(3):  # workers keep trying while Wix is down
-        run_queued_tasks()
+        drain()
         WixContactSync.objects.update(next_attempt_at=timezone.now())
-        contacts.contact_sync_sweep()
-    run_queued_tasks()
+        swept()
+    drain()
     assert breaker.state_of("contacts") == CircuitBreaker.State.OPEN
     # 30+ sync attempts, yet Wix saw only what opened the breaker.
     assert wix.count(QUERY) + wix.count(CREATE) <= settings.WIX_BREAKER_THRESHOLD
     pending = WixContactSync.objects.filter(status=WixContactSync.Status.PENDING)
     assert pending.count() == 10
-    assert all("circuit open" in row.error for row in pending if row.attempts > 1)
+    assert all("circuit open" in row.last_error for row in pending if row.attempt_count > 1)
 
     wix.faults()
     settings.WIX_BREAKER_COOLDOWN = 0.01
@@ -194,21 +208,22 @@ def test_a_hanging_wix_never_delays_the_send(wix, send, settings):
 def test_a_permanent_refusal_stops_retrying_and_says_why(wix, send):
     wix.faults(error_rate=1.0, error_status=400, paths=["/contacts"])
     send(ClientFactory())
-    assert run_queued_tasks() == ["failed"]
+    assert drain() == {"failed": 1}
     sync = WixContactSync.objects.get()
     assert sync.status == WixContactSync.Status.FAILED
-    assert sync.error
-    assert contacts.contact_sync_sweep() == 0
+    assert sync.last_error
+    assert (sync.attempt_count, sync.next_attempt_at, sync.claimed_until) == (1, None, None)
+    assert swept() == {"recovered": 0, "drain": False}
 
 
 @pytest.mark.django_db
 def test_the_sweeper_picks_up_a_sync_whose_enqueue_was_lost(wix, send):
     send(ClientFactory())
-    OrmQ.objects.all().delete()
-    assert contacts.contact_sync_sweep() == 0
-    WixContactSync.objects.update(created_at=timezone.now() - timezone.timedelta(minutes=5))
-    assert contacts.contact_sync_sweep() == 1
-    assert run_queued_tasks() == ["synced"]
+    OrmQ.objects.all().delete()  # the drain never got on the queue (crash after commit)
+    assert swept() == {"recovered": 0, "drain": True}
+    assert queued_drains().count(KIND) == 1
+    assert drain() == {"synced": 1}
+    assert swept() == {"recovered": 0, "drain": False}
 
 
 @pytest.mark.django_db
@@ -234,10 +249,10 @@ def test_a_hanging_wix_is_cut_at_the_deadline_and_the_worker_moves_on(wix, send,
     send(ClientFactory())
     wix.faults(hang=True, paths=["/contacts"])
     started = time.monotonic()
-    outcomes = run_queued_tasks()
+    outcomes = drain()  # one drain, one batch: both rows
     elapsed = time.monotonic() - started
     wix.faults()
-    assert outcomes == ["retry", "retry"]
+    assert outcomes == {"retry": 2}
     assert elapsed < 2 * 0.8 + 0.5
     assert set(WixContactSync.objects.values_list("status", flat=True)) == {"pending"}
 
@@ -252,21 +267,22 @@ def test_a_failed_enqueue_after_commit_never_fails_the_send(wix, send, monkeypat
     send(ClientFactory())  # the commit callbacks run, and nothing escapes them
     sync = WixContactSync.objects.get()
     assert sync.status == WixContactSync.Status.PENDING
-    assert sync.attempts == 0
-    failed = [e for e in log_events if e["event"] == "wix_contact_sync_enqueue_failed"]
+    assert sync.attempt_count == 0
+    failed = [
+        e for e in log_events if e["event"] == "outbox_enqueue_failed" and e.get("kind") == KIND
+    ]
     assert failed and failed[0] == {
-        "event": "wix_contact_sync_enqueue_failed",
+        "event": "outbox_enqueue_failed",
         "log_level": "warning",
-        "sync_id": sync.pk,
+        "kind": KIND,
         "error": "ConnectionError",
     }
     # While the broker is down the sweeper enqueues nothing (and says so) …
-    WixContactSync.objects.update(created_at=timezone.now() - timezone.timedelta(minutes=5))
-    assert contacts.contact_sync_sweep() == 0
+    assert swept() == {"recovered": 0, "drain": False}
     # … and once it is back, the row is picked up.
     monkeypatch.undo()
-    assert contacts.contact_sync_sweep() == 1
-    assert run_queued_tasks() == ["synced"]
+    assert swept() == {"recovered": 0, "drain": True}
+    assert drain() == {"synced": 1}
 
 
 @pytest.mark.django_db
@@ -276,40 +292,41 @@ def test_an_unexpected_error_is_recorded_and_retried_then_given_up(wix, send, mo
     # Wix answers 200 with a contact that has no id: a KeyError deep in the upsert.
     monkeypatch.setattr(WixClient, "query_contacts_by_email", lambda self, email: [{}])
     send(ClientFactory())
-    assert run_queued_tasks() == ["retry"]
+    assert drain() == {"retry": 1}
     sync = WixContactSync.objects.get()
     assert sync.status == WixContactSync.Status.PENDING
-    assert sync.claimed_at is None
-    assert sync.error.startswith("KeyError")
+    assert sync.claimed_until is None
+    assert sync.last_error.startswith("KeyError")
     assert sync.next_attempt_at > timezone.now()
 
     WixContactSync.objects.update(
-        attempts=contacts.MAX_ATTEMPTS - 1, next_attempt_at=timezone.now()
+        attempt_count=CONTACT_SYNC.setting("MAX_ATTEMPTS") - 1, next_attempt_at=timezone.now()
     )
     assert contacts.contact_sync_run(sync_id=sync.pk) == "failed"
     sync.refresh_from_db()
     assert sync.status == WixContactSync.Status.FAILED
-    assert sync.error.startswith("KeyError")
-    assert contacts.contact_sync_sweep() == 0
+    assert sync.last_error.startswith("KeyError")
+    assert swept() == {"recovered": 0, "drain": False}
 
 
 @pytest.mark.django_db
 def test_a_row_whose_last_attempt_never_finished_is_given_up_not_rerun(wix, send):
     send(ClientFactory())
     OrmQ.objects.all().delete()
+    max_attempts = CONTACT_SYNC.setting("MAX_ATTEMPTS")
     # The worker running the last allowed attempt was killed: the lease ran out.
     WixContactSync.objects.update(
         status=WixContactSync.Status.RUNNING,
-        attempts=contacts.MAX_ATTEMPTS,
-        claimed_at=timezone.now() - contacts.claim_lease() - timezone.timedelta(seconds=1),
+        attempt_count=max_attempts,
+        claimed_until=timezone.now() - timezone.timedelta(seconds=1),
     )
-    assert contacts.contact_sync_sweep() == 1
-    assert run_queued_tasks() == ["not claimed"]
+    assert swept() == {"recovered": 1, "drain": True}
+    assert drain() == {"failed": 1}
     sync = WixContactSync.objects.get()
     assert sync.status == WixContactSync.Status.FAILED
-    assert sync.attempts == contacts.MAX_ATTEMPTS
-    assert sync.error
-    assert contacts.contact_sync_sweep() == 0
+    assert sync.attempt_count == max_attempts
+    assert "did not finish" in sync.last_error
+    assert swept() == {"recovered": 0, "drain": False}
     assert wix.count(CREATE) == 0
 
 
@@ -317,28 +334,38 @@ def test_a_row_whose_last_attempt_never_finished_is_given_up_not_rerun(wix, send
 def test_a_huge_retry_after_is_capped_and_never_overflows(wix, send):
     wix.faults(storm_429=10, retry_after=10**12, paths=["/contacts"])
     send(ClientFactory())
-    assert run_queued_tasks() == ["retry"]
+    assert drain() == {"retry": 1}
     sync = WixContactSync.objects.get()
     assert sync.status == WixContactSync.Status.PENDING
     assert sync.next_attempt_at <= timezone.now() + timezone.timedelta(hours=1, seconds=5)
 
 
 def _lost_syncs(count: int) -> None:
+    """Rows whose worker died: running, their lease over."""
     business = BusinessFactory()
     WixContactSync.objects.bulk_create(
-        WixContactSync(business=business, client=ClientFactory(business=business), attempts=1)
+        WixContactSync(
+            business=business,
+            client=ClientFactory(business=business),
+            status=WixContactSync.Status.RUNNING,
+            attempt_count=1,
+            claimed_until=timezone.now() - timezone.timedelta(seconds=1),
+        )
         for _ in range(count)
     )
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("count", [5, 50])
-def test_the_sweep_issues_the_same_queries_for_5_and_50_due_syncs(count, django_assert_num_queries):
+def test_the_sweep_issues_the_same_queries_for_5_and_50_lost_syncs(django_assert_num_queries):
     _lost_syncs(5)
     with CaptureQueriesContext(connection) as five:
-        assert contacts.contact_sync_sweep() == 5
+        assert swept() == {"recovered": 5, "drain": True}
+    assert set(WixContactSync.objects.values_list("last_error", flat=True)) == {
+        "worker lost while syncing"
+    }
+    WixContactSync.objects.update(status=WixContactSync.Status.FAILED, next_attempt_at=None)
     OrmQ.objects.all().delete()
-    _lost_syncs(count - 5)
+    _lost_syncs(50)
     with django_assert_num_queries(len(five.captured_queries)):
-        assert contacts.contact_sync_sweep() == count  # the enqueues are one bulk INSERT
-    assert len(queued_tasks()) == count
+        assert swept() == {"recovered": 50, "drain": True}
+    assert queued_drains().count(KIND) == 1

@@ -44,8 +44,20 @@ def test_data_of_an_uninstalled_business_is_kept_for_the_retention_period(settin
 
 @pytest.mark.django_db
 def test_the_schedules_exist_after_migrate_and_are_idempotent():
-    assert Schedule.objects.filter(func="integrations.tasks.sweep", minutes=1).exists()
     assert Schedule.objects.filter(func="integrations.tasks.purge_uninstalled").exists()
+    # Contact syncs and webhook receipts are swept by the outbox's one sweeper.
+    assert Schedule.objects.filter(func="common.outbox.tasks.sweep", minutes=1).exists()
+    assert not Schedule.objects.filter(name="integrations: wix sweep").exists()
+    assert ensure_schedules() == 0
+
+
+@pytest.mark.django_db
+def test_the_retired_wix_sweep_schedule_is_deleted():
+    Schedule.objects.create(
+        name="integrations: wix sweep", func="integrations.tasks.sweep", minutes=1, repeats=-1
+    )
+    assert ensure_schedules() == 1
+    assert not Schedule.objects.filter(name="integrations: wix sweep").exists()
     assert ensure_schedules() == 0
 
 

@@ -21,15 +21,25 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from accounts.models import Business
-from common import ratelimit
+from common import outbox, ratelimit
 from integrations import webhooks
 from integrations.models import WebhookReceipt, WixAccessToken
 from integrations.wix.standin.webhooks import DEV_PUBLIC_KEY, sign_webhook, webhook_claims
 from tests.accounts.factories import BusinessFactory
-from tests.integrations.conftest import queued_tasks, run_queued_tasks
+from tests.integrations.conftest import queued_drains, run_drains
 
 URL = "/integrations/wix/webhooks/"
 INSTANCE_ID = "1a2b3c4d-0000-4000-8000-00000000abcd"
+KIND = "webhook_receipt"
+
+
+def drain() -> dict:
+    return run_drains(KIND)
+
+
+def swept() -> dict:
+    """The outbox sweeper's report for receipts: {"recovered": n, "drain": bool}."""
+    return outbox.sweep()[KIND]
 
 
 @pytest.fixture
@@ -200,7 +210,7 @@ def test_an_install_is_answered_fast_even_when_wix_hangs(post, wix):
     assert elapsed < 0.5
     receipt = WebhookReceipt.objects.get()
     assert receipt.status == WebhookReceipt.Status.PENDING
-    assert [t["func"] for t in queued_tasks()] == ["integrations.tasks.process_webhook_receipt"]
+    assert queued_drains() == [KIND]
 
 
 @pytest.mark.django_db
@@ -215,7 +225,7 @@ def test_an_install_creates_the_business_with_its_wix_details(post, wix):
         locale="fr",
     )
     post(signed())
-    assert run_queued_tasks() == [WebhookReceipt.Status.PROCESSED]
+    assert drain() == {"processed": 1}
     business = Business.objects.get(instance_id=INSTANCE_ID)
     assert business.site_name == "Bloom Florists"
     assert business.site_url == "https://bloom.example.com"
@@ -236,7 +246,7 @@ def test_the_same_install_delivered_five_times_is_processed_once(post, wix):
     # A redelivery re-signed by Wix carries the same event id.
     redelivery = signed(event_id="evt-install-1", issued_at=int(time.time()) - 5)
     assert post(redelivery).status_code == 200
-    run_queued_tasks()
+    drain()
     assert Business.objects.filter(instance_id=INSTANCE_ID).count() == 1
     receipt = WebhookReceipt.objects.get()
     assert receipt.deliveries == 6
@@ -255,7 +265,7 @@ def test_processing_twice_does_the_work_once(post, wix):
 @pytest.mark.django_db
 def test_plan_events_out_of_order_keep_the_latest_plan(post, wix):
     post(signed())
-    run_queued_tasks()
+    drain()
     events = [
         ("PaidPlanPurchased", "basic", at(10)),
         ("PaidPlanChanged", "premium", at(30)),
@@ -267,7 +277,9 @@ def test_plan_events_out_of_order_keep_the_latest_plan(post, wix):
             event_type=event_type, data={"vendorProductId": product, "operationTimeStamp": when}
         )
         assert post(body).status_code == 200
-    outcomes = run_queued_tasks()
+    assert drain() == {"processed": 2, "ignored": 2}  # one drain, in the order of arrival
+    plan_receipts = WebhookReceipt.objects.exclude(event_type="AppInstalled").order_by("pk")
+    outcomes = list(plan_receipts.values_list("status", flat=True))
     assert outcomes == ["processed", "processed", "ignored", "ignored"]
     business = Business.objects.get(instance_id=INSTANCE_ID)
     assert business.plan == Business.Plan.PAID
@@ -282,7 +294,7 @@ def test_plan_events_out_of_order_keep_the_latest_plan(post, wix):
 def test_both_plan_spellings_make_the_business_paid(post, wix, event_type):
     business = BusinessFactory(instance_id=INSTANCE_ID)
     post(signed(event_type=event_type, data={"vendorProductId": "pro"}))
-    run_queued_tasks()
+    drain()
     business.refresh_from_db()
     assert business.plan == Business.Plan.PAID
 
@@ -294,7 +306,7 @@ def test_a_plan_transfer_asks_wix_for_the_current_plan(post, wix):
     )
     wix.seed(instance_id=INSTANCE_ID, is_free=True)
     post(signed(event_type="PlanTransferred", data={}))
-    run_queued_tasks()
+    drain()
     business.refresh_from_db()
     assert business.plan == Business.Plan.FREE
 
@@ -302,19 +314,19 @@ def test_a_plan_transfer_asks_wix_for_the_current_plan(post, wix):
 @pytest.mark.django_db
 def test_removal_uninstalls_drops_tokens_and_reinstall_reactivates(post, wix):
     post(signed(issued_at=int(time.time()) - 20))
-    run_queued_tasks()
+    drain()
     business = Business.objects.get(instance_id=INSTANCE_ID)
     assert WixAccessToken.objects.filter(instance_id=INSTANCE_ID).exists()
 
     post(signed(event_type="AppRemoved", issued_at=int(time.time()) - 10))
-    run_queued_tasks()
+    drain()
     business.refresh_from_db()
     assert business.status == Business.Status.UNINSTALLED
     assert business.uninstalled_at is not None
     assert not WixAccessToken.objects.filter(instance_id=INSTANCE_ID).exists()
 
     post(signed())
-    run_queued_tasks()
+    drain()
     business.refresh_from_db()
     assert business.status == Business.Status.ACTIVE
     assert business.uninstalled_at is None
@@ -325,7 +337,7 @@ def test_removal_uninstalls_drops_tokens_and_reinstall_reactivates(post, wix):
 def test_a_late_removal_from_before_the_reinstall_is_ignored(post, wix):
     business = BusinessFactory(instance_id=INSTANCE_ID, installed_at=timezone.now())
     post(signed(event_type="AppRemoved", issued_at=int(time.time()) - 600))
-    run_queued_tasks()
+    drain()
     business.refresh_from_db()
     assert business.status == Business.Status.ACTIVE
 
@@ -335,35 +347,35 @@ def test_a_wix_outage_during_install_is_retried_later(post, wix, settings):
     settings.WIX_MAX_ATTEMPTS = 1
     wix.faults(outage=True, paths=["/apps", "/site-properties"])
     post(signed())
-    assert run_queued_tasks() == ["retry"]
+    assert drain() == {"retry": 1}
     receipt = WebhookReceipt.objects.get()
     assert receipt.status == WebhookReceipt.Status.PENDING
     assert receipt.next_attempt_at > timezone.now()
-    assert "unavailable" in receipt.error
+    assert "unavailable" in receipt.last_error
+    assert receipt.attempt_count == 1 and receipt.claimed_until is None
     assert Business.objects.get(instance_id=INSTANCE_ID).is_active  # installed anyway
 
     wix.faults()
-    assert webhooks.webhook_sweep() == 0  # not due yet
+    assert swept() == {"recovered": 0, "drain": False}  # not due yet
     WebhookReceipt.objects.update(next_attempt_at=timezone.now())
-    assert webhooks.webhook_sweep() == 1
-    assert run_queued_tasks() == [WebhookReceipt.Status.PROCESSED]
-    assert WebhookReceipt.objects.get().error == ""
+    assert swept() == {"recovered": 0, "drain": True}
+    assert drain() == {"processed": 1}
+    assert WebhookReceipt.objects.get().last_error == ""
 
 
 @pytest.mark.django_db
 def test_the_sweeper_finds_receipts_whose_enqueue_was_lost(post, wix):
     post(signed())
     OrmQ.objects.all().delete()  # the enqueue never happened (crash after commit)
-    assert webhooks.webhook_sweep() == 0  # too recent: the enqueue may still be under way
-    WebhookReceipt.objects.update(received_at=timezone.now() - timedelta(minutes=5))
-    assert webhooks.webhook_sweep() == 1
-    assert run_queued_tasks() == [WebhookReceipt.Status.PROCESSED]
+    assert swept() == {"recovered": 0, "drain": True}
+    assert drain() == {"processed": 1}
+    assert swept() == {"recovered": 0, "drain": False}
 
 
 @pytest.mark.django_db
 def test_an_unknown_event_is_stored_and_ignored(post):
     assert post(signed(event_type="SomethingNew")).status_code == 200
-    assert run_queued_tasks() == [WebhookReceipt.Status.IGNORED]
+    assert drain() == {"ignored": 1}
 
 
 @pytest.mark.slow
@@ -379,7 +391,7 @@ def test_the_send_webhook_command_installs_through_the_running_app(live_server, 
     )
     receipt = WebhookReceipt.objects.get()
     assert receipt.verified and receipt.event_type == "AppInstalled"
-    run_queued_tasks()
+    drain()
     assert Business.objects.get(instance_id=INSTANCE_ID).is_active
 
 
@@ -404,14 +416,10 @@ def test_a_failed_enqueue_after_commit_still_answers_200(post, wix, monkeypatch,
     receipt = WebhookReceipt.objects.get()
     assert receipt.status == WebhookReceipt.Status.PENDING
     assert response.json()["receipt_id"] == receipt.pk
-    assert any(
-        e["event"] == "wix_webhook_enqueue_failed" and e["receipt_id"] == receipt.pk
-        for e in log_events
-    )
+    assert any(e["event"] == "outbox_enqueue_failed" and e["kind"] == KIND for e in log_events)
     monkeypatch.undo()
-    WebhookReceipt.objects.update(received_at=timezone.now() - timedelta(minutes=5))
-    assert webhooks.webhook_sweep() == 1
-    assert run_queued_tasks() == [WebhookReceipt.Status.PROCESSED]
+    assert swept() == {"recovered": 0, "drain": True}
+    assert drain() == {"processed": 1}
 
 
 @pytest.mark.django_db
@@ -439,24 +447,30 @@ def test_a_hostile_content_length_is_refused_not_a_server_error(client, declared
     assert WebhookReceipt.objects.get().rejected_reason == "body_too_large"
 
 
-def _pending_receipts(count: int) -> None:
-    long_ago = timezone.now() - timedelta(minutes=10)
+def _lost_receipts(count: int) -> None:
+    """Receipts whose worker died: processing, their lease over."""
     WebhookReceipt.objects.bulk_create(
-        WebhookReceipt(status=WebhookReceipt.Status.PENDING, verified=True, received_at=long_ago)
+        WebhookReceipt(
+            status=WebhookReceipt.Status.PROCESSING,
+            verified=True,
+            attempt_count=1,
+            claimed_until=timezone.now() - timedelta(seconds=1),
+        )
         for _ in range(count)
     )
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("count", [5, 50])
-def test_the_sweep_issues_the_same_queries_for_5_and_50_lost_receipts(
-    count, django_assert_num_queries
-):
-    _pending_receipts(5)
+def test_the_sweep_issues_the_same_queries_for_5_and_50_lost_receipts(django_assert_num_queries):
+    _lost_receipts(5)
     with CaptureQueriesContext(connection) as five:
-        assert webhooks.webhook_sweep() == 5
+        assert swept() == {"recovered": 5, "drain": True}
+    assert set(WebhookReceipt.objects.values_list("last_error", flat=True)) == {
+        "worker lost while processing"
+    }
+    WebhookReceipt.objects.update(status=WebhookReceipt.Status.FAILED, next_attempt_at=None)
     OrmQ.objects.all().delete()
-    _pending_receipts(count - 5)
+    _lost_receipts(50)
     with django_assert_num_queries(len(five.captured_queries)):
-        assert webhooks.webhook_sweep() == count  # the enqueues are one bulk INSERT
-    assert len(queued_tasks()) == count
+        assert swept() == {"recovered": 50, "drain": True}
+    assert queued_drains() == [KIND]

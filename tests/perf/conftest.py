@@ -275,7 +275,8 @@ def build_world() -> World:
             claims={"data": {"instanceId": big.instance_id}},
             received_at=now - timedelta(days=200 if i % 2 else 0, minutes=10),
             last_received_at=now - timedelta(days=200 if i % 2 else 0, minutes=10),
-            claimed_at=now - timedelta(hours=2),
+            claimed_until=now - timedelta(hours=2),
+            next_attempt_at=now - timedelta(minutes=10),
             request_id=REQUEST_ID if i == 0 else f"req-w{i}",
             dedup_key=f"dedup-{i}",
         )
@@ -301,8 +302,8 @@ def build_world() -> World:
             business=big,
             client=c,
             status=sync_statuses[i % len(sync_statuses)],
-            attempts=i % 2,
-            claimed_at=now - timedelta(hours=2),
+            attempt_count=i % 2,
+            claimed_until=now - timedelta(hours=2),
             next_attempt_at=now - timedelta(minutes=5),
         )
         for i, c in enumerate(clients[:120])

@@ -181,15 +181,22 @@ def _webhook_ingest(ctx: Ctx) -> None:
     assert response.status_code < 500, response.status_code
 
 
-def _webhook_task(ctx: Ctx) -> None:
-    # The worker's side: claim and process a stored event (an uninstall: no call to Wix).
+def _webhook_drain(ctx: Ctx) -> None:
+    # The worker's side: a drain claims stored events and processes them (an uninstall: no
+    # call to Wix), then finds nothing more due.
     body = sign_webhook(
         webhook_claims(event_type="AppRemoved", instance_id=ctx.world.small.instance_id)
     )
     with ctx.recorder.paused():
         receipt, _, _ = webhooks.webhook_receive(body=body.encode(), size=len(body))
     assert receipt is not None
-    import_string("integrations.tasks.process_webhook_receipt")(receipt.pk)
+    assert import_string("common.outbox.tasks.drain")("webhook_receipt")["claimed"] >= 1
+
+
+def _contact_sync_drain(ctx: Ctx) -> None:
+    # A drain of due contact syncs; the dataset's open "contacts" breaker answers for Wix.
+    with override_settings(WIX_API_BASE_URL="http://127.0.0.1:9", WIX_MAX_ATTEMPTS=1):
+        assert import_string("common.outbox.tasks.drain")("contact_sync")["claimed"] >= 1
 
 
 def _delivery_task(ctx: Ctx) -> None:
@@ -267,6 +274,8 @@ DOORS: dict[str, Callable[[Ctx], None]] = {
     "api list ?status": _api_list("?status=sent"),
     "api list ?search": _api_list("?search=Client%200007"),
     "api list ?status&search no match": _api_list("?status=sent&search=zzzznomatch"),
+    # Every client's name has "Client": beyond SEARCH_CLIENT_IDS the rows' own clients are read.
+    "api list ?status&search many clients": _api_list("?status=sent&search=client"),
     "api list ?search=P-0042": _api_list("?search=P-0042"),
     "api list cursor pages": _api_pages,
     "api detail": _api_detail,
@@ -281,7 +290,8 @@ DOORS: dict[str, Callable[[Ctx], None]] = {
     "support search number": _support_search("42"),
     "support search request id": _support_search(REQUEST_ID),
     "webhook ingest": _webhook_ingest,
-    "task process_webhook_receipt": _webhook_task,
+    "task drain webhook_receipt": _webhook_drain,
+    "task drain contact_sync": _contact_sync_drain,
     "task execute_delivery": _delivery_task,
     "readyz": _readyz,
     "metrics": _metrics,

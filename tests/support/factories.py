@@ -59,7 +59,7 @@ class ReceiptFactory(factory.django.DjangoModelFactory):
     instance_id = factory.LazyAttribute(lambda o: o.business.instance_id if o.business else "")
     business = factory.SubFactory(BusinessFactory)
     claims = factory.LazyAttribute(lambda o: {"data": {"instanceId": o.instance_id}})
-    error = "Wix unavailable: HTTP 503"
+    last_error = "Wix unavailable: HTTP 503"
 
 
 class BreakerFactory(factory.django.DjangoModelFactory):

@@ -124,10 +124,12 @@ def test_bulk_retry_refuses_when_the_count_changed_since_confirmation(support_us
 
 
 def test_replaying_a_failed_webhook_queues_it_once(support_user):
-    receipt = ReceiptFactory(status=WebhookReceipt.Status.FAILED, attempts=10)
+    receipt = ReceiptFactory(status=WebhookReceipt.Status.FAILED, attempt_count=10)
     support_webhook_replay(receipt=receipt, acting_user=support_user)
     receipt.refresh_from_db()
-    assert (receipt.status, receipt.attempts, receipt.error) == ("pending", 0, "")
+    assert (receipt.status, receipt.attempt_count, receipt.last_error) == ("pending", 0, "")
+    assert receipt.next_attempt_at <= timezone.now()  # due now, its age counted from now
+    assert receipt.retried_at == receipt.next_attempt_at
     with pytest.raises(ActionRefused, match="already queued"):
         support_webhook_replay(receipt=receipt, acting_user=support_user)
     assert _actions() == [("webhook_replay", "refused"), ("webhook_replay", "ok")]

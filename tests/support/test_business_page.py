@@ -37,7 +37,7 @@ def test_the_page_answers_the_support_questions(support_client, business):
     )
     stuck = DeliveryFactory(business=business, state=Delivery.State.PENDING)
     Delivery.objects.filter(pk=stuck.pk).update(updated_at=timezone.now() - timedelta(hours=2))
-    ReceiptFactory(business=business, error="Wix unavailable: HTTP 503")
+    ReceiptFactory(business=business, last_error="Wix unavailable: HTTP 503")
     CallFactory(business=business, error="HTTP 503 from contacts", request_id="req-call-0001")
     BreakerFactory(api="contacts")
     page = _page(support_client, business)

@@ -41,7 +41,11 @@ def scheduled_jobs() -> dict[str, str]:
     """Every schedule name → task path, from each installed app's ``schedules`` modules."""
     jobs: dict[str, str] = {}
     for config in apps.get_app_configs():
-        for module_name in (f"{config.name}.schedules", f"{config.name}.delivery.schedules"):
+        for module_name in (
+            f"{config.name}.schedules",
+            f"{config.name}.delivery.schedules",
+            f"{config.name}.outbox.schedules",  # common's one sweeper of every outbox kind
+        ):
             try:
                 module = importlib.import_module(module_name)
             except ModuleNotFoundError:
