@@ -1,12 +1,16 @@
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import Group
 from django.db import IntegrityError
 from django.http import Http404
+from django.utils import timezone
 
-from accounts.models import ApiKey, User
+from accounts.models import ApiKey, Membership, User
 from accounts.scoping import get_for_business_or_404, scoped
+from accounts.selectors import business_for_user
 from accounts.services import api_key_authenticate, api_key_create, api_key_revoke
-from tests.accounts.factories import BusinessFactory, MembershipFactory
+from tests.accounts.factories import BusinessFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -74,3 +78,28 @@ def test_a_user_works_in_the_business_they_belong_to(client):
     client.force_login(membership.user)
     response = client.get("/accounts/login/", follow=False)
     assert response.wsgi_request.business == membership.business
+
+
+def test_the_chosen_business_is_one_the_user_belongs_to_else_their_first(
+    django_assert_num_queries,
+):
+    first = MembershipFactory()
+    user = first.user
+    second = MembershipFactory(user=user)
+    Membership.objects.filter(pk=second.pk).update(
+        created_at=first.created_at + timedelta(seconds=1)
+    )
+    stranger = BusinessFactory()
+    with django_assert_num_queries(1):
+        assert business_for_user(user=user, business_id=second.business_id) == second.business
+    assert business_for_user(user=user, business_id=first.business_id) == first.business
+    # Not a member, no choice, or a session value that is not an id: the first membership.
+    for choice in (stranger.pk, None, str(second.business_id), True, 10**30):
+        assert business_for_user(user=user, business_id=choice) == first.business
+    # The order is the membership's, not the business's id.
+    Membership.objects.filter(pk=first.pk).update(created_at=timezone.now() + timedelta(days=1))
+    assert business_for_user(user=user) == second.business
+    assert business_for_user(user=MembershipFactory().user, business_id=second.business_id) != (
+        second.business
+    )
+    assert business_for_user(user=UserFactory(), business_id=None) is None
