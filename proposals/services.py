@@ -637,15 +637,26 @@ def proposal_duplicate(*, proposal: Proposal, acting_user: User | None) -> Propo
 
 
 def proposal_mark_viewed(*, version: ProposalVersion, ip: str | None, user_agent: str) -> bool:
-    """Log a client's view; the first view of the current version moves sent → viewed."""
+    """Log a client's view; the first view of the current version moves sent → viewed.
+
+    Every later view is the view record alone: one INSERT, no transaction around it. The
+    proposal the version was read with decides: a proposal that is not "sent" with this
+    version current can never become so again for this version (sending anew makes a new
+    version), so nothing is missed; one that is goes through the guarded UPDATE as before.
+    """
+    view = ProposalView(
+        version=version,
+        proposal_id=version.proposal_id,
+        business_id=version.business_id,
+        ip=ip,
+        user_agent=(user_agent or "")[:500],
+    )
+    proposal = version.proposal
+    if proposal.status != Status.SENT or proposal.current_version_id != version.pk:
+        view.save(force_insert=True)
+        return False
     with transaction.atomic():
-        ProposalView.objects.create(
-            version=version,
-            proposal_id=version.proposal_id,
-            business_id=version.business_id,
-            ip=ip,
-            user_agent=(user_agent or "")[:500],
-        )
+        view.save(force_insert=True)
         now = timezone.now()
         moved = Proposal.objects.filter(
             pk=version.proposal_id, status=Status.SENT, current_version=version
