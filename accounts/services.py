@@ -1,6 +1,7 @@
 """Writes for accounts: each operation owns its transaction."""
 
 import secrets
+import time
 from datetime import timedelta
 
 import structlog
@@ -14,6 +15,14 @@ log = structlog.get_logger(__name__)
 API_KEY_PREFIX = "prk_"
 # last_used_at is informational; writing it on every request would turn reads into writes.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
+# A key (with its business) read within the last second is trusted without reading it again:
+# a revocation reaches this process at once (api_key_revoke forgets it here) and every other
+# worker within that second, and so does a change of the business (an uninstall). Only the
+# SHA-256 is the cache's key; writes always read the key fresh (``fresh=True``).
+KEY_CACHE_SECONDS = 1.0
+KEY_CACHE_SIZE = 1024
+_key_cache: dict[str, tuple[float, ApiKey]] = {}
+_clock = time.monotonic  # the cache's clock (tests move it)
 
 
 def api_key_create(
@@ -41,22 +50,32 @@ def api_key_revoke(*, api_key: ApiKey, acting_user: User | None) -> ApiKey:
             revoked_at=timezone.now()
         )
         api_key.refresh_from_db(fields=["revoked_at"])
+        _key_cache.pop(api_key.key_hash, None)
         log.info("api_key_revoked", api_key_id=api_key.pk, business_id=api_key.business_id)
     return api_key
 
 
-def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
-    """The active key for this raw value, with its business, or None."""
+def api_key_authenticate(*, raw_key: str, fresh: bool = True) -> ApiKey | None:
+    """The active key for this raw value, with its business, or None.
+
+    ``fresh=False`` (a read-only request) may answer from this process's one-second cache.
+    """
     if not raw_key or not raw_key.startswith(API_KEY_PREFIX) or len(raw_key) > 200:
         return None
-    key = (
-        ApiKey.objects.active()
-        .select_related("business")
-        .filter(key_hash=ApiKey.hash_key(raw_key))
-        .first()
-    )
+    key_hash = ApiKey.hash_key(raw_key)
+    key = None
+    if not fresh:
+        cached = _key_cache.get(key_hash)
+        if cached is not None and cached[0] > _clock():
+            key = cached[1]
     if key is None:
-        return None
+        key = ApiKey.objects.active().select_related("business").filter(key_hash=key_hash).first()
+        if key is None:
+            _key_cache.pop(key_hash, None)
+            return None
+        if len(_key_cache) >= KEY_CACHE_SIZE:
+            _key_cache.clear()
+        _key_cache[key_hash] = (_clock() + KEY_CACHE_SECONDS, key)
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)

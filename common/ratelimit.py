@@ -5,23 +5,27 @@ window's number is part of the counter's key. So a counter never needs its TTL r
 the time left in the window is known from the clock (that is the Retry-After), and a counter
 that outlives its window is simply never read again.
 
-On Redis (production) one call counts every limit it is given in ONE round trip: a pipeline
-of ``INCR`` and ``EXPIRE`` per counter. Other cache backends (locmem in tests, the database
-cache in development) count with ``add`` + ``incr``, a few calls per limit; the database
-cache's ``incr`` is not atomic, which is fine for a developer's machine.
+On Redis (production) one call counts every limit it is given in ONE round trip: a small Lua
+script (``EVALSHA``) that increments each counter and sets its expiry when it opens it. Other
+cache backends (locmem in tests, the database cache in development) count with ``add`` +
+``incr``, a few calls per limit; the database cache's ``incr`` is not atomic, which is fine
+for a developer's machine.
 
 A cache error is not swallowed: the caller answers 5xx rather than letting everyone through.
 """
 
+import hashlib
 import math
 import re
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import NoScriptError
 
 PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _RATE = re.compile(r"^\s*([1-9][0-9]*)\s*/\s*(second|minute|hour|day)\s*$")
@@ -102,17 +106,36 @@ def hit_one(limit: Limit, *, cache: BaseCache | None = None) -> Outcome:
     return hit([limit], cache=cache)[0]
 
 
+# INCR every key; a counter this hit opened (1) gets its expiry in the same atomic step, so
+# no counter is ever left without one. ARGV[i] is KEYS[i]'s window in seconds.
+_HIT_SCRIPT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+  counts[i] = count
+end
+return counts
+"""
+# Redis names a script by its SHA-1 (not a security use).
+_HIT_SHA = hashlib.sha1(_HIT_SCRIPT.encode(), usedforsecurity=False).hexdigest()
+# One redis-py client per cache backend: building one per call (as Django's get_client does)
+# copies its table of reply parsers every time.
+_clients: "weakref.WeakKeyDictionary[object, object]" = weakref.WeakKeyDictionary()
+
+
 def _hit_redis(cache: RedisCache, keys: list[str], windows: list[int]) -> list[int]:
     # The keys are made (prefix, version) as the cache would; talk to its raw client.
-    client = cache._cache.get_client(keys[0], write=True)
-    pipe = client.pipeline(transaction=False)
-    for key, window in zip(keys, windows, strict=True):
-        pipe.incr(key)
-        # Pushed on every hit, but the key is only hit inside its own window, so it dies at
-        # most one window after that window ended. No EXPIRE NX (Redis ≥ 7) needed.
-        pipe.expire(key, window + 1)
-    replies = pipe.execute()
-    return [int(count) for count in replies[0::2]]
+    backend = cache._cache
+    client = _clients.get(backend)
+    if client is None:
+        client = _clients[backend] = backend.get_client(keys[0], write=True)
+    expiries = [window + 1 for window in windows]
+    try:
+        counts = client.evalsha(_HIT_SHA, len(keys), *keys, *expiries)
+    except NoScriptError:  # a restarted (or flushed) Redis: EVAL sends and caches the script
+        counts = client.eval(_HIT_SCRIPT, len(keys), *keys, *expiries)
+    return [int(count) for count in counts]
 
 
 def _hit_portable(cache: BaseCache, key: str, left: int) -> int:

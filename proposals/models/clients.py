@@ -27,11 +27,16 @@ class Client(BusinessOwned):
             models.Index(Lower("email"), name="client_email_ci"),
             # One business's clients, newest first (support finds them by instance id).
             models.Index(fields=["business", "-id"], name="client_business_id_idx"),
-            # API proposal search: substrings of name, email, company through trigrams.
-            # PostgreSQL only (pg_trgm); migration proposals 0005 skips them elsewhere.
-            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="client_name_trgm"),
-            GinIndex(OpClass(Upper("email"), name="gin_trgm_ops"), name="client_email_trgm"),
-            GinIndex(OpClass(Upper("company"), name="gin_trgm_ops"), name="client_company_trgm"),
+            # API proposal search: substrings of name, email, company within one business,
+            # through trigrams (btree_gin puts the business in the same GIN index).
+            # PostgreSQL only (pg_trgm, btree_gin); migration proposals 0009 skips it elsewhere.
+            GinIndex(
+                "business",
+                OpClass(Upper("name"), name="gin_trgm_ops"),
+                OpClass(Upper("email"), name="gin_trgm_ops"),
+                OpClass(Upper("company"), name="gin_trgm_ops"),
+                name="client_business_search_trgm",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -2,6 +2,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from accounts import services as account_services
 from accounts.services import api_key_create
 from tests.accounts.factories import BusinessFactory, MembershipFactory
 from tests.proposals.factories import ClientFactory, make_proposal
@@ -19,6 +20,13 @@ def bearer_client(raw_key: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
     return client
+
+
+@pytest.fixture
+def key_cached(monkeypatch):
+    """A read trusts the key it checked within the last second (accounts.services): held for
+    the whole test, so that a slow machine counts the same queries."""
+    monkeypatch.setattr(account_services, "KEY_CACHE_SECONDS", 60)
 
 
 @pytest.fixture

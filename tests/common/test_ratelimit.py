@@ -102,6 +102,15 @@ def test_redis_counts_every_limit_in_one_round_trip(redis_cache, frozen, monkeyp
     assert [o.count for o in outcomes] == [2, 2]
 
 
+def test_redis_counts_on_when_the_server_forgot_the_script(redis_cache, frozen):
+    limit = Limit(key="test:noscript", rate=Rate(limit=10, window=60))
+    ratelimit.hit_one(limit, cache=redis_cache)
+    redis_cache._cache.get_client(write=True).script_flush()  # as a restarted Redis would
+
+    assert ratelimit.hit_one(limit, cache=redis_cache).count == 2
+    assert ratelimit.hit_one(limit, cache=redis_cache).count == 3
+
+
 def test_redis_counters_expire_after_their_window(redis_cache, frozen):
     ratelimit.hit_one(Limit(key="test:ttl", rate=Rate(limit=10, window=60)), cache=redis_cache)
 

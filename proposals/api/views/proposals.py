@@ -2,12 +2,14 @@
 
 from django.http import Http404
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from proposals import selectors, services
+from proposals.api import representations
 from proposals.api import serializers as s
 from proposals.api.idempotency import idempotent
 from proposals.api.pagination import ApiCursorPagination, VersionCursorPagination
@@ -53,14 +55,13 @@ class ProposalViewMixin:
         # a plain read passes the row it just fetched (reload=False): nothing is read twice.
         if reload:
             proposal = self.get_proposal(proposal.pk)
-        sections, totals = selectors.proposal_content(proposal=proposal)
-        context = {"sections": sections, "totals": totals}
+        sections, totals = selectors.proposal_content_data(proposal=proposal)
         headers = {"ETag": etag_for(proposal)}
         if status == 201:
             headers["Location"] = reverse("api:proposal-detail", kwargs={"pk": proposal.pk})
-        return Response(
-            s.ProposalSerializer(proposal, context=context).data, status=status, headers=headers
-        )
+        # ProposalSerializer's shape, built directly (proposals.api.representations).
+        data = representations.proposal_detail(proposal, sections=sections, totals=totals)
+        return Response(data, status=status, headers=headers)
 
 
 class ProposalListView(ProposalViewMixin, ApiView):
@@ -71,7 +72,7 @@ class ProposalListView(ProposalViewMixin, ApiView):
         filters = ProposalFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
-        queryset = selectors.proposal_list(
+        queryset = selectors.api_proposal_list(
             business=self.business,
             status=data.get("status"),
             client_id=data.get("client"),
@@ -87,7 +88,11 @@ class ProposalListView(ProposalViewMixin, ApiView):
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        tz = timezone.get_current_timezone()
+        # ProposalSummarySerializer's shape, built directly (proposals.api.representations).
+        return self.get_paginated_response(
+            [representations.proposal_summary(proposal, tz) for proposal in page]
+        )
 
     @extend_schema(
         tags=TAG,

@@ -1,0 +1,64 @@
+# Issue 10 (API search at production size): one trigram index over a business's clients.
+#
+# The search first finds the business's clients whose name, email or company contains the
+# term. With one trigram index per column across all businesses, a common surname ("Dubois":
+# 75,000 clients in all) made PostgreSQL walk the business's 12,500 clients instead, and a term
+# that matched nothing walked them too. btree_gin lets the business id sit in the same GIN
+# index as the three trigram columns: the business and the term are intersected inside the
+# index, so a term that matches no client of the business reads no client row. A multicolumn
+# GIN index serves any subset of its columns, so the three single-column indexes of 0005
+# (which only this search used) are dropped.
+#
+# PostgreSQL only: btree_gin and pg_trgm are PostgreSQL extensions (trusted since 13, so the
+# database owner may create them); on SQLite these operations do nothing.
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.operations import BtreeGinExtension
+from django.db import migrations
+from django.db.models.functions import Upper
+
+import common.migration_ops as ops
+
+
+class _PostgresOnly:
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+class AddPostgresIndexConcurrently(_PostgresOnly, ops.AddIndexConcurrently):
+    """A GIN/trigram index: built concurrently on PostgreSQL, skipped elsewhere."""
+
+
+class RemovePostgresIndexConcurrently(_PostgresOnly, ops.RemoveIndexConcurrently):
+    """Dropped concurrently on PostgreSQL; it never existed elsewhere."""
+
+
+def _trigram(field: str) -> OpClass:
+    return OpClass(Upper(field), name="gin_trgm_ops")
+
+
+class Migration(migrations.Migration):
+    atomic = False  # indexes are built CONCURRENTLY on PostgreSQL (common.migration_ops)
+
+    dependencies = [("proposals", "0007_delivery_business_recent")]
+
+    operations = [
+        BtreeGinExtension(),  # CREATE EXTENSION IF NOT EXISTS btree_gin; nothing on SQLite
+        AddPostgresIndexConcurrently(
+            model_name="client",
+            index=GinIndex(
+                "business",
+                _trigram("name"),
+                _trigram("email"),
+                _trigram("company"),
+                name="client_business_search_trgm",
+            ),
+        ),
+        RemovePostgresIndexConcurrently(model_name="client", name="client_name_trgm"),
+        RemovePostgresIndexConcurrently(model_name="client", name="client_email_trgm"),
+        RemovePostgresIndexConcurrently(model_name="client", name="client_company_trgm"),
+    ]
