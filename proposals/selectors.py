@@ -285,10 +285,11 @@ def proposal_deliveries(*, proposal: Proposal) -> QuerySet[Delivery]:
 def proposal_detail_context(*, proposal: Proposal) -> dict:
     """The dashboard's proposal page: the same few queries however many items or events.
 
-    Sections and items are read once (the totals come from the same rows); versions and the
-    timeline leave the frozen snapshots in the database (the page shows version numbers).
+    Sections and items are one query, as plain data (the totals come from the same rows);
+    versions and the timeline leave the frozen snapshots in the database (the page shows
+    version numbers).
     """
-    sections, totals = proposal_content(proposal=proposal)
+    sections, totals = proposal_content_data(proposal=proposal)
     return {
         "sections": sections,
         "totals": totals,

@@ -16,7 +16,7 @@ from proposals import rules, selectors, services
 from proposals.delivery import services as delivery_services
 from proposals.forms import ProposalFilterForm, SendForm
 from proposals.models import Client, Delivery, Proposal
-from proposals.templatetags.proposal_tags import money
+from proposals.templatetags.proposal_tags import money, plain_number
 from proposals.views._helpers import (
     CURSOR_PARAM,
     business_required,
@@ -226,10 +226,13 @@ def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     failed = [d for d in context["deliveries"] if d.state in RETRYABLE_DELIVERY_STATES]
     lines = {line.key: line for line in context["totals"].lines}
+    currency = proposal.currency
     rows = [
         {
-            "section": section,
-            "items": [(item, lines.get(str(item.pk))) for item in section.items.all()],
+            "title": section["title"],
+            "items": [
+                _item_row(item, lines.get(str(item["id"])), currency) for item in section["items"]
+            ],
         }
         for section in context["sections"]
     ]
@@ -241,7 +244,6 @@ def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             **context,
             "rows": rows,
             "failed_delivery_ids": {d.pk for d in failed},
-            "send_form": SendForm(initial={"revision": proposal.revision}),
             "can_edit": proposal.status in services.EDITABLE,
             "can_send": proposal.status in services.EDITABLE,
             "can_withdraw": proposal.is_open,
@@ -250,6 +252,22 @@ def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "sends_limit": allowance.limit if allowance else None,
         },
     )
+
+
+def _item_row(item: dict, line, currency: str) -> dict:
+    """A working-copy item's cells on the proposal page, formatted once in Python."""
+    discount, tax = item["discount_percent"], item["tax_rate"]
+    return {
+        "name": item["name"],
+        "description": item["description"],
+        "optional": item["optional"],
+        "selected": item["selected"],
+        "quantity": plain_number(item["quantity"]),
+        "unit_price": money(item["unit_price"], currency),
+        "discount": f"{plain_number(discount)}%" if discount else "—",
+        "tax": f"{plain_number(tax)}%" if tax else "—",
+        "total": money(line.total, currency) if line else "",
+    }
 
 
 @require_POST

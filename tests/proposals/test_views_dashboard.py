@@ -642,10 +642,12 @@ def test_detail_query_count_is_fixed(owner_client, business, owner, django_asser
     with django_assert_num_queries(len(few.captured_queries)) as many:
         page = html(owner_client.get(reverse("dashboard:proposal_detail", args=[big.pk])))
     assert "Item 7.9" in page and "Version 4" in page and "USD 1,600.00" in page
-    # Sections and items are read once, and no frozen snapshot is loaded but the current one.
+    # Sections and their items are one query (a LEFT JOIN), and no frozen snapshot is loaded
+    # but the current one.
     sql = [q["sql"] for q in many.captured_queries]
     assert sum('FROM "proposals_section"' in q for q in sql) == 1
-    assert sum('FROM "proposals_lineitem"' in q for q in sql) == 1
+    assert sum('JOIN "proposals_lineitem"' in q for q in sql) == 1
+    assert not any('FROM "proposals_lineitem"' in q for q in sql)
     assert sum('"proposals_proposalversion"."snapshot"' in q for q in sql) <= 1
 
 
