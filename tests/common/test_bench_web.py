@@ -1,7 +1,12 @@
 """The HTTP benchmark's pure parts (manage.py bench_web) and where its floor view is mounted.
 
-Nothing here is timed: the outputs below are real wrk and Locust output captured from runs.
+Nothing here is timed: the outputs below are real wrk output captured from runs.
 """
+
+import shutil
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.test import override_settings
@@ -11,15 +16,16 @@ from config.bench_urls import FLOOR_PATH
 from console.management.commands.bench_web import (
     MARK_END,
     MARK_START,
+    SCRIPTS,
     BenchError,
     Result,
     Row,
     Target,
+    load_signing_key,
     markdown_table,
     next_page_link,
     parse_connections,
     parse_loadavg,
-    parse_locust_stats,
     parse_wrk_latency,
     parse_wrk_output,
     ratio,
@@ -27,6 +33,9 @@ from console.management.commands.bench_web import (
     select_targets,
 )
 from tests.accounts.factories import BusinessFactory
+
+LOAD_LUA = SCRIPTS / "load.lua"
+needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 
 # wrk 4.1.0 with scripts/bench/report.lua, against the API detail view.
 WRK_API_DETAIL = """\
@@ -85,15 +94,24 @@ Requests/sec:     19.56
 Transfer/sec:     11.56MB
 """
 
-# Locust 2.12.1 --csv, the webhook step at 200/s.
-LOCUST_STATS = """\
-Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,\
-Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,\
-90%,95%,98%,99%,99.9%,99.99%,100%
-POST,webhook,202,0,1300,1205.7920792079208,160,1986,40.87128712871287,50.599013185673094,0.0,\
-1300,1400,1500,1500,1700,1800,1900,1900,2000,2000,2000
-,Aggregated,202,0,1300,1205.7920792079208,160,1986,40.87128712871287,50.599013185673094,0.0,\
-1300,1400,1500,1500,1700,1800,1900,1900,2000,2000,2000
+# wrk 4.1.0 with scripts/bench/load.lua at 200/s (8 connections, one thread): the floor of
+# webhook_200 on a loaded machine, which answered 115 of the 200 offered per second.
+WRK_PACED_FLOOR = """\
+Running 5s test @ http://127.0.0.1:8906/__bench__/floor?pk=151
+  1 threads and 8 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    68.60ms   17.25ms 125.83ms   70.88%
+    Req/Sec   115.16     23.64   160.00     50.00%
+  Latency Distribution
+     50%   66.07ms
+     75%   79.00ms
+     90%   91.93ms
+     99%  119.07ms
+  577 requests in 5.03s, 185.38KB read
+Requests/sec:    114.79
+Transfer/sec:     36.88KB
+BENCH requests=577 duration_us=5026702 p50_us=66073 p95_us=100650 p99_us=119074 max_us=125832 \
+connect_errors=0 read_errors=0 write_errors=0 status_errors=0 timeouts=0 wrapped=0
 """
 
 
@@ -160,12 +178,12 @@ def test_wrk_latency_units(text, ms):
     assert parse_wrk_latency(text) == pytest.approx(ms)
 
 
-def test_locust_stats_aggregated_row():
-    result = parse_locust_stats(LOCUST_STATS)
-    assert result.requests == 202
-    assert result.rps == pytest.approx(50.599, abs=0.001)
-    assert (result.p50_ms, result.p95_ms, result.p99_ms) == (1300, 1800, 1900)
-    assert result.non_2xx == 0
+def test_paced_wrk_output():
+    result = parse_wrk_output(WRK_PACED_FLOOR)
+    assert result.requests == 577
+    assert result.rps == pytest.approx(114.79)
+    assert (result.p50_ms, result.p95_ms, result.p99_ms) == (66.073, 100.65, 119.074)
+    assert result.wrapped == 0 and result.errors == 0
 
 
 def test_ratio_to_floor():
@@ -177,7 +195,7 @@ def test_ratio_to_floor():
 def test_table_row_has_ratio_and_errors():
     rows = [
         Row("api_detail", "8", parse_wrk_output(WRK_API_DETAIL), Result(rps=46.6), "2.5 1.9 0.9"),
-        Row("webhook_200", "200/s", parse_locust_stats(LOCUST_STATS), Result(rps=101.2), "5.3"),
+        Row("webhook_200", "200/s", parse_wrk_output(WRK_PACED_FLOOR), Result(rps=101.2), "5.3"),
         Row("missing", "4", parse_wrk_output(WRK_NOT_FOUND), Result(rps=1200), "1.0"),
     ]
     lines = markdown_table(rows).splitlines()
@@ -227,3 +245,99 @@ def test_connections_and_targets_options():
 
 def test_loadavg():
     assert parse_loadavg("2.50 1.85 0.92 3/456 12345\n") == "2.50 1.85 0.92"
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Answers 200 to anything and keeps what it was sent (one request per connection)."""
+
+    seen: list = []
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        type(self).seen.append((self.command, body))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def recorder():
+    _Recorder.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", _Recorder.seen
+    server.shutdown()
+    server.server_close()
+
+
+def _load_lua(url: str, *args: str, seconds: int = 2, conns: int = 4) -> str:
+    proc = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            str(conns),
+            "-d",
+            f"{seconds}s",
+            "-s",
+            str(LOAD_LUA),
+            url,
+            "--",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@needs_wrk
+def test_load_lua_holds_the_rate(recorder):
+    url, seen = recorder
+    result = parse_wrk_output(_load_lua(url, "50", "1", seconds=2))
+    # 50/s for 2 s, whatever the connections could do: about 100 requests, not thousands.
+    assert 80 <= result.requests <= 115
+    assert result.non_2xx == 0
+    assert {method for method, _ in seen} == {"GET"}
+
+
+@needs_wrk
+def test_load_lua_posts_each_body_in_turn_and_counts_reuse(recorder, tmp_path):
+    url, seen = recorder
+    bodies = tmp_path / "bodies.txt"
+    bodies.write_text("first\nsecond\nthird\n")
+    result = parse_wrk_output(_load_lua(url, "20", "1", str(bodies), seconds=1, conns=1))
+    posted = [body for method, body in seen if method == "POST"]
+    # In turn, starting over after the last (wrk itself builds one request before the run,
+    # so the first one sent may be the second line).
+    order = ["first", "second", "third"]
+    assert len(posted) >= 6
+    assert all(
+        order[(order.index(a) + 1) % 3] == b for a, b in zip(posted, posted[1:], strict=False)
+    )
+    assert result.wrapped >= 1
+
+
+def test_bench_bodies_are_signed_webhooks_the_endpoint_accepts(settings):
+    from integrations.wix.standin.webhooks import DEV_PUBLIC_KEY, sign_webhook, webhook_claims
+    from integrations.wix.webhooks import verify
+
+    settings.WIX_WEBHOOK_PUBLIC_KEY = DEV_PUBLIC_KEY
+    token = sign_webhook(
+        webhook_claims(event_type="bench.Ignored", instance_id="inst-1", event_id="bench-1"),
+        private_key=load_signing_key(),
+    )
+    event = verify(token.encode())
+    assert (event.event_type, event.instance_id) == ("bench.Ignored", "inst-1")

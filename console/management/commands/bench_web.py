@@ -2,19 +2,19 @@
 
 Every target is measured right after the floor view (``config.bench_urls``: the middleware
 stack, one primary-key SELECT, a tiny response) at the same connection count, in one run, and
-reported as a ratio to it. Webhook ingest is also measured at a fixed rate (200/s) with Locust,
-because Wix delivers at its own pace. See docs/benchmarks.md ("HTTP benchmark").
+reported as a ratio to it. Webhook ingest is also measured at a fixed rate (200/s, wrk paced by
+``scripts/bench/load.lua``), because Wix delivers at its own pace. See docs/benchmarks.md
+("HTTP benchmark").
 
 The command itself never touches the benchmark database through its own settings: the setup
 and cleanup steps run as child processes (``--phase``) with exactly the environment gunicorn
 gets, so sessions and API keys are made with the server's SECRET_KEY and database.
 """
 
-# ruff: noqa: S603, S607, S310 - runs local tools (wrk, locust, gunicorn, psql, git, apt-get)
+# ruff: noqa: S603, S607, S310 - runs local tools (wrk, gunicorn, psql, git, apt-get)
 # with arguments it builds itself, and opens only the http://127.0.0.1 URLs it builds.
 
 import contextlib
-import csv
 import json
 import os
 import platform
@@ -53,6 +53,11 @@ BENCH_QUEUE = "bench_web"
 STAFF_EMAIL = "bench-staff@bench.invalid"
 OWNER_EMAIL = "bench-owner-{pk}@bench.invalid"
 NO_MATCH_SEARCH = "zq-no-such-proposal"
+# Connections of the fixed-rate steps (2 per default worker). wrk holds each open, without a
+# request, until its slot, and a sync worker that accepts one waits for it: more connections
+# means more waiting workers (measured: 16 and 32 gave a worse p99 than 4 and 8), fewer means
+# slots sent late when answers are slow.
+RATE_CONNECTIONS = 8
 # After each step, once the server has taken what the step left queued (``_settle``): time
 # for the requests still running in other workers to finish.
 SETTLE_PAUSE_S = 0.3
@@ -121,29 +126,6 @@ def parse_wrk_output(text: str) -> Result:
         result.max_ms = int(fields["max_us"]) / 1000
         result.wrapped = int(fields.get("wrapped", 0))
     return result
-
-
-def parse_locust_stats(text: str) -> Result:
-    """The "Aggregated" row of a Locust ``--csv`` ``*_stats.csv`` file."""
-    rows = list(csv.DictReader(text.splitlines()))
-    row = next((r for r in rows if r.get("Name") == "Aggregated"), None)
-    if row is None:
-        raise ValueError("Locust stats have no Aggregated row")
-
-    def number(key: str) -> float | None:
-        value = row.get(key, "")
-        return None if value in ("", "N/A") else float(value)
-
-    requests = int(row["Request Count"])
-    return Result(
-        requests=requests,
-        rps=number("Requests/s") or 0.0,
-        p50_ms=number("50%"),
-        p95_ms=number("95%"),
-        p99_ms=number("99%"),
-        max_ms=number("Max Response Time"),
-        non_2xx=int(row["Failure Count"]),
-    )
 
 
 def ratio(target: Result | None, floor: Result | None) -> float | None:
@@ -331,7 +313,7 @@ def build_targets(state: dict, deep_path: str | None) -> list[Target]:
             "webhook_200",
             "/integrations/wix/webhooks/",
             kind="webhook_rate",
-            description="signed webhook ingest at a fixed 200/s (Locust)",
+            description="signed webhook ingest at a fixed rate (200/s)",
         ),
         Target(
             "support_page",
@@ -364,7 +346,7 @@ def build_targets(state: dict, deep_path: str | None) -> list[Target]:
 class Command(BaseCommand):
     help = (
         "HTTP benchmark: gunicorn (production settings) on a seeded database, every target "
-        "measured beside a floor view with wrk (Locust for the fixed-rate webhook step); "
+        "measured beside a floor view with wrk (paced for the fixed-rate webhook step); "
         "writes the table into docs/benchmarks.md."
     )
 
@@ -402,9 +384,7 @@ class Command(BaseCommand):
             default="INFO",
             help="the server's LOG_LEVEL (production logs INFO, as JSON)",
         )
-        parser.add_argument(
-            "--raw-dir", help="keep every wrk and Locust output in this folder (debugging)"
-        )
+        parser.add_argument("--raw-dir", help="keep every wrk output in this folder (debugging)")
         parser.add_argument("--output", default=str(BASE_DIR / "docs" / "benchmarks.md"))
         parser.add_argument(
             "--no-write",
@@ -710,8 +690,18 @@ class Command(BaseCommand):
                 break
         time.sleep(SETTLE_PAUSE_S)
 
-    def _wrk(self, target: Target, conns: int, duration: int, floor: Result | None = None):
-        threads = min(2, conns)
+    def _wrk(
+        self,
+        target: Target,
+        conns: int,
+        duration: int,
+        floor: Result | None = None,
+        rate: int = 0,
+    ) -> Result:
+        """One wrk step; ``rate`` > 0 sends at that many requests per second (load.lua)."""
+        # Paced: one thread, so that slots follow the order in which connections were opened
+        # (the order gunicorn accepts them in); see scripts/bench/load.lua.
+        threads = 1 if rate else min(2, conns)
         command = [
             "wrk",
             "-t",
@@ -726,85 +716,46 @@ class Command(BaseCommand):
         ]
         for name, value in self._headers(target.auth).items():
             command += ["-H", f"{name}: {value}"]
-        if target.kind == "webhook":
-            expected = int((floor.rps if floor else 500) * duration * 1.3) + 100
-            bodies = self.tmp / "bodies.txt"
-            bodies.write_text("\n".join(self._bodies(expected)) + "\n")
-            command += [
-                "-s",
-                str(SCRIPTS / "webhook.lua"),
-                self.base + target.path,
-                "--",
-                str(bodies),
-                "0",
-                str(threads),
-            ]
+        bodies = ""
+        if target.kind.startswith("webhook"):
+            if rate:
+                expected = int(rate * (duration + 2)) + 100
+            else:
+                expected = int((floor.rps if floor else 500) * duration * 1.3) + 100
+            path = self.tmp / "bodies.txt"
+            path.write_text("\n".join(self._bodies(expected)) + "\n")
+            bodies = str(path)
+        if bodies or rate:
+            script = ["-s", str(SCRIPTS / "load.lua"), self.base + target.path]
+            command += [*script, "--", str(rate), str(threads), bodies]
         else:
             command += ["-s", str(SCRIPTS / "report.lua"), self.base + target.path]
         proc = subprocess.run(command, capture_output=True, text=True, timeout=duration + 120)
         self._settle()
         if self.raw_dir:
-            stamp = f"{target.name}-c{conns}-{time.time():.0f}"
+            stamp = f"{target.name}-c{conns}-r{rate}-{time.time():.0f}"
             (self.raw_dir / f"wrk-{stamp}.txt").write_text(proc.stdout + proc.stderr)
         if proc.returncode != 0:
             raise BenchError(f"wrk failed: {proc.stderr.strip()}")
         return parse_wrk_output(proc.stdout)
 
     def _measure_rate(self, target: Target) -> Row:
+        """The target and the floor at the same fixed rate: their latencies compare."""
         seconds = max(self.duration, 5)
         load = read_loadavg()
-        floor = self._locust(self._floor_path(), None, seconds)
-        bodies = self.tmp / "rate_bodies.txt"
-        bodies.write_text("\n".join(self._bodies(self.rate * (seconds + 2) + 100)) + "\n")
-        result = self._locust(target.path, bodies, seconds)
+        floor_target = Target(FLOOR, self._floor_path())
+        floor = self._wrk(floor_target, RATE_CONNECTIONS, seconds, rate=self.rate)
+        result = self._wrk(target, RATE_CONNECTIONS, seconds, rate=self.rate)
+        row = Row(target.name, f"{self.rate}/s", result, floor, load)
+        if result.wrapped:
+            row.note = f"(bodies reused {result.wrapped}×)"
         self.stdout.write(
             f"{target.name:28} {self.rate}/s   {result.rps:8.1f} req/s  "
             f"p50 {_fmt_ms(result.p50_ms):>8}  p95 {_fmt_ms(result.p95_ms):>8}  "
-            f"p99 {_fmt_ms(result.p99_ms):>8}  (floor at {self.rate}/s: p99 "
-            f"{_fmt_ms(floor.p99_ms)})  failures {result.non_2xx}  load {load}"
+            f"p99 {_fmt_ms(result.p99_ms):>8}  (floor at {self.rate}/s: {floor.rps:.1f} req/s, "
+            f"p99 {_fmt_ms(floor.p99_ms)})  errors {result.errors + result.non_2xx}  load {load}"
         )
-        return Row(target.name, f"{self.rate}/s", result, floor, load)
-
-    def _locust(self, path: str, bodies: Path | None, seconds: int) -> Result:
-        users = max(1, self.rate // 2)
-        prefix = self.tmp / f"locust-{uuid.uuid4().hex[:8]}"
-        env = {**os.environ, "BENCH_PATH": path, "BENCH_USER_RATE": str(self.rate / users)}
-        env.pop("BENCH_BODIES", None)
-        if bodies is not None:
-            env["BENCH_BODIES"] = str(bodies)
-        proc = subprocess.run(
-            [
-                "locust",
-                "-f",
-                str(SCRIPTS / "locustfile.py"),
-                "--headless",
-                "--host",
-                self.base,
-                "-u",
-                str(users),
-                "-r",
-                str(users),
-                "-t",
-                f"{seconds}s",
-                "--csv",
-                str(prefix),
-                "--only-summary",
-                "--loglevel",
-                "WARNING",
-                "--exit-code-on-error",
-                "0",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=seconds + 120,
-        )
-        stats = Path(f"{prefix}_stats.csv")
-        if self.raw_dir and stats.exists():
-            shutil.copy(stats, self.raw_dir / f"{prefix.name}_stats.csv")
-        if not stats.exists():
-            raise BenchError(f"locust failed: {proc.stderr.strip()[-2000:]}")
-        return parse_locust_stats(stats.read_text())
+        return row
 
     def _bodies(self, count: int) -> list[str]:
         """Distinct webhooks signed with the stand-in's key, for the typical business."""
@@ -900,28 +851,21 @@ def select_targets(targets: list[Target], only: list[str] | None) -> list[Target
 
 
 def ensure_tools(stdout) -> None:
-    """wrk and Locust from Debian's packages, installed when missing (the bench runs as root)."""
-    missing = [
-        pkg
-        for tool, pkg in (("wrk", "wrk"), ("locust", "python3-locust"))
-        if shutil.which(tool) is None
-    ]
-    if not missing:
+    """wrk from Debian's packages, installed when missing (the bench runs as root)."""
+    if shutil.which("wrk") is not None:
         return
-    stdout.write(f"Installing {', '.join(missing)} from Debian's packages…")
+    stdout.write("Installing wrk from Debian's packages…")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     try:
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
         subprocess.run(
-            ["apt-get", "install", "-y", "-qq", *missing],
+            ["apt-get", "install", "-y", "-qq", "wrk"],
             check=True,
             env=env,
             stdout=subprocess.DEVNULL,
         )
     except (OSError, subprocess.CalledProcessError) as exc:
-        raise BenchError(
-            f"Could not install {', '.join(missing)} ({exc}); install them with apt-get"
-        ) from None
+        raise BenchError(f"Could not install wrk ({exc}); install it with apt-get") from None
 
 
 def server_env(options: dict, port: int, tmp: Path) -> dict:
