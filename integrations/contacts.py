@@ -89,20 +89,28 @@ def _context(sync: WixContactSync) -> dict:
     return context
 
 
+def contact_syncs_interrupted(ids: list[int], *, now) -> int:
+    """The sweeper took these rows back (their worker died): the attempt they were in counts,
+    so a row that kills its worker still runs out of attempts."""
+    return WixContactSync.objects.filter(pk__in=ids).update(attempt_count=F("attempt_count") + 1)
+
+
 def _sync_one(sync: WixContactSync) -> str:
-    """One claimed row: an attempt at the upsert, then its outcome written (one UPDATE each)."""
+    """One claimed row: an attempt at the upsert, written with its outcome in one UPDATE (the
+    sweeper counts the attempt of a row whose worker died: ``contact_syncs_interrupted``)."""
     with structlog.contextvars.bound_contextvars(**_context(sync)):
         if sync.attempt_count >= CONTACT_SYNC.setting("MAX_ATTEMPTS"):
             # The worker running the last allowed attempt died (lease expired): not re-run.
             return _finish(
-                sync, status=Status.FAILED, error="gave up: the last allowed attempt did not finish"
+                sync,
+                status=Status.FAILED,
+                error="gave up: the last allowed attempt did not finish",
+                attempted=False,
             )
         if not sync.business.is_active:
-            return _finish(sync, status=Status.FAILED, error="business uninstalled")
-        # Counted before Wix is called: a row that kills its worker still runs out of attempts.
-        WixContactSync.objects.filter(pk=sync.pk, status=Status.RUNNING).update(
-            attempt_count=F("attempt_count") + 1
-        )
+            return _finish(
+                sync, status=Status.FAILED, error="business uninstalled", attempted=False
+            )
         sync.attempt_count += 1
         started = time.monotonic()
         try:
@@ -116,6 +124,7 @@ def _sync_one(sync: WixContactSync) -> str:
             return _retry_or_fail(sync, error=f"{exc.__class__.__name__}: {exc}", permanent=False)
         WixContactSync.objects.filter(pk=sync.pk, status=Status.RUNNING).update(
             status=Status.SYNCED,
+            attempt_count=F("attempt_count") + 1,
             wix_contact_id=contact_id[:64],
             synced_email=sync.client.email.lower(),
             synced_at=timezone.now(),
@@ -175,9 +184,16 @@ def _retry_or_fail(
     return _finish(sync, status=Status.PENDING, error=error, next_attempt_at=retry_at)
 
 
-def _finish(sync: WixContactSync, *, status: str, error: str, next_attempt_at=None) -> str:
+def _finish(
+    sync: WixContactSync, *, status: str, error: str, next_attempt_at=None, attempted=True
+) -> str:
+    counted = {"attempt_count": F("attempt_count") + 1} if attempted else {}
     WixContactSync.objects.filter(pk=sync.pk, status=Status.RUNNING).update(
-        status=status, next_attempt_at=next_attempt_at, claimed_until=None, last_error=error[:500]
+        status=status,
+        next_attempt_at=next_attempt_at,
+        claimed_until=None,
+        last_error=error[:500],
+        **counted,
     )
     log.warning(
         "wix_contact_sync_failed",

@@ -6,6 +6,7 @@ never overwrites what a newer event already decided.
 """
 
 from datetime import datetime, timedelta
+from functools import cache
 from zoneinfo import available_timezones
 
 import structlog
@@ -165,6 +166,12 @@ def _valid_email(value: object) -> str | None:
     return value.lower()[:254]
 
 
+@cache
+def _timezones() -> frozenset[str]:
+    """The IANA names this machine knows (read once: listing them walks the tz database)."""
+    return frozenset(available_timezones())
+
+
 def business_refresh_from_wix(*, business: Business) -> Business:
     """Fetch the app instance and site properties through the client and store them."""
     started = timezone.now()
@@ -188,7 +195,7 @@ def business_refresh_from_wix(*, business: Business) -> Business:
         updates.pop("currency")
     else:
         updates["currency"] = updates["currency"].upper()
-    if updates["timezone"] not in available_timezones():
+    if updates["timezone"] not in _timezones():
         updates.pop("timezone")
     updates = {key: value for key, value in updates.items() if value}
     if updates:

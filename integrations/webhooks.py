@@ -130,7 +130,14 @@ def webhook_process(*, receipt_id: int) -> str:
     return _process_one(rows[0])
 
 
+def webhook_receipts_interrupted(ids: list[int], *, now) -> int:
+    """The sweeper took these receipts back (their worker died): the attempt they were in
+    counts, so a receipt that kills its worker still runs out of attempts."""
+    return WebhookReceipt.objects.filter(pk__in=ids).update(attempt_count=F("attempt_count") + 1)
+
+
 def _process_one(receipt: WebhookReceipt) -> str:
+    """One claimed receipt: an attempt, written with its outcome in one UPDATE."""
     # Logs (and Wix call records) follow the delivery's own request, not the drain task's.
     context = {"receipt_id": receipt.pk}
     if receipt.request_id:
@@ -139,12 +146,11 @@ def _process_one(receipt: WebhookReceipt) -> str:
         if receipt.attempt_count >= WEBHOOK_RECEIPT.setting("MAX_ATTEMPTS"):
             # The worker running the last allowed attempt died (lease expired): not re-run.
             return _failed(
-                receipt, error="gave up: the last allowed attempt did not finish", permanent=True
+                receipt,
+                error="gave up: the last allowed attempt did not finish",
+                permanent=True,
+                attempted=False,
             )
-        # Counted before the work: a receipt that kills its worker still runs out of attempts.
-        WebhookReceipt.objects.filter(pk=receipt.pk, status=Status.PROCESSING).update(
-            attempt_count=F("attempt_count") + 1
-        )
         receipt.attempt_count += 1
         started = time.monotonic()
         try:
@@ -158,6 +164,7 @@ def _process_one(receipt: WebhookReceipt) -> str:
             return _failed(receipt, error=f"{exc.__class__.__name__}: {exc}", permanent=False)
         WebhookReceipt.objects.filter(pk=receipt.pk, status=Status.PROCESSING).update(
             status=outcome,
+            attempt_count=F("attempt_count") + 1,
             business=business,
             processed_at=timezone.now(),
             next_attempt_at=None,
@@ -173,7 +180,12 @@ def _process_one(receipt: WebhookReceipt) -> str:
 
 
 def _failed(
-    receipt: WebhookReceipt, *, error: str, permanent: bool, retry_after: float | None = None
+    receipt: WebhookReceipt,
+    *,
+    error: str,
+    permanent: bool,
+    retry_after: float | None = None,
+    attempted: bool = True,
 ) -> str:
     retry_at = None
     if not permanent:
@@ -184,11 +196,13 @@ def _failed(
             now=timezone.now(),
             retry_after=retry_after,
         )
+    counted = {"attempt_count": F("attempt_count") + 1} if attempted else {}
     WebhookReceipt.objects.filter(pk=receipt.pk, status=Status.PROCESSING).update(
         status=Status.FAILED if retry_at is None else Status.PENDING,
         next_attempt_at=retry_at,
         claimed_until=None,
         last_error=error[:500],
+        **counted,
     )
     log.warning(
         "wix_webhook_processing_failed",

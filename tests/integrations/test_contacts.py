@@ -317,10 +317,11 @@ def test_a_row_whose_last_attempt_never_finished_is_given_up_not_rerun(wix, send
     # The worker running the last allowed attempt was killed: the lease ran out.
     WixContactSync.objects.update(
         status=WixContactSync.Status.RUNNING,
-        attempt_count=max_attempts,
+        attempt_count=max_attempts - 1,
         claimed_until=timezone.now() - timezone.timedelta(seconds=1),
     )
     assert swept() == {"recovered": 1, "drain": True}
+    assert WixContactSync.objects.get().attempt_count == max_attempts  # the lost one counts
     assert drain() == {"failed": 1}
     sync = WixContactSync.objects.get()
     assert sync.status == WixContactSync.Status.FAILED

@@ -279,9 +279,9 @@ def test_a_drain_costs_the_same_few_queries_per_row_for_5_and_40_rows(kind, monk
             assert outbox.drain(kind)["claimed"] == n
         counts[n] = len(queries.captured_queries)
     per_row = (counts[40] - counts[5]) / 35
-    # One UPDATE to count the attempt, one to write the outcome; the claim is per batch.
-    assert per_row == 2, counts
-    assert counts[5] <= 5 * 2 + 4, counts
+    # One UPDATE writes the outcome and counts the attempt; the claim is per batch.
+    assert per_row == 1, counts
+    assert counts[5] <= 5 + 4, counts
 
 
 @pytest.mark.django_db
@@ -293,3 +293,25 @@ def test_a_burst_of_webhooks_queues_one_drain(client, django_capture_on_commit_c
     assert WebhookReceipt.objects.filter(status=Receipt.PENDING).count() == 10
     assert queued_drains() == ["webhook_receipt"]
     assert run_drains("webhook_receipt") == {"ignored": 10}
+
+
+@pytest.mark.django_db
+def test_a_receipt_whose_worker_died_on_its_last_attempt_is_given_up(settings):
+    settings.OUTBOX_WEBHOOK_RECEIPT_MAX_ATTEMPTS = 3
+    (receipt,) = _receipts(1)
+    # Claimed for its third attempt, then the worker was killed: the lease ran out.
+    WebhookReceipt.objects.filter(pk=receipt.pk).update(
+        status=Receipt.PROCESSING,
+        attempt_count=2,
+        claimed_until=timezone.now() - timedelta(seconds=1),
+    )
+    assert outbox.sweep()["webhook_receipt"] == {"recovered": 1, "drain": True}
+    receipt.refresh_from_db()
+    assert (receipt.status, receipt.attempt_count) == (Receipt.PENDING, 3)
+    assert receipt.last_error == "worker lost while processing"
+
+    assert run_drains("webhook_receipt") == {"failed": 1}
+    receipt.refresh_from_db()
+    assert (receipt.status, receipt.attempt_count) == (Receipt.FAILED, 3)
+    assert "did not finish" in receipt.last_error
+    assert receipt.processed_at is None
