@@ -326,6 +326,21 @@ Q_RETRY = env_int("Q_RETRY", Q_TIMEOUT * 2, minimum=Q_TIMEOUT + 1)
 if Q_RETRY <= Q_TIMEOUT:
     raise ImproperlyConfigured("Environment variable Q_RETRY must be greater than Q_TIMEOUT")
 Q_BROKER = env_str("Q_BROKER", "orm", choices=("orm", "redis"))
+# django-q2's own bookkeeping, read in its source (monitor.save_task, brokers/orm.py) — the
+# monitor is ONE process doing it for every worker, so it caps the cluster:
+# - save_limit -1: a successful task leaves no row. With a positive limit the monitor reads
+#   (SELECT … FOR UPDATE) every stored success, pickled fields and all, under a lock after
+#   each task, to prune the oldest: 7 queries and 160-210 ms of the monitor per task with
+#   1,000 stored (measured on the shared 2-core machine), none with -1; with 0 it never
+#   prunes, so the table grows forever. What a task did is recorded by the project's own
+#   rows (deliveries and their attempts, contact syncs, webhook receipts, Wix calls);
+#   failures are still saved, so the admin's "Failed tasks" page and the queue pages stay.
+# - ack_failures + max_attempts 1: a failed task is acknowledged (deleted from the queue) at
+#   once, never re-run by django-q2; the outbox row's own retry policy decides what happens.
+# - poll 0.2 s: how long the ORM broker's pusher sleeps on an empty queue, i.e. the wait for
+#   the first drain after a quiet moment (one indexed SELECT per poll per cluster).
+# - bulk 1 and queue_limit = workers: the pusher locks (takes from other clusters) only as
+#   many tasks as this cluster can start at once; a drain task is a whole batch of rows.
 Q_CLUSTER = {
     "name": env_str("Q_CLUSTER_NAME", "proposals"),
     "workers": env_int("Q_WORKERS", 2, minimum=1),
@@ -333,12 +348,14 @@ Q_CLUSTER = {
     "retry": Q_RETRY,
     "max_attempts": 1,
     "ack_failures": True,
-    "save_limit": env_int("Q_SAVE_LIMIT", 1000, minimum=0),
+    "save_limit": env_int("Q_SAVE_LIMIT", -1, minimum=-1),
     "catch_up": False,
     "label": "Task queue",
     "cache": "default",
-    "poll": 0.5,
+    "poll": env_float("Q_POLL_SECONDS", 0.2, minimum=0.01),
+    "bulk": 1,
 }
+Q_CLUSTER["queue_limit"] = Q_CLUSTER["workers"]
 if Q_BROKER == "orm":
     Q_CLUSTER["orm"] = "default"
 else:
