@@ -420,6 +420,9 @@ DELIVERY_SMTP_MAX_PER_CONNECTION = env_int("DELIVERY_SMTP_MAX_PER_CONNECTION", 1
 # Outcomes of a drain's sends are written together, every this many messages (a worker
 # killed in between may send those again, with the same Message-ID).
 DELIVERY_FLUSH_EVERY = env_int("DELIVERY_FLUSH_EVERY", 10, minimum=1)
+# The record of an attempt, written before its send, commits without waiting for the disk
+# (see proposals/delivery/services.py _start_attempt); false makes it wait like the rest.
+DELIVERY_ATTEMPT_ASYNC_COMMIT = env_bool("DELIVERY_ATTEMPT_ASYNC_COMMIT", True)
 DELIVERY_SWEEP_BATCH_SIZE = env_int("DELIVERY_SWEEP_BATCH_SIZE", 500, minimum=1)
 # Per-business sends per window (0 = unlimited); over it, sends wait for the next window.
 DELIVERY_RATE_LIMIT = env_int("DELIVERY_RATE_LIMIT", 60, minimum=0)

@@ -11,6 +11,7 @@ import smtplib
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
 
@@ -178,6 +179,42 @@ def send(delivery: Delivery) -> SendResult:
         return connection.send(delivery)
 
 
+class _Watchdog:
+    """One thread per connection that enforces each send's deadline.
+
+    A timer thread per message cost more than the send itself on a busy machine; this one
+    thread looks a few times a second, and arming or disarming it is two attribute writes
+    (no lock, no wake-up), so a deadline fires up to ``TICK`` seconds late.
+    """
+
+    TICK = 0.2
+
+    def __init__(self) -> None:
+        self._armed: tuple[float, object] | None = None
+        self._closed = threading.Event()
+        self.fired = False
+        self._thread = threading.Thread(target=self._run, daemon=True, name="smtp-deadline")
+        self._thread.start()
+
+    def arm(self, seconds: float, action) -> None:
+        self.fired = False
+        self._armed = (time.monotonic() + seconds, action)
+
+    def disarm(self) -> None:
+        self._armed = None
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def _run(self) -> None:
+        while not self._closed.wait(self.TICK):
+            armed = self._armed
+            if armed is not None and time.monotonic() >= armed[0]:
+                self._armed = None
+                self.fired = True
+                armed[1]()
+
+
 class Connection:
     """One SMTP connection reused across a batch of sends.
 
@@ -192,18 +229,26 @@ class Connection:
         self.sent_on_connection = 0
         self.connections_opened = 0
         self.consecutive_connect_failures = 0
+        self._watchdog: _Watchdog | None = None
 
     def __enter__(self) -> "Connection":
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+        if self._watchdog is not None:
+            self._watchdog.close()
+            self._watchdog = None
 
     def close(self) -> None:
         if self.backend is not None:
             self.backend.close()
         self.backend = None
         self.sent_on_connection = 0
+
+    def __del__(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.close()
 
     def send(self, delivery: Delivery) -> SendResult:
         """Send one delivery's email. Raises ``DeliveryError``; the connection survives that."""
@@ -228,15 +273,10 @@ class Connection:
         if self.backend is None:
             self.backend = _Backend(timeout=settings.EMAIL_TIMEOUT, fail_silently=False)
         backend = self.backend
-        deadline_hit = threading.Event()
-
-        def on_deadline() -> None:
-            deadline_hit.set()
-            backend.abort()
-
-        timer = threading.Timer(settings.DELIVERY_SEND_DEADLINE_SECONDS, on_deadline)
-        timer.daemon = True
-        timer.start()
+        if self._watchdog is None:
+            self._watchdog = _Watchdog()
+        watchdog = self._watchdog
+        watchdog.arm(settings.DELIVERY_SEND_DEADLINE_SECONDS, backend.abort)
         connecting = backend.connection is None
         try:
             if connecting:
@@ -249,8 +289,9 @@ class Connection:
             if connecting:
                 self.consecutive_connect_failures += 1
             self.close()  # the session's state is unknown: the next message gets a new one
+            watchdog.disarm()
             error = classify(exc)
-            if deadline_hit.is_set() and not error.permanent:
+            if watchdog.fired and not error.permanent:
                 error = DeliveryError(
                     "mail server did not finish within "
                     f"{settings.DELIVERY_SEND_DEADLINE_SECONDS:g}s",
@@ -258,7 +299,7 @@ class Connection:
                 )
             raise error from exc
         finally:
-            timer.cancel()
+            watchdog.disarm()
         self.sent_on_connection += 1
         return SendResult(message_id=message.extra_headers["Message-ID"])
 
