@@ -176,14 +176,16 @@ def _proposal_search(*, business: Business, search: str) -> Q:
     return condition
 
 
-def proposal_get(*, business: Business, pk: object) -> Proposal:
+def proposal_get(*, business: Business, pk: object, with_sender: bool = False) -> Proposal:
     """One of the business's proposals (404 otherwise), with its client and current version.
 
     The version's snapshot (the frozen content, parsed from JSON) stays in the database until
     something reads it; the business is the caller's own object, not joined again.
+    ``with_sender`` joins the current version's sender too (the proposal page shows it).
     """
+    related = ("client", "current_version", "current_version__sent_by")
     proposal = get_for_business_or_404(
-        Proposal.objects.select_related("client", "current_version").defer(
+        Proposal.objects.select_related(*related[: 3 if with_sender else 2]).defer(
             "current_version__snapshot"
         ),
         business,
@@ -293,13 +295,28 @@ def proposal_detail_context(*, proposal: Proposal) -> dict:
     return {
         "sections": sections,
         "totals": totals,
-        "versions": list(proposal_versions(proposal=proposal).defer("snapshot")),
+        "versions": _page_versions(proposal),
         "timeline": list(proposal_timeline(proposal=proposal).defer("version__snapshot")[:200]),
         "deliveries": list(proposal_deliveries(proposal=proposal)[:50]),
         "acceptance": getattr(proposal, "acceptance", None)
         if proposal.status == Proposal.Status.ACCEPTED
         else None,
     }
+
+
+def _page_versions(proposal: Proposal) -> list[ProposalVersion]:
+    """The versions sent, newest first; no query for a draft or a proposal sent once.
+
+    Versions are numbered 1, 2, … as they are sent and the current one is the last sent
+    (``proposal_send``), so a current version numbered 1 is the only one. Read with
+    ``proposal_get(with_sender=True)``, it carries everything the page shows of it.
+    """
+    current = proposal.current_version
+    if current is None:
+        return []
+    if current.number == 1:
+        return [current]
+    return list(proposal_versions(proposal=proposal).defer("snapshot"))
 
 
 def client_list(*, business: Business, search: str | None = None) -> QuerySet[Client]:

@@ -216,7 +216,7 @@ def client_search(request: HttpRequest) -> HttpResponse:
 @require_GET
 @business_required
 def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    proposal = selectors.proposal_get(business=request.business, pk=pk)
+    proposal = selectors.proposal_get(business=request.business, pk=pk, with_sender=True)
     context = selectors.proposal_detail_context(proposal=proposal)
     # The page shows the month's usage only beside a draft's first send.
     allowance = (

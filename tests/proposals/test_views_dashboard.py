@@ -632,8 +632,8 @@ def _busy_proposal(business, owner, *, sections_count: int, items: int, rounds: 
 
 
 def test_detail_query_count_is_fixed(owner_client, business, owner, django_assert_num_queries):
-    """The same queries for 1 section of 2 items and 1 version as for 8 × 10 and 4 versions."""
-    small = _busy_proposal(business, owner, sections_count=1, items=2, rounds=1)
+    """The same queries for 1 section of 2 items and 2 versions as for 8 × 10 and 4 versions."""
+    small = _busy_proposal(business, owner, sections_count=1, items=2, rounds=2)
     big = _busy_proposal(business, owner, sections_count=8, items=10, rounds=4)
     owner_client.get(reverse("dashboard:proposal_detail", args=[small.pk]))
     with CaptureQueriesContext(connection) as few:
@@ -649,6 +649,35 @@ def test_detail_query_count_is_fixed(owner_client, business, owner, django_asser
     assert sum('JOIN "proposals_lineitem"' in q for q in sql) == 1
     assert not any('FROM "proposals_lineitem"' in q for q in sql)
     assert sum('"proposals_proposalversion"."snapshot"' in q for q in sql) <= 1
+
+
+def test_a_proposal_sent_once_or_never_needs_no_version_query(owner_client, business, owner):
+    """The current version (with its sender) is the only one when it is version 1."""
+    once = _busy_proposal(business, owner, sections_count=1, items=2, rounds=1)
+    twice = _busy_proposal(business, owner, sections_count=1, items=2, rounds=2)
+    draft = make_proposal(business=business, acting_user=owner, title="Not yet")
+    counts = {}
+    for name, proposal in (("once", once), ("twice", twice), ("draft", draft)):
+        url = reverse("dashboard:proposal_detail", args=[proposal.pk])
+        owner_client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            page = html(owner_client.get(url))
+        # The version list reads by proposal (a draft's page also counts the month's sends).
+        versions = [
+            q
+            for q in queries.captured_queries
+            if 'FROM "proposals_proposalversion"' in q["sql"]
+            and '"proposals_proposalversion"."proposal_id" = ' in q["sql"]
+        ]
+        counts[name] = (len(queries.captured_queries), len(versions))
+        if name != "draft":
+            owner_name = owner.get_full_name()
+            assert page.count("<strong>Version ") == (1 if name == "once" else 2)
+            assert f"by {owner_name}" in page and "Client's link" in page
+        else:
+            assert "Not sent yet." in page
+    assert counts["once"] == (counts["twice"][0] - 1, 0)
+    assert counts["draft"][1] == 0
 
 
 def test_send_records_a_delivery_and_says_so(owner_client, business):
