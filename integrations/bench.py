@@ -124,6 +124,9 @@ class _StandinSuite:
     def busy_worker_pids(self, step) -> set[int]:
         return set()
 
+    def retried(self, step) -> int:
+        return self._rows(step).filter(attempt_count__gt=1).count()
+
 
 @benchkit.register("contacts")
 class ContactSyncSuite(_StandinSuite):

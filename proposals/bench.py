@@ -253,6 +253,9 @@ class DeliverySuite:
     def arrived(self, step) -> int:
         return self.log.count_since(step.data["mark"])
 
+    def retried(self, step) -> int:
+        return self._rows(step).filter(attempt_count__gt=1).count()
+
     def begin(self, step) -> None:
         step.data["mark"] = self.log.mark()
 

@@ -148,11 +148,14 @@ def test_the_table_is_written_between_its_markers_and_nothing_else_changes(tmp_p
 
 
 def test_a_paced_step_reports_no_ratio_and_whether_it_kept_up():
-    kept_up = _result("paced", 99.0, floor=500.0, offered_rate=100.0)
+    kept_up = _result("paced", 99.0, floor=500.0, offered_rate=100.0, record_seconds=10.0)
     assert kept_up.ratio is None
-    assert benchkit.table_row(kept_up)[3] == "99.0 (offered)"
-    saturated = _result("paced", 60.0, offered_rate=100.0)
+    assert benchkit.table_row(kept_up)[3] == "99.0 (kept up)"
+    saturated = _result("paced", 60.0, offered_rate=100.0, record_seconds=6.0)
     assert benchkit.table_row(saturated)[3] == "60.0 (saturated)"
+    # 600 recorded in 10 s: recording fell behind the offered 100/s, the workers did not.
+    slow_recording = _result("paced", 60.0, offered_rate=100.0, record_seconds=10.0)
+    assert benchkit.table_row(slow_recording)[3] == "60.0 (kept up), recorded at 60/s"
 
 
 def test_percentiles_are_nearest_rank():

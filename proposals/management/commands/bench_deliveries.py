@@ -359,8 +359,12 @@ class Command(BaseCommand):
             lost=max(step.count - done - given_up, check["lost_at_server"] - given_up),
             failed=given_up or None,
             offered_rate=step.rate,
+            record_seconds=recorded_seconds,
         )
         result.notes.append(f"recorded in {recorded_seconds:.1f} s")
+        retried = suite.retried(step)
+        if retried:
+            result.notes.append(f"{retried} needed more than one attempt")
         if not finished:
             result.notes.append(f"not finished within {options['timeout']:.0f} s")
         if step.kind == "kill":
@@ -448,6 +452,8 @@ class Command(BaseCommand):
                 ("rate", options["rate"]),
                 ("paced_seconds", options["paced_seconds"]),
                 ("kill_count", options["kill_count"]),
+                ("steps", ",".join(sorted(options["steps"]))),
+                ("smtp_latency_ms", options["smtp_latency_ms"]),
             )
             if value and str(value) != str(self._defaults[key])
         )
@@ -485,4 +491,6 @@ class Command(BaseCommand):
         "rate": 100.0,
         "paced_seconds": 30.0,
         "kill_count": 0,
+        "steps": "burst,floor,kill,paced",
+        "smtp_latency_ms": 0.0,
     }
