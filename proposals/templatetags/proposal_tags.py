@@ -1,10 +1,13 @@
 """Template helpers for proposals: money, rich text, accessible form fields."""
 
+import functools
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django import template
+from django.conf import settings
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
@@ -92,6 +95,22 @@ def field(bound_field, label: str | None = None, extra_class: str = "", hide_lab
         "extra_class": extra_class,
         "hide_label": hide_label,
     }
+
+
+@register.simple_tag
+def fixed_url(name: str) -> str:
+    """``{% url name %}`` for a URL without arguments, reversed once per process.
+
+    The dashboard's menu and page links are the same on every page, and ``reverse`` walks the
+    URL patterns each time; the answer only depends on the name, the URLconf and the script
+    prefix, which are the cache key.
+    """
+    return _reversed(name, get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
+
+
+@functools.lru_cache(maxsize=256)
+def _reversed(name: str, urlconf: str, prefix: str) -> str:
+    return reverse(name, urlconf=urlconf)
 
 
 @register.simple_tag(takes_context=True)

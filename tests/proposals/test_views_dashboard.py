@@ -811,3 +811,17 @@ def test_retrying_a_sent_delivery_is_a_message(owner_client, business):
     )
     assert response.status_code == 302
     assert "already sent" in html(owner_client.get(response["Location"]))
+
+
+def test_fixed_urls_follow_the_script_prefix():
+    from django.urls import set_script_prefix
+
+    from proposals.templatetags.proposal_tags import fixed_url
+
+    assert fixed_url("dashboard:proposal_list") == reverse("dashboard:proposal_list") == "/app/"
+    try:
+        set_script_prefix("/proposals/")
+        assert fixed_url("dashboard:proposal_list") == "/proposals/app/"
+    finally:
+        set_script_prefix("/")
+    assert fixed_url("dashboard:client_list") == reverse("dashboard:client_list")
