@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 from django.db.models import BigIntegerField, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Cast, Lower
+from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Business
 from accounts.scoping import get_for_business_or_404, scoped
+from common.compiled import CompiledRead
 from common.money import Totals, compute_totals
 from proposals import rules
 from proposals.models import (
@@ -92,8 +94,9 @@ def dashboard_proposal_list(
     )
 
 
-# What a row of the API's list prints (proposals.api.representations.proposal_summary).
-API_ROW_FIELDS = (
+# What the API prints of a proposal (proposals.api.representations), as ``values()`` keys.
+API_PROPOSAL_VALUES = (
+    "id",
     "number",
     "title",
     "status",
@@ -109,11 +112,13 @@ API_ROW_FIELDS = (
     "answered_at",
     "expired_at",
     "withdrawn_at",
+    "client_id",
     "client__name",
     "client__email",
     "client__company",
     "current_version__number",
 )
+API_PROPOSAL_DETAIL_VALUES = (*API_PROPOSAL_VALUES, "intro", "terms", "decline_reason")
 
 
 def api_proposal_list(
@@ -122,15 +127,38 @@ def api_proposal_list(
     status: str | None = None,
     client_id: int | str | None = None,
     search: str | None = None,
-) -> QuerySet[Proposal]:
-    """``proposal_list`` with only the columns an API list row prints.
+) -> QuerySet:
+    """``proposal_list`` as rows of the columns an API list prints (``values()`` dicts).
 
     The texts (intro, terms: HTML of any length) and the current version's token, message
-    and hashes stay in the database: a page is 25–100 rows.
+    and hashes stay in the database, and no model object is built per row.
     """
-    return proposal_list(business=business, status=status, client_id=client_id, search=search).only(
-        *API_ROW_FIELDS
-    )
+    found = proposal_list(business=business, status=status, client_id=client_id, search=search)
+    return found.values(*API_PROPOSAL_VALUES)
+
+
+_API_PROPOSAL_ROW = CompiledRead(
+    lambda business_id, pk: (
+        Proposal.objects.filter(business_id=business_id, pk=pk)
+        .order_by()
+        .values_list(*API_PROPOSAL_DETAIL_VALUES)[:1]
+    ),
+    "business_id",
+    "pk",
+)
+
+
+def api_proposal_row(*, business: Business, pk: int) -> dict:
+    """One of the business's proposals as the API prints it (a ``values()`` dict); 404 if not.
+
+    Its SQL is built once per process (common.compiled): the API reads this on every detail.
+    """
+    if business is None or business.pk is None:
+        raise Http404("Not found")
+    rows = _API_PROPOSAL_ROW.rows(business_id=business.pk, pk=int(pk))
+    if not rows:
+        raise Http404("Not found")
+    return dict(zip(API_PROPOSAL_DETAIL_VALUES, rows[0], strict=True))
 
 
 # A search matching at most this many clients names them in the query (``client_id IN (1, 2,
@@ -242,15 +270,28 @@ def proposal_content_data(*, proposal: Proposal) -> tuple[list[dict], Totals]:
     Sections LEFT JOIN items, in the page's order (a section without items is one row with no
     item); the API's detail prints these dicts, so no model object is built per row.
     """
-    rows = (
-        Section.objects.filter(proposal_id=proposal.pk)
+    return proposal_content_rows(proposal_id=proposal.pk, currency=proposal.currency)
+
+
+_CONTENT_ROWS = CompiledRead(
+    lambda proposal_id: (
+        Section.objects.filter(proposal_id=proposal_id)
         .order_by("position", "pk", "items__position", "items__pk")
         .values_list("pk", "title", *(f"items__{name}" for name in CONTENT_ITEM_FIELDS))
-    )
+    ),
+    "proposal_id",
+)
+
+
+def proposal_content_rows(*, proposal_id: int, currency: str) -> tuple[list[dict], Totals]:
+    """``proposal_content_data`` for a proposal known by its id and currency (an API row).
+
+    Its SQL is built once per process (common.compiled): every API detail reads it.
+    """
     sections: list[dict] = []
     items: list[dict] = []
     section_pk = None
-    for section_id, title, *values in rows:
+    for section_id, title, *values in _CONTENT_ROWS.rows(proposal_id=proposal_id):
         if section_id != section_pk:
             section_pk = section_id
             sections.append({"title": title, "items": []})
@@ -258,7 +299,7 @@ def proposal_content_data(*, proposal: Proposal) -> tuple[list[dict], Totals]:
             item = dict(zip(CONTENT_ITEM_FIELDS, values, strict=True))
             sections[-1]["items"].append(item)
             items.append({**item, "key": str(item["id"])})
-    return sections, compute_totals(rules.line_inputs(items), proposal.currency)
+    return sections, compute_totals(rules.line_inputs(items), currency)
 
 
 def proposal_totals(*, proposal: Proposal) -> Totals:

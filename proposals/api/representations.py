@@ -44,44 +44,49 @@ def _date(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def proposal_summary(proposal: Proposal, tz: tzinfo | None = None) -> dict:
-    """One row of the proposal list (``ProposalSummarySerializer``)."""
+def proposal_summary(row: dict, tz: tzinfo | None = None) -> dict:
+    """One row of the proposal list (``ProposalSummarySerializer``) from an API row.
+
+    ``row`` has the keys of ``selectors.API_PROPOSAL_VALUES``.
+    """
     tz = tz or timezone.get_current_timezone()
-    client = proposal.client
-    version = proposal.current_version
     return {
-        "id": proposal.pk,
-        "number": proposal.display_number,
-        "title": proposal.title,
-        "status": str(proposal.status),
+        "id": row["id"],
+        "number": Proposal.format_number(row["number"]),
+        "title": row["title"],
+        "status": row["status"],
         "client": {
-            "id": client.pk,
-            "name": client.name,
-            "email": client.email,
-            "company": client.company,
+            "id": row["client_id"],
+            "name": row["client__name"],
+            "email": row["client__email"],
+            "company": row["client__company"],
         },
-        "currency": proposal.currency,
-        "total": str(quantize(proposal.total, proposal.currency)),
-        "valid_until": _date(proposal.valid_until),
-        "revision": proposal.revision,
-        "has_unsent_changes": proposal.has_unsent_changes,
-        "current_version": version.number if version is not None else None,
-        "created_at": _datetime(proposal.created_at, tz),
-        "updated_at": _datetime(proposal.updated_at, tz),
-        "sent_at": _datetime(proposal.sent_at, tz),
-        "viewed_at": _datetime(proposal.viewed_at, tz),
-        "answered_at": _datetime(proposal.answered_at, tz),
-        "expired_at": _datetime(proposal.expired_at, tz),
-        "withdrawn_at": _datetime(proposal.withdrawn_at, tz),
+        "currency": row["currency"],
+        "total": str(quantize(row["total"], row["currency"])),
+        "valid_until": _date(row["valid_until"]),
+        "revision": row["revision"],
+        "has_unsent_changes": row["has_unsent_changes"],
+        "current_version": row["current_version__number"],
+        "created_at": _datetime(row["created_at"], tz),
+        "updated_at": _datetime(row["updated_at"], tz),
+        "sent_at": _datetime(row["sent_at"], tz),
+        "viewed_at": _datetime(row["viewed_at"], tz),
+        "answered_at": _datetime(row["answered_at"], tz),
+        "expired_at": _datetime(row["expired_at"], tz),
+        "withdrawn_at": _datetime(row["withdrawn_at"], tz),
     }
 
 
-def proposal_detail(proposal: Proposal, *, sections: list[dict], totals: Totals) -> dict:
-    """The proposal (``ProposalSerializer``); ``sections`` from ``proposal_content_data``."""
-    data = proposal_summary(proposal)
-    data["intro"] = proposal.intro
-    data["terms"] = proposal.terms
-    data["decline_reason"] = proposal.decline_reason
+def proposal_detail(row: dict, *, sections: list[dict], totals: Totals) -> dict:
+    """The proposal (``ProposalSerializer``) from an API detail row and its content.
+
+    ``row`` has the keys of ``selectors.API_PROPOSAL_DETAIL_VALUES``; ``sections`` come from
+    ``selectors.proposal_content_rows``.
+    """
+    data = proposal_summary(row)
+    data["intro"] = row["intro"]
+    data["terms"] = row["terms"]
+    data["decline_reason"] = row["decline_reason"]
     data["sections"] = [
         {
             "title": section["title"],

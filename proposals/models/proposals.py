@@ -125,7 +125,12 @@ class Proposal(BusinessOwned):
 
     @property
     def display_number(self) -> str:
-        return f"P-{self.number:04d}"
+        return self.format_number(self.number)
+
+    @staticmethod
+    def format_number(number: int) -> str:
+        """``P-0042``: how a proposal's number is shown (and searched for)."""
+        return f"P-{number:04d}"
 
     @property
     def is_locked(self) -> bool:

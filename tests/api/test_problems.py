@@ -252,7 +252,7 @@ def test_an_unhandled_exception_is_a_logged_500_problem(api, draft, monkeypatch,
     def broken(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(selectors, "proposal_content_data", broken)
+    monkeypatch.setattr(selectors, "proposal_content_rows", broken)
     response = api.get(f"/api/v1/proposals/{draft.pk}/")
 
     body = assert_problem(response, 500)

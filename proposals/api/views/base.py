@@ -98,8 +98,9 @@ class ApiView(generics.GenericAPIView):
         return template
 
 
-def etag_for(proposal: Proposal) -> str:
-    return f'"{proposal.pk}-{proposal.revision}"'
+def etag(pk: int, revision: int) -> str:
+    """A proposal's ETag: its id and revision (If-Match names them back)."""
+    return f'"{pk}-{revision}"'
 
 
 def expected_revision(request: Request, proposal: Proposal) -> int | None:

@@ -19,7 +19,7 @@ from proposals.api.views.base import (
     IF_MATCH_PARAMETER,
     MAX_ID,
     ApiView,
-    etag_for,
+    etag,
     expected_revision,
     filter_by_dates,
     validated,
@@ -48,19 +48,18 @@ class ProposalViewMixin:
     def get_proposal(self, pk: int) -> Proposal:
         return selectors.proposal_get(business=self.business, pk=pk)
 
-    def proposal_response(
-        self, proposal: Proposal, status: int = 200, *, reload: bool = True
-    ) -> Response:
-        # After a write the proposal is read again (the service may have changed any field);
-        # a plain read passes the row it just fetched (reload=False): nothing is read twice.
-        if reload:
-            proposal = self.get_proposal(proposal.pk)
-        sections, totals = selectors.proposal_content_data(proposal=proposal)
-        headers = {"ETag": etag_for(proposal)}
+    def proposal_response(self, proposal: Proposal | int, status: int = 200) -> Response:
+        # Read (again, after a write: the service may have changed any field) as the API
+        # prints it: one row and its content, no model object (proposals.api.representations).
+        pk = proposal if isinstance(proposal, int) else proposal.pk
+        row = selectors.api_proposal_row(business=self.business, pk=pk)
+        sections, totals = selectors.proposal_content_rows(
+            proposal_id=row["id"], currency=row["currency"]
+        )
+        headers = {"ETag": etag(row["id"], row["revision"])}
         if status == 201:
-            headers["Location"] = reverse("api:proposal-detail", kwargs={"pk": proposal.pk})
-        # ProposalSerializer's shape, built directly (proposals.api.representations).
-        data = representations.proposal_detail(proposal, sections=sections, totals=totals)
+            headers["Location"] = reverse("api:proposal-detail", kwargs={"pk": row["id"]})
+        data = representations.proposal_detail(row, sections=sections, totals=totals)
         return Response(data, status=status, headers=headers)
 
 
@@ -126,7 +125,7 @@ class ProposalDetailView(ProposalViewMixin, ApiView):
 
     @extend_schema(tags=TAG, summary="Read a proposal", parameters=[ETAG_HEADER])
     def get(self, request: Request, pk: int) -> Response:
-        return self.proposal_response(self.get_proposal(pk), reload=False)
+        return self.proposal_response(pk)
 
     @extend_schema(
         tags=TAG,
