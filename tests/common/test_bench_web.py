@@ -6,6 +6,7 @@ Nothing here is timed: the outputs below are real wrk output captured from runs.
 import shutil
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -183,7 +184,11 @@ def test_paced_wrk_output():
     assert result.requests == 577
     assert result.rps == pytest.approx(114.79)
     assert (result.p50_ms, result.p95_ms, result.p99_ms) == (66.073, 100.65, 119.074)
-    assert result.wrapped == 0 and result.errors == 0
+    assert result.wrapped == 0 and result.errors == 0 and result.late == 0
+    late = parse_wrk_output(
+        WRK_PACED_FLOOR.replace("wrapped=0", "wrapped=0 late=3 late_max_us=25400")
+    )
+    assert (late.late, late.late_max_ms) == (3, 25.4)
 
 
 def test_ratio_to_floor():
@@ -341,3 +346,41 @@ def test_bench_bodies_are_signed_webhooks_the_endpoint_accepts(settings):
     )
     event = verify(token.encode())
     assert (event.event_type, event.instance_id) == ("bench.Ignored", "inst-1")
+
+
+class _SlowEvery25th(_Recorder):
+    """Every 25th request answers after 0.5 s, the others at once."""
+
+    lock = threading.Lock()
+
+    def _answer(self) -> None:
+        with self.lock:
+            type(self).seen.append(("GET", ""))
+            slow = len(type(self).seen) % 25 == 0
+        if slow:
+            time.sleep(0.5)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    do_GET = _answer
+
+
+@needs_wrk
+def test_paced_percentiles_are_the_measured_latencies():
+    """4% of answers are slow: wrk's own closed-loop correction would put its p95 at ~400 ms."""
+    _SlowEvery25th.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowEvery25th)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        result = parse_wrk_output(_load_lua(url, "50", "1", "", "4", seconds=3, conns=4))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.p95_ms < 100
+    assert result.p99_ms >= 400 and result.max_ms >= 450
+    # While one connection waited the other three kept the schedule.
+    assert result.late == 0

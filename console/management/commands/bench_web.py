@@ -80,6 +80,8 @@ class Result:
     errors: int = 0  # socket errors and timeouts
     non_2xx: int = 0
     wrapped: int = 0
+    late: int = 0  # fixed-rate runs: slots sent > 10 ms late (every connection was busy)
+    late_max_ms: float = 0.0
     extra: dict = field(default_factory=dict)
 
 
@@ -125,6 +127,8 @@ def parse_wrk_output(text: str) -> Result:
         result.p99_ms = int(fields["p99_us"]) / 1000
         result.max_ms = int(fields["max_us"]) / 1000
         result.wrapped = int(fields.get("wrapped", 0))
+        result.late = int(fields.get("late", 0))
+        result.late_max_ms = int(fields.get("late_max_us", 0)) / 1000
     return result
 
 
@@ -727,7 +731,8 @@ class Command(BaseCommand):
             bodies = str(path)
         if bodies or rate:
             script = ["-s", str(SCRIPTS / "load.lua"), self.base + target.path]
-            command += [*script, "--", str(rate), str(threads), bodies]
+            # The connection count lets load.lua undo wrk's closed-loop correction (paced).
+            command += [*script, "--", str(rate), str(threads), bodies, str(conns)]
         else:
             command += ["-s", str(SCRIPTS / "report.lua"), self.base + target.path]
         proc = subprocess.run(command, capture_output=True, text=True, timeout=duration + 120)
@@ -747,8 +752,13 @@ class Command(BaseCommand):
         floor = self._wrk(floor_target, RATE_CONNECTIONS, seconds, rate=self.rate)
         result = self._wrk(target, RATE_CONNECTIONS, seconds, rate=self.rate)
         row = Row(target.name, f"{self.rate}/s", result, floor, load)
+        notes = []
         if result.wrapped:
-            row.note = f"(bodies reused {result.wrapped}×)"
+            notes.append(f"bodies reused {result.wrapped}×")
+        if result.late:
+            # The rate was not held: every connection was waiting for an answer.
+            notes.append(f"{result.late} sent late, up to {_fmt_ms(result.late_max_ms)}")
+        row.note = f"({'; '.join(notes)})" if notes else ""
         self.stdout.write(
             f"{target.name:28} {self.rate}/s   {result.rps:8.1f} req/s  "
             f"p50 {_fmt_ms(result.p50_ms):>8}  p95 {_fmt_ms(result.p95_ms):>8}  "
