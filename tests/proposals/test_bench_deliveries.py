@@ -202,3 +202,26 @@ def test_a_real_run_syncs_contacts_and_processes_webhooks_through_the_standin():
     for line in lines:
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert cells[9:11] == ["0", "0"], line
+
+
+@pytest.mark.django_db(transaction=True)
+def test_paced_recorders_record_every_item_once_and_none_before_its_time():
+    import threading
+    import time
+
+    from proposals.management.commands.bench_deliveries import Command, Step
+
+    class Recording:
+        def __init__(self) -> None:
+            self.seen: list[tuple[int, float]] = []
+            self.lock = threading.Lock()
+
+        def record(self, step, indexes) -> None:
+            with self.lock:
+                self.seen.extend((i, time.monotonic()) for i in indexes)
+
+    suite, step = Recording(), Step("paced", 40, workers=2, rate=200.0)
+    started = time.monotonic()
+    Command()._record_paced(suite, step, recorders=3, started=started)
+    assert sorted(i for i, _ in suite.seen) == list(range(40))
+    assert all(at >= started + i / 200.0 for i, at in suite.seen)

@@ -17,6 +17,7 @@ docs/benchmarks.md between its markers. See docs/benchmarks.md for the command a
 import os
 import signal
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -177,6 +178,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--rate", type=float, default=100.0, help="paced: items per second")
         parser.add_argument("--paced-seconds", type=float, default=30.0)
+        parser.add_argument(
+            "--recorders", type=int, default=4, help="paced: threads sharing the schedule"
+        )
         parser.add_argument("--kill-count", type=int, default=0, help="default: min(count, 2000)")
         parser.add_argument("--chunk", type=int, default=100, help="burst: items per transaction")
         parser.add_argument("--timeout", type=float, default=300.0, help="per step, seconds")
@@ -206,8 +210,13 @@ class Command(BaseCommand):
         options["steps"] = {s.strip() for s in options["steps"].split(",") if s.strip()}
         if options["steps"] - {"floor", "burst", "paced", "kill"}:
             raise CommandError("--steps takes floor, burst, paced, kill")
-        if options["count"] < 0 or options["chunk"] < 1 or options["rate"] <= 0:
-            raise CommandError("--count ≥ 0, --chunk ≥ 1 and --rate > 0, please")
+        if (
+            options["count"] < 0
+            or options["chunk"] < 1
+            or options["rate"] <= 0
+            or options["recorders"] < 1
+        ):
+            raise CommandError("--count ≥ 0, --chunk ≥ 1, --rate > 0 and --recorders ≥ 1, please")
         self._preflight()
 
         started = datetime.now(UTC)
@@ -382,12 +391,7 @@ class Command(BaseCommand):
     def _record(self, suite, step: Step, options: dict, cluster, kill: dict) -> float:
         started = time.monotonic()
         if step.rate:
-            for index in range(step.count):
-                pause = started + index / step.rate - time.monotonic()
-                if pause > 0:
-                    time.sleep(pause)
-                with transaction.atomic():
-                    suite.record(step, range(index, index + 1))
+            self._record_paced(suite, step, options["recorders"], started)
         else:
             chunk = options["chunk"]
             for offset in range(0, step.count, chunk):
@@ -396,6 +400,36 @@ class Command(BaseCommand):
                 if step.kind == "kill" and not kill:
                     self._maybe_kill(suite, step, cluster, kill)
         return time.monotonic() - started
+
+    def _record_paced(self, suite, step: Step, recorders: int, started: float) -> None:
+        """Item i is recorded at ``started + i / rate``, one per transaction, as requests do.
+
+        Several threads (each its own database connection) share the schedule: one thread
+        waiting on its commit must not hold back the next item, as one web worker does not
+        hold back another.
+        """
+        errors: list[BaseException] = []
+
+        def recorder(offset: int) -> None:
+            try:
+                for index in range(offset, step.count, recorders):
+                    pause = started + index / step.rate - time.monotonic()
+                    if pause > 0:
+                        time.sleep(pause)
+                    with transaction.atomic():
+                        suite.record(step, range(index, index + 1))
+            except BaseException as exc:  # re-raised in the command's thread
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=recorder, args=(k,)) for k in range(recorders)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
 
     def _maybe_kill(self, suite, step: Step, cluster, kill: dict) -> None:
         arrived = suite.arrived(step)
