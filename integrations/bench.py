@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count
@@ -24,7 +25,7 @@ from common import benchkit
 from integrations.contacts import contact_sync_request
 from integrations.models import WebhookReceipt, WixAccessToken, WixContactSync
 from integrations.webhooks import webhook_receive
-from integrations.wix.standin.webhooks import sign_webhook, webhook_claims
+from integrations.wix.standin.webhooks import DEV_PRIVATE_KEY, sign_webhook, webhook_claims
 from proposals.models import Client
 
 # 2 calls per sync: 40 syncs keep an instance at 80 of its 200 calls a minute.
@@ -238,9 +239,12 @@ class WebhookSuite(_StandinSuite):
         self.instance_prefixes.append(prefix)
         step.data["instances"] = [f"{prefix}{i}" for i in range(step.count)]
         if step.kind != "floor":
+            # Loaded once: parsing the PEM (its RSA checks) costs ~100x the signature itself.
+            key = load_pem_private_key(DEV_PRIVATE_KEY.encode(), password=None)
             step.data["bodies"] = [
                 sign_webhook(
-                    webhook_claims(event_type="AppInstalled", instance_id=instance_id)
+                    webhook_claims(event_type="AppInstalled", instance_id=instance_id),
+                    private_key=key,
                 ).encode()
                 for instance_id in step.data["instances"]
             ]

@@ -121,15 +121,16 @@ def targets_met(results: list[benchkit.StepResult], *, floor_share: float = 0.5)
                 ok,
             ]
         )
-    for queue in sorted({q for q, _ in by}):
+    for queue in dict.fromkeys(q for q, _ in by):  # in the order they ran
         bursts = sorted(by.get((queue, "burst"), []), key=lambda r: r.workers or 0)
         if len(bursts) >= 2:
             low, high = bursts[0], bursts[-1]
             rows.append(
                 [
                     f"{queue}: {high.workers} workers vs {low.workers}",
-                    f"{high.workers} workers ≥ {low.workers} workers",
-                    f"{high.per_second:.1f}/s vs {low.per_second:.1f}/s",
+                    f"{high.workers} workers ≥ {low.workers} workers (CPU to spare)",
+                    f"{high.per_second:.1f}/s vs {low.per_second:.1f}/s "
+                    f"(load avg {high.load.split()[0]} / {low.load.split()[0]})",
                     high.per_second >= low.per_second,
                 ]
             )
