@@ -392,7 +392,7 @@ if OUTBOX_DEFAULTS["DRAIN_SECONDS"] * 2 > Q_TIMEOUT:
         "Environment variable OUTBOX_DRAIN_SECONDS must be under Q_TIMEOUT / 2"
     )
 # How long "a drain of this kind is queued" coalesces requests (the sweeper covers a lost one).
-OUTBOX_DRAIN_FLAG_SECONDS = env_int("OUTBOX_DRAIN_FLAG_SECONDS", 10, minimum=1)
+OUTBOX_DRAIN_FLAG_SECONDS = env_int("OUTBOX_DRAIN_FLAG_SECONDS", 5, minimum=1)
 
 # --- deliveries (the email outbox) ----------------------------------------------------------
 # Transient failures retry after random(0, min(cap, base * 2**n)) seconds (full jitter), until

@@ -120,12 +120,15 @@ def drain(kind: "str | Kind", *, max_seconds: float | None = None) -> dict:
     budget = kind.setting("DRAIN_SECONDS") if max_seconds is None else max_seconds
     deadline = time.monotonic() + budget
     totals: dict = {"claimed": 0, "batches": 0, "left": 0}
+    # With django-q2 in sync mode a requested drain would run inside this one, and so on:
+    # one drain at a time then, and the sweeper picks up what it leaves.
+    fan_out_blocked = _queue_is_synchronous()
     while time.monotonic() < deadline:
         now = timezone.now()
         rows = claim(kind, limit=limit, now=now)
         if not rows:
             break
-        if len(rows) == limit:
+        if len(rows) == limit and not fan_out_blocked:
             request_drain(kind)  # more may be due: let an idle worker take the next batch
         batch = Batch(kind=kind, rows=rows, now=now, deadline=deadline)
         left = kind.work_function(batch) or []
@@ -140,11 +143,17 @@ def drain(kind: "str | Kind", *, max_seconds: float | None = None) -> dict:
         if batch.stopped:
             totals["stopped"] = True
             break
-    if totals["left"]:
+    if totals["left"] and not fan_out_blocked:
         request_drain(kind)
     if totals["claimed"]:
         log.info("outbox_drained", kind=kind.name, **totals)
     return totals
+
+
+def _queue_is_synchronous() -> bool:
+    from django_q.conf import Conf
+
+    return bool(Conf.SYNC)
 
 
 def sweep(*, now: datetime | None = None) -> dict:

@@ -254,3 +254,19 @@ def test_a_kind_reads_its_own_setting_then_the_outbox_default(settings):
         )
     with pytest.raises(LookupError):
         outbox.get_kind("nothing-of-the-kind")
+
+
+@pytest.mark.django_db
+def test_with_a_synchronous_queue_a_drain_does_not_start_drains_inside_itself(
+    monkeypatch, settings
+):
+    from django_q.conf import Conf
+
+    settings.DELIVERY_BATCH_SIZE = 2
+    settings.DELIVERY_RATE_LIMIT = 0
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    monkeypatch.setattr(Conf, "SYNC", True)
+    due_rows(5)
+    result = outbox.drain(KIND)
+    assert result["claimed"] == 5 and result["batches"] == 3
+    assert queued_drains() == []
