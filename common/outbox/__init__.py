@@ -4,8 +4,8 @@ A *kind* is a model whose rows are the durable record that some work must happen
 the transaction of the change that causes it. The engine owns what every kind needs and none
 re-implements: the batch claim with a lease, the drain task, the coalesced enqueue on commit,
 the sweeper, the retry policy and the limits read from settings. A kind brings its model and
-one function that works a claimed batch. See docs in /work/briefs/outbox-api.md (kept in
-``common/outbox/README.md`` once stable).
+one function that works a claimed batch (see ``Kind`` in ``kinds.py``); the model inherits
+``OutboxRow`` and declares ``due_index`` / ``lease_index``.
 
 Public interface::
 

@@ -1,4 +1,8 @@
-"""When a failed delivery is tried again, and when it is given up: all numbers are settings."""
+"""The per-business send rate of deliveries.
+
+When a failed delivery is tried again, and when it is given up, is the outbox's one retry
+policy (``common.outbox.retry_at`` with the DELIVERY_* settings), not a rule of its own here.
+"""
 
 import random
 from datetime import datetime, timedelta
@@ -6,27 +10,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from common import ratelimit
-from common.backoff import full_jitter
-
-
-def backoff_seconds(failures: int) -> float:
-    """Delay after the ``failures``-th failure (1-based), from the delivery settings."""
-    return full_jitter(
-        failures,
-        base=settings.DELIVERY_BACKOFF_BASE_SECONDS,
-        cap=settings.DELIVERY_BACKOFF_CAP_SECONDS,
-    )
-
-
-def next_attempt_at(*, failures: int, now: datetime) -> datetime:
-    return now + timedelta(seconds=backoff_seconds(failures))
-
-
-def gives_up(*, attempts: int, created_at: datetime, next_try: datetime) -> bool:
-    """True when another try would pass the attempt limit or the maximum age."""
-    if attempts >= settings.DELIVERY_MAX_ATTEMPTS:
-        return True
-    return next_try > created_at + timedelta(seconds=settings.DELIVERY_MAX_AGE_SECONDS)
 
 
 def take_send_slot(business_id: int, *, now: datetime) -> datetime | None:
