@@ -16,6 +16,7 @@ from proposals.management.commands.bench_deliveries import (
     targets_met,
 )
 from proposals.models import Delivery
+from tests.redis_needed import require_redis
 
 KILL = 100.0
 EXPECTED = {"a@x.test", "b@x.test", "c@x.test"}
@@ -24,7 +25,13 @@ EXPECTED = {"a@x.test", "b@x.test", "c@x.test"}
 def test_every_recipient_seen_once_is_neither_lost_nor_duplicated():
     records = [(1.0, "<1>", "a@x.test"), (2.0, "<2>", "b@x.test"), (3.0, "<3>", "c@x.test")]
     check = classify_arrivals(records, EXPECTED, kill_time=None)
-    assert check == {"lost_at_server": 0, "duplicates": 0, "repeats_before_kill": 0, "arrived": 3}
+    assert check == {
+        "lost_at_server": 0,
+        "duplicates": 0,
+        "repeats_before_kill": 0,
+        "arrived": 3,
+        "why": {},
+    }
 
 
 def test_a_recipient_the_server_never_saw_is_lost():
@@ -54,12 +61,14 @@ def test_one_recipient_under_two_message_ids_is_a_duplicate_even_after_a_kill():
     records = [(KILL - 1, "<1>", "a@x.test"), (KILL + 5, "<2>", "a@x.test")]
     check = classify_arrivals(records, {"a@x.test"}, kill_time=KILL)
     assert (check["duplicates"], check["repeats_before_kill"]) == (1, 0)
+    assert check["why"] == {"another Message-ID": 1}
 
 
 def test_a_third_arrival_after_a_kill_is_a_duplicate():
     records = [(KILL - 1, "<1>", "a@x.test")] * 3
     check = classify_arrivals(records, {"a@x.test"}, kill_time=KILL)
     assert check["duplicates"] == 2
+    assert check["why"] == {"more than twice": 2}
 
 
 def test_the_sink_log_keeps_whole_lines_and_reads_the_message_id():
@@ -164,6 +173,22 @@ def test_percentiles_are_nearest_rank():
     assert benchkit.percentile([], 50) == 0.0
 
 
+@pytest.fixture
+def shared_cache(settings, monkeypatch):
+    """Redis for this process and the workers, as bench_deliveries requires (db 4, flushed)."""
+    require_redis()
+    url = "redis://127.0.0.1:6379/4"
+    monkeypatch.setenv("CACHE_URL", url)
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    }
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 def _bench(**options) -> str:
     """A real run, printed only: PostgreSQL (the test database) and real cluster processes."""
     if connection.vendor != "postgresql":
@@ -175,7 +200,7 @@ def _bench(**options) -> str:
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_real_run_sends_every_email_once_and_survives_a_killed_worker():
+def test_a_real_run_sends_every_email_once_and_survives_a_killed_worker(shared_cache):
     text = _bench(queues="deliveries", steps="floor,burst,kill", kill_count=60, smtp_latency_ms=40)
     rows = {
         cells[1]: cells
@@ -195,7 +220,7 @@ def test_a_real_run_sends_every_email_once_and_survives_a_killed_worker():
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_real_run_syncs_contacts_and_processes_webhooks_through_the_standin():
+def test_a_real_run_syncs_contacts_and_processes_webhooks_through_the_standin(shared_cache):
     text = _bench(queues="contacts,webhooks", steps="floor,burst")
     lines = [line for line in text.splitlines() if "| burst, 20 |" in line]
     assert [line.split("|")[1].strip() for line in lines] == ["contacts", "webhooks"]
@@ -225,3 +250,21 @@ def test_paced_recorders_record_every_item_once_and_none_before_its_time():
     Command()._record_paced(suite, step, recorders=3, started=started)
     assert sorted(i for i, _ in suite.seen) == list(range(40))
     assert all(at >= started + i / 200.0 for i, at in suite.seen)
+
+
+@pytest.mark.django_db
+def test_a_step_that_ran_out_of_time_leaves_no_due_rows_for_the_next_one(tmp_path):
+    from proposals.bench import DeliverySuite
+    from proposals.management.commands.bench_deliveries import Step
+
+    suite = DeliverySuite(run="t", tmp=tmp_path, base_dir=tmp_path, options={})
+    step = Step("burst", 3, workers=2, tag="t1")
+    suite.prepare(step)
+    suite.record(step, range(3))
+    suite._rows(step).filter(idempotency_key=f"bench:{step.tag}:0").update(
+        state=Delivery.State.SENT
+    )
+    suite.discard_unfinished(step)
+    assert list(suite._rows(step).values_list("state", flat=True)) == [Delivery.State.SENT]
+    suite.cleanup()
+    assert not Delivery.objects.filter(business=step.data["business"]).exists()
