@@ -69,6 +69,20 @@ def test_list_with_search_costs_the_same_for_5_and_50_rows(
         assert api.get(f"/api/v1/proposals/?{query}").status_code == 200
 
 
+def test_a_search_matching_many_clients_costs_the_same_for_5_and_50_rows(
+    api, business, key_cached, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setattr(selectors, "SEARCH_CLIENT_IDS", 2)  # the rows' own clients are checked
+    for count in (5, 45):
+        for n in range(count):
+            make_proposal(client=ClientFactory(business=business, name=f"Acme {n}"))
+        api.get("/api/v1/proposals/?search=acme")
+        # the first clients that match (more than SEARCH_CLIENT_IDS), the page
+        with django_assert_num_queries(2):
+            response = api.get("/api/v1/proposals/?search=acme")
+        assert len(response.json()["results"]) == min(25, 5 if count == 5 else 50)
+
+
 def _ids(api, search: str) -> set[int]:
     response = api.get("/api/v1/proposals/", {"search": search})
     assert response.status_code == 200, response.json()
