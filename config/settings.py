@@ -312,6 +312,8 @@ OUTBOX_WEBHOOK_RECEIPT_MAX_ATTEMPTS = env_int("OUTBOX_WEBHOOK_RECEIPT_MAX_ATTEMP
 OUTBOX_WEBHOOK_RECEIPT_BACKOFF_BASE_SECONDS = env_float(
     "OUTBOX_WEBHOOK_RECEIPT_BACKOFF_BASE_SECONDS", 15.0, minimum=0.0
 )
+# Their drains commit without waiting for the disk (integrations/kinds.py explains the risk).
+WIX_DRAIN_ASYNC_COMMIT = env_bool("WIX_DRAIN_ASYNC_COMMIT", True)
 if PRODUCTION:
     # The dashboard runs in Wix's iframe: a third-party context needs SameSite=None (+Secure).
     SESSION_COOKIE_SAMESITE = "None"

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from common import outbox
 from common.request_id import current_request_id
-from integrations.kinds import CONTACT_SYNC
+from integrations.kinds import CONTACT_SYNC, commits_without_waiting
 from integrations.models import WixContactSync
 from integrations.wix.client import WixClient, WixError
 
@@ -65,10 +65,11 @@ def contact_syncs_work(batch: outbox.Batch) -> list[WixContactSync]:
 
     Returns the rows not started (the drain's time is up): the engine gives them back.
     """
-    for index, sync in enumerate(batch.rows):
-        if batch.out_of_time():
-            return batch.rows[index:]
-        batch.count(_sync_one(sync))
+    with commits_without_waiting():
+        for index, sync in enumerate(batch.rows):
+            if batch.out_of_time():
+                return batch.rows[index:]
+            batch.count(_sync_one(sync))
     return []
 
 
@@ -77,7 +78,8 @@ def contact_sync_run(*, sync_id: int) -> str:
     rows = outbox.claim(CONTACT_SYNC, limit=1, ids=[sync_id])
     if not rows:
         return "not claimed"
-    return _sync_one(rows[0])
+    with commits_without_waiting():
+        return _sync_one(rows[0])
 
 
 def _context(sync: WixContactSync) -> dict:

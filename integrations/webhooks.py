@@ -19,7 +19,7 @@ from accounts.models import Business
 from common import outbox, ratelimit
 from common.request_id import current_request_id
 from integrations import lifecycle
-from integrations.kinds import WEBHOOK_RECEIPT
+from integrations.kinds import WEBHOOK_RECEIPT, commits_without_waiting
 from integrations.models import WebhookReceipt
 from integrations.wix.client import WixError
 from integrations.wix.webhooks import WebhookRejected, WixEvent, verify
@@ -114,10 +114,11 @@ def _store(event: WixEvent, *, body_size: int, request_id: str) -> WebhookReceip
 def webhook_receipts_work(batch: outbox.Batch) -> list[WebhookReceipt]:
     """The kind's work: process each claimed receipt in arrival order; one receipt's failure
     never stops the rest. Returns the receipts not started (the drain's time is up)."""
-    for index, receipt in enumerate(batch.rows):
-        if batch.out_of_time():
-            return batch.rows[index:]
-        batch.count(_process_one(receipt))
+    with commits_without_waiting():
+        for index, receipt in enumerate(batch.rows):
+            if batch.out_of_time():
+                return batch.rows[index:]
+            batch.count(_process_one(receipt))
     return []
 
 
@@ -127,7 +128,8 @@ def webhook_process(*, receipt_id: int) -> str:
     if not rows:
         log.info("wix_webhook_not_claimed", receipt_id=receipt_id)
         return "not claimed"
-    return _process_one(rows[0])
+    with commits_without_waiting():
+        return _process_one(rows[0])
 
 
 def webhook_receipts_interrupted(ids: list[int], *, now) -> int:

@@ -1,5 +1,6 @@
 import threading
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -83,6 +84,15 @@ def wix(_standin_server, settings):
     yield standin
     standin.reset()
     reset_transport()
+
+
+@pytest.fixture
+def longest_backoff(monkeypatch):
+    """Retries wait the top of their full-jitter range: a jitter near 0 would make a failed row
+    due again at once, and the same drain would claim it again (as it may in production)."""
+    from common import backoff
+
+    monkeypatch.setattr(backoff, "random", SimpleNamespace(uniform=lambda low, high: high))
 
 
 @pytest.fixture(autouse=True)

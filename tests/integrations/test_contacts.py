@@ -243,7 +243,9 @@ def test_no_sync_for_an_uninstalled_business(wix, send):
 
 
 @pytest.mark.django_db
-def test_a_hanging_wix_is_cut_at_the_deadline_and_the_worker_moves_on(wix, send, settings):
+def test_a_hanging_wix_is_cut_at_the_deadline_and_the_worker_moves_on(
+    wix, send, settings, longest_backoff
+):
     settings.WIX_CALL_DEADLINE = 0.8
     send(ClientFactory())
     send(ClientFactory())
@@ -286,7 +288,9 @@ def test_a_failed_enqueue_after_commit_never_fails_the_send(wix, send, monkeypat
 
 
 @pytest.mark.django_db
-def test_an_unexpected_error_is_recorded_and_retried_then_given_up(wix, send, monkeypatch):
+def test_an_unexpected_error_is_recorded_and_retried_then_given_up(
+    wix, send, monkeypatch, longest_backoff
+):
     from integrations.wix.client import WixClient
 
     # Wix answers 200 with a contact that has no id: a KeyError deep in the upsert.

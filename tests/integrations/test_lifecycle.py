@@ -86,8 +86,13 @@ def test_an_accepted_proposal_does_not_block_the_purge(settings):
 INSTANCE = "lifecycle-order-0001"
 
 
+# One base for every event time of a test run: read from the clock per call, two times of one
+# test could fall in different seconds.
+_BASE = timezone.now().replace(microsecond=0) - timedelta(days=1)
+
+
 def _at(minutes: int):
-    return timezone.now().replace(microsecond=0) - timedelta(days=1) + timedelta(minutes=minutes)
+    return _BASE + timedelta(minutes=minutes)
 
 
 @pytest.mark.django_db

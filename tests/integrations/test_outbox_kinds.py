@@ -126,7 +126,7 @@ def test_four_drains_at_once_never_take_the_same_contact_sync(settings, monkeypa
 
 @pytest.mark.django_db
 def test_a_poison_receipt_is_given_up_after_its_attempts_and_never_blocks_its_batch(
-    settings, monkeypatch
+    settings, monkeypatch, longest_backoff
 ):
     settings.OUTBOX_WEBHOOK_RECEIPT_MAX_ATTEMPTS = 3
     first, poison, *rest = _receipts(4)
@@ -156,7 +156,9 @@ def test_a_poison_receipt_is_given_up_after_its_attempts_and_never_blocks_its_ba
 
 
 @pytest.mark.django_db
-def test_a_poison_contact_sync_is_given_up_and_never_blocks_its_batch(settings, monkeypatch):
+def test_a_poison_contact_sync_is_given_up_and_never_blocks_its_batch(
+    settings, monkeypatch, longest_backoff
+):
     settings.OUTBOX_CONTACT_SYNC_MAX_ATTEMPTS = 2
     poison, *rest = _syncs(3)
 
@@ -279,9 +281,10 @@ def test_a_drain_costs_the_same_few_queries_per_row_for_5_and_40_rows(kind, monk
             assert outbox.drain(kind)["claimed"] == n
         counts[n] = len(queries.captured_queries)
     per_row = (counts[40] - counts[5]) / 35
-    # One UPDATE writes the outcome and counts the attempt; the claim is per batch.
+    # One UPDATE writes the outcome and counts the attempt; per batch: the claim and its load,
+    # the commit mode set and restored, the last (empty) claim.
     assert per_row == 1, counts
-    assert counts[5] <= 5 + 4, counts
+    assert counts[5] <= 5 + 6, counts
 
 
 @pytest.mark.django_db

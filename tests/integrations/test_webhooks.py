@@ -343,7 +343,7 @@ def test_a_late_removal_from_before_the_reinstall_is_ignored(post, wix):
 
 
 @pytest.mark.django_db
-def test_a_wix_outage_during_install_is_retried_later(post, wix, settings):
+def test_a_wix_outage_during_install_is_retried_later(post, wix, settings, longest_backoff):
     settings.WIX_MAX_ATTEMPTS = 1
     wix.faults(outage=True, paths=["/apps", "/site-properties"])
     post(signed())
