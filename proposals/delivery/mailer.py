@@ -18,11 +18,12 @@ from email.utils import formataddr, parseaddr
 import structlog
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend
 from django.core.validators import validate_email
 from django.template.loader import render_to_string
 
+from common.text import one_line
 from proposals.models import Delivery, ProposalSettings
 
 log = structlog.get_logger(__name__)
@@ -130,13 +131,16 @@ def build_message(delivery: Delivery) -> EmailMultiAlternatives:
         client=context["client_name"] or "Your client",
     )
     from_name, from_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
-    display = f"{business_name} via {from_name}" if delivery.kind in CLIENT_KINDS else from_name
+    # Names saved before they were cleaned on save (or from Wix) still reach headers: one line.
+    display = (
+        one_line(f"{business_name} via {from_name}") if delivery.kind in CLIENT_KINDS else from_name
+    )
     headers = {"Message-ID": delivery.message_id or message_id_for(delivery)}
     reply_to = []
     if delivery.kind in CLIENT_KINDS and delivery.business.owner_email:
         reply_to = [delivery.business.owner_email]
     message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
+        subject=one_line(subject),
         body=render_to_string(f"emails/{delivery.kind}.txt", context),
         from_email=formataddr((display, from_address)),
         to=[delivery.recipient],
@@ -364,6 +368,9 @@ def classify(exc: BaseException) -> DeliveryError:
         return DeliveryError(
             f"mail server connection failed ({exc.__class__.__name__})", permanent=False
         )
+    if isinstance(exc, BadHeaderError):
+        # A header value with a line break (a name or subject): the email cannot be built.
+        return DeliveryError(f"an email header could not be built: {exc}", permanent=True)
     if isinstance(exc, ValueError | UnicodeError):
         # Raised while encoding the address headers: the address itself is unusable.
         return DeliveryError("invalid email address", permanent=True)

@@ -123,3 +123,22 @@ def test_an_invalid_address_is_permanent_without_a_connection(silent_smtp_server
     assert caught.value.permanent is True
     assert caught.value.message == "invalid email address"
     assert silent_smtp_server.connections == []
+
+
+def test_a_brand_name_saved_with_a_line_break_still_builds_a_sendable_email(delivery_settings):
+    """A row saved before names were cleaned on save: the email goes out, on one line."""
+    delivery = proposal_delivery()
+    ProposalSettings.objects.create(business=delivery.business, brand_name="Acme\r\nStudio")
+    message = mailer.build_message(delivery)
+    assert message.from_email.startswith("Acme Studio via Proposals")
+    assert "\n" not in message.subject and "Acme Studio" in message.subject
+    message.message()  # every header can be encoded (this raised BadHeaderError)
+
+
+def test_a_header_that_cannot_be_built_is_reported_as_that_not_as_a_bad_address():
+    from django.core.mail import BadHeaderError
+
+    error = mailer.classify(BadHeaderError("Header values can't contain newlines"))
+    assert error.permanent
+    assert "header" in error.message
+    assert "address" not in error.message
