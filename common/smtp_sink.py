@@ -4,9 +4,10 @@ Run as its own process, so the benchmark's client loops and the server do not sh
 
     python -m common.smtp_sink --port 2525 --out /tmp/sink.tsv [--delay-ms 20]
 
-Each accepted message appends one line ``<unix time>\\t<Message-ID>\\t<recipients>`` (flushed
-before the 250 is answered, so a line exists for every message a client saw accepted). The
-first line of stdout is ``ready <port>`` once it listens. SIGTERM stops it.
+Each accepted message appends one line ``<unix time>\\t<Message-ID>\\t<recipients>``: the time
+its DATA was complete, flushed before the 250 is answered (so a line exists for every message a
+client saw accepted). The first line of stdout is ``ready <port>`` once it listens. SIGTERM
+stops it.
 """
 
 import argparse
@@ -33,9 +34,12 @@ class Sink:
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
+        # The time the whole message was here: a sender killed while waiting for the 250
+        # has handed it over all the same.
+        received_at = time.time()
         if self.delay:
             await asyncio.sleep(self.delay)  # a remote server's think time, per message
-        line = f"{time.time():.6f}\t{message_id(envelope.content)}\t{','.join(envelope.rcpt_tos)}\n"
+        line = f"{received_at:.6f}\t{message_id(envelope.content)}\t{','.join(envelope.rcpt_tos)}\n"
         with self.lock:
             self.out.write(line)
             self.out.flush()
