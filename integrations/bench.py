@@ -128,12 +128,16 @@ class _StandinSuite:
     def retried(self, step) -> int:
         return self._rows(step).filter(attempt_count__gt=1).count()
 
+    def discard_unfinished(self, step) -> None:
+        self._rows(step).filter(status__in=self.unfinished).delete()
+
 
 @benchkit.register("contacts")
 class ContactSyncSuite(_StandinSuite):
     """Contact syncs: ``contact_sync_request`` → drain → query + create at the stand-in."""
 
     title = "contact syncs"
+    unfinished = (WixContactSync.Status.PENDING, WixContactSync.Status.RUNNING)
 
     def prepare(self, step) -> None:
         """Businesses and their clients (fixtures, written in bulk: not what is timed)."""
@@ -232,6 +236,7 @@ class WebhookSuite(_StandinSuite):
     """Webhook receipts: ``webhook_receive`` (signed installs) → drain → install + 2 Wix calls."""
 
     title = "webhook receipts"
+    unfinished = (WebhookReceipt.Status.PENDING, WebhookReceipt.Status.PROCESSING)
 
     def prepare(self, step) -> None:
         """Signed bodies made beforehand: signing is the sender's cost, not ours."""
