@@ -7,6 +7,7 @@ secret are refused by the algorithm list before any key is used.
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,11 +16,15 @@ import jwt
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
+from integrations.wix.ids import is_wix_id
+
 # Wix's clock and ours may disagree a little.
 LEEWAY_SECONDS = 60
 # Wix retries a delivery for about 47 hours; anything signed longer ago is a replay, refused
 # even after its receipt (and so its dedup key) has been deleted by retention.
 MAX_AGE_SECONDS = 72 * 3600
+# Wix event names: "AppInstalled", "PaidPlanChanged", "wix.contacts.v4.contact_created" …
+_EVENT_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
 
 
 class WebhookRejected(Exception):
@@ -77,6 +82,8 @@ def verify(body: bytes) -> WixEvent:
         raise WebhookRejected(f"missing_claim_{exc.claim}") from None
     except jwt.InvalidTokenError as exc:
         raise WebhookRejected(f"invalid_token_{exc.__class__.__name__}") from None
+    except RecursionError:  # signed JSON nested past the parser's limit
+        raise WebhookRejected("malformed_data_claim") from None
     # PyJWT has checked that ``iat`` is a number (and not in the future).
     if time.time() - float(claims["iat"]) > MAX_AGE_SECONDS:
         raise WebhookRejected("stale", status=401)
@@ -99,12 +106,20 @@ def _unpack(claims: dict, token: str) -> WixEvent:
     envelope = _json_object(claims.get("data"), "malformed_data_claim")
     event_type = envelope.get("eventType")
     instance_id = envelope.get("instanceId")
-    if not isinstance(event_type, str) or not event_type or len(event_type) > 64:
+    if not isinstance(event_type, str) or not _EVENT_TYPE.fullmatch(event_type):
         raise WebhookRejected("missing_event_type")
-    if not isinstance(instance_id, str) or not instance_id or len(instance_id) > 64:
+    if not is_wix_id(instance_id):
         raise WebhookRejected("missing_instance_id")
     data = _json_object(envelope.get("data") or "{}", "malformed_event_data")
-    event_id = envelope.get("eventId") or (envelope.get("metadata") or {}).get("eventId")
+    metadata = envelope.get("metadata")
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        raise WebhookRejected("malformed_metadata")
+    if _holds_nul(envelope) or _holds_nul(data):
+        # PostgreSQL's text and jsonb cannot hold U+0000: refused as input, not a failed write.
+        raise WebhookRejected("nul_in_payload")
+    event_id = envelope.get("eventId") or metadata.get("eventId")
     # A redelivery repeats the event id; without one, the exact same signed body.
     source = f"id:{event_id}" if event_id else f"body:{token}"
     dedup_key = hashlib.sha256(source.encode()).hexdigest()
@@ -123,7 +138,30 @@ def _occurred_at(data: dict, claims: dict) -> datetime:
     for key in ("operationTimeStamp", "timeStamp", "timestamp", "eventTime"):
         value = data.get(key)
         if isinstance(value, str):
-            parsed = parse_datetime(value.replace("Z", "+00:00"))
-            if parsed is not None:
-                return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return datetime.fromtimestamp(int(claims["iat"]), tz=UTC)
+            try:
+                parsed = parse_datetime(value.replace("Z", "+00:00"))
+                if parsed is not None:
+                    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+                    return parsed.astimezone(UTC)
+            except (ValueError, OverflowError):  # month 13, hour 25, past the calendar
+                raise WebhookRejected("bad_timestamp") from None
+    try:
+        return datetime.fromtimestamp(int(claims["iat"]), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise WebhookRejected("bad_timestamp") from None
+
+
+def _holds_nul(value: object) -> bool:
+    """True when any string in ``value`` (keys included, at any depth) holds U+0000."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False

@@ -474,3 +474,42 @@ def test_the_sweep_issues_the_same_queries_for_5_and_50_lost_receipts(django_ass
     with django_assert_num_queries(len(five.captured_queries)):
         assert swept() == {"recovered": 50, "drain": True}
     assert queued_drains() == [KIND]
+
+
+def _signed_envelope(**envelope_overrides) -> str:
+    claims = webhook_claims(event_type="AppInstalled", instance_id=INSTANCE_ID)
+    envelope = json.loads(claims["data"]) | envelope_overrides
+    return sign_webhook({**claims, "data": json.dumps(envelope)})
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (lambda: signed(event_type="App\x00Installed"), "missing_event_type"),
+        (lambda: signed(instance_id="inst\x00ance"), "missing_instance_id"),
+        (lambda: signed(data={"note": "nul \x00 inside"}), "nul_in_payload"),
+        (lambda: signed(data={"k\x00ey": 1}), "nul_in_payload"),
+        (lambda: _signed_envelope(metadata="not an object"), "malformed_metadata"),
+        (lambda: _signed_envelope(metadata=["a", "list"]), "malformed_metadata"),
+        (lambda: signed(data={"operationTimeStamp": "2026-13-45T10:00:00Z"}), "bad_timestamp"),
+        (lambda: signed(data={"operationTimeStamp": "0001-01-01T00:00:00+23:00"}), "bad_timestamp"),
+    ],
+    ids=[
+        "nul-event-type",
+        "nul-instance-id",
+        "nul-in-data",
+        "nul-in-a-key",
+        "metadata-string",
+        "metadata-list",
+        "impossible-date",
+        "before-the-calendar",
+    ],
+)
+def test_a_validly_signed_but_impossible_webhook_is_a_4xx_stored_as_rejected(post, body, reason):
+    response = post(body())
+    assert response.status_code == 400
+    receipt = WebhookReceipt.objects.get()
+    assert receipt.status == WebhookReceipt.Status.REJECTED
+    assert receipt.rejected_reason == reason
+    assert not Business.objects.exists()
