@@ -42,6 +42,26 @@ class RemoveIndexConcurrently(postgres_operations.RemoveIndexConcurrently):
         return super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
+class _PostgresOnly:
+    """Runs the operation on PostgreSQL only (GIN, trigram operator classes); nothing elsewhere."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+class AddPostgresIndexConcurrently(_PostgresOnly, AddIndexConcurrently):
+    """A PostgreSQL-only index: built concurrently there, skipped elsewhere."""
+
+
+class RemovePostgresIndexConcurrently(_PostgresOnly, RemoveIndexConcurrently):
+    """A PostgreSQL-only index dropped concurrently; it never existed elsewhere."""
+
+
 def add_raw_index(name: str, on: str) -> RunPython:
     """An index on a table whose model is not ours (a library's), as raw SQL.
 

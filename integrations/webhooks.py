@@ -231,7 +231,7 @@ def _handle(receipt: WebhookReceipt) -> tuple[Business | None, str]:
         business = lifecycle.business_uninstall(
             instance_id=receipt.instance_id, occurred_at=occurred_at
         )
-        return business, Status.PROCESSED if business else Status.IGNORED
+        return business, Status.PROCESSED
     if kind in lifecycle.PLAN_KINDS:
         business = Business.objects.filter(instance_id=receipt.instance_id).first()
         if business is None:

@@ -12,18 +12,6 @@ from django.db.models.functions import Upper
 import common.migration_ops as ops
 
 
-class AddPostgresIndexConcurrently(ops.AddIndexConcurrently):
-    """A PostgreSQL-only index (GIN, trigram operator class): built concurrently, or skipped."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-
-
 def _trigram(field: str, name: str) -> GinIndex:
     return GinIndex(OpClass(Upper(field), name="gin_trgm_ops"), name=name)
 
@@ -35,16 +23,16 @@ class Migration(migrations.Migration):
 
     operations = [
         TrigramExtension(),  # CREATE EXTENSION IF NOT EXISTS pg_trgm; nothing on SQLite
-        AddPostgresIndexConcurrently(
+        ops.AddPostgresIndexConcurrently(
             model_name="proposal", index=_trigram("title", "proposal_title_trgm")
         ),
-        AddPostgresIndexConcurrently(
+        ops.AddPostgresIndexConcurrently(
             model_name="client", index=_trigram("name", "client_name_trgm")
         ),
-        AddPostgresIndexConcurrently(
+        ops.AddPostgresIndexConcurrently(
             model_name="client", index=_trigram("email", "client_email_trgm")
         ),
-        AddPostgresIndexConcurrently(
+        ops.AddPostgresIndexConcurrently(
             model_name="client", index=_trigram("company", "client_company_trgm")
         ),
     ]

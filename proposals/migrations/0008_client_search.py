@@ -18,21 +18,6 @@ from django.db.models.functions import Upper
 
 import common.migration_ops as ops
 
-
-class _PostgresOnly:
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-
-
-class RemovePostgresIndexConcurrently(_PostgresOnly, ops.RemoveIndexConcurrently):
-    """Dropped concurrently on PostgreSQL; it never existed elsewhere."""
-
-
 SEARCH_INDEX = "client_business_search_trgm"
 # IF NOT EXISTS: the seeded benchmark database may already have it, built by hand under this
 # name to measure the search before this migration ran there.
@@ -81,7 +66,7 @@ class Migration(migrations.Migration):
                 migrations.RunPython(_create_search_index, _drop_search_index, elidable=False)
             ],
         ),
-        RemovePostgresIndexConcurrently(model_name="client", name="client_name_trgm"),
-        RemovePostgresIndexConcurrently(model_name="client", name="client_email_trgm"),
-        RemovePostgresIndexConcurrently(model_name="client", name="client_company_trgm"),
+        ops.RemovePostgresIndexConcurrently(model_name="client", name="client_name_trgm"),
+        ops.RemovePostgresIndexConcurrently(model_name="client", name="client_email_trgm"),
+        ops.RemovePostgresIndexConcurrently(model_name="client", name="client_company_trgm"),
     ]
