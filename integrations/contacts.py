@@ -4,7 +4,8 @@ The row is written in the transaction that sends or accepts the proposal (signal
 a drain of the ``contact_sync`` kind is requested on commit; the outbox engine (common.outbox)
 claims due rows in batches with a lease, takes back rows whose worker died and retries on its
 one policy. Two drains never hold the same row, and the upsert (query by email → create → a 409
-names the existing contact) never creates a duplicate even when an answer was lost.
+``DUPLICATE_CONTACT_EXISTS`` names the existing contact, which is adopted) never creates a
+duplicate even when an answer was lost.
 """
 
 import time
@@ -153,6 +154,11 @@ def _contact_info(client) -> dict:
     return info
 
 
+# Wix answers a create whose email a contact already has with 409 and this code (older
+# documentation and clients spell it without the final S; both are accepted).
+DUPLICATE_CONTACT_CODES = frozenset({"DUPLICATE_CONTACT_EXISTS", "DUPLICATE_CONTACT_EXIST"})
+
+
 def _upsert(wix: WixClient, client) -> str:
     found = wix.query_contacts_by_email(client.email.lower())
     if found:
@@ -160,11 +166,24 @@ def _upsert(wix: WixClient, client) -> str:
     try:
         return wix.create_contact(_contact_info(client))["id"]
     except WixError as exc:
-        # Created by an earlier attempt whose answer was lost, or by someone else.
-        duplicate = exc.data.get("duplicateContactId")
-        if exc.status == 409 and exc.code == "DUPLICATE_CONTACT_EXIST" and duplicate:
-            return str(duplicate)
-        raise
+        duplicate = _duplicate_contact_id(exc)
+        if duplicate is None:
+            raise
+        # Created by an earlier attempt whose answer was lost, or by someone else (or the
+        # query missed it): the contact Wix names is adopted, never created twice.
+        log.info("wix_contact_adopted", wix_contact_id=duplicate, code=exc.code)
+        return duplicate
+
+
+def _duplicate_contact_id(exc: WixError) -> str | None:
+    """The existing contact a refused create names: keyed on the 409 and the id, whichever
+    spelling of the code came with them (a 409 naming no contact is not adopted)."""
+    duplicate = exc.data.get("duplicateContactId")
+    if exc.status != 409 or not isinstance(duplicate, str) or not duplicate.strip():
+        return None
+    if exc.code and exc.code not in DUPLICATE_CONTACT_CODES:
+        log.warning("wix_contact_duplicate_code_unknown", code=exc.code)
+    return duplicate.strip()[:64]
 
 
 def _retry_or_fail(

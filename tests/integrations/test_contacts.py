@@ -1,6 +1,7 @@
 """Clients become Wix contacts after a proposal is sent or accepted: once, through outages."""
 
 import time
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection, transaction
@@ -144,6 +145,68 @@ def test_a_lost_create_answer_resolves_to_the_contact_through_the_409(wix, send)
     (contact,) = wix.contacts(client.business.instance_id)
     assert WixContactSync.objects.get().wix_contact_id == contact["id"]
     assert wix.count(CREATE) == 2
+
+
+@pytest.mark.django_db
+def test_the_stand_in_answers_a_duplicate_create_as_wix_does(wix, business):
+    from integrations.wix.client import WixClient, WixError
+
+    client = WixClient.for_business(business)
+    info = {"emails": {"items": [{"email": "twice@example.org"}]}}
+    first = client.create_contact(info)
+    with pytest.raises(WixError) as raised:
+        client.create_contact(info)
+    error = raised.value
+    assert (error.status, error.code, error.permanent) == (409, "DUPLICATE_CONTACT_EXISTS", True)
+    assert error.data["duplicateContactId"] == first["id"]
+    assert error.data["duplicateEmail"] == "twice@example.org"
+
+
+class _WixMissingTheContact:
+    """A Wix whose query does not find the contact (its search lags) but whose create names
+    it in the 409, with ``code`` spelled as given."""
+
+    def __init__(self, *, code: str, data: dict, status: int = 409) -> None:
+        self.error = {"code": code, "data": data, "status": status}
+        self.creates = 0
+
+    def query_contacts_by_email(self, email: str) -> list:
+        return []
+
+    def create_contact(self, info: dict) -> dict:
+        from integrations.wix.client import WixError
+
+        self.creates += 1
+        raise WixError(
+            "refused",
+            permanent=True,
+            status=self.error["status"],
+            code=self.error["code"],
+            data=self.error["data"],
+        )
+
+
+@pytest.mark.parametrize(
+    "code", ["DUPLICATE_CONTACT_EXISTS", "DUPLICATE_CONTACT_EXIST", "", "SOMETHING_NEW"]
+)
+def test_a_409_naming_the_contact_adopts_it_whatever_the_code_spelling(code):
+    wix = _WixMissingTheContact(code=code, data={"duplicateContactId": "c-123"})
+    client = SimpleNamespace(email="Known@Example.org", name="Ada L", company="")
+    assert contacts._upsert(wix, client) == "c-123"
+    assert wix.creates == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "data"),
+    [(409, {}), (409, {"duplicateContactId": ""}), (409, {"duplicateContactId": 7}), (400, {})],
+)
+def test_a_refused_create_naming_no_contact_is_not_adopted(status, data):
+    from integrations.wix.client import WixError
+
+    wix = _WixMissingTheContact(code="DUPLICATE_CONTACT_EXISTS", data=data, status=status)
+    client = SimpleNamespace(email="known@example.org", name="Ada", company="")
+    with pytest.raises(WixError):
+        contacts._upsert(wix, client)
 
 
 @pytest.mark.django_db

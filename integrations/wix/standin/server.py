@@ -7,7 +7,7 @@ API (as documented by Wix, reduced to what the app uses):
     POST /oauth2/token                       client credentials → access token (4 h)
     GET  /apps/v1/instance                   app instance + site
     GET  /site-properties/v4/properties      site properties
-    POST /contacts/v4/contacts               create (409 DUPLICATE_CONTACT_EXIST on same email)
+    POST /contacts/v4/contacts               create (409 DUPLICATE_CONTACT_EXISTS on same email)
     POST /contacts/v4/contacts/query         filter by ``info.emails.email``
 Control (for tests and demos):
     GET  /__stats                            requests counted per "METHOD /path"
@@ -355,20 +355,7 @@ class Handler(BaseHTTPRequestHandler):
                 contacts = state.contacts[instance_id]
                 for contact in contacts.values():
                     if emails and contact["primaryInfo"]["email"] in emails:
-                        return (
-                            409,
-                            {
-                                "message": "Contact with this email already exists",
-                                "details": {
-                                    "applicationError": {
-                                        "code": "DUPLICATE_CONTACT_EXIST",
-                                        "description": "Duplicate contact",
-                                        "data": {"duplicateContactId": contact["id"]},
-                                    }
-                                },
-                            },
-                            {},
-                        )
+                        return 409, _duplicate_contact(contact), {}
                 now = datetime.now(UTC).isoformat()
                 contact = {
                     "id": str(uuid.uuid4()),
@@ -401,6 +388,23 @@ class Handler(BaseHTTPRequestHandler):
             )
 
         return self._api(body, work)
+
+
+def _duplicate_contact(contact: dict) -> dict:
+    """Wix's answer to a create whose email a contact already has (HTTP 409)."""
+    return {
+        "message": "Contact with this email already exists",
+        "details": {
+            "applicationError": {
+                "code": "DUPLICATE_CONTACT_EXISTS",
+                "description": "Duplicate contact",
+                "data": {
+                    "duplicateContactId": contact["id"],
+                    "duplicateEmail": contact["primaryInfo"]["email"],
+                },
+            }
+        },
+    }
 
 
 class StandinServer(ThreadingHTTPServer):
