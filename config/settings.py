@@ -382,8 +382,9 @@ READYZ_REQUIRE_CLUSTER = env_bool("READYZ_REQUIRE_CLUSTER", True)
 OUTBOX_DEFAULTS = {
     "MAX_ATTEMPTS": 8,
     "MAX_AGE_SECONDS": 2 * 86400,
-    "BACKOFF_BASE_SECONDS": 30.0,
-    "BACKOFF_CAP_SECONDS": 3600.0,
+    # Read from the environment so that `manage.py chaos` can compress time (as for emails).
+    "BACKOFF_BASE_SECONDS": env_float("OUTBOX_BACKOFF_BASE_SECONDS", 30.0, minimum=0.0),
+    "BACKOFF_CAP_SECONDS": env_float("OUTBOX_BACKOFF_CAP_SECONDS", 3600.0, minimum=0.0),
     "LEASE_SECONDS": Q_TIMEOUT + 30,
     "BATCH_SIZE": env_int("OUTBOX_BATCH_SIZE", 50, minimum=1),
     "DRAIN_SECONDS": env_float("OUTBOX_DRAIN_SECONDS", min(20.0, Q_TIMEOUT / 4), minimum=0.1),
