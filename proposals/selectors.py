@@ -505,3 +505,22 @@ def public_page_state(*, version: ProposalVersion) -> str:
 
 def version_totals(*, version: ProposalVersion, selected_keys: set[str] | None = None) -> Totals:
     return rules.snapshot_totals(version.snapshot, selected_keys)
+
+
+def newer_version_for(*, version: ProposalVersion) -> ProposalVersion | None:
+    """The proposal's current version, for the page of an older one to link to.
+
+    Only when it went to the same address: a link holder never reaches a version that was
+    sent to someone else (the client's email changed between the sends).
+    """
+    current_id = version.proposal.current_version_id
+    if current_id is None or current_id == version.pk:
+        return None
+    newer = (
+        ProposalVersion.objects.filter(pk=current_id, token_revoked_at__isnull=True)
+        .only("pk", "number", "token", "recipient_email", "sent_at")
+        .first()
+    )
+    if newer is None or newer.recipient_email.lower() != version.recipient_email.lower():
+        return None
+    return newer

@@ -1,14 +1,18 @@
 """The client's proposal page (``/p/<token>``): read, tick options, accept or decline.
 
 Every response is ``noindex`` and sends no referrer (the token is the only key to the page).
+A signed-in member of the business that sent the proposal sees the page read-only: answering
+is the client's (an owner accepting "as the client" would sign in their client's name).
 """
 
+import structlog
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_http_methods, require_safe
 
+from accounts.models import Membership
 from proposals import selectors, services
 from proposals.forms import AcceptForm, DeclineForm, apply_validation_error
 from proposals.models import ProposalVersion
@@ -20,6 +24,8 @@ from proposals.views._helpers import (
     rate_limited,
     user_agent,
 )
+
+log = structlog.get_logger(__name__)
 
 # States that are not an open proposal, with the HTTP status their page answers.
 STATE_STATUS = {
@@ -54,36 +60,74 @@ def _version_or_404(request: HttpRequest, token: str) -> tuple[ProposalVersion |
     if version is None:
         return None, _not_found(request)
     business = getattr(request, "business", None)
-    if business is not None and business.pk != version.business_id:
+    if (
+        business is not None
+        and business.pk != version.business_id
+        and not _is_member(request, version)
+    ):
         return None, _not_found(request, signed_in_elsewhere=True)
     return version, None
 
 
-def _is_own_business(request: HttpRequest, version: ProposalVersion) -> bool:
+def _is_member(request: HttpRequest, version: ProposalVersion) -> bool:
+    """Whether the signed-in user works for the business that sent this proposal.
+
+    Any membership counts, not only the business chosen in the dashboard: a user of two
+    businesses opening the other one's link is still its member, never its client. Cached on
+    the request (the page asks more than once).
+    """
+    cached = getattr(request, "_proposal_member_of", None)
+    if cached is not None and cached[0] == version.business_id:
+        return cached[1]
     business = getattr(request, "business", None)
-    return business is not None and business.pk == version.business_id
+    user = getattr(request, "user", None)
+    if business is not None and business.pk == version.business_id:
+        member = True
+    elif user is None or not user.is_authenticated:
+        member = False
+    else:
+        member = Membership.objects.filter(user=user, business_id=version.business_id).exists()
+    request._proposal_member_of = (version.business_id, member)
+    return member
 
 
 def _state_page(request: HttpRequest, version: ProposalVersion, state: str, status=None):
     proposal = version.proposal
-    acceptance = None
+    snapshot = version.snapshot
+    context = {
+        "state": state,
+        "version": version,
+        "token": version.token,
+        "snapshot": snapshot,
+        "brand": snapshot.get("business", {}),
+        "proposal": proposal,
+        "member_view": _is_member(request, version),
+    }
     if state == "accepted":
-        acceptance = getattr(proposal, "acceptance", None)
+        context.update(_accepted_content(version))
+    elif state == "superseded":
+        context["newer_version"] = selectors.newer_version_for(version=version)
     return no_index(
-        render(
-            request,
-            "public/state.html",
-            {
-                "state": state,
-                "version": version,
-                "snapshot": version.snapshot,
-                "brand": version.snapshot.get("business", {}),
-                "proposal": proposal,
-                "acceptance": acceptance,
-            },
-            status=status or STATE_STATUS.get(state, 410),
-        )
+        render(request, "public/state.html", context, status=status or STATE_STATUS.get(state, 410))
     )
+
+
+def _accepted_content(version: ProposalVersion) -> dict:
+    """What the client signed: the version's sections with their choices, totals, signature.
+
+    The totals are computed from the frozen snapshot and the recorded choices, by the rules
+    that computed the accepted total, so the page and the signature can never disagree.
+    """
+    acceptance = getattr(version.proposal, "acceptance", None)
+    if acceptance is None or acceptance.version_id != version.pk:
+        return {"acceptance": None}
+    selected = set(acceptance.selected_item_keys)
+    totals = selectors.version_totals(version=version, selected_keys=selected)
+    return {
+        "acceptance": acceptance,
+        "totals": totals,
+        "sections": public_items(version.snapshot, totals, selected),
+    }
 
 
 def _proposal_page(
@@ -94,6 +138,7 @@ def _proposal_page(
     accept_form: AcceptForm | None = None,
     decline_form: DeclineForm | None = None,
     status: int = 200,
+    refused_member: bool = False,
 ) -> HttpResponse:
     snapshot = version.snapshot
     totals = selectors.version_totals(version=version, selected_keys=selected)
@@ -103,6 +148,9 @@ def _proposal_page(
             "public/proposal.html",
             {
                 "preview": False,
+                "member_view": _is_member(request, version),
+                "refused_member": refused_member,
+                "proposal": version.proposal,
                 "version": version,
                 "token": version.token,
                 "snapshot": snapshot,
@@ -119,13 +167,17 @@ def _proposal_page(
     )
 
 
-@require_GET
+@require_safe
 def proposal_page(request: HttpRequest, token: str) -> HttpResponse:
     version, missing = _version_or_404(request, token)
     if missing is not None:
         return missing
     state = selectors.public_page_state(version=version)
-    if state not in ("withdrawn", "unavailable") and not _is_own_business(request, version):
+    if (
+        request.method == "GET"
+        and state not in ("withdrawn", "unavailable")
+        and not _is_member(request, version)
+    ):
         # The business opening its own link is not its client reading it.
         services.proposal_mark_viewed(
             version=version, ip=client_ip(request), user_agent=user_agent(request)
@@ -148,11 +200,28 @@ def _answer_guard(request: HttpRequest, token: str):
     state = selectors.public_page_state(version=version)
     if state != "open":
         return None, _state_page(request, version, state, status=409)
+    if _is_member(request, version):
+        # The business cannot answer for its client: the same page, read-only, says so.
+        log.info(
+            "proposal_answer_refused_member",
+            proposal_id=version.proposal_id,
+            user_id=request.user.pk,
+        )
+        return None, _proposal_page(
+            request, version, selected=None, status=403, refused_member=True
+        )
     return version, None
 
 
-@require_POST
+def _to_page(token: str) -> HttpResponse:
+    """GET on an answer address (a reload, a bookmark, a shared link): the proposal page."""
+    return no_index(redirect("public:proposal", token=token))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
 def proposal_accept(request: HttpRequest, token: str) -> HttpResponse:
+    if request.method != "POST":
+        return _to_page(token)
     selected = set(request.POST.getlist("item"))
     if "update_total" in request.POST:
         # The no-JavaScript "Update total" button: show the new total, accept nothing.
@@ -189,8 +258,10 @@ def proposal_accept(request: HttpRequest, token: str) -> HttpResponse:
     return _proposal_page(request, version, selected=selected, accept_form=form, status=400)
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def proposal_decline(request: HttpRequest, token: str) -> HttpResponse:
+    if request.method != "POST":
+        return _to_page(token)
     version, refused = _answer_guard(request, token)
     if refused is not None:
         return refused

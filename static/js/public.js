@@ -7,6 +7,13 @@
   // After a refused submit, take keyboard and screen-reader users to the first problem.
   var invalid = document.querySelector('[aria-invalid="true"]');
   if (invalid) invalid.focus();
+  // A refused answer is shown at the /accept or /decline address it was posted to; put the
+  // page's own address in the bar so a reload or a bookmark opens the page, not a re-post.
+  var page = document.querySelector("[data-page-url]");
+  var canonical = page && page.getAttribute("data-page-url");
+  if (canonical && window.history.replaceState && window.location.pathname !== canonical) {
+    window.history.replaceState(null, "", canonical);
+  }
   var form = document.querySelector("[data-totals-form]");
   if (!form) return;
   var currency = form.getAttribute("data-currency");
@@ -44,6 +51,8 @@
       var cell = form.querySelector('[data-sum="' + name + '"]');
       if (cell) cell.textContent = format(sums[name]);
     });
+    var discountLine = form.querySelector("[data-discount-line]");
+    if (discountLine) discountLine.hidden = sums.discount === 0;
   }
 
   form.addEventListener("change", function (event) {

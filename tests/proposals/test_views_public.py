@@ -243,11 +243,6 @@ def test_draft_has_no_public_page(client):
     assert client.get(reverse("public:proposal", args=["x" * 43])).status_code == 404
 
 
-def test_get_on_answer_urls_is_refused(client):
-    _, version = make_sent_proposal()
-    assert client.get(reverse("public:accept", args=[version.token])).status_code == 405
-
-
 def _sent_with_items(count: int):
     items = [item(f"Line {n}", "1", "10.00", optional=n % 2 == 1) for n in range(count)]
     return make_sent_proposal(sections=sections(*items))
