@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.models import ApiKey, Membership
 from accounts.scoping import get_for_business_or_404, scoped
@@ -26,7 +26,13 @@ def _can_manage(request: HttpRequest) -> bool:
     return membership is not None and membership.role in MANAGERS
 
 
-@require_http_methods(["GET", "POST"])
+# The new key in clear, between the POST that created it and the one GET that shows it
+# (post/redirect/get: a reload creates nothing). Popped on that GET, and by the list page, so
+# it stays in the session store no longer than the way from the form to the key's page.
+CREATED_KEY_SESSION = "api_key_created"
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
 @business_required
 def api_key_list(request: HttpRequest) -> HttpResponse:
     can_manage = _can_manage(request)
@@ -40,12 +46,10 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 acting_user=request.user,
             )
-            response = render(
-                request, "proposals/api_keys_created.html", {"key": key, "raw_key": raw}
-            )
-            # The one time the key exists in clear: never cached, never stored by a browser.
-            response["Cache-Control"] = "no-store"
-            return response
+            request.session[CREATED_KEY_SESSION] = {"id": key.pk, "raw": raw}
+            return redirect("dashboard:api_key_created")
+    else:
+        request.session.pop(CREATED_KEY_SESSION, None)
     keys = (
         scoped(ApiKey, request.business)
         .select_related("created_by")
@@ -57,6 +61,29 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
         {"keys": keys, "form": form, "can_manage": can_manage},
         status=400 if form.is_bound else 200,
     )
+
+
+@require_safe
+@business_required
+def api_key_created(request: HttpRequest) -> HttpResponse:
+    """The new key, once: a reload (or a second tab) finds it gone and says so."""
+    created = request.session.pop(CREATED_KEY_SESSION, None) if request.method == "GET" else None
+    key = None
+    if isinstance(created, dict):
+        key = scoped(ApiKey, request.business).filter(pk=created.get("id")).first()
+    if key is None:
+        messages.info(
+            request,
+            "A new key is shown only once, right after it is created. If you did not copy it, "
+            "revoke it and create another.",
+        )
+        return redirect("dashboard:api_keys")
+    response = render(
+        request, "proposals/api_keys_created.html", {"key": key, "raw_key": created["raw"]}
+    )
+    # The one time the key exists in clear: never cached, never stored by a browser.
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_POST
