@@ -32,6 +32,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from integrations.wix.standin import business
+
 TOKEN_TTL_SECONDS = 14400
 
 
@@ -50,6 +52,7 @@ class Faults:
     retry_after: int = 1
     drop_rate: float = 0.0  # share of requests whose connection is closed without an answer
     drop_next: int = 0
+    drop_after_next: int = 0  # the next N requests do the work, then lose the answer (dropped)
     outage: bool = False  # every API request answered 503
     paths: list[str] = field(default_factory=list)  # prefixes; a trailing "$" means exact
     rate_limit_per_minute: int = 200
@@ -155,7 +158,7 @@ class Handler(BaseHTTPRequestHandler):
             ("POST", "/contacts/v4/contacts"): self._create_contact,
             ("POST", "/contacts/v4/contacts/query"): self._query_contacts,
         }
-        handler = routes.get((method, path))
+        handler = routes.get((method, path)) or business.route(self, method, path)
         with state.lock:
             state.counts[f"{method} {path}"] += 1
             faults = state.faults
@@ -166,6 +169,12 @@ class Handler(BaseHTTPRequestHandler):
             return
         # Work first, then perhaps lose the answer: the caller must cope with "did it happen?".
         status, payload, headers = handler(body)
+        with state.lock:
+            lose_answer = applies and faults.drop_after_next > 0
+            if lose_answer:
+                faults.drop_after_next -= 1
+        if lose_answer:
+            return self._drop()
         if applies and faults.error_after_processing and self._roll_error(faults):
             return self._send(faults.error_status, {"message": "injected failure after work"})
         self._send(status, payload, headers)
@@ -246,7 +255,7 @@ class Handler(BaseHTTPRequestHandler):
             with state.lock:
                 contacts = list(state.contacts[instance_id].values())
             return self._send(200, {"contacts": contacts})
-        return self._send(404, {"message": "unknown control endpoint"})
+        return business.control(self, method, path, body, query)
 
     # -- Wix API ----------------------------------------------------------------------------
     def _authorized_instance(self) -> str | None:
