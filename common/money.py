@@ -1,12 +1,31 @@
-"""Money: currencies, minor units and the one place proposal totals are computed.
+"""Money: currencies, minor units, the one place proposal totals are computed, and the one
+place amounts are written and read as a business's locale does (Babel's CLDR data).
 
 Lines are rounded half-up to the currency's minor units one by one, and totals are sums of
 rounded lines, so a total always equals the sum of the lines a client sees.
+
+Formatting and parsing use the locale given, or the one of the current request or task
+(``use_locale``; the dashboard's middleware sets the signed-in business's). Arithmetic never
+depends on it: it stays exact ``Decimal``.
 """
 
-from collections.abc import Iterable
+import copy
+import functools
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from babel import Locale, UnknownLocaleError
+from babel.numbers import (
+    NumberFormatError,
+    NumberPattern,
+    get_decimal_symbol,
+    get_group_symbol,
+    parse_decimal,
+)
 
 # ISO 4217 codes accepted for proposals, with their minor units where not 2.
 CURRENCIES: frozenset[str] = frozenset(
@@ -100,3 +119,122 @@ def compute_totals(lines: Iterable[LineInput], currency: str) -> Totals:
         total=sum((line.total for line in included), zero),
         lines=computed,
     )
+
+
+# --- locale: how a business writes amounts -----------------------------------------------
+DEFAULT_LOCALE = "en_US"
+_current_locale: ContextVar[str] = ContextVar("money_locale", default=DEFAULT_LOCALE)
+_SPACES = {" ", "\u00a0", "\u202f"}  # typed spaces stand for a locale's space-like group mark
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+class AmountError(ValueError):
+    """Typed text that is not an amount as the locale writes it; ``str()`` is for the user."""
+
+
+@functools.lru_cache(maxsize=512)
+def babel_locale(code: str | None) -> Locale:
+    """A stored locale (``de``, ``de-DE``, ``de_DE``) as Babel's; English (US) when unknown."""
+    try:
+        return Locale.parse((code or "").strip().replace("-", "_") or DEFAULT_LOCALE)
+    except (UnknownLocaleError, ValueError, TypeError):
+        return Locale.parse(DEFAULT_LOCALE)
+
+
+def current_locale() -> str:
+    return _current_locale.get()
+
+
+@contextmanager
+def use_locale(code: str | None) -> Iterator[None]:
+    """Format and parse amounts as ``code`` writes them inside the block (a request, an email)."""
+    token = _current_locale.set(code or DEFAULT_LOCALE)
+    try:
+        yield
+    finally:
+        _current_locale.reset(token)
+
+
+def _locale_code(code: str | None) -> str:
+    return code if code is not None else _current_locale.get()
+
+
+@functools.lru_cache(maxsize=1024)
+def _currency_pattern(locale_name: str, places: int) -> NumberPattern:
+    pattern = copy.copy(babel_locale(locale_name).currency_formats["standard"])
+    pattern.frac_prec = (places, places)
+    return pattern
+
+
+def format_money(amount: object, currency: str, locale: str | None = None) -> str:
+    """``1234.5`` in EUR → ``1.234,50 €`` (de-DE) or ``€1,234.50`` (en-US); "" if no number.
+
+    Rounded half-up to the currency's minor units as totals are, whatever CLDR's cash digits.
+    """
+    try:
+        value = quantize(Decimal(str(amount)), currency)
+    except (InvalidOperation, ValueError, TypeError):
+        return ""
+    if not value.is_finite():
+        return ""
+    code = _locale_code(locale)
+    pattern = _currency_pattern(code, minor_units(currency))
+    return pattern.apply(value, babel_locale(code), currency=currency, currency_digits=False)
+
+
+def format_number(value: Decimal, locale: str | None = None) -> str:
+    """A stored quantity or price as the locale types it, without grouping: ``1234,5`` (de)."""
+    text = f"{value:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text.replace(".", get_decimal_symbol(babel_locale(_locale_code(locale))))
+
+
+def number_symbols(locale: str | None = None) -> dict[str, str]:
+    """What a browser needs to read and show numbers as the server does (the editor's estimate).
+
+    ``tag`` for ``Intl``, the ``decimal`` and ``group`` marks ``parse_amount`` accepts, and the
+    currencies whose minor units are not 2 (as ``minor_units`` has them).
+    """
+    loc = babel_locale(_locale_code(locale))
+    return {
+        "tag": str(loc).replace("_", "-"),
+        "decimal": get_decimal_symbol(loc),
+        "group": get_group_symbol(loc),
+        "minor_units": json.dumps(_MINOR_UNITS, sort_keys=True),
+    }
+
+
+def number_example(locale: str | None = None) -> str:
+    """``1234.56 or 1,234.56`` (en-US), ``1234,56 or 1.234,56`` (de-DE): for help and errors."""
+    loc = babel_locale(_locale_code(locale))
+    decimal, group = get_decimal_symbol(loc), get_group_symbol(loc)
+    return f"1234{decimal}56 or 1{group}234{decimal}56"
+
+
+def parse_amount(text: str, locale: str | None = None) -> Decimal:
+    """Read a typed number as the locale writes it, strictly; never reinterpret it.
+
+    ``1,5`` is 1.5 in de-DE and refused in en-US (where it could be 15 or 1.5); digits other
+    than ASCII 0-9 (``١٠٠``, ``１００``) and exponents are refused, not converted.
+    """
+    loc = babel_locale(_locale_code(locale))
+    decimal, group = get_decimal_symbol(loc), get_group_symbol(loc)
+    raw = str(text).strip()
+    if group in _SPACES:
+        raw = "".join(group if ch in _SPACES else ch for ch in raw)
+    body = raw[1:] if raw[:1] == "-" else raw
+    refusal = AmountError(
+        f"Enter a number as {loc.get_display_name('en')} writes it, "
+        f"like {number_example(str(loc))}."
+    )
+    if not body or not set(body) <= _ASCII_DIGITS | {decimal, group}:
+        raise refusal
+    try:
+        return parse_decimal(raw, locale=loc, strict=True)
+    except (NumberFormatError, InvalidOperation, ValueError) as exc:
+        suggestions = getattr(exc, "suggestions", None)
+        if suggestions:
+            shown = " or ".join(f"“{s}”" for s in suggestions)
+            raise AmountError(f"{refusal} Did you mean {shown}?") from exc
+        raise refusal from exc
