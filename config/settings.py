@@ -135,14 +135,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "options", f"-c statement_timeout={env_int('DB_STATEMENT_TIMEOUT_MS', 30000, minimum=0)}"
     )
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
-    # Server-side parameter binding, and statements prepared once per connection after
-    # DB_PREPARE_THRESHOLD runs (psycopg): the hot reads skip re-parsing and re-planning.
-    # Off behind a transaction-pooling proxy (PgBouncer < 1.21), which can't keep them.
-    if env_bool("DB_SERVER_SIDE_BINDING", False):
-        DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
-        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env_int(
-            "DB_PREPARE_THRESHOLD", 5, minimum=0
-        )
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web and worker share the SQLite file in development: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})
