@@ -5,7 +5,7 @@ Bookings Services V2 Query Services (docs/wix-apis.md says what the docs confirm
                                             "<JSON string>", "paging": {"limit", "offset"}},
                                             "includeVariants": bool}
     POST /bookings/v2/services/query        {"query": {"filter": {…}, "sort": […],
-                                            "paging": {"limit", "offset"} | "cursorPaging"}}
+                                            "paging": {"limit", "offset"}}}
 
 A site's catalog is seeded with ``POST /__instances`` (``products``, ``services``); without a
 seed every site has a small catalog of its own. Ids are derived from the site's instance id,
@@ -24,7 +24,6 @@ from common.money import quantize
 from integrations.wix.standin.sites import (
     Answer,
     QueryError,
-    cursor_page,
     error,
     offset_page,
     refusal,
@@ -61,11 +60,14 @@ PRODUCT_FILTERS = {
     "name": {"$eq", "$startsWith", "$contains"},
     "visible": {"$eq", "$ne"},
 }
+# A subset of the filters Query Services documents.
 SERVICE_FILTERS = {
-    "id": {"$eq", "$ne", "$in"},
-    "name": {"$eq", "$startsWith", "$contains"},
-    "type": {"$eq", "$ne", "$in"},
-    "hidden": {"$eq", "$ne"},
+    "id": {"$eq", "$ne", "$in", "$exists", "$startsWith"},
+    "name": {"$eq", "$ne", "$in", "$exists", "$startsWith"},
+    "type": {"$eq", "$ne", "$in", "$exists"},
+    "hidden": {"$eq", "$ne", "$in", "$exists"},
+    "category.id": {"$eq", "$ne", "$in", "$exists"},
+    "payment.options.online": {"$eq", "$ne", "$exists"},
 }
 
 
@@ -212,29 +214,21 @@ def _query_services(handler, body: dict) -> Answer:
             for i, seed in enumerate(data.get("services", DEFAULT_SERVICES))
         ]
         try:
-            if "cursorPaging" in query:
-                page, metadata = cursor_page(
-                    services,
-                    query,
-                    default_limit=PAGE_MAX,
-                    maximum=PAGE_MAX,
-                    filtered=_filtered_services,
-                )
-            else:
-                chosen = _filtered_services(
-                    services, query.get("filter") or {}, query.get("sort") or []
-                )
-                page, limit, offset = offset_page(
-                    chosen, query.get("paging") or {}, default_limit=PAGE_MAX, maximum=PAGE_MAX
-                )
-                metadata = {
-                    "count": len(page),
-                    "offset": offset,
-                    "total": len(chosen),
-                    "hasNext": offset + limit < len(chosen),
-                }
+            # Offset paging only, 100 at most and by default, as Query Services documents.
+            chosen = _filtered_services(
+                services, query.get("filter") or {}, query.get("sort") or []
+            )
+            page, limit, offset = offset_page(
+                chosen, query.get("paging") or {}, default_limit=PAGE_MAX, maximum=PAGE_MAX
+            )
         except QueryError as exc:
             return error(400, f"invalid query: {exc}", "INVALID_QUERY")
+        metadata = {
+            "count": len(page),
+            "offset": offset,
+            "total": len(chosen),
+            "hasNext": offset + limit < len(chosen),
+        }
         return 200, {"services": page, "pagingMetadata": metadata}, {}
 
     return handler._api(body, work)
