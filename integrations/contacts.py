@@ -18,7 +18,7 @@ from common import outbox
 from common.request_id import current_request_id
 from integrations.kinds import CONTACT_SYNC, commits_without_waiting
 from integrations.models import WixContactSync
-from integrations.wix.client import WixClient, WixError
+from integrations.wix.client import WixClient, WixError, calls_recorded_in_bulk
 
 log = structlog.get_logger(__name__)
 
@@ -66,7 +66,7 @@ def contact_syncs_work(batch: outbox.Batch) -> list[WixContactSync]:
 
     Returns the rows not started (the drain's time is up): the engine gives them back.
     """
-    with commits_without_waiting():
+    with commits_without_waiting(), calls_recorded_in_bulk():
         for index, sync in enumerate(batch.rows):
             if batch.out_of_time():
                 return batch.rows[index:]

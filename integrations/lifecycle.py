@@ -13,6 +13,7 @@ import structlog
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Business
@@ -108,24 +109,33 @@ def business_uninstall(*, instance_id: str, occurred_at: datetime) -> Business:
 def business_set_plan(
     *, business: Business, paid: bool, product_id: str | None, occurred_at: datetime, source: str
 ) -> bool:
-    """Apply a plan state that was true at ``occurred_at``; False when newer state exists."""
-    with transaction.atomic():
-        locked = Business.objects.select_for_update().get(pk=business.pk)
-        if locked.plan_changed_at and occurred_at < locked.plan_changed_at:
-            log.info(
-                "wix_plan_event_stale",
-                business_id=locked.pk,
-                source=source,
-                occurred_at=occurred_at.isoformat(),
-                plan_changed_at=locked.plan_changed_at.isoformat(),
-            )
-            return False
-        locked.plan = Business.Plan.PAID if paid else Business.Plan.FREE
-        if product_id is not None:
-            locked.plan_product_id = product_id[:100]
-        locked.plan_changed_at = occurred_at
-        locked.save(update_fields=["plan", "plan_product_id", "plan_changed_at", "updated_at"])
-    business.refresh_from_db(fields=["plan", "plan_product_id", "plan_changed_at"])
+    """Apply a plan state that was true at ``occurred_at``; False when newer state exists.
+
+    One conditional UPDATE: the row lock it takes makes a concurrent plan change wait, and
+    PostgreSQL re-checks the condition on the row as that change left it, so an older state
+    never overwrites a newer one whatever the order. ``business`` gets the state applied.
+    """
+    changes: dict = {
+        "plan": Business.Plan.PAID if paid else Business.Plan.FREE,
+        "plan_changed_at": occurred_at,
+    }
+    if product_id is not None:
+        changes["plan_product_id"] = product_id[:100]
+    applied = (
+        Business.objects.filter(pk=business.pk)
+        .filter(Q(plan_changed_at__isnull=True) | Q(plan_changed_at__lte=occurred_at))
+        .update(**changes, updated_at=timezone.now())
+    )
+    if not applied:
+        log.info(
+            "wix_plan_event_stale",
+            business_id=business.pk,
+            source=source,
+            occurred_at=occurred_at.isoformat(),
+        )
+        return False
+    for field, value in changes.items():
+        setattr(business, field, value)
     log.info("wix_plan_updated", business_id=business.pk, plan=business.plan, source=source)
     return True
 
@@ -200,6 +210,8 @@ def business_refresh_from_wix(*, business: Business) -> Business:
     updates = {key: value for key, value in updates.items() if value}
     if updates:
         Business.objects.filter(pk=business.pk).update(**updates, updated_at=timezone.now())
+        for field, value in updates.items():
+            setattr(business, field, value)
     if "isFree" in instance:
         business_set_plan(
             business=business,
@@ -208,7 +220,6 @@ def business_refresh_from_wix(*, business: Business) -> Business:
             occurred_at=started,
             source="instance",
         )
-    business.refresh_from_db()
     log.info("wix_business_details_refreshed", business_id=business.pk, fields=sorted(updates))
     return business
 

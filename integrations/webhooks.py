@@ -21,7 +21,7 @@ from common.request_id import current_request_id
 from integrations import lifecycle
 from integrations.kinds import WEBHOOK_RECEIPT, commits_without_waiting
 from integrations.models import WebhookReceipt
-from integrations.wix.client import WixError
+from integrations.wix.client import WixError, calls_recorded_in_bulk
 from integrations.wix.webhooks import WebhookRejected, WixEvent, verify
 
 log = structlog.get_logger(__name__)
@@ -114,7 +114,7 @@ def _store(event: WixEvent, *, body_size: int, request_id: str) -> WebhookReceip
 def webhook_receipts_work(batch: outbox.Batch) -> list[WebhookReceipt]:
     """The kind's work: process each claimed receipt in arrival order; one receipt's failure
     never stops the rest. Returns the receipts not started (the drain's time is up)."""
-    with commits_without_waiting():
+    with commits_without_waiting(), calls_recorded_in_bulk():
         for index, receipt in enumerate(batch.rows):
             if batch.out_of_time():
                 return batch.rows[index:]

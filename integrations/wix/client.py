@@ -4,8 +4,14 @@ Every call has connect/read timeouts and a total deadline (``WIX_CALL_DEADLINE``
 waits included); transient failures (5xx, timeouts, dropped connections) are retried with capped
 exponential backoff and full jitter under a per-API retry budget; 429 waits for ``Retry-After``;
 401 refreshes the token once; a shared circuit breaker per API stops calls during an outage.
-Every attempt is recorded as an ``IntegrationCall`` row. Errors surface as ``WixError`` whose
-``permanent`` flag says whether trying again later can help.
+Every attempt is recorded as an ``IntegrationCall`` row (inside ``calls_recorded_in_bulk()``,
+the drains' batches, in one INSERT at the end of the block). Errors surface as ``WixError``
+whose ``permanent`` flag says whether trying again later can help.
+
+The healthy path costs the database nothing per call: the access token is kept in the process
+(until its expiry, less ``WIX_TOKEN_REFRESH_MARGIN``; a 401 drops it), the breaker's closed
+state is read at most once a second per API (``breaker.HEALTHY_VIEW_SECONDS``), and the call
+records of a batch are written together.
 
 Call it outside database transactions: the token lock and the call records must commit on their
 own, and a transaction must never stay open while waiting on Wix.
@@ -16,15 +22,18 @@ import math
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 import structlog
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from common import ratelimit
@@ -102,11 +111,14 @@ def _http() -> httpx.Client:
 
 
 def reset_transport() -> None:
-    """Forget pooled connections (after the base URL changes, e.g. in tests)."""
+    """Forget pooled connections, tokens kept in the process and the breakers' healthy view
+    (after the base URL changes, e.g. in tests)."""
     with _clients_lock:
         for client in _clients.values():
             client.close()
         _clients.clear()
+    _tokens.clear()
+    breaker.forget()
 
 
 def _timeout(remaining: float) -> httpx.Timeout:
@@ -149,6 +161,45 @@ def _send(method: str, path: str, *, headers: dict, body: Any, deadline: float) 
     return _Answer(status=response.status_code, data=data, headers=response.headers)
 
 
+# --- call records -----------------------------------------------------------------------------
+# Inside ``calls_recorded_in_bulk()``: the records not yet written (this context's own list).
+_pending_calls: ContextVar[list[IntegrationCall] | None] = ContextVar(
+    "wix_pending_calls", default=None
+)
+# A block that makes more calls than this writes what it has so far (retries in an outage).
+_PENDING_CALLS_MAX = 500
+
+
+@contextmanager
+def calls_recorded_in_bulk() -> Iterator[None]:
+    """Inside, Wix call records are kept and written in one INSERT when the block ends.
+
+    For a drain's batch: one INSERT per batch instead of one per call. Each record keeps the
+    time, request id and business of its own call. What it costs: a worker killed inside the
+    block loses the records of the calls it made there (its rows are worked again once their
+    lease runs out, and those calls are recorded then); a failed INSERT is logged with the
+    number of records lost and never fails the rows, whose outcomes are already written.
+    """
+    pending: list[IntegrationCall] = []
+    token = _pending_calls.set(pending)
+    try:
+        yield
+    finally:
+        _pending_calls.reset(token)
+        _write_calls(pending)
+
+
+def _write_calls(calls: list[IntegrationCall]) -> None:
+    if not calls:
+        return
+    try:
+        IntegrationCall.objects.bulk_create(calls)
+    except DatabaseError as exc:
+        log.error("wix_call_records_lost", count=len(calls), error=exc.__class__.__name__)
+    finally:
+        calls.clear()
+
+
 def _record(
     *,
     business_id: int | None,
@@ -161,7 +212,7 @@ def _record(
     attempt: int,
     error: str = "",
 ) -> None:
-    IntegrationCall.objects.create(
+    call = IntegrationCall(
         business_id=business_id,
         api=api,
         endpoint=endpoint[:200],
@@ -172,7 +223,15 @@ def _record(
         attempt=attempt,
         request_id=current_request_id() or "",
         error=error[:500],
+        created_at=timezone.now(),
     )
+    pending = _pending_calls.get()
+    if pending is None:
+        call.save(force_insert=True)
+        return
+    pending.append(call)
+    if len(pending) >= _PENDING_CALLS_MAX:
+        _write_calls(pending)
 
 
 # --- retry budget ---------------------------------------------------------------------------
@@ -297,38 +356,51 @@ def _request_token(*, instance_id: str, business_id: int | None, deadline: float
     return answer.data["access_token"], int(answer.data.get("expires_in") or 14400)
 
 
+# Tokens this process holds: instance id → (access token, expires at). Filled from the token
+# row or a refresh; a token Wix refused (401) is dropped, and so are an uninstall's.
+_tokens: dict[str, tuple[str, datetime]] = {}
+
+
+def _usable(token: str | None, expires_at: datetime | None, stale: str) -> bool:
+    margin = timedelta(seconds=settings.WIX_TOKEN_REFRESH_MARGIN)
+    return bool(token and expires_at and expires_at - margin > timezone.now() and token != stale)
+
+
 def access_token(
     *, instance_id: str, business_id: int | None, deadline: float, stale: str = ""
 ) -> str:
-    """The cached token of this instance, refreshed by one process at a time.
+    """This instance's token: the process's own, else the token row's, else a refresh.
 
-    The token row is locked (``SELECT … FOR UPDATE``; SQLite serialises the write transaction)
-    while one caller asks Wix; the others wait on the lock and then find the fresh token.
-    ``stale`` is a token Wix just refused (401): it is not handed out again. A caller never
-    waits on the lock past its own deadline (PostgreSQL ``lock_timeout``).
+    A refresh is done by one process at a time: the token row is locked (``SELECT … FOR
+    UPDATE``; SQLite serialises the write transaction) while one caller asks Wix; the others
+    wait on the lock and then find the fresh token. ``stale`` is a token Wix just refused
+    (401): it is not handed out again. A caller never waits on the lock past its own deadline
+    (PostgreSQL ``lock_timeout``).
     """
-
-    def usable(row: WixAccessToken | None) -> bool:
-        margin = timedelta(seconds=settings.WIX_TOKEN_REFRESH_MARGIN)
-        return bool(
-            row
-            and row.access_token
-            and row.expires_at
-            and row.expires_at - margin > timezone.now()
-            and row.access_token != stale
-        )
-
-    row = WixAccessToken.objects.filter(instance_id=instance_id).first()
-    if usable(row):
-        return row.access_token
-    WixAccessToken.objects.get_or_create(instance_id=instance_id)
+    held = _tokens.get(instance_id)
+    if held and _usable(*held, stale):
+        return held[0]
+    _tokens.pop(instance_id, None)
+    row = (
+        WixAccessToken.objects.filter(instance_id=instance_id)
+        .values_list("access_token", "expires_at")
+        .first()
+    )
+    if row and _usable(*row, stale):
+        _tokens[instance_id] = row
+        return row[0]
     failure: Exception | None = None
+    nested = connection.in_atomic_block
     try:
         with transaction.atomic():
-            previous = _limit_lock_wait(deadline)
+            previous = _limit_lock_wait(deadline, restore=nested)
+            WixAccessToken.objects.bulk_create(
+                [WixAccessToken(instance_id=instance_id)], ignore_conflicts=True
+            )
             row = WixAccessToken.objects.select_for_update().get(instance_id=instance_id)
             _restore_lock_wait(previous)
-            if usable(row):
+            if _usable(row.access_token, row.expires_at, stale):
+                _tokens[instance_id] = (row.access_token, row.expires_at)
                 return row.access_token
             try:
                 token, expires_in = _request_token(
@@ -343,6 +415,7 @@ def access_token(
                 row.expires_at = now + timedelta(seconds=expires_in)
                 row.refreshed_at = now
                 row.save(update_fields=["access_token", "expires_at", "refreshed_at"])
+                _tokens[instance_id] = (token, row.expires_at)
                 log.info("wix_token_refreshed", business_id=business_id, expires_in=expires_in)
                 return token
     except OperationalError:
@@ -351,26 +424,34 @@ def access_token(
     raise failure
 
 
-def _limit_lock_wait(deadline: float) -> str | None:
-    """Wait for the token lock no longer than the deadline; returns the setting to restore."""
+def _limit_lock_wait(deadline: float, *, restore: bool) -> str | None:
+    """Wait for the token lock no longer than the deadline, in one statement.
+
+    The limit is local to the transaction; inside an enclosing one (``restore``) the setting
+    it had is returned, to be put back once the lock is held (``SET LOCAL`` outlives a
+    released savepoint).
+    """
     if connection.vendor != "postgresql":
         return None  # SQLite serialises writers with its own busy timeout
     remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('lock_timeout')")
+        cursor.execute(
+            "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
+            [f"{remaining_ms}ms"],
+        )
         previous = cursor.fetchone()[0]
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{remaining_ms}ms"])
-    return previous
+    return previous if restore else None
 
 
 def _restore_lock_wait(previous: str | None) -> None:
-    # SET LOCAL outlives a released savepoint: an enclosing transaction gets its value back.
     if previous is not None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
 
 
 def drop_tokens(*, instance_id: str) -> None:
+    """Forget this instance's token (uninstalled): the row, and this process's copy."""
+    _tokens.pop(instance_id, None)
     WixAccessToken.objects.filter(instance_id=instance_id).delete()
 
 

@@ -2,11 +2,13 @@
 
 import threading
 import time
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 import structlog
 from django.db import connection
+from django.utils import timezone
 
 from common import ratelimit
 from integrations.models import CircuitBreaker, IntegrationCall, WixAccessToken
@@ -344,3 +346,116 @@ def test_retry_after_is_clamped_to_an_hour(header, expected):
     from integrations.wix.client import _retry_after
 
     assert _retry_after(httpx.Headers({"retry-after": header})) == expected
+
+
+# --- what the healthy path costs ------------------------------------------------------------
+
+
+def test_a_held_token_and_a_closed_breaker_cost_no_query(
+    wix, wix_client, django_assert_num_queries
+):
+    wix_client.get_app_instance()  # the token fetched, the breaker read
+    with django_assert_num_queries(1):  # the call's record only
+        wix_client.get_app_instance()
+    with django_assert_num_queries(1):  # the records of the three calls, in one INSERT
+        with client_module.calls_recorded_in_bulk():
+            for _ in range(3):
+                wix_client.get_app_instance()
+    assert IntegrationCall.objects.filter(api="apps", ok=True).count() == 1 + 1 + 3
+    assert wix.count(TOKEN) == 1
+
+
+def test_an_uninstall_drops_the_token_this_process_holds(wix, wix_client, business):
+    wix_client.get_app_instance()
+    client_module.drop_tokens(instance_id=business.instance_id)
+    assert not WixAccessToken.objects.filter(instance_id=business.instance_id).exists()
+    wix_client.get_app_instance()
+    assert wix.count(TOKEN) == 2
+
+
+def test_a_token_refreshed_by_another_process_is_found_in_its_row(wix, wix_client, business):
+    wix_client.get_app_instance()
+    wix.expire_tokens()
+    # Another process met the 401 first and refreshed the row.
+    fresh = client_module._request_token(
+        instance_id=business.instance_id, business_id=business.pk, deadline=time.monotonic() + 5
+    )[0]
+    WixAccessToken.objects.filter(instance_id=business.instance_id).update(access_token=fresh)
+    assert wix_client.get_app_instance()["instance"]  # 401 with the held one, then the row's
+    assert wix.count(TOKEN) == 2
+
+
+def test_a_breaker_opened_by_another_process_stops_calls_within_the_view_time(
+    wix, business, monkeypatch
+):
+    monkeypatch.setattr(breaker, "HEALTHY_VIEW_SECONDS", 0.2)
+    client = WixClient.for_business(business)
+    client.get_app_instance()
+    # Another process saw the outage and opened the breaker (a plain UPDATE: no signal here).
+    CircuitBreaker.objects.update_or_create(api="apps", defaults={"consecutive_failures": 0})
+    breaker.forget()
+    client.get_app_instance()  # read again: closed, healthy view taken
+    CircuitBreaker.objects.filter(api="apps").update(
+        state=CircuitBreaker.State.OPEN, retry_at=timezone.now() + timedelta(minutes=5)
+    )
+    time.sleep(0.25)
+    with pytest.raises(WixError) as raised:
+        client.get_app_instance()
+    assert "circuit open" in raised.value.message
+    assert wix.count(INSTANCE) == 2
+
+
+def test_a_breaker_row_saved_by_hand_is_read_at_the_next_call(wix, business):
+    client = WixClient.for_business(business)
+    client.get_app_instance()
+    CircuitBreaker.objects.create(
+        api="apps", state=CircuitBreaker.State.OPEN, retry_at=timezone.now() + timedelta(minutes=5)
+    )
+    with pytest.raises(WixError):
+        client.get_app_instance()
+    assert wix.count(INSTANCE) == 1
+
+
+def test_a_success_resets_failures_another_process_counted_once_it_reads_them(
+    wix, business, monkeypatch
+):
+    monkeypatch.setattr(breaker, "HEALTHY_VIEW_SECONDS", 0.1)
+    client = WixClient.for_business(business)
+    client.get_app_instance()
+    CircuitBreaker.objects.update_or_create(api="apps", defaults={"consecutive_failures": 2})
+    time.sleep(0.15)
+    client.get_app_instance()
+    assert CircuitBreaker.objects.get(api="apps").consecutive_failures == 0
+
+
+def test_call_records_written_in_bulk_keep_each_calls_own_request_id(wix, business):
+    other = BusinessFactory()
+    with client_module.calls_recorded_in_bulk():
+        for owner, request_id in ((business, "req-bulk-1"), (other, "req-bulk-2")):
+            with structlog.contextvars.bound_contextvars(request_id=request_id):
+                WixClient.for_business(owner).get_site_properties()
+        assert not IntegrationCall.objects.exists()
+    calls = IntegrationCall.objects.order_by("pk")
+    assert [(c.business_id, c.api, c.request_id) for c in calls] == [
+        (business.pk, "oauth", "req-bulk-1"),
+        (business.pk, "site-properties", "req-bulk-1"),
+        (other.pk, "oauth", "req-bulk-2"),
+        (other.pk, "site-properties", "req-bulk-2"),
+    ]
+    assert calls[0].created_at <= calls[3].created_at
+
+
+def test_call_records_that_cannot_be_written_are_counted_in_the_log_not_raised(
+    wix, wix_client, monkeypatch, log_events
+):
+    from django.db import DatabaseError
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("disk full")
+
+    with client_module.calls_recorded_in_bulk():
+        wix_client.get_app_instance()
+        monkeypatch.setattr(IntegrationCall.objects, "bulk_create", broken)
+    assert not IntegrationCall.objects.exists()
+    (lost,) = [e for e in log_events if e["event"] == "wix_call_records_lost"]
+    assert lost["count"] == 2
