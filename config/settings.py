@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "django_structlog",
+    "anymail",
     "common",
     "accounts",
     "proposals",
@@ -254,6 +255,29 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
 EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10.0, minimum=0.1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Proposals <proposals@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# An email service instead of SMTP, through django-anymail: Mailgun is the one documented and
+# tested (EMAIL_BACKEND=anymail.backends.mailgun.EmailBackend). Its tracking webhook
+# (/email/webhooks/mailgun/tracking/) reports delivered / bounced / complained and exists only
+# with MAILGUN_WEBHOOK_SIGNING_KEY; ANYMAIL_WEBHOOK_SECRET ("user:password") adds basic auth.
+ANYMAIL = {
+    key: value
+    for key, value in {
+        "MAILGUN_API_KEY": env_str("MAILGUN_API_KEY", ""),
+        "MAILGUN_SENDER_DOMAIN": env_str("MAILGUN_SENDER_DOMAIN", ""),
+        "MAILGUN_API_URL": env_str("MAILGUN_API_URL", ""),  # EU: https://api.eu.mailgun.net/v3
+        "MAILGUN_WEBHOOK_SIGNING_KEY": env_str("MAILGUN_WEBHOOK_SIGNING_KEY", ""),
+        "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET", ""),
+    }.items()
+    if value
+}
+# Every call to the service: connect and read bounded like the SMTP socket.
+ANYMAIL["REQUESTS_TIMEOUT"] = (EMAIL_TIMEOUT, EMAIL_TIMEOUT)
+if PRODUCTION and EMAIL_BACKEND == "anymail.backends.mailgun.EmailBackend":
+    for _name in ("MAILGUN_API_KEY", "MAILGUN_WEBHOOK_SIGNING_KEY"):
+        if _name not in ANYMAIL:
+            raise ImproperlyConfigured(
+                f"Environment variable {_name} is required when EMAIL_BACKEND is Mailgun's"
+            )
 
 # --- Wix -------------------------------------------------------------------------------------
 WIX_API_BASE_URL = env_str("WIX_API_BASE_URL", "http://127.0.0.1:8765").rstrip("/")

@@ -13,5 +13,6 @@ urlpatterns = [
     path("app/", include("proposals.urls_dashboard")),
     path("p/", include("proposals.urls_public")),
     path("integrations/", include("integrations.urls")),
+    path("email/webhooks/", include("proposals.delivery.urls")),
     path("api/v1/", include("proposals.api.urls")),
 ]

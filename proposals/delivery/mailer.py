@@ -16,6 +16,12 @@ from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
 
 import structlog
+from anymail.exceptions import (
+    AnymailConfigurationError,
+    AnymailError,
+    AnymailInvalidAddress,
+    AnymailRecipientsRefused,
+)
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
@@ -78,6 +84,7 @@ class DeliveryError(Exception):
 
 @dataclass(frozen=True)
 class SendResult:
+    # Our Message-ID over SMTP; the email service's own id through anymail.
     message_id: str
     smtp_code: int | None = 250
 
@@ -266,12 +273,13 @@ class Connection:
             log.exception("delivery_build_failed", delivery_id=delivery.pk)
             raise classify(exc) from exc
         if settings.EMAIL_BACKEND != SMTP_BACKEND:
-            # Development (console, file) and other tests (locmem): no socket to bound.
+            # An email service through django-anymail (its HTTP calls bounded by ANYMAIL's
+            # REQUESTS_TIMEOUT, from EMAIL_TIMEOUT), or development's console / file / locmem.
             try:
                 get_connection(fail_silently=False).send_messages([message])
             except Exception as exc:
                 raise classify(exc) from exc
-            return SendResult(message_id=message.extra_headers["Message-ID"])
+            return SendResult(message_id=provider_message_id(message), smtp_code=None)
         if self.sent_on_connection >= settings.DELIVERY_SMTP_MAX_PER_CONNECTION:
             self.close()
         if self.backend is None:
@@ -308,6 +316,19 @@ class Connection:
         return SendResult(message_id=message.extra_headers["Message-ID"])
 
 
+def provider_message_id(message: EmailMultiAlternatives) -> str:
+    """The id the mail service's webhooks will name this message by.
+
+    anymail sets ``anymail_status.message_id`` to the service's own id once it accepted the
+    message; other backends (and a service that did not say) keep our Message-ID.
+    """
+    status = getattr(message, "anymail_status", None)
+    message_id = getattr(status, "message_id", None) if status is not None else None
+    if isinstance(message_id, str) and message_id:
+        return message_id[:255]
+    return message.extra_headers["Message-ID"]
+
+
 def _reason(code: int) -> str:
     known = SMTP_REASONS.get(code)
     if known:
@@ -322,10 +343,37 @@ def _decode(raw: bytes | str) -> str:
     return text[:500]
 
 
+def _classify_anymail(exc: AnymailError) -> DeliveryError:
+    """An email service's refusal: permanent only when it is about this message."""
+    if isinstance(exc, AnymailRecipientsRefused):
+        return DeliveryError("recipient refused by the email service", permanent=True)
+    if isinstance(exc, AnymailInvalidAddress):
+        return DeliveryError("invalid email address", permanent=True)
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        return DeliveryError("email service could not be reached", permanent=False)
+    if status in (401, 403):
+        # About our account, never this recipient: fixing the settings lets it go out.
+        error = DeliveryError("email service rejected our credentials", permanent=False)
+    elif status == 429 or status >= 500:
+        error = DeliveryError(f"email service busy (HTTP {status})", permanent=False)
+    elif 400 <= status < 500:
+        error = DeliveryError(f"email service refused the message (HTTP {status})", permanent=True)
+    else:
+        error = DeliveryError(
+            f"unexpected answer from the email service (HTTP {status})", permanent=False
+        )
+    return error
+
+
 def classify(exc: BaseException) -> DeliveryError:
-    """Turn whatever the SMTP stack raised into a typed ``DeliveryError``."""
+    """Turn whatever the SMTP stack or the email service raised into a typed ``DeliveryError``."""
     if isinstance(exc, DeliveryError):
         return exc
+    if isinstance(exc, AnymailError):
+        return _classify_anymail(exc)
+    if isinstance(exc, AnymailConfigurationError):
+        return DeliveryError("email service is not configured", permanent=False)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, raw = next(iter(exc.recipients.values()), (None, b""))
         code = int(code) if code is not None else None

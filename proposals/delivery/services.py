@@ -23,7 +23,7 @@ from accounts.models import Business
 from common import outbox
 from common.outbox.writes import update_rows
 from common.request_id import current_request_id
-from proposals.delivery import mailer, policy
+from proposals.delivery import mailer, policy, suppressions
 from proposals.delivery.kind import DELIVERY
 from proposals.models import Activity, Delivery, DeliveryAttempt, Proposal, ProposalVersion
 from proposals.timeline import activity_build
@@ -106,6 +106,26 @@ def _still_wanted(delivery: Delivery) -> str:
     return ""
 
 
+def delivery_activity_build(delivery: Delivery, *, kind: str, details: dict) -> Activity | None:
+    """The unsaved timeline row about a delivery (None for an email about no proposal)."""
+    if delivery.proposal_id is None:
+        return None
+    return activity_build(
+        business_id=delivery.business_id,
+        proposal_id=delivery.proposal_id,
+        version_id=delivery.version_id,
+        kind=kind,
+        actor_type=Activity.Actor.SYSTEM,
+        details={
+            "delivery_id": delivery.pk,
+            "delivery_kind": delivery.kind,
+            "recipient": delivery.recipient,
+            **details,
+        },
+        origin_request_id=delivery.request_id,
+    )
+
+
 class _Outcomes:
     """The writes a batch's results need, made together: attempts, deliveries, timeline."""
 
@@ -125,24 +145,9 @@ class _Outcomes:
         self.deliveries.append(delivery)
 
     def _timeline(self, delivery: Delivery, *, kind: str, details: dict) -> None:
-        if delivery.proposal_id is None:
-            return
-        self.activities.append(
-            activity_build(
-                business_id=delivery.business_id,
-                proposal_id=delivery.proposal_id,
-                version_id=delivery.version_id,
-                kind=kind,
-                actor_type=Activity.Actor.SYSTEM,
-                details={
-                    "delivery_id": delivery.pk,
-                    "delivery_kind": delivery.kind,
-                    "recipient": delivery.recipient,
-                    **details,
-                },
-                origin_request_id=delivery.request_id,
-            )
-        )
+        activity = delivery_activity_build(delivery, kind=kind, details=details)
+        if activity is not None:
+            self.activities.append(activity)
 
     def cancelled(self, delivery: Delivery, *, reason: str, now) -> None:
         delivery.next_attempt_at = None
@@ -180,6 +185,7 @@ class _Outcomes:
         *,
         error: mailer.DeliveryError | None,
         duration_ms: int,
+        result: mailer.SendResult | None = None,
     ) -> str:
         now = timezone.now()
         attempt.finished_at = now
@@ -187,7 +193,9 @@ class _Outcomes:
         self.attempts.append(attempt)
         if error is None:
             attempt.outcome = DeliveryAttempt.Outcome.SENT
-            attempt.smtp_code = 250
+            attempt.smtp_code = result.smtp_code if result is not None else 250
+            if result is not None:
+                delivery.provider_message_id = result.message_id
             delivery.next_attempt_at = None
             delivery.sent_at = now
             self._finish(delivery, state=Delivery.State.SENT, now=now)
@@ -260,6 +268,7 @@ class _Outcomes:
                     "sent_at",
                     "last_error",
                     "updated_at",
+                    "provider_message_id",
                 ],
             )
             if self.activities:
@@ -350,12 +359,23 @@ def _work_one(
     deferred: dict,
     number: int,
     max_attempts: int,
+    suppressed: dict,
 ) -> str:
     now = timezone.now()
     reason = _still_wanted(delivery)
     if reason:
         outcomes.cancelled(delivery, reason=reason, now=now)
         return "cancelled"
+    suppression = suppressed.get((delivery.business_id, suppressions.normalise(delivery.recipient)))
+    if suppression is not None:
+        # A hard bounce or a complaint earlier: fail now, without asking the mail server.
+        outcomes.failed(
+            delivery,
+            reason=suppressions.suppression_reason(suppression),
+            smtp_code=None,
+            now=now,
+        )
+        return "suppressed"
     retry_at = policy.take_send_slot(delivery.business_id, now=now)
     if retry_at is not None:
         # Over the business's rate: back for later, without counting an attempt.
@@ -377,13 +397,15 @@ def _work_one(
         return "failed_permanent"
     attempt = _start_attempt(delivery, number=number, now=now)
     started = time.monotonic()
-    error = None
+    error = result = None
     try:
-        connection.send(delivery)
+        result = connection.send(delivery)
     except mailer.DeliveryError as exc:
         error = exc
     duration_ms = int((time.monotonic() - started) * 1000)
-    return outcomes.attempted(delivery, attempt, error=error, duration_ms=duration_ms)
+    return outcomes.attempted(
+        delivery, attempt, error=error, duration_ms=duration_ms, result=result
+    )
 
 
 def deliveries_work(batch: outbox.Batch) -> list[Delivery]:
@@ -396,6 +418,7 @@ def deliveries_work(batch: outbox.Batch) -> list[Delivery]:
     """
     rows = batch.rows
     numbers = _last_attempt_numbers([row.pk for row in rows])
+    suppressed = suppressions.suppressed_for(rows)
     max_attempts = DELIVERY.setting("MAX_ATTEMPTS")
     outcomes = _Outcomes()
     deferred: dict[int, object] = {}
@@ -431,6 +454,7 @@ def deliveries_work(batch: outbox.Batch) -> list[Delivery]:
                             deferred=deferred,
                             number=numbers.get(delivery.pk, 0) + 1,
                             max_attempts=max_attempts,
+                            suppressed=suppressed,
                         )
                     except Exception:
                         # A bug on one row must not stop the rest: it keeps its lease and the

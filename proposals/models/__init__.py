@@ -1,6 +1,6 @@
 from proposals.models.activity import Activity
 from proposals.models.clients import Client, ProposalSettings, ProposalTemplate
-from proposals.models.deliveries import Delivery, DeliveryAttempt
+from proposals.models.deliveries import Delivery, DeliveryAttempt, DeliveryEvent, Suppression
 from proposals.models.idempotency import IdempotencyKey
 from proposals.models.proposals import (
     Acceptance,
@@ -18,6 +18,7 @@ __all__ = [
     "Client",
     "Delivery",
     "DeliveryAttempt",
+    "DeliveryEvent",
     "IdempotencyKey",
     "LineItem",
     "Proposal",
@@ -27,4 +28,5 @@ __all__ = [
     "ProposalVersion",
     "ProposalView",
     "Section",
+    "Suppression",
 ]

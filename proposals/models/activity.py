@@ -13,6 +13,8 @@ class Activity(BusinessOwned):
         SENT = "sent", "Sent"
         DELIVERY_SENT = "delivery_sent", "Email delivered"
         DELIVERY_FAILED = "delivery_failed", "Email failed"
+        DELIVERY_BOUNCED = "delivery_bounced", "Email bounced"
+        DELIVERY_COMPLAINED = "delivery_complained", "Email marked as spam"
         VIEWED = "viewed", "Opened"
         ACCEPTED = "accepted", "Accepted"
         DECLINED = "declined", "Declined"

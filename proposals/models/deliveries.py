@@ -24,6 +24,8 @@ class Delivery(OutboxRow, BusinessOwned):
         FAILED_RETRYING = "failed_retrying", "Failed, will retry"
         FAILED_PERMANENT = "failed_permanent", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        # Accepted by the mail server or service, then reported undeliverable (a webhook).
+        BOUNCED = "bounced", "Bounced"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     recipient = models.EmailField()
@@ -43,6 +45,14 @@ class Delivery(OutboxRow, BusinessOwned):
     # Unused since deliveries are drained (common/outbox); kept for the data that has it.
     enqueued_at = models.DateTimeField(null=True, blank=True)
     message_id = models.CharField(max_length=255, blank=True)
+    # The id the mail service's webhooks name the message by: an email service's own id
+    # (anymail's ``message.anymail_status.message_id``), our Message-ID over SMTP.
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    # From the mail service's tracking webhooks (proposals.delivery.events).
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
+    complained_at = models.DateTimeField(null=True, blank=True)
+    bounce_reason = models.CharField(max_length=500, blank=True)
     request_id = models.CharField(max_length=128, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -81,6 +91,12 @@ class Delivery(OutboxRow, BusinessOwned):
             models.Index(fields=["-created_at", "-id"], name="delivery_created_idx"),
             models.Index(fields=["state", "-created_at", "-id"], name="delivery_state_created_idx"),
             models.Index(Lower("recipient"), name="delivery_recipient_ci"),
+            # A tracking webhook finds its delivery by the mail service's message id.
+            models.Index(
+                fields=["provider_message_id"],
+                condition=~models.Q(provider_message_id=""),
+                name="delivery_provider_msgid_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -103,3 +119,77 @@ class DeliveryAttempt(AttemptBase):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} #{self.number} {self.outcome}"
+
+
+class DeliveryEvent(BusinessOwned):
+    """One tracking event (delivered, bounced, complained, …) a mail service reported."""
+
+    class Type(models.TextChoices):
+        # anymail's normalised event types that we act on or keep.
+        DELIVERED = "delivered", "Delivered"
+        BOUNCED = "bounced", "Bounced"
+        REJECTED = "rejected", "Rejected by the mail service"
+        DEFERRED = "deferred", "Delayed, the service retries"
+        COMPLAINED = "complained", "Marked as spam"
+        OTHER = "other", "Other"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="events")
+    esp = models.CharField(max_length=32)
+    # The service's id of this event: the same webhook twice is one row.
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=16, choices=Type.choices)
+    reject_reason = models.CharField(max_length=32, blank=True)
+    description = models.CharField(max_length=500, blank=True)
+    mta_response = models.CharField(max_length=500, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["esp", "event_id"], name="delivery_event_unique")
+        ]
+        indexes = [models.Index(fields=["delivery", "-received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.esp} {self.event_type} for delivery {self.delivery_id}"
+
+
+class Suppression(BusinessOwned):
+    """An address this business no longer emails (hard bounce or spam complaint) until lifted."""
+
+    class Reason(models.TextChoices):
+        BOUNCED = "bounced", "Hard bounce"
+        COMPLAINED = "complained", "Spam complaint"
+
+    # Kept lower-cased: one suppression per address whatever its spelling.
+    address = models.EmailField()
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    detail = models.CharField(max_length=500, blank=True)
+    delivery = models.ForeignKey(
+        Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lift_note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business", "address"],
+                condition=models.Q(lifted_at__isnull=True),
+                name="suppression_active_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["business", "-created_at"])]
+
+    @property
+    def active(self) -> bool:
+        return self.lifted_at is None
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.get_reason_display()})"

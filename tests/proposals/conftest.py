@@ -1,4 +1,11 @@
-# Loopback SMTP servers for the delivery tests (tests/proposals/smtp.py).
+# Loopback SMTP servers and Mailgun for the delivery tests (tests/proposals/smtp.py, mailgun.py).
+from tests.proposals.mailgun import fake_mailgun, mailgun_webhooks
 from tests.proposals.smtp import delivery_settings, silent_smtp_server, smtp_server
 
-__all__ = ["delivery_settings", "silent_smtp_server", "smtp_server"]
+__all__ = [
+    "delivery_settings",
+    "fake_mailgun",
+    "mailgun_webhooks",
+    "silent_smtp_server",
+    "smtp_server",
+]

@@ -1,0 +1,111 @@
+"""Addresses a business no longer emails: added by a hard bounce or a spam complaint.
+
+A suppression belongs to one business (a bounce in business A never blocks business B). A
+delivery to a suppressed address fails at once with the reason, without reaching the mail
+server; support lifts a suppression from the admin, and the lift is audited.
+"""
+
+from collections.abc import Iterable
+
+import structlog
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.audit import ActionRefused, audited
+from proposals.models import Delivery, Suppression
+
+log = structlog.get_logger(__name__)
+
+
+def normalise(address: str) -> str:
+    return (address or "").strip().lower()
+
+
+def suppressed_for(deliveries: Iterable[Delivery]) -> dict[tuple[int, str], Suppression]:
+    """The active suppressions that block any of ``deliveries``: one query for a batch."""
+    wanted = {(d.business_id, normalise(d.recipient)) for d in deliveries}
+    if not wanted:
+        return {}
+    rows = Suppression.objects.filter(
+        lifted_at__isnull=True,
+        business_id__in={business_id for business_id, _ in wanted},
+        address__in={address for _, address in wanted},
+    ).only("id", "business_id", "address", "reason", "created_at")
+    return {
+        (row.business_id, row.address): row
+        for row in rows
+        if (row.business_id, row.address) in wanted
+    }
+
+
+def suppression_reason(suppression: Suppression) -> str:
+    """What the business reads on the failed delivery."""
+    why = "it bounced" if suppression.reason == Suppression.Reason.BOUNCED else "of a complaint"
+    return (
+        f"address suppressed since {suppression.created_at:%Y-%m-%d} because {why}; "
+        "support can lift it"
+    )
+
+
+def suppression_add(*, delivery: Delivery, reason: str, detail: str = "") -> Suppression:
+    """Suppress the delivery's recipient for its business; an active one is kept as it is."""
+    address = normalise(delivery.recipient)
+    existing = Suppression.objects.filter(
+        business_id=delivery.business_id, address=address, lifted_at__isnull=True
+    ).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            suppression = Suppression.objects.create(
+                business_id=delivery.business_id,
+                address=address,
+                reason=reason,
+                detail=detail[:500],
+                delivery=delivery,
+            )
+    except IntegrityError:
+        # Another event for the same address won the race: the constraint keeps one.
+        return Suppression.objects.get(
+            business_id=delivery.business_id, address=address, lifted_at__isnull=True
+        )
+    log.info(
+        "address_suppressed",
+        suppression_id=suppression.pk,
+        business_id=delivery.business_id,
+        delivery_id=delivery.pk,
+        reason=reason,
+    )
+    return suppression
+
+
+def suppression_lift(*, suppression: Suppression, acting_user, note: str = "") -> Suppression:
+    """Let the business email this address again (support action, audited).
+
+    Raises ``ActionRefused`` when the suppression was already lifted. Run outside a
+    transaction: the audit row is written even when the lift is refused.
+    """
+    with audited(
+        actor=acting_user,
+        action="suppression_lift",
+        target=suppression,
+        business=suppression.business,
+    ) as entry:
+        now = timezone.now()
+        lifted = Suppression.objects.filter(pk=suppression.pk, lifted_at__isnull=True).update(
+            lifted_at=now,
+            lifted_by=acting_user if getattr(acting_user, "pk", None) else None,
+            lift_note=note[:500],
+        )
+        if not lifted:
+            raise ActionRefused("This suppression was already lifted.", code="already_lifted")
+        entry.message = "address can be emailed again"
+        entry.details = {"reason": suppression.reason, "delivery_id": suppression.delivery_id}
+    log.info(
+        "suppression_lifted",
+        suppression_id=suppression.pk,
+        business_id=suppression.business_id,
+        acting_user_id=getattr(acting_user, "pk", None),
+    )
+    suppression.refresh_from_db()
+    return suppression
