@@ -14,8 +14,9 @@ Amounts are decimal strings, as Wix sends them. The site must hold the customer'
 (``customerInfo.contactId``). OVERDUE is added when read after ``dueDate`` until fully paid.
 """
 
+import copy
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from common.money import quantize
@@ -102,14 +103,19 @@ def _line_items(raw, currency: str) -> tuple[list[dict], Decimal]:
     return lines, subtotal
 
 
+def _today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
 def _present(invoice: dict) -> dict:
-    shown = dict(invoice)
+    # A deep copy: the answer is serialized after the lock is released.
+    shown = copy.deepcopy(invoice)
     qualifiers = list(invoice["statusQualifiers"])
     due = invoice.get("dueDate")
     if (
         due
         and invoice["status"] in ("PUBLISHED", "PARTIALLY_PAID")
-        and str(due)[:10] < date.today().isoformat()
+        and str(due)[:10] < _today()
         and "OVERDUE" not in qualifiers
     ):
         qualifiers.append("OVERDUE")
@@ -243,7 +249,7 @@ def _publish_change(data, invoice: dict, _payload: dict) -> None:
         "number": number,
         "displayNumber": f"INV-{number:04d}",
     }
-    invoice.setdefault("issueDate", date.today().isoformat())
+    invoice.setdefault("issueDate", _today())
 
 
 def _send_change(data, invoice: dict, payload: dict) -> None:
