@@ -23,7 +23,9 @@ from console import selectors
 from integrations import support as wix_support
 from integrations.models import CircuitBreaker, WebhookReceipt
 from proposals import support as proposal_support
-from proposals.models import Delivery, Proposal
+from proposals.delivery import selectors as delivery_selectors
+from proposals.delivery import suppressions
+from proposals.models import Delivery, Proposal, Suppression
 
 
 def _context(request: HttpRequest, **extra) -> dict:
@@ -41,6 +43,7 @@ def business_support(request: HttpRequest, business_id: int) -> HttpResponse:
     if request.method == "POST":
         return _business_action(request, business)
     overview = selectors.business_overview(business)
+    overview["suppressions"] = delivery_selectors.business_suppressions(business=business)
     return TemplateResponse(
         request,
         "console/business_support.html",
@@ -88,6 +91,14 @@ def _business_action(request: HttpRequest, business: Business) -> HttpResponse:
         ):
             raise PermissionDenied
         _run(request, wix_support.support_webhook_replay, receipt=receipt)
+    elif action == "lift_suppression":
+        suppression = get_object_or_404(Suppression, pk=_pk(target), business=business)
+        _run(
+            request,
+            suppressions.suppression_lift,
+            suppression=suppression,
+            note=request.POST.get("note", "")[:500],
+        )
     elif action == "refresh_token":
         _run(request, wix_support.support_token_refresh, business=business)
     elif action == "reset_breaker":

@@ -20,12 +20,14 @@ from common.admin_tools import (
     request_trace_link,
 )
 from proposals import support
+from proposals.delivery import suppressions as delivery_suppressions
 from proposals.models import (
     Acceptance,
     Activity,
     Client,
     Delivery,
     DeliveryAttempt,
+    DeliveryEvent,
     IdempotencyKey,
     LineItem,
     Proposal,
@@ -35,6 +37,7 @@ from proposals.models import (
     ProposalVersion,
     ProposalView,
     Section,
+    Suppression,
 )
 
 
@@ -246,6 +249,16 @@ class AttemptInline(HistoryInline):
     show_change_link = False
 
 
+class EventInline(HistoryInline):
+    """What the email service reported after it accepted the message (its webhooks)."""
+
+    model = DeliveryEvent
+    fields = ["received_at", "event_type", "reject_reason", "description", "mta_response", "esp"]
+    readonly_fields = fields
+    ordering = ["-received_at"]
+    show_change_link = False
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(BusinessColumnMixin, HistoryAdmin):
     list_display = [
@@ -267,7 +280,7 @@ class DeliveryAdmin(BusinessColumnMixin, HistoryAdmin):
     raw_id_fields = ["proposal", "version", "retried_by"]
     exclude = ["business", "request_id"]
     readonly_fields = ["business_link", "request_trace"]
-    inlines = [AttemptInline]
+    inlines = [AttemptInline, EventInline]
     actions = ["retry"]
 
     @admin.display(description="Request id")
@@ -287,6 +300,44 @@ class DeliveryAdmin(BusinessColumnMixin, HistoryAdmin):
                 done += 1
             except ActionRefused as exc:
                 refused.append(f"Delivery #{delivery.pk}: {exc.message}")
+        report_action(self, request, done=done, refused=refused)
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(BusinessColumnMixin, HistoryAdmin):
+    """Addresses a business no longer emails (hard bounce, complaint); support lifts them."""
+
+    list_display = [
+        "address",
+        "reason",
+        "business_link",
+        "created_at",
+        "lifted_at",
+        "lifted_by",
+        "detail",
+    ]
+    list_select_related = ["business", "lifted_by"]
+    list_filter = ["reason", "created_at", "lifted_at"]
+    search_fields = ["=address", "=business__instance_id", "=delivery"]
+    sortable_by = ["created_at"]
+    raw_id_fields = ["delivery", "lifted_by"]
+    exclude = ["business"]
+    readonly_fields = ["business_link"]
+    actions = ["lift"]
+
+    @admin.action(
+        description="Lift the selected suppressions (email again)", permissions=["support"]
+    )
+    def lift(self, request, queryset) -> None:
+        done, refused = 0, []
+        for suppression in queryset.select_related("business"):
+            try:
+                delivery_suppressions.suppression_lift(
+                    suppression=suppression, acting_user=request.user, note="lifted in the admin"
+                )
+                done += 1
+            except ActionRefused as exc:
+                refused.append(f"{suppression.address}: {exc.message}")
         report_action(self, request, done=done, refused=refused)
 
 

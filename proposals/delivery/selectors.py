@@ -1,9 +1,9 @@
-"""Reads about the delivery pipeline (readiness, admin)."""
+"""Reads about the delivery pipeline (readiness, admin, support)."""
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
-from proposals.models import Delivery
+from proposals.models import Delivery, Suppression
 
 WAITING = (Delivery.State.PENDING, Delivery.State.FAILED_RETRYING)
 
@@ -25,3 +25,12 @@ def delivery_queue_stats(*, business=None) -> dict:
         round((now - oldest).total_seconds(), 1) if oldest is not None else None
     )
     return stats
+
+
+def business_suppressions(*, business, limit: int = 50) -> list[Suppression]:
+    """The addresses this business no longer emails (active first, newest first), for support."""
+    return list(
+        Suppression.objects.filter(business=business)
+        .select_related("lifted_by")
+        .order_by(F("lifted_at").desc(nulls_first=True), "-created_at", "-pk")[:limit]
+    )
