@@ -4,17 +4,25 @@ The services validate again (and own every rule); these forms give the user erro
 field before a service is called, and carry the service's own ``ValidationError`` back.
 """
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 
-from common.money import CURRENCIES
+from common.money import CURRENCIES, AmountError, format_number, number_example, parse_amount
 from proposals.models import Proposal
 
 CURRENCY_CHOICES = [(code, code) for code in sorted(CURRENCIES)]
 RICH_TEXT_HELP = "Basic formatting is kept (paragraphs, bold, lists, links); scripts are removed."
+
+
+class RichTextarea(forms.Textarea):
+    """HTML typed in a textarea, which static/js/editor.js turns into the Trix editor."""
+
+    def __init__(self, attrs=None) -> None:
+        super().__init__({"rows": 4, "data-rich-text": "", **(attrs or {})})
 
 
 def apply_validation_error(form: forms.Form, exc: ValidationError) -> None:
@@ -71,12 +79,8 @@ class ProposalForm(forms.Form):
         help_text="The proposal expires at the end of this day.",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
-    intro = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text=RICH_TEXT_HELP
-    )
-    terms = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text=RICH_TEXT_HELP
-    )
+    intro = forms.CharField(required=False, widget=RichTextarea, help_text=RICH_TEXT_HELP)
+    terms = forms.CharField(required=False, widget=RichTextarea, help_text=RICH_TEXT_HELP)
     revision = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, clients=(), **kwargs) -> None:
@@ -96,12 +100,8 @@ class ProposalForm(forms.Form):
 class TemplateForm(forms.Form):
     name = forms.CharField(max_length=200, help_text="Only you see this name.")
     title = forms.CharField(max_length=200, required=False, label="Proposal title")
-    intro = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text=RICH_TEXT_HELP
-    )
-    terms = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text=RICH_TEXT_HELP
-    )
+    intro = forms.CharField(required=False, widget=RichTextarea, help_text=RICH_TEXT_HELP)
+    terms = forms.CharField(required=False, widget=RichTextarea, help_text=RICH_TEXT_HELP)
 
 
 class SettingsForm(forms.Form):
@@ -160,6 +160,42 @@ class DeclineForm(forms.Form):
 
 
 # --- sections and line items ---------------------------------------------------------------
+class LocaleDecimalField(forms.DecimalField):
+    """A number typed as the business writes it (``1,5`` in de-DE), read by ``common.money``.
+
+    A text input with ``inputmode=decimal``: a ``type=number`` input silently drops what the
+    browser's own locale doesn't read (``1,5`` became ``15``) before the server sees it.
+    ``locale`` None means the current request's (``common.money.current_locale``).
+    """
+
+    widget = forms.TextInput
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.locale: str | None = None
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        attrs.update(inputmode="decimal", autocomplete="off", spellcheck="false")
+        return attrs
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, Decimal):
+            return value
+        try:
+            return parse_amount(str(value), self.locale)
+        except AmountError as exc:
+            raise ValidationError(str(exc), code="invalid") from exc
+
+    def prepare_value(self, value):
+        """Stored values shown as the locale types them (``1.5`` → ``1,5``); typed text as-is."""
+        if isinstance(value, Decimal) and value.is_finite():
+            return format_number(value, self.locale)
+        return value
+
+
 class SectionForm(forms.Form):
     title = forms.CharField(max_length=200, required=False, label="Section title")
 
@@ -169,20 +205,20 @@ class LineItemForm(forms.Form):
 
     name = forms.CharField(max_length=200, required=False, label="Item")
     description = forms.CharField(max_length=2000, required=False, label="Description")
-    quantity = forms.DecimalField(
+    quantity = LocaleDecimalField(
         max_digits=12, decimal_places=3, min_value=0, initial=Decimal("1"), required=False
     )
-    unit_price = forms.DecimalField(
+    unit_price = LocaleDecimalField(
         max_digits=14, decimal_places=4, min_value=0, required=False, label="Unit price"
     )
-    discount_percent = forms.DecimalField(
+    discount_percent = LocaleDecimalField(
         max_digits=5,
         decimal_places=2,
         required=False,
         label="Discount %",
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
-    tax_rate = forms.DecimalField(
+    tax_rate = LocaleDecimalField(
         max_digits=5,
         decimal_places=2,
         required=False,
@@ -191,6 +227,13 @@ class LineItemForm(forms.Form):
     )
     optional = forms.BooleanField(required=False, label="Optional")
     selected = forms.BooleanField(required=False, label="Preselected")
+
+    NUMBER_FIELDS = ("quantity", "unit_price", "discount_percent", "tax_rate")
+
+    def __init__(self, *args, locale: str | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in self.NUMBER_FIELDS:
+            self.fields[name].locale = locale
 
     def is_blank(self) -> bool:
         data = self.cleaned_data if hasattr(self, "cleaned_data") else {}
@@ -235,14 +278,31 @@ class SectionsEditor:
 
     Counts travel in hidden fields (``s-count``, ``s-<i>-i-count``). Without JavaScript the
     "add item" / "add section" buttons post the form back with one more empty row; with
-    JavaScript (static/js/editor.js) a row is cloned in place and the count bumped.
+    JavaScript (static/js/editor.js) a row is cloned in place and the count bumped. A count
+    that is not a whole number in range, or that leaves posted rows out, is an error on the
+    form: nothing is saved rather than line items silently dropped.
+
+    Numbers are read and shown as ``locale`` writes them (None: the request's locale).
     """
 
     MAX_SECTIONS = 50
     MAX_ITEMS = 200
+    DAMAGED = (
+        "The line items arrived incomplete (the editor's row counts are damaged), so nothing "
+        "was saved. Reload the page and enter them again."
+    )
+    _ROW_KEY = re.compile(r"^s-(\d+)-(?:title|i-(\d+)-[a-z_]+)$")
 
-    def __init__(self, data=None, *, initial: list[dict] | None = None, extra_items: int = 1):
+    def __init__(
+        self,
+        data=None,
+        *,
+        initial: list[dict] | None = None,
+        extra_items: int = 1,
+        locale: str | None = None,
+    ):
         self.data = data
+        self.locale = locale
         self.blocks: list[SectionBlock] = []
         self.errors: list[str] = []
         if data is not None:
@@ -250,60 +310,96 @@ class SectionsEditor:
         else:
             self._unbound(initial or [], extra_items)
 
-    @staticmethod
-    def _count(data, key: str, maximum: int) -> int:
-        try:
-            return max(0, min(int(data.get(key, 0)), maximum))
-        except (TypeError, ValueError):
-            return 0
+    @property
+    def number_example(self) -> str:
+        return number_example(self.locale)
+
+    def _count(self, data, key: str, maximum: int) -> int | None:
+        """The posted count, None when absent; a damaged one is an error and counts 0."""
+        raw = data.get(key)
+        if raw is None:
+            return None
+        text = str(raw).strip()
+        if text.isascii() and text.isdigit() and int(text) <= maximum:
+            return int(text)
+        if self.DAMAGED not in self.errors:
+            self.errors.append(self.DAMAGED)
+        return 0
+
+    def _item(self, data=None, *, prefix: str, initial: dict | None = None) -> "LineItemForm":
+        return LineItemForm(data, initial=initial, prefix=prefix, locale=self.locale)
 
     def _bind(self, data) -> None:
-        for i in range(self._count(data, "s-count", self.MAX_SECTIONS)):
+        sections = self._count(data, "s-count", self.MAX_SECTIONS)
+        item_counts = []
+        for i in range(sections or 0):
             prefix = f"s-{i}"
-            items = [
-                LineItemForm(data, prefix=f"{prefix}-i-{j}")
-                for j in range(self._count(data, f"{prefix}-i-count", self.MAX_ITEMS))
-            ]
+            count = self._count(data, f"{prefix}-i-count", self.MAX_ITEMS) or 0
+            item_counts.append(count)
+            items = [self._item(data, prefix=f"{prefix}-i-{j}") for j in range(count)]
             self.blocks.append(SectionBlock(i, SectionForm(data, prefix=prefix), items))
+        self._check_rows_counted(data, item_counts)
         if not self.blocks:
             self.blocks.append(SectionBlock(0, SectionForm(data, prefix="s-0"), []))
 
-    def _unbound(self, sections: list[dict], extra_items: int) -> None:
+    def _check_rows_counted(self, data, item_counts: list[int]) -> None:
+        """Every posted row field lies inside the counts: none would be silently ignored."""
+        for key in data.keys():
+            match = self._ROW_KEY.match(key)
+            if match is None or not (data.get(key) or "").strip():
+                continue
+            section, item = int(match[1]), match[2]
+            if section >= len(item_counts) or (
+                item is not None and int(item) >= item_counts[section]
+            ):
+                if self.DAMAGED not in self.errors:
+                    self.errors.append(self.DAMAGED)
+                return
+
+    def _unbound(self, sections: list[dict], extra_items: int, *, typed: bool = False) -> None:
         if not sections:
             sections = [{"title": "", "items": []}]
         for i, section in enumerate(sections):
             prefix = f"s-{i}"
             items = [
-                LineItemForm(initial=_item_initial(item), prefix=f"{prefix}-i-{j}")
+                self._item(prefix=f"{prefix}-i-{j}", initial=item if typed else _item_initial(item))
                 for j, item in enumerate(section.get("items") or [])
             ]
             for j in range(len(items), len(items) + extra_items):
-                items.append(LineItemForm(prefix=f"{prefix}-i-{j}"))
+                items.append(self._item(prefix=f"{prefix}-i-{j}"))
             form = SectionForm(initial={"title": section.get("title", "")}, prefix=prefix)
             self.blocks.append(SectionBlock(i, form, items))
 
     def unbound_copy(self) -> "SectionsEditor":
-        """The posted rows as initial values: re-shown after "add a row" without errors."""
+        """The posted rows as initial values: re-shown after "add a row" without field errors.
+
+        Typed numbers are kept as typed (``1.000`` in de-DE stays ``1.000``); a damaged count
+        stays an error.
+        """
         sections = []
         for block in self.blocks:
             items = [{name: item[name].value() for name in item.fields} for item in block.items]
             sections.append({"title": block.form["title"].value() or "", "items": items})
-        return SectionsEditor(initial=sections, extra_items=0)
+        copy = SectionsEditor(initial=[], extra_items=0, locale=self.locale)
+        copy.blocks = []
+        copy._unbound(sections, 0, typed=True)
+        copy.errors = list(self.errors)
+        return copy
 
     def add_item(self, section_index: int) -> None:
         for block in self.blocks:
             if block.index == section_index:
-                block.items.append(LineItemForm(prefix=f"{block.prefix}-i-{len(block.items)}"))
+                block.items.append(self._item(prefix=f"{block.prefix}-i-{len(block.items)}"))
 
     def add_section(self) -> None:
         i = len(self.blocks)
         prefix = f"s-{i}"
         self.blocks.append(
-            SectionBlock(i, SectionForm(prefix=prefix), [LineItemForm(prefix=f"{prefix}-i-0")])
+            SectionBlock(i, SectionForm(prefix=prefix), [self._item(prefix=f"{prefix}-i-0")])
         )
 
     def is_valid(self) -> bool:
-        ok = True
+        ok = not self.errors
         for block in self.blocks:
             ok = block.form.is_valid() and ok
             for item in block.items:
@@ -324,24 +420,21 @@ class SectionsEditor:
         return sum(len(block.items) for block in self.blocks)
 
 
-def _plain_number(value: object) -> object:
-    """Stored decimals shown as typed: ``1.000`` → ``1``, ``0.00`` → ``0``."""
+def _stored_number(value: object) -> object:
+    """A stored decimal as a ``Decimal`` (the field shows it in the locale); else as it is."""
     if value in (None, "") or isinstance(value, bool):
         return value
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return value
-    if not number.is_finite():
-        return value
-    text = f"{number:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return number if number.is_finite() else value
 
 
 def _item_initial(item: dict) -> dict:
     initial = {"name": item.get("name"), "description": item.get("description")}
-    for key in ("quantity", "unit_price", "discount_percent", "tax_rate"):
-        initial[key] = _plain_number(item.get(key))
+    for key in LineItemForm.NUMBER_FIELDS:
+        initial[key] = _stored_number(item.get(key))
     initial["optional"] = bool(item.get("optional"))
     initial["selected"] = bool(item.get("selected", True))
     return initial

@@ -12,20 +12,32 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from common.html import sanitize_rich_text
-from common.money import minor_units, quantize
+from common.money import format_money, minor_units, number_symbols
 
 register = template.Library()
 
 
 @register.filter
 def money(amount: object, currency: str) -> str:
-    """``1234.5|money:"USD"`` → ``USD 1,234.50`` (the currency's own minor units)."""
-    try:
-        value = quantize(Decimal(str(amount)), currency)
-    except (InvalidOperation, ValueError, TypeError):
-        return ""
-    places = minor_units(currency)
-    return f"{currency} {value:,.{places}f}"
+    """``1234.5|money:"EUR"`` → ``1.234,50 €`` (de-DE), ``€1,234.50`` (en-US).
+
+    In the current locale (``common.money.use_locale``: the business's), with the currency's
+    own minor units; "" when the amount is no number.
+    """
+    return format_money(amount, currency)
+
+
+@register.simple_tag
+def number_attrs() -> str:
+    """``data-*`` attributes for the editor's estimate: the current locale's number marks."""
+    symbols = number_symbols()
+    return format_html(
+        'data-locale="{}" data-decimal="{}" data-group="{}" data-minor-units="{}"',
+        symbols["tag"],
+        symbols["decimal"],
+        symbols["group"],
+        symbols["minor_units"],
+    )
 
 
 @register.filter

@@ -29,12 +29,16 @@
     return whole * scale + (minor ? parseInt(frac, 10) : 0);
   }
 
+  // As the server's money filter writes it (common/money.py): the page's locale, CLDR data.
+  var locale = form.getAttribute("data-locale") || "en-US";
   function format(amount) {
-    var value = (amount / scale).toLocaleString("en-US", {
-      minimumFractionDigits: minor,
-      maximumFractionDigits: minor,
-    });
-    return currency + " " + value;
+    var options = { minimumFractionDigits: minor, maximumFractionDigits: minor };
+    try {
+      return new Intl.NumberFormat(locale, Object.assign({ style: "currency", currency: currency }, options))
+        .format(amount / scale);
+    } catch (e) {
+      return currency + " " + (amount / scale).toLocaleString("en-US", options);
+    }
   }
 
   function recompute() {

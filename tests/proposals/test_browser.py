@@ -76,7 +76,7 @@ def test_write_send_open_tick_accept(live_server, browser_page):
     page.locator("#id_s-0-i-2-optional").check()
     page.get_by_role("button", name="Create draft").click()
     page.get_by_text("created as a draft").wait_for()
-    page.get_by_text("USD 741.00").first.wait_for()  # 500 + 2 × 120.50; the pond is optional
+    page.get_by_text("$741.00").first.wait_for()  # 500 + 2 × 120.50; the pond is optional
 
     # Send it.
     page.get_by_label("Message to your client (optional)").fill("Hello Ada!")
@@ -92,10 +92,10 @@ def test_write_send_open_tick_accept(live_server, browser_page):
     client_page.goto(f"{live_server.url}/p/{token}")
     client_page.get_by_role("heading", name="Garden makeover").wait_for()
     total = client_page.locator('[data-sum="total"]')
-    assert total.inner_text() == "USD 741.00"
+    assert total.inner_text() == "$741.00"
     assert client_page.get_by_role("button", name="Update total").is_hidden()  # JS took over
     client_page.get_by_label("Pond").check()
-    assert total.inner_text() == "USD 1,641.00"
+    assert total.inner_text() == "$1,641.00"
     client_page.get_by_label("Your full name").fill("Ada Lovelace")
     client_page.get_by_label("I have read and accept this proposal and its terms.").check()
     client_page.get_by_role("button", name="Accept proposal").click()

@@ -483,7 +483,7 @@ def test_create_proposal_with_items(owner_client, business):
     assert items[2]["optional"] is True and items[2]["selected"] is False
     page = html(owner_client.get(response["Location"]))
     assert "created as a draft" in page
-    assert "USD 789.20" in page  # 500 + 2 × 120.50 × 1.2; the optional pond is not counted
+    assert "$789.20" in page  # 500 + 2 × 120.50 × 1.2; the optional pond is not counted
 
 
 def test_create_shows_errors_next_to_fields(owner_client, business):
@@ -598,7 +598,7 @@ def test_detail_shows_totals_versions_and_timeline(owner_client, business, owner
     assert "Version 1" in page
     assert "Timeline" in page and "Created" in page and "Sent" in page
     assert owner.get_full_name() in page
-    assert "USD 2,346.00" in page  # 1200 + 10 × 95.50 × 1.2
+    assert "$2,346.00" in page  # 1200 + 10 × 95.50 × 1.2
 
 
 def _busy_proposal(business, owner, *, sections_count: int, items: int, rounds: int):
@@ -641,7 +641,7 @@ def test_detail_query_count_is_fixed(owner_client, business, owner, django_asser
     assert "Item 0.1" in page and "550 mailbox unavailable" in page
     with django_assert_num_queries(len(few.captured_queries)) as many:
         page = html(owner_client.get(reverse("dashboard:proposal_detail", args=[big.pk])))
-    assert "Item 7.9" in page and "Version 4" in page and "USD 1,600.00" in page
+    assert "Item 7.9" in page and "Version 4" in page and "$1,600.00" in page
     # Sections and their items are one query (a LEFT JOIN), and no frozen snapshot is loaded
     # but the current one.
     sql = [q["sql"] for q in many.captured_queries]
@@ -758,9 +758,9 @@ def test_preview_update_total_counts_ticked_options(owner_client, business):
         i for s in services.working_copy_sections(proposal) for i in s["items"] if i["optional"]
     ][0]
     url = reverse("dashboard:proposal_preview", args=[proposal.pk])
-    assert "USD 2,346.00" in html(owner_client.get(url))
+    assert "$2,346.00" in html(owner_client.get(url))
     page = html(owner_client.get(url, {"update_total": "1", "item": optional["key"]}))
-    assert "USD 2,586.00" in page
+    assert "$2,586.00" in page
 
 
 def test_delivery_failure_is_on_the_page(owner_client, business):
