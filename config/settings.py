@@ -280,7 +280,11 @@ if PRODUCTION and EMAIL_BACKEND == "anymail.backends.mailgun.EmailBackend":
             )
 
 # --- Wix -------------------------------------------------------------------------------------
-WIX_API_BASE_URL = env_str("WIX_API_BASE_URL", "http://127.0.0.1:8765").rstrip("/")
+# Production talks to Wix; development and tests to the stand-in (manage.py wix_standin).
+# `check --deploy` refuses a loopback URL in production (integrations.checks).
+WIX_API_BASE_URL = env_str(
+    "WIX_API_BASE_URL", "https://www.wixapis.com" if PRODUCTION else "http://127.0.0.1:8765"
+).rstrip("/")
 WIX_APP_ID = _required_in_production("WIX_APP_ID", "dev-app-id")
 WIX_APP_SECRET = _required_in_production("WIX_APP_SECRET", "dev-app-secret")
 # PEM of the RSA public key Wix signs webhooks with (development uses the stand-in's test key).

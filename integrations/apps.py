@@ -9,7 +9,7 @@ class IntegrationsConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from common import outbox
-        from integrations import receivers  # noqa: F401  (connects the proposal signals)
+        from integrations import checks, receivers  # noqa: F401  (registers; connects signals)
         from integrations.kinds import CONTACT_SYNC, WEBHOOK_RECEIPT
         from integrations.schedules import ensure_schedules
 
