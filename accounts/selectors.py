@@ -23,3 +23,22 @@ def business_for_user(*, user: User, business_id: int | None = None) -> Business
 
 def membership_for(*, user: User, business: Business) -> Membership | None:
     return Membership.objects.filter(user=user, business=business).first()
+
+
+def owner_emails_for(*, businesses) -> dict[int, str]:
+    """Where each business's notifications go: its owner email, else its first owner's.
+
+    One query for all the businesses without an owner email (none when they all have one).
+    An empty string for a business nobody can be told about.
+    """
+    emails = {business.pk: business.owner_email or "" for business in businesses}
+    missing = [pk for pk, email in emails.items() if not email]
+    if missing:
+        owners = (
+            Membership.objects.filter(business_id__in=missing, role=Membership.Role.OWNER)
+            .order_by("business_id", "pk")
+            .values_list("business_id", "user__email")
+        )
+        for business_id, email in owners:
+            emails[business_id] = emails[business_id] or email
+    return emails

@@ -13,7 +13,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import Business, Membership, User
+from accounts.models import Business, User
+from accounts.selectors import owner_emails_for
 from common.html import sanitize_rich_text
 from common.money import compute_totals
 from common.text import one_line
@@ -125,15 +126,7 @@ def _lock(proposal: Proposal) -> Proposal:
 
 
 def owner_email_for(business: Business) -> str:
-    if business.owner_email:
-        return business.owner_email
-    owner = (
-        Membership.objects.filter(business=business, role=Membership.Role.OWNER)
-        .select_related("user")
-        .order_by("pk")
-        .first()
-    )
-    return owner.user.email if owner else ""
+    return owner_emails_for(businesses=[business])[business.pk]
 
 
 def _write_sections(proposal: Proposal, sections: list[dict]) -> Decimal:
@@ -609,6 +602,16 @@ def proposal_withdraw(*, proposal: Proposal, acting_user: User | None) -> Propos
             cancelled_deliveries=cancelled or None,
         )
         locked.refresh_from_db()
+        version = locked.current_version
+        # The client has the link (it was sent): they hear that it no longer stands.
+        delivery_record(
+            business=locked.business,
+            kind=Delivery.Kind.CLIENT_WITHDRAWN,
+            recipient=version.recipient_email,
+            idempotency_key=f"{Delivery.Kind.CLIENT_WITHDRAWN}:{locked.pk}:{version.pk}",
+            proposal=locked,
+            version=version,
+        )
     log.info("proposal_withdrawn", proposal_id=locked.pk)
     return locked
 
@@ -782,7 +785,20 @@ def proposal_accept(
             proposal=proposal,
             version=version,
         )
-        _notify_owner(proposal, Delivery.Kind.OWNER_ACCEPTED, version)
+        _notify_owner(
+            proposal,
+            Delivery.Kind.OWNER_ACCEPTED,
+            version,
+            signed_name=signed_name,
+            total=str(totals.total),
+            currency=version.snapshot.get("currency", ""),
+            chosen_options=[
+                item["name"]
+                for section in version.snapshot.get("sections", [])
+                for item in section["items"]
+                if item["optional"] and item["key"] in selected
+            ],
+        )
         signals.proposal_accepted.send(sender=Proposal, proposal=proposal)
     log.info("proposal_accepted", proposal_id=proposal.pk, version_id=version.pk)
     return acceptance

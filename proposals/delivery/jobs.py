@@ -28,6 +28,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from accounts.models import Business
+from accounts.selectors import owner_emails_for
 from common import outbox
 from common.request_id import current_request_id
 from proposals import rules
@@ -50,6 +51,7 @@ _BATCH_FIELDS = (
     "current_version_id",
     "business__status",
     "business__timezone",
+    "business__owner_email",
     "current_version__recipient_email",
     "current_version__token_revoked_at",
     "current_version__reminded_unopened_at",
@@ -81,8 +83,9 @@ def _cancel_open_deliveries(proposal_ids: list[int], *, now: datetime) -> int:
 def proposals_expire(*, proposals: list[Proposal], now: datetime) -> list[Proposal]:
     """Expire those of ``proposals`` (locked by the caller) whose valid-until day has ended.
 
-    Call inside a transaction holding the rows' locks. Four queries whatever the number: the
-    status UPDATE, the cancelled deliveries, the timeline rows (one bulk INSERT).
+    Call inside a transaction holding the rows' locks. The same queries whatever the number:
+    the status UPDATE, the cancelled deliveries, the timeline rows and the owners' emails (one
+    bulk INSERT each), and the owner addresses of businesses without an owner email.
     """
     due = [
         proposal
@@ -117,11 +120,36 @@ def proposals_expire(*, proposals: list[Proposal], now: datetime) -> list[Propos
             for proposal in due
         ]
     )
+    _notify_owners_of_expiry(due, request_id=request_id, now=now)
     for proposal in due:
         proposal.status = Proposal.Status.EXPIRED
         proposal.expired_at = now
     log.info("proposals_expired_batch", proposal_ids=ids, cancelled_deliveries=cancelled)
     return due
+
+
+def _notify_owners_of_expiry(due: list[Proposal], *, request_id: str, now: datetime) -> None:
+    """The owner hears that each proposal expired unanswered: one email each (at most two
+    queries: the owners without an owner email, one bulk INSERT; a repeat inserts nothing)."""
+    owners = owner_emails_for(businesses={p.business_id: p.business for p in due}.values())
+    kind = Delivery.Kind.OWNER_EXPIRED
+    rows = [
+        Delivery(
+            business_id=p.business_id,
+            kind=kind,
+            recipient=owners[p.business_id],
+            idempotency_key=f"{kind}:{p.pk}:{p.current_version_id}",
+            proposal_id=p.pk,
+            version_id=p.current_version_id,
+            request_id=request_id,
+            next_attempt_at=now,
+        )
+        for p in due
+        if owners[p.business_id]
+    ]
+    if rows:
+        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+        outbox.record_on_commit(DELIVERY)
 
 
 def proposals_expire_due(*, now: datetime | None = None) -> int:

@@ -42,6 +42,7 @@ CLIENT_KINDS = frozenset(
         Delivery.Kind.PROPOSAL,
         Delivery.Kind.REMINDER,
         Delivery.Kind.ACCEPTANCE_CONFIRMATION,
+        Delivery.Kind.CLIENT_WITHDRAWN,
     }
 )
 
@@ -52,7 +53,11 @@ SUBJECTS = {
     Delivery.Kind.OWNER_VIEWED: "{client} opened proposal {number}",
     Delivery.Kind.OWNER_ACCEPTED: "{client} accepted proposal {number}",
     Delivery.Kind.OWNER_DECLINED: "{client} declined proposal {number}",
+    Delivery.Kind.OWNER_EXPIRED: "Proposal {number} to {client} expired unanswered",
+    Delivery.Kind.CLIENT_WITHDRAWN: "{business} withdrew proposal {number} — {title}",
 }
+# A version sent after the first says so from the subject on.
+REVISED_PROPOSAL_SUBJECT = "{business}: revised proposal {number} (version {version}) — {title}"
 
 # What the business reads on its timeline for the common SMTP replies.
 SMTP_REASONS = {
@@ -131,7 +136,11 @@ def build_message(delivery: Delivery) -> EmailMultiAlternatives:
         "personal_message": version.message if version else "",
         "extra": delivery.context or {},
     }
-    subject = SUBJECTS.get(delivery.kind, "{business}: {title}").format(
+    subject = SUBJECTS.get(delivery.kind, "{business}: {title}")
+    if delivery.kind == Delivery.Kind.PROPOSAL and version is not None and version.number > 1:
+        subject = REVISED_PROPOSAL_SUBJECT
+    subject = subject.format(
+        version=version.number if version else "",
         business=business_name,
         number=proposal.display_number if proposal else "",
         title=proposal.title if proposal else "",

@@ -16,6 +16,8 @@ class Delivery(OutboxRow, BusinessOwned):
         OWNER_VIEWED = "owner_viewed", "Owner: first view"
         OWNER_ACCEPTED = "owner_accepted", "Owner: accepted"
         OWNER_DECLINED = "owner_declined", "Owner: declined"
+        OWNER_EXPIRED = "owner_expired", "Owner: expired"
+        CLIENT_WITHDRAWN = "client_withdrawn", "Withdrawal notice to client"
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
