@@ -118,6 +118,7 @@ class WebhookReceiptAdmin(HistoryAdmin):
         "rejected_reason",
         "instance_id",
         "business_link",
+        "origin",
         "deliveries",
         "attempt_count",
         "next_attempt_at",
@@ -140,6 +141,11 @@ class WebhookReceiptAdmin(HistoryAdmin):
     @admin.display(description="Business")
     def business_link(self, obj) -> str:
         return _business_link(obj)
+
+    @admin.display(description="Copied from")
+    def origin(self, obj) -> str:
+        # AppInstalled on a duplicated site names the app's instance on the original site.
+        return obj.origin_instance_id or "–"
 
     @admin.action(
         description="Replay (process again) the selected webhooks", permissions=["support"]

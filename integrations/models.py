@@ -101,6 +101,11 @@ class WebhookReceipt(models.Model):
     body_size = models.PositiveIntegerField(default=0)
     occurred_at = models.DateTimeField(null=True, blank=True)
     dedup_key = models.CharField(max_length=64, null=True, blank=True)
+    origin_instance_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="AppInstalled on a duplicated site: the app's instance on the original site.",
+    )
     deliveries = models.PositiveIntegerField(default=1)
     received_at = models.DateTimeField(default=timezone.now)
     last_received_at = models.DateTimeField(default=timezone.now)

@@ -89,6 +89,7 @@ def _store(event: WixEvent, *, body_size: int, request_id: str) -> WebhookReceip
                 body_size=body_size,
                 occurred_at=event.occurred_at,
                 dedup_key=event.dedup_key,
+                origin_instance_id=event.origin_instance_id,
                 request_id=request_id,
                 received_at=now,
                 last_received_at=now,
@@ -107,6 +108,7 @@ def _store(event: WixEvent, *, body_size: int, request_id: str) -> WebhookReceip
         receipt_id=receipt.pk,
         event_type=event.event_type,
         instance_id=event.instance_id,
+        origin_instance_id=event.origin_instance_id or None,
     )
     return receipt
 
@@ -224,6 +226,13 @@ def _handle(receipt: WebhookReceipt) -> tuple[Business | None, str]:
         business, _ = lifecycle.business_install(
             instance_id=receipt.instance_id, occurred_at=occurred_at
         )
+        if receipt.origin_instance_id:
+            # A copy of another site: its own instance, data and token; the origin is noted.
+            log.info(
+                "wix_site_duplicated",
+                business_id=business.pk,
+                origin_instance_id=receipt.origin_instance_id,
+            )
         if business.is_active:
             lifecycle.business_refresh_from_wix(business=business)
         return business, Status.PROCESSED

@@ -1,8 +1,13 @@
 """Verify and unpack a Wix webhook: the whole body is an RS256 JWT signed with the app's key.
 
-Claims: ``data`` is a JSON string ``{instanceId, eventType, data}`` whose own ``data`` is a JSON
-string again. Only RS256 is accepted: ``none`` and HS256 signed with the public key as the
-secret are refused by the algorithm list before any key is used.
+Claims: ``data`` is a JSON string ``{instanceId, eventType, data, identity}`` whose own ``data``
+is a JSON string again. Only RS256 is accepted: ``none`` and HS256 signed with the public key as
+the secret are refused by the algorithm list before any key is used.
+
+De-duplication: Wix's standardised events (``wix.contacts.v4.contact_created`` …) carry their
+event id in ``data.data.id`` beside ``entityFqdn`` and ``slug`` ("allows clients to ignore
+duplicate events"); its legacy ones (``AppInstalled``, ``PaidPlanPurchased`` …) carry none, and
+a redelivery of one is the same signed token, so those are known by the token's hash.
 """
 
 import hashlib
@@ -44,6 +49,8 @@ class WixEvent:
     claims: dict
     dedup_key: str
     occurred_at: datetime
+    # AppInstalled on a site duplicated from another: the app's instance on the original site.
+    origin_instance_id: str = ""
 
 
 def _public_key():
@@ -112,15 +119,13 @@ def _unpack(claims: dict, token: str) -> WixEvent:
         raise WebhookRejected("missing_instance_id")
     data = _json_object(envelope.get("data") or "{}", "malformed_event_data")
     metadata = envelope.get("metadata")
-    if metadata is None:
-        metadata = {}
-    if not isinstance(metadata, dict):
+    if metadata is not None and not isinstance(metadata, dict):
         raise WebhookRejected("malformed_metadata")
     if _holds_nul(envelope) or _holds_nul(data):
         # PostgreSQL's text and jsonb cannot hold U+0000: refused as input, not a failed write.
         raise WebhookRejected("nul_in_payload")
-    event_id = envelope.get("eventId") or metadata.get("eventId")
-    # A redelivery repeats the event id; without one, the exact same signed body.
+    event_id = standard_event_id(data)
+    # A redelivery repeats the event id; without one, the exact same signed token.
     source = f"id:{event_id}" if event_id else f"body:{token}"
     dedup_key = hashlib.sha256(source.encode()).hexdigest()
     return WixEvent(
@@ -130,7 +135,28 @@ def _unpack(claims: dict, token: str) -> WixEvent:
         claims={**claims, "data": envelope | {"data": data}},
         dedup_key=dedup_key,
         occurred_at=_occurred_at(data, claims),
+        origin_instance_id=_origin_instance_id(event_type, data),
     )
+
+
+def standard_event_id(data: dict) -> str | None:
+    """The event id of a standardised Wix event (``data.data.id``), or None (a legacy event).
+
+    Only with ``entityFqdn`` or ``slug`` beside it: an ``id`` in a legacy event's own data
+    would name something else, and two events must never be taken for one.
+    """
+    event_id = data.get("id")
+    if not isinstance(event_id, str) or not event_id.strip():
+        return None
+    if "entityFqdn" not in data and "slug" not in data:
+        return None
+    return event_id.strip()
+
+
+def _origin_instance_id(event_type: str, data: dict) -> str:
+    """AppInstalled's ``originInstanceId`` (a duplicated site), when it is a Wix id."""
+    value = data.get("originInstanceId") if event_type == "AppInstalled" else None
+    return value if is_wix_id(value) else ""
 
 
 def _occurred_at(data: dict, claims: dict) -> datetime:

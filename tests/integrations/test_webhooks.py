@@ -202,8 +202,9 @@ def test_only_post_is_accepted(client):
 @pytest.mark.django_db
 def test_an_install_is_answered_fast_even_when_wix_hangs(post, wix):
     wix.faults(hang=True)
+    body = signed()  # signing is Wix's cost, not the answer's
     started = time.monotonic()
-    response = post(signed())
+    response = post(body)
     elapsed = time.monotonic() - started
     wix.faults()
     assert response.status_code == 200
@@ -240,17 +241,92 @@ def test_an_install_creates_the_business_with_its_wix_details(post, wix):
 
 @pytest.mark.django_db
 def test_the_same_install_delivered_five_times_is_processed_once(post, wix):
-    body = signed(event_id="evt-install-1")
+    # AppInstalled is a legacy event: no event id; Wix redelivers the same signed token.
+    body = signed(data={"appId": "app-1"})
+    assert "eventId" not in json.loads(
+        webhook_claims(event_type="AppInstalled", instance_id=INSTANCE_ID)["data"]
+    )
     for _ in range(5):
         assert post(body).status_code == 200
-    # A redelivery re-signed by Wix carries the same event id.
-    redelivery = signed(event_id="evt-install-1", issued_at=int(time.time()) - 5)
-    assert post(redelivery).status_code == 200
     drain()
     assert Business.objects.filter(instance_id=INSTANCE_ID).count() == 1
     receipt = WebhookReceipt.objects.get()
-    assert receipt.deliveries == 6
+    assert receipt.deliveries == 5
+    assert receipt.dedup_key == hashlib.sha256(f"body:{body}".encode()).hexdigest()
     assert wix.count("GET /apps/v1/instance") == 1
+
+
+CONTACT_CREATED = "wix.contacts.v4.contact_created"
+
+
+@pytest.mark.django_db
+def test_a_standardised_event_re_signed_is_known_by_its_data_data_id(post):
+    first = signed(event_type=CONTACT_CREATED, event_id="evt-1", data={"entityId": "c-1"})
+    again = signed(
+        event_type=CONTACT_CREATED,
+        event_id="evt-1",
+        data={"entityId": "c-1"},
+        issued_at=int(time.time()) - 5,
+    )
+    other = signed(event_type=CONTACT_CREATED, event_id="evt-2", data={"entityId": "c-1"})
+    assert first != again
+    for body in (first, again, other):
+        assert post(body).status_code == 200
+    receipts = WebhookReceipt.objects.order_by("pk")
+    assert [r.deliveries for r in receipts] == [2, 1]
+    assert receipts[0].dedup_key == hashlib.sha256(b"id:evt-1").hexdigest()
+    inner = receipts[0].claims["data"]["data"]
+    assert (inner["id"], inner["entityFqdn"], inner["slug"]) == (
+        "evt-1",
+        "wix.contacts.v4.contact",
+        "created",
+    )
+
+
+@pytest.mark.django_db
+def test_an_event_id_where_wix_sends_none_is_not_taken_for_one(post):
+    # An ``eventId`` in the envelope (Wix sends none) or an ``id`` in a legacy event's own data
+    # (no entityFqdn or slug beside it) must not make two events one.
+    first = _signed_envelope(eventId="same", data=json.dumps({"id": "same"}))
+    second = _signed_envelope(
+        eventId="same", data=json.dumps({"id": "same"}), note="another delivery"
+    )
+    for body in (first, second):
+        assert post(body).status_code == 200
+    assert WebhookReceipt.objects.filter(status=WebhookReceipt.Status.PENDING).count() == 2
+
+
+ORIGIN_ID = "9f8e7d6c-0000-4000-8000-0000000000aa"
+
+
+@pytest.mark.django_db
+def test_an_install_on_a_duplicated_site_records_the_origin_instance(post, wix, admin_client):
+    body = signed(data={"appId": "app-1", "originInstanceId": ORIGIN_ID})
+    assert post(body).status_code == 200
+    receipt = WebhookReceipt.objects.get()
+    assert receipt.origin_instance_id == ORIGIN_ID
+    assert drain() == {"processed": 1}
+    # A site of its own: its business is the new instance's, the origin's is not touched.
+    assert list(Business.objects.values_list("instance_id", flat=True)) == [INSTANCE_ID]
+    page = admin_client.get("/admin/integrations/webhookreceipt/")
+    assert page.status_code == 200
+    assert "Copied from" in page.content.decode()
+    assert ORIGIN_ID in page.content.decode()
+    detail = admin_client.get(f"/admin/integrations/webhookreceipt/{receipt.pk}/change/")
+    assert ORIGIN_ID in detail.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("origin", ["", None, 42, "not a wix id", "x" * 65])
+def test_an_install_without_a_usable_origin_records_none(post, origin):
+    assert post(signed(data={"appId": "app-1", "originInstanceId": origin})).status_code == 200
+    assert WebhookReceipt.objects.get().origin_instance_id == ""
+
+
+@pytest.mark.django_db
+def test_an_origin_instance_on_another_event_is_not_recorded(post):
+    assert post(signed("AppRemoved", data={"originInstanceId": ORIGIN_ID})).status_code == 200
+    assert WebhookReceipt.objects.get().origin_instance_id == ""
 
 
 @pytest.mark.django_db

@@ -21,13 +21,27 @@ def webhook_claims(
     issued_at: int | None = None,
     expires_in: int = 3600,
 ) -> dict:
-    """Claims as Wix sends them: ``data`` is a JSON string whose own ``data`` is one too."""
+    """Claims as Wix sends them: ``data`` is a JSON string whose own ``data`` is one too.
+
+    A standardised event (a dotted type such as ``wix.contacts.v4.contact_created``, or any
+    type given an ``event_id``) carries its event id in that inner data, beside ``entityFqdn``
+    and ``slug``, as Wix does; a legacy one (``AppInstalled`` …) carries no event id at all.
+    """
     now = int(time.time()) if issued_at is None else issued_at
+    payload = dict(data or {})
+    if event_id is not None or "." in event_type:
+        entity, _, slug = event_type.rpartition("_")
+        payload = {
+            "id": event_id or str(uuid.uuid4()),
+            "entityFqdn": entity or event_type,
+            "slug": slug if entity else "event",
+            **payload,
+        }
     envelope = {
         "eventType": event_type,
         "instanceId": instance_id,
-        "data": json.dumps(data or {}),
-        "eventId": event_id or str(uuid.uuid4()),
+        "data": json.dumps(payload),
+        "identity": json.dumps({"identityType": "APP"}),
     }
     return {"data": json.dumps(envelope), "iat": now, "exp": now + expires_in}
 
