@@ -104,7 +104,7 @@ class WebhookReceipt(models.Model):
     origin_instance_id = models.CharField(
         max_length=64,
         blank=True,
-        help_text="AppInstalled on a duplicated site: the app's instance on the original site.",
+        help_text="On a duplicated site: the app's instance on the original site.",
     )
     deliveries = models.PositiveIntegerField(default=1)
     received_at = models.DateTimeField(default=timezone.now)

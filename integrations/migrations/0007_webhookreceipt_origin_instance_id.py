@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
             name="origin_instance_id",
             field=models.CharField(
                 blank=True,
-                help_text="AppInstalled on a duplicated site: the app's instance on the original site.",
+                help_text="On a duplicated site: the app's instance on the original site.",
                 max_length=64,
             ),
         ),
