@@ -50,3 +50,15 @@ schema: $(STAMP)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+
+# Trix, the editor's rich-text field, is committed in static/vendor/trix (its README.md says
+# why and how); this refreshes it from the npm registry: make vendor-trix TRIX_VERSION=x.y.z
+TRIX_VERSION ?= 2.1.19
+.PHONY: vendor-trix
+vendor-trix:
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent trix@$(TRIX_VERSION) >/dev/null \
+		&& tar xzf trix-$(TRIX_VERSION).tgz \
+		&& sed '$${/^\/\/# sourceMappingURL=/d}' package/dist/trix.umd.min.js \
+			> $(CURDIR)/static/vendor/trix/trix.umd.min.js \
+		&& cp package/dist/trix.css package/LICENSE $(CURDIR)/static/vendor/trix/ \
+		&& rm -rf $$tmp

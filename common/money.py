@@ -12,7 +12,7 @@ depends on it: it stays exact ``Decimal``.
 import copy
 import functools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -153,6 +153,23 @@ def use_locale(code: str | None) -> Iterator[None]:
         yield
     finally:
         _current_locale.reset(token)
+
+
+def in_locale_of(locale_of: Callable[..., str | None]) -> Callable:
+    """Decorator: run the function inside ``use_locale(locale_of(*args, **kwargs))``.
+
+    For code that renders amounts outside a dashboard request (an email built by a worker).
+    """
+
+    def decorate(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            with use_locale(locale_of(*args, **kwargs)):
+                return function(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def _locale_code(code: str | None) -> str:

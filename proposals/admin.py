@@ -19,6 +19,7 @@ from common.admin_tools import (
     report_action,
     request_trace_link,
 )
+from common.money import format_money
 from proposals import support
 from proposals.delivery import suppressions as delivery_suppressions
 from proposals.models import (
@@ -83,7 +84,7 @@ class ProposalAdmin(BusinessColumnMixin, HistoryAdmin):
         "business_link",
         "client",
         "status",
-        "total",
+        "total_amount",
         "sent_at",
         "failed_deliveries",
         "created_at",
@@ -114,6 +115,10 @@ class ProposalAdmin(BusinessColumnMixin, HistoryAdmin):
     @admin.display(description="Number")
     def display_number(self, obj: Proposal) -> str:
         return obj.display_number
+
+    @admin.display(description="Total")
+    def total_amount(self, obj: Proposal) -> str:
+        return format_money(obj.total, obj.currency, obj.business.locale)
 
     @admin.display(description="Failed emails")
     def failed_deliveries(self, obj: Proposal) -> int:
@@ -215,11 +220,22 @@ class ProposalViewAdmin(HistoryAdmin):
 
 @admin.register(Acceptance)
 class AcceptanceAdmin(BusinessColumnMixin, HistoryAdmin):
-    list_display = ["proposal", "business_link", "signed_name", "email", "total", "accepted_at"]
+    list_display = [
+        "proposal",
+        "business_link",
+        "signed_name",
+        "email",
+        "total_amount",
+        "accepted_at",
+    ]
     list_select_related = ["proposal", "business"]
     ordering = ["-pk"]
     search_fields = ["=email", "=proposal", "=business__instance_id"]
     raw_id_fields = ["proposal", "version", "business"]
+
+    @admin.display(description="Total")
+    def total_amount(self, obj: Acceptance) -> str:
+        return format_money(obj.total, obj.proposal.currency, obj.business.locale)
 
 
 @admin.register(Activity)

@@ -29,6 +29,7 @@ from django.core.mail.backends.smtp import EmailBackend
 from django.core.validators import validate_email
 from django.template.loader import render_to_string
 
+from common.money import in_locale_of
 from common.text import one_line
 from proposals.models import Delivery, ProposalSettings
 
@@ -113,6 +114,8 @@ def _brand(delivery: Delivery) -> tuple[str, str]:
     return name, color
 
 
+# Amounts in the email as the business writes them (common.money), wherever it is built.
+@in_locale_of(lambda delivery: delivery.business.locale)
 def build_message(delivery: Delivery) -> EmailMultiAlternatives:
     """The email for a delivery: subject, text and HTML, branded with the business name."""
     proposal = delivery.proposal

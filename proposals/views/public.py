@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.models import Membership
+from common.money import use_locale
 from proposals import selectors, services
 from proposals.forms import AcceptForm, DeclineForm, apply_validation_error
 from proposals.models import ProposalVersion
@@ -107,9 +108,13 @@ def _state_page(request: HttpRequest, version: ProposalVersion, state: str, stat
         context.update(_accepted_content(version))
     elif state == "superseded":
         context["newer_version"] = selectors.newer_version_for(version=version)
-    return no_index(
-        render(request, "public/state.html", context, status=status or STATE_STATUS.get(state, 410))
-    )
+    # Amounts as the sending business writes them (the client has no dashboard locale).
+    with use_locale(proposal.business.locale):
+        return no_index(
+            render(
+                request, "public/state.html", context, status=status or STATE_STATUS.get(state, 410)
+            )
+        )
 
 
 def _accepted_content(version: ProposalVersion) -> dict:
@@ -142,8 +147,8 @@ def _proposal_page(
 ) -> HttpResponse:
     snapshot = version.snapshot
     totals = selectors.version_totals(version=version, selected_keys=selected)
-    return no_index(
-        render(
+    with use_locale(version.proposal.business.locale):
+        response = render(
             request,
             "public/proposal.html",
             {
@@ -162,9 +167,8 @@ def _proposal_page(
                 "referrer_policy": FORM_PAGE_REFERRER_POLICY,
             },
             status=status,
-        ),
-        referrer_policy=FORM_PAGE_REFERRER_POLICY,
-    )
+        )
+    return no_index(response, referrer_policy=FORM_PAGE_REFERRER_POLICY)
 
 
 @require_safe

@@ -12,6 +12,7 @@ from common.money import (
     current_locale,
     format_money,
     format_number,
+    in_locale_of,
     number_symbols,
     parse_amount,
     use_locale,
@@ -134,3 +135,12 @@ def test_number_symbols_for_the_browser():
     symbols = number_symbols("de-DE")
     assert (symbols["tag"], symbols["decimal"], symbols["group"]) == ("de-DE", ",", ".")
     assert '"JPY": 0' in symbols["minor_units"] and '"KWD": 3' in symbols["minor_units"]
+
+
+def test_in_locale_of_binds_the_locale_the_arguments_name():
+    @in_locale_of(lambda code, amount: code)
+    def shown(code, amount):
+        return format_money(amount, "EUR"), current_locale()
+
+    assert shown("de-DE", "1.5") == ("1,50\xa0€", "de-DE")
+    assert current_locale() == "en_US"

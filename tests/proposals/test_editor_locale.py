@@ -233,3 +233,8 @@ def test_dashboard_list_and_detail_show_money_in_the_business_locale(owner_clien
     detail = page_of(owner_client.get(reverse("dashboard:proposal_detail", args=[proposal.pk])))
     assert "EUR " not in list_page and "EUR " not in detail
     assert re.search(r"\d,\d\d\xa0€", list_page) and re.search(r"\d,\d\d\xa0€", detail)
+
+
+def test_template_editor_has_the_rich_text_editor_too(owner_client):
+    page = page_of(owner_client.get(reverse("dashboard:template_create")))
+    assert "data-rich-text" in page and "vendor/trix/trix.umd.min.js" in page
