@@ -134,11 +134,18 @@ class AmountError(ValueError):
 
 @functools.lru_cache(maxsize=512)
 def babel_locale(code: str | None) -> Locale:
-    """A stored locale (``de``, ``de-DE``, ``de_DE``) as Babel's; English (US) when unknown."""
-    try:
-        return Locale.parse((code or "").strip().replace("-", "_") or DEFAULT_LOCALE)
-    except (UnknownLocaleError, ValueError, TypeError):
-        return Locale.parse(DEFAULT_LOCALE)
+    """A stored locale (``de``, ``de-DE``, ``de_DE``) as Babel's.
+
+    A language with a country CLDR has no locale for (``de-US``: a German site in the US)
+    falls back to the language; anything else unknown to English (US).
+    """
+    name = str(code or "").strip().replace("-", "_") or DEFAULT_LOCALE
+    for candidate in (name, name.split("_")[0]):
+        try:
+            return Locale.parse(candidate)
+        except (UnknownLocaleError, ValueError, TypeError):
+            continue
+    return Locale.parse(DEFAULT_LOCALE)
 
 
 def current_locale() -> str:

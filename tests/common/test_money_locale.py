@@ -37,6 +37,13 @@ def test_format_money_uses_the_locale_and_the_currency(locale, amount, currency,
     assert format_money(Decimal(amount), currency, locale) == expected
 
 
+def test_a_country_cldr_has_no_locale_for_keeps_the_language():
+    assert str(babel_locale("de-US")) == "de"
+    assert format_money("1234.5", "USD", "de-US") == "1.234,50\xa0$"
+    assert str(babel_locale("es-MX")) == "es_MX"  # a real regional locale is kept
+    assert parse_amount("1,234.5", "es-MX") == Decimal("1234.5")
+
+
 def test_unknown_or_empty_locale_is_english_us():
     assert format_money("12", "USD", "xx-invalid") == "$12.00"
     assert format_money("12", "USD", "") == "$12.00"
