@@ -28,19 +28,117 @@ def _enqueue_refresh(business_id: int) -> None:
         )
 
 
-def _user_for(wix_user_id: str) -> User:
-    link = WixUserLink.objects.select_related("user").filter(wix_user_id=wix_user_id).first()
-    if link is not None:
-        return link.user
-    # Never matched to an existing account by email: an email from Wix proves nothing here.
+def _sso_email(wix_user_id: str) -> str:
+    return f"wix-{wix_user_id}@{SSO_EMAIL_DOMAIN}"
+
+
+def _is_sso_account(user: User) -> bool:
+    """A user made here for a Wix user (no password, no address of its own)."""
+    return user.email.endswith(f"@{SSO_EMAIL_DOMAIN}")
+
+
+def is_sso_account_of(user: User, instance: WixInstance) -> bool:
+    """Whether ``user`` is the account made here for the Wix user this instance signs in."""
+    return user.is_authenticated and user.email == _sso_email(instance.wix_user_id)
+
+
+def owner_account(*, business: Business, instance: WixInstance) -> User | None:
+    """The business's own owner account that the Wix site owner opening it is, if any.
+
+    An email from Wix proves nothing on its own (anyone may put any address on a site), so
+    this only ever names an account that is ALREADY an owner of THIS business, whose address
+    is the one Wix gives for the site's owner (``owner_email``, fetched from Wix's API), and
+    that belongs to no other business (the link hands the whole account to the Wix user).
+    Never a staff or inactive account, never one already linked to another Wix user.
+    """
+    if not instance.is_owner or not business.owner_email:
+        return None
+    linked = WixUserLink.objects.exclude(wix_user_id=instance.wix_user_id).values("user_id")
+    candidates = list(
+        User.objects.filter(
+            memberships__business=business,
+            memberships__role=Membership.Role.OWNER,
+            email__iexact=business.owner_email,
+            is_active=True,
+            is_staff=False,
+            is_superuser=False,
+        )
+        .exclude(pk__in=linked)
+        .distinct()[:2]
+    )
+    if len(candidates) != 1:
+        return None
+    account = candidates[0]
+    if Membership.objects.filter(user=account).exclude(business=business).exists():
+        return None
+    return account
+
+
+def _link(wix_user_id: str, user: User) -> User:
+    """Link the Wix user to ``user``; a concurrent first visit's link wins."""
     try:
         with transaction.atomic():
-            user = User.objects.create_user(email=f"wix-{wix_user_id}@{SSO_EMAIL_DOMAIN}")
             WixUserLink.objects.create(wix_user_id=wix_user_id, user=user)
-    except IntegrityError:  # a concurrent first visit won
+    except IntegrityError:
         return WixUserLink.objects.select_related("user").get(wix_user_id=wix_user_id).user
+    return user
+
+
+def _user_for(instance: WixInstance, business: Business) -> User:
+    link = (
+        WixUserLink.objects.select_related("user").filter(wix_user_id=instance.wix_user_id).first()
+    )
+    if link is not None and not _is_sso_account(link.user):
+        return link.user
+    account = owner_account(business=business, instance=instance)
+    if link is not None:
+        if account is None:
+            return link.user
+        # Wix learnt the owner's address after the first visit: the owner's own account from
+        # now on (what the stand-in user did stays theirs).
+        WixUserLink.objects.filter(pk=link.pk).update(user=account)
+        log.info(
+            "wix_sso_linked_to_owner_account",
+            business_id=business.pk,
+            user_id=account.pk,
+            previous_user_id=link.user_id,
+        )
+        return account
+    if account is not None:
+        user = _link(instance.wix_user_id, account)
+        log.info("wix_sso_linked_to_owner_account", business_id=business.pk, user_id=user.pk)
+        return user
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                email=_sso_email(instance.wix_user_id),
+                full_name=readable_name(instance=instance, business=business),
+            )
+            WixUserLink.objects.create(wix_user_id=instance.wix_user_id, user=user)
+    except IntegrityError:  # a concurrent first visit won
+        return WixUserLink.objects.select_related("user").get(wix_user_id=instance.wix_user_id).user
     log.info("wix_sso_user_created", user_id=user.pk)
     return user
+
+
+def readable_name(*, instance: WixInstance, business: Business) -> str:
+    """What the dashboard and timelines call a Wix user who has no account of their own.
+
+    The instance names no person: the owner is called by the address Wix gives for the
+    site's owner (once known), anyone else by role and a short, stable part of their id.
+    """
+    if instance.is_owner:
+        return f"Site owner ({business.owner_email})" if business.owner_email else "Site owner"
+    return f"Wix collaborator {instance.wix_user_id.replace('-', '')[:6]}"
+
+
+def _keep_name_current(user: User, *, instance: WixInstance, business: Business) -> None:
+    if not _is_sso_account(user):
+        return
+    name = readable_name(instance=instance, business=business)[:200]
+    if user.full_name != name:
+        User.objects.filter(pk=user.pk).update(full_name=name)
+        user.full_name = name
 
 
 def sso_sign_in(*, instance: WixInstance) -> tuple[User, Business]:
@@ -55,9 +153,10 @@ def sso_sign_in(*, instance: WixInstance) -> tuple[User, Business]:
             transaction.on_commit(lambda: _enqueue_refresh(business.pk))
     if not business.is_active:
         raise InstanceRefused("not_installed")
-    user = _user_for(instance.wix_user_id)
+    user = _user_for(instance, business)
     if not user.is_active:
         raise InstanceRefused("user_inactive")
+    _keep_name_current(user, instance=instance, business=business)
     role = Membership.Role.OWNER if instance.is_owner else Membership.Role.MEMBER
     membership = membership_ensure(user=user, business=business, role=role)
     _membership_follow_wix_role(membership, role=role)

@@ -20,7 +20,7 @@ from django.shortcuts import render
 
 from accounts.middleware import SESSION_BUSINESS_KEY
 from accounts.models import Business
-from integrations.sso import sso_sign_in
+from integrations.sso import is_sso_account_of, sso_sign_in
 from integrations.wix.sso import InstanceRefused, verify_instance
 
 log = structlog.get_logger(__name__)
@@ -79,7 +79,10 @@ class WixInstanceSSOMiddleware:
             )
             return HttpResponse(_REFUSED_PAGE, status=403)
         current = request.user
-        if current.is_authenticated and current.pk != user.pk and not confirmed:
+        # The same Wix user moving from the account made for them to the owner account they
+        # were linked to since (integrations.sso.owner_account) is no switch to ask about.
+        moved = is_sso_account_of(current, instance)
+        if current.is_authenticated and current.pk != user.pk and not confirmed and not moved:
             return self._ask_to_switch(request, value or "", business=business)
         # login() rotates the session key (and flushes it when another user was signed in).
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
