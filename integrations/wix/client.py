@@ -357,8 +357,20 @@ def _request_token(*, instance_id: str, business_id: int | None, deadline: float
 
 
 # Tokens this process holds: instance id → (access token, expires at). Filled from the token
-# row or a refresh; a token Wix refused (401) is dropped, and so are an uninstall's.
+# row or a refresh; a token Wix refused (401) is dropped, and so are an uninstall's. At most
+# _TOKENS_HELD (the oldest go first): a worker serving every site must not grow without end.
 _tokens: dict[str, tuple[str, datetime]] = {}
+_TOKENS_HELD = 10_000
+
+
+def _hold(instance_id: str, token: str, expires_at: datetime) -> None:
+    _tokens.pop(instance_id, None)
+    while len(_tokens) >= _TOKENS_HELD:
+        try:
+            del _tokens[next(iter(_tokens))]
+        except (KeyError, RuntimeError, StopIteration):  # another thread changed it meanwhile
+            break
+    _tokens[instance_id] = (token, expires_at)
 
 
 def _usable(token: str | None, expires_at: datetime | None, stale: str) -> bool:
@@ -375,9 +387,10 @@ def access_token(
     UPDATE``; SQLite serialises the write transaction) while one caller asks Wix; the others
     wait on the lock and then find the fresh token. ``stale`` is a token Wix just refused
     (401): it is not handed out again. A caller never waits on the lock past its own deadline
-    (PostgreSQL ``lock_timeout``).
+    (PostgreSQL ``lock_timeout``). Given ``stale``, this process's copy is not used: the row
+    says whether another process already has a newer token.
     """
-    held = _tokens.get(instance_id)
+    held = None if stale else _tokens.get(instance_id)
     if held and _usable(*held, stale):
         return held[0]
     _tokens.pop(instance_id, None)
@@ -387,7 +400,7 @@ def access_token(
         .first()
     )
     if row and _usable(*row, stale):
-        _tokens[instance_id] = row
+        _hold(instance_id, *row)
         return row[0]
     failure: Exception | None = None
     nested = connection.in_atomic_block
@@ -400,7 +413,7 @@ def access_token(
             row = WixAccessToken.objects.select_for_update().get(instance_id=instance_id)
             _restore_lock_wait(previous)
             if _usable(row.access_token, row.expires_at, stale):
-                _tokens[instance_id] = (row.access_token, row.expires_at)
+                _hold(instance_id, row.access_token, row.expires_at)
                 return row.access_token
             try:
                 token, expires_in = _request_token(
@@ -415,7 +428,7 @@ def access_token(
                 row.expires_at = now + timedelta(seconds=expires_in)
                 row.refreshed_at = now
                 row.save(update_fields=["access_token", "expires_at", "refreshed_at"])
-                _tokens[instance_id] = (token, row.expires_at)
+                _hold(instance_id, token, row.expires_at)
                 log.info("wix_token_refreshed", business_id=business_id, expires_in=expires_in)
                 return token
     except OperationalError:

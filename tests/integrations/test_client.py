@@ -459,3 +459,31 @@ def test_call_records_that_cannot_be_written_are_counted_in_the_log_not_raised(
     assert not IntegrationCall.objects.exists()
     (lost,) = [e for e in log_events if e["event"] == "wix_call_records_lost"]
     assert lost["count"] == 2
+
+
+def test_a_token_named_stale_is_refreshed_even_when_this_process_holds_another(
+    wix, wix_client, business
+):
+    from integrations.wix.client import access_token
+
+    wix_client.get_app_instance()
+    held = client_module._tokens[business.instance_id][0]
+    # Another process refreshed the row; support now asks for a token newer than the row's.
+    WixAccessToken.objects.filter(instance_id=business.instance_id).update(access_token="newer")
+    fresh = access_token(
+        instance_id=business.instance_id,
+        business_id=business.pk,
+        deadline=time.monotonic() + 5,
+        stale="newer",
+    )
+    assert fresh not in (held, "newer")
+    assert wix.count(TOKEN) == 2
+    assert WixAccessToken.objects.get(instance_id=business.instance_id).access_token == fresh
+
+
+def test_the_tokens_a_process_holds_are_bounded(wix, db, monkeypatch):
+    monkeypatch.setattr(client_module, "_TOKENS_HELD", 3)
+    businesses = [BusinessFactory() for _ in range(5)]
+    for business in businesses:
+        WixClient.for_business(business).get_site_properties()
+    assert list(client_module._tokens) == [b.instance_id for b in businesses[-3:]]
