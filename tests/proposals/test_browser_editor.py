@@ -106,6 +106,7 @@ def test_prices_as_the_business_writes_them_with_a_live_estimate(
 
     # The introduction in the rich-text editor: bold survives, the server sanitises.
     intro = page.locator("trix-editor#id_intro")
+    assert page.locator(".trix-button--icon-attach").first.is_hidden()  # nh3 keeps no files
     intro.click()
     page.keyboard.type("Dear Ada, ")
     page.locator("trix-toolbar").first.get_by_role("button", name="Bold").click()
