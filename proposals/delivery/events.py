@@ -38,6 +38,14 @@ _DEFAULT_REASONS = {
 }
 
 
+class EventTooEarly(Exception):
+    """The event's delivery is being sent right now: its outcome is not written yet.
+
+    The webhook answers 409 and the service delivers the event again later (Mailgun retries
+    any answer but 2xx and 406 for 8 hours), once the send's outcome is there to change.
+    """
+
+
 def _text(value, limit: int = 500) -> str:
     return one_line(value, max_length=limit) if isinstance(value, str) else ""
 
@@ -125,6 +133,7 @@ _APPLY = {
 def delivery_event_record(*, esp: str, event: AnymailTrackingEvent) -> str:
     """Apply one tracking event once. Returns what happened (for the log and the tests):
     ``applied``, ``duplicate``, ``ignored`` (a type we do not act on) or ``unknown_message``.
+    Raises ``EventTooEarly`` while the delivery is being sent.
     """
     kind = _TYPES.get(event.event_type)
     message_id = _text(event.message_id, 255)
@@ -161,6 +170,10 @@ def delivery_event_record(*, esp: str, event: AnymailTrackingEvent) -> str:
             return "duplicate"
         # Events of one delivery apply one at a time (a bounce and a complaint at once).
         locked = Delivery.objects.select_for_update().get(pk=delivery.pk)
+        if locked.state == Delivery.State.SENDING:
+            # The drain would write "sent" over a bounce applied now: not yet (rolled back).
+            log.info("delivery_event_too_early", delivery_id=delivery.pk, **context)
+            raise EventTooEarly(delivery.pk)
         apply = _APPLY.get(kind)
         if apply is not None:
             apply(locked, stored, now=now)

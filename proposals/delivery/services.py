@@ -301,6 +301,10 @@ def _start_attempt(delivery: Delivery, *, number: int, now) -> DeliveryAttempt:
     """
     delivery.attempt_count += 1
     delivery.message_id = delivery.message_id or mailer.message_id_for(delivery)
+    # Over SMTP the webhooks name our Message-ID: known before the send, so a bounce reported
+    # before this batch's outcomes are written still finds its delivery. An email service's
+    # own id replaces it once the service answered.
+    delivery.provider_message_id = delivery.message_id
     attempt = DeliveryAttempt(
         delivery=delivery,
         number=number,
@@ -315,7 +319,9 @@ def _start_attempt(delivery: Delivery, *, number: int, now) -> DeliveryAttempt:
         return attempt
     with transaction.atomic():
         Delivery.objects.filter(pk=delivery.pk).update(
-            attempt_count=delivery.attempt_count, message_id=delivery.message_id
+            attempt_count=delivery.attempt_count,
+            message_id=delivery.message_id,
+            provider_message_id=delivery.provider_message_id,
         )
         attempt.save(force_insert=True)
     return attempt
@@ -336,8 +342,8 @@ def _start_attempt_postgresql(delivery: Delivery, attempt: DeliveryAttempt) -> i
     sql = " ".join(
         [
             "WITH cfg AS (SELECT set_config('synchronous_commit', %s, true)),",
-            f"d AS (UPDATE {delivery_table} SET attempt_count = %s, message_id = %s",  # noqa: S608
-            "WHERE id = %s RETURNING id)",
+            f"d AS (UPDATE {delivery_table} SET attempt_count = %s, message_id = %s,",  # noqa: S608
+            "provider_message_id = %s WHERE id = %s RETURNING id)",
             f"INSERT INTO {quote(DeliveryAttempt._meta.db_table)} ({columns})",
             f"SELECT {', '.join(values)} FROM d, cfg RETURNING id",  # noqa: S608
         ]
@@ -346,7 +352,14 @@ def _start_attempt_postgresql(delivery: Delivery, attempt: DeliveryAttempt) -> i
     with db_connection.cursor() as cursor:
         cursor.execute(
             sql,
-            [synchronous, delivery.attempt_count, delivery.message_id, delivery.pk, *params],
+            [
+                synchronous,
+                delivery.attempt_count,
+                delivery.message_id,
+                delivery.provider_message_id,
+                delivery.pk,
+                *params,
+            ],
         )
         return cursor.fetchone()[0]
 

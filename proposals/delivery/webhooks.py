@@ -45,8 +45,16 @@ class MailgunTrackingWebhook(MailgunTrackingWebhookView):
             # pointed here, a field of the wrong type): the service should not retry it.
             log.warning("email_webhook_refused", esp=self.esp_name, why=exc.__class__.__name__)
             return _refused(request, "The webhook payload is not a tracking event.")
-        for event in parsed:
-            self.signal.send(sender=self.__class__, event=event, esp_name=self.esp_name)
+        try:
+            for event in parsed:
+                self.signal.send(sender=self.__class__, event=event, esp_name=self.esp_name)
+        except events.EventTooEarly:
+            return problem_response(
+                request=request,
+                status=409,
+                code="delivery_in_progress",
+                detail="The email is being sent right now; deliver this event again later.",
+            )
         return HttpResponse()
 
 

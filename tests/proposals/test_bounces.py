@@ -182,6 +182,32 @@ def test_a_bounce_of_an_email_sent_through_mailgun_finds_it_by_mailguns_id(
     assert delivery.state == Delivery.State.BOUNCED
 
 
+def test_the_id_is_known_from_the_attempt_on_before_any_outcome(smtp_server):
+    smtp_server.data_script = ["421 4.3.2 Busy"]
+    delivery = proposal_email()
+    assert delivery_execute(delivery.pk) == "failed_retrying"
+    delivery.refresh_from_db()
+    assert delivery.provider_message_id == delivery.message_id != ""
+
+
+def test_an_event_while_the_email_is_being_sent_is_refused_for_now_then_applied(
+    client, smtp_server, mailgun_webhooks
+):
+    delivery = sent_email()
+    # As during a batch: the server took the email, the drain has not written "sent" yet.
+    Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.State.SENDING)
+    payload = mailgun.sign(mailgun.bounced(delivery.provider_message_id, delivery.recipient))
+    response = mailgun.post(client, payload)
+    assert response.status_code == 409
+    assert response.json()["code"] == "delivery_in_progress"
+    assert not DeliveryEvent.objects.exists() and not Suppression.objects.exists()
+    Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.State.SENT)
+    assert mailgun.post(client, payload).status_code == 200  # the service's retry
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.BOUNCED
+    assert Suppression.objects.count() == 1
+
+
 # --- suppression across sends --------------------------------------------------------------
 
 
