@@ -118,8 +118,11 @@ def _clean_title(title: str) -> str:
 
 
 def _lock(proposal: Proposal) -> Proposal:
+    # FOR NO KEY UPDATE: writers still wait for each other, but a foreign-key check (FOR KEY
+    # SHARE, e.g. a delivery drain's activity rows at COMMIT) never waits for this lock, so
+    # the two cannot deadlock (found by manage.py chaos: a 5xx on accept, a resent email).
     return (
-        Proposal.objects.select_for_update()
+        Proposal.objects.select_for_update(no_key=True)
         .select_related("business", "client")
         .get(pk=proposal.pk)
     )
@@ -492,7 +495,7 @@ def proposal_send(
                 "This proposal changed since the page was loaded (was it already sent?); "
                 "reload it and try again."
             )
-        business = Business.objects.select_for_update().get(pk=locked.business_id)
+        business = Business.objects.select_for_update(no_key=True).get(pk=locked.business_id)
         if locked.is_locked:
             raise ProposalLocked("An accepted proposal can no longer be sent again.")
         if locked.status not in EDITABLE:
