@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from common.text import one_line
 from proposals.delivery import suppressions
+from proposals.delivery.rows import insert_once
 from proposals.delivery.services import delivery_activity_build
 from proposals.models import Activity, Delivery, DeliveryEvent, Suppression
 
@@ -130,6 +131,22 @@ _APPLY = {
 }
 
 
+# What applying an event reads of its delivery (not the context, texts or counters).
+_FIELDS = (
+    "id",
+    "business_id",
+    "proposal_id",
+    "version_id",
+    "kind",
+    "recipient",
+    "state",
+    "request_id",
+    "delivered_at",
+    "bounced_at",
+    "complained_at",
+)
+
+
 def delivery_event_record(*, esp: str, event: AnymailTrackingEvent) -> str:
     """Apply one tracking event once. Returns what happened (for the log and the tests):
     ``applied``, ``duplicate``, ``ignored`` (a type we do not act on) or ``unknown_message``.
@@ -141,42 +158,44 @@ def delivery_event_record(*, esp: str, event: AnymailTrackingEvent) -> str:
     if kind is None:
         log.info("delivery_event_ignored", **context)
         return "ignored"
-    delivery = (
-        Delivery.objects.filter(provider_message_id=message_id).order_by("-pk").first()
-        if message_id
-        else None
-    )
-    if delivery is None:
-        # Mail sent before this id was kept, by another system, or a test from the service.
+    if not message_id:
         log.warning("delivery_event_unknown_message", **context)
         return "unknown_message"
     now = timezone.now()
     with transaction.atomic():
-        stored, created = DeliveryEvent.objects.get_or_create(
-            esp=esp[:32],
-            event_id=_event_id(esp, event, message_id, kind),
-            defaults={
-                "business_id": delivery.business_id,
-                "delivery": delivery,
-                "event_type": kind,
-                "reject_reason": _text(event.reject_reason, 32),
-                "description": _text(event.description),
-                "mta_response": _text(event.mta_response),
-                "occurred_at": event.timestamp,
-            },
+        # Locked: events of one delivery apply one at a time (a bounce and a complaint at once).
+        delivery = (
+            Delivery.objects.select_for_update()
+            .filter(provider_message_id=message_id)
+            .only(*_FIELDS)
+            .order_by("-pk")
+            .first()
         )
-        if not created:
-            log.info("delivery_event_duplicate", delivery_id=delivery.pk, **context)
-            return "duplicate"
-        # Events of one delivery apply one at a time (a bounce and a complaint at once).
-        locked = Delivery.objects.select_for_update().get(pk=delivery.pk)
-        if locked.state == Delivery.State.SENDING:
-            # The drain would write "sent" over a bounce applied now: not yet (rolled back).
+        if delivery is None:
+            # Mail sent before this id was kept, by another system, or a test from the service.
+            log.warning("delivery_event_unknown_message", **context)
+            return "unknown_message"
+        if delivery.state == Delivery.State.SENDING:
+            # The drain would write "sent" over a bounce applied now: not yet.
             log.info("delivery_event_too_early", delivery_id=delivery.pk, **context)
             raise EventTooEarly(delivery.pk)
+        stored = DeliveryEvent(
+            business_id=delivery.business_id,
+            delivery=delivery,
+            esp=esp[:32],
+            event_id=_event_id(esp, event, message_id, kind),
+            event_type=kind,
+            reject_reason=_text(event.reject_reason, 32),
+            description=_text(event.description),
+            mta_response=_text(event.mta_response),
+            occurred_at=event.timestamp,
+        )
+        if not insert_once(stored):
+            log.info("delivery_event_duplicate", delivery_id=delivery.pk, **context)
+            return "duplicate"
         apply = _APPLY.get(kind)
         if apply is not None:
-            apply(locked, stored, now=now)
+            apply(delivery, stored, now=now)
     log.info(
         "delivery_event_applied",
         delivery_id=delivery.pk,

@@ -8,10 +8,10 @@ server; support lifts a suppression from the admin, and the lift is audited.
 from collections.abc import Iterable
 
 import structlog
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.audit import ActionRefused, audited
+from proposals.delivery.rows import insert_once
 from proposals.models import Delivery, Suppression
 
 log = structlog.get_logger(__name__)
@@ -47,28 +47,20 @@ def suppression_reason(suppression: Suppression) -> str:
     )
 
 
-def suppression_add(*, delivery: Delivery, reason: str, detail: str = "") -> Suppression:
-    """Suppress the delivery's recipient for its business; an active one is kept as it is."""
-    address = normalise(delivery.recipient)
-    existing = Suppression.objects.filter(
-        business_id=delivery.business_id, address=address, lifted_at__isnull=True
-    ).first()
-    if existing is not None:
-        return existing
-    try:
-        with transaction.atomic():
-            suppression = Suppression.objects.create(
-                business_id=delivery.business_id,
-                address=address,
-                reason=reason,
-                detail=detail[:500],
-                delivery=delivery,
-            )
-    except IntegrityError:
-        # Another event for the same address won the race: the constraint keeps one.
-        return Suppression.objects.get(
-            business_id=delivery.business_id, address=address, lifted_at__isnull=True
-        )
+def suppression_add(*, delivery: Delivery, reason: str, detail: str = "") -> bool:
+    """Suppress the delivery's recipient for its business; True if it was not already.
+
+    An active suppression of the address is kept as it is (one per business and address).
+    """
+    suppression = Suppression(
+        business_id=delivery.business_id,
+        address=normalise(delivery.recipient),
+        reason=reason,
+        detail=detail[:500],
+        delivery_id=delivery.pk,
+    )
+    if not insert_once(suppression):
+        return False
     log.info(
         "address_suppressed",
         suppression_id=suppression.pk,
@@ -76,7 +68,7 @@ def suppression_add(*, delivery: Delivery, reason: str, detail: str = "") -> Sup
         delivery_id=delivery.pk,
         reason=reason,
     )
-    return suppression
+    return True
 
 
 def suppression_lift(*, suppression: Suppression, acting_user, note: str = "") -> Suppression:
