@@ -347,3 +347,50 @@ def test_no_email_address_reaches_the_logs(client, smtp_server, mailgun_webhooks
         mailgun.post(client, mailgun.sign(mailgun.bounced("<unknown@x>", delivery.recipient)))
     assert logs
     assert "private.person" not in repr(logs)
+
+
+# --- settings and races --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing", ["MAILGUN_API_KEY", "MAILGUN_WEBHOOK_SIGNING_KEY"])
+def test_production_with_mailgun_refuses_to_start_without_its_keys(missing):
+    from tests.common.test_settings_env import PRODUCTION, load_settings
+
+    mailgun_env = {
+        "EMAIL_BACKEND": "anymail.backends.mailgun.EmailBackend",
+        "MAILGUN_API_KEY": "key-123",
+        "MAILGUN_WEBHOOK_SIGNING_KEY": "signing-123",
+    }
+    assert load_settings({**PRODUCTION, **mailgun_env}).returncode == 0
+    result = load_settings({**PRODUCTION, **{k: v for k, v in mailgun_env.items() if k != missing}})
+    assert result.returncode != 0
+    assert missing in result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_webhook_twice_at_once_is_applied_once(smtp_server, mailgun_webhooks):
+    import threading
+
+    from django.db import connection
+    from django.test import Client as DjangoClient
+
+    delivery = sent_email()
+    payload = mailgun.sign(mailgun.bounced(delivery.provider_message_id, delivery.recipient))
+    statuses, start = [], threading.Barrier(2)
+
+    def post():
+        try:
+            start.wait()
+            statuses.append(mailgun.post(DjangoClient(), payload).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert statuses == [200, 200]
+    assert DeliveryEvent.objects.count() == 1
+    assert Suppression.objects.count() == 1
+    assert Activity.objects.filter(kind=Activity.Kind.DELIVERY_BOUNCED).count() == 1
