@@ -14,7 +14,7 @@ from common.money import LineInput, compute_totals, format_money
 from proposals import services
 from proposals.models import Proposal
 from tests.accounts.factories import MembershipFactory
-from tests.proposals.factories import ClientFactory
+from tests.proposals.factories import ClientFactory, make_sent_proposal
 from tests.proposals.test_browser import CHROMIUM_ARGS, PASSWORD
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -143,3 +143,18 @@ def test_a_comma_the_business_does_not_write_is_refused_not_saved_as_fifteen(
     assert "English (United States)" in page.locator("#id_s-0-i-0-unit_price-error").inner_text()
     assert page.locator("#id_s-0-i-0-unit_price").input_value() == "1,5"  # shown as typed
     assert not Proposal.objects.filter(business=business).exists()
+
+
+def test_client_page_live_total_matches_the_server_in_the_business_locale(
+    live_server, browser_factory
+):
+    proposal, version = make_sent_proposal(currency="EUR")
+    business = proposal.business
+    business.locale = "de-DE"
+    business.save()
+    page = browser_factory("en-US")  # the client's browser language does not matter
+    page.goto(f"{live_server.url}/p/{version.token}")
+    total = page.locator('[data-sum="total"]')
+    assert total.inner_text() == format_money(Decimal("2346"), "EUR", "de-DE")  # the server's
+    page.get_by_label("Hosting (12 months)").check()
+    assert total.inner_text() == format_money(Decimal("2586"), "EUR", "de-DE")  # public.js
