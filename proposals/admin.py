@@ -20,7 +20,7 @@ from common.admin_tools import (
     request_trace_link,
 )
 from common.money import format_money
-from proposals import support
+from proposals import selectors, support
 from proposals.delivery import suppressions as delivery_suppressions
 from proposals.models import (
     Acceptance,
@@ -95,7 +95,7 @@ class ProposalAdmin(BusinessColumnMixin, HistoryAdmin):
     # Exact, indexed lookups only (millions of rows): "P-0042" or "42" is a number or an id.
     search_fields = ["=number", "=id", "=client__email", "=business__instance_id"]
     sortable_by = ["created_at"]
-    readonly_fields = ["business_link"]
+    readonly_fields = ["business_link", "accepted_choice"]
     raw_id_fields = ["client", "current_version", "created_by"]
     exclude = ["business"]
     inlines = [SectionInline, VersionInline, DeliveryInline]
@@ -123,6 +123,11 @@ class ProposalAdmin(BusinessColumnMixin, HistoryAdmin):
     @admin.display(description="Failed emails")
     def failed_deliveries(self, obj: Proposal) -> int:
         return obj._failed
+
+    @admin.display(description="Accepted with")
+    def accepted_choice(self, obj: Proposal) -> str:
+        acceptance = selectors.proposal_acceptance(proposal=obj)
+        return _accepted_choice(acceptance) if acceptance else "—"
 
     @admin.action(description="Resend the proposal link to the client", permissions=["support"])
     def resend_link(self, request, queryset) -> None:
@@ -236,6 +241,23 @@ class AcceptanceAdmin(BusinessColumnMixin, HistoryAdmin):
     @admin.display(description="Total")
     def total_amount(self, obj: Acceptance) -> str:
         return format_money(obj.total, obj.proposal.currency, obj.business.locale)
+
+    readonly_fields = ["chosen_items"]
+
+    @admin.display(description="Optional items chosen")
+    def chosen_items(self, obj: Acceptance) -> str:
+        return _accepted_choice(obj)
+
+
+def _accepted_choice(acceptance: Acceptance) -> str:
+    """The accepted total and the optional items the client chose, from the signed version."""
+    content = selectors.accepted_content(acceptance=acceptance)
+    chosen = [item["name"] for item in content.chosen_optional]
+    return format_html(
+        "{} · optional items chosen: {}",
+        format_money(content.totals.total, content.totals.currency, acceptance.business.locale),
+        ", ".join(chosen) if chosen else "none",
+    )
 
 
 @admin.register(Activity)

@@ -16,6 +16,7 @@ from common.compiled import CompiledRead
 from common.money import Totals, compute_totals
 from proposals import rules
 from proposals.models import (
+    Acceptance,
     Activity,
     Client,
     Delivery,
@@ -69,6 +70,8 @@ DASHBOARD_ROW_FIELDS = (
     "total",
     "has_unsent_changes",
     "created_at",
+    "sent_at",
+    "viewed_at",
     "client__name",
     "client__company",
 )
@@ -325,6 +328,75 @@ def proposal_deliveries(*, proposal: Proposal) -> QuerySet[Delivery]:
     )
 
 
+def snapshot_items(snapshot: dict, totals: Totals, selected_keys: set[str] | None) -> list[dict]:
+    """A snapshot's sections with each item's computed line and whether it counts (ticked).
+
+    ``selected_keys`` are the optional items chosen (the client's ticks, an acceptance's
+    record); None counts the preselected ones, as the proposal was sent.
+    """
+    lines = {line.key: line for line in totals.lines}
+    sections = []
+    for section in snapshot.get("sections", []):
+        items = []
+        for item in section.get("items", []):
+            key = str(item.get("key", ""))
+            if item.get("optional"):
+                checked = (
+                    key in selected_keys
+                    if selected_keys is not None
+                    else bool(item.get("selected"))
+                )
+            else:
+                checked = True
+            items.append({**item, "key": key, "line": lines.get(key), "checked": checked})
+        sections.append({"title": section.get("title", ""), "items": items})
+    return sections
+
+
+@dataclass(frozen=True)
+class AcceptedContent:
+    """What the client signed: the accepted version's sections, with each optional item
+    marked chosen or not (``checked``), and the totals of exactly that choice."""
+
+    sections: list[dict]
+    totals: Totals
+
+    @property
+    def chosen_optional(self) -> list[dict]:
+        return [i for s in self.sections for i in s["items"] if i.get("optional") and i["checked"]]
+
+    def chosen_ids(self) -> list[dict]:
+        """The chosen optional items by the line item id they were sent with, and name."""
+        return [{"id": int(item["key"]), "name": item["name"]} for item in self.chosen_optional]
+
+
+def accepted_content(*, acceptance: Acceptance) -> AcceptedContent:
+    """The accepted version's content with the client's choice (reads its snapshot)."""
+    snapshot = acceptance.version.snapshot
+    selected = {str(key) for key in acceptance.selected_item_keys or []}
+    totals = rules.snapshot_totals(snapshot, selected)
+    return AcceptedContent(sections=snapshot_items(snapshot, totals, selected), totals=totals)
+
+
+def proposal_acceptance(*, proposal: Proposal) -> Acceptance | None:
+    """An accepted proposal's acceptance with its version (the snapshot signed): one query."""
+    if proposal.status != Proposal.Status.ACCEPTED:
+        return None
+    return acceptance_for(business_id=proposal.business_id, proposal_id=proposal.pk)
+
+
+def acceptance_for(*, business_id: int, proposal_id: int) -> Acceptance | None:
+    return (
+        Acceptance.objects.filter(proposal_id=proposal_id, business_id=business_id)
+        .select_related("version")
+        .first()
+    )
+
+
+# What the proposal page shows of an email (and needs to offer a retry).
+_PAGE_DELIVERY = ("kind", "recipient", "state", "last_error", "created_at")
+
+
 def proposal_detail_context(*, proposal: Proposal) -> dict:
     """The dashboard's proposal page: the same few queries however many items or events.
 
@@ -338,10 +410,8 @@ def proposal_detail_context(*, proposal: Proposal) -> dict:
         "totals": totals,
         "versions": _page_versions(proposal),
         "timeline": list(proposal_timeline(proposal=proposal).defer("version__snapshot")[:200]),
-        "deliveries": list(proposal_deliveries(proposal=proposal)[:50]),
-        "acceptance": getattr(proposal, "acceptance", None)
-        if proposal.status == Proposal.Status.ACCEPTED
-        else None,
+        "deliveries": list(proposal_deliveries(proposal=proposal).only(*_PAGE_DELIVERY)[:50]),
+        "acceptance": proposal_acceptance(proposal=proposal),
     }
 
 

@@ -236,6 +236,21 @@ def _json_item(item: dict) -> dict:
     return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in item.items()}
 
 
+def template_from_proposal(
+    *, proposal: Proposal, acting_user: User | None, name: str
+) -> ProposalTemplate:
+    """A template of a proposal's working copy: its title, texts, sections and items."""
+    return template_create(
+        business=proposal.business,
+        acting_user=acting_user,
+        name=name,
+        title=proposal.title,
+        intro=proposal.intro,
+        terms=proposal.terms,
+        sections=working_copy_sections(proposal),
+    )
+
+
 def template_create(
     *,
     business: Business,
@@ -619,13 +634,17 @@ def proposal_withdraw(*, proposal: Proposal, acting_user: User | None) -> Propos
     return locked
 
 
-def proposal_duplicate(*, proposal: Proposal, acting_user: User | None) -> Proposal:
+def proposal_duplicate(
+    *, proposal: Proposal, acting_user: User | None, title: str | None = None
+) -> Proposal:
+    """A new draft with the same client and content; ``title`` is the copy's own (the title
+    goes into the client's email subject, so the dashboard asks for it)."""
     with transaction.atomic():
         copy = proposal_create(
             business=proposal.business,
             acting_user=acting_user,
             client=proposal.client,
-            title=f"{proposal.title} (copy)"[:200],
+            title=f"{proposal.title} (copy)"[:200] if title is None else title,
             currency=proposal.currency,
             valid_until=None,
             intro=proposal.intro,
@@ -766,9 +785,11 @@ def proposal_accept(
             total=totals.total,
             content_hash=rules.canonical_hash(accepted_content),
         )
+        # From now on the proposal is worth what was signed: lists, the API's ``total`` and
+        # the admin read this column, so it carries the optional items the client chose.
         Proposal.objects.filter(pk=proposal.pk).update(
             status=Status.ACCEPTED, answered_at=now, revision=F("revision") + 1,
-            **reminders.due_cleared(),
+            total=totals.total, **reminders.due_cleared(),
         )  # fmt: skip
         proposal.refresh_from_db()
         _activity(

@@ -12,6 +12,12 @@ urlpatterns = [
     path("proposals/<int:pk>/send", dashboard.proposal_send, name="proposal_send"),
     path("proposals/<int:pk>/withdraw", dashboard.proposal_withdraw, name="proposal_withdraw"),
     path("proposals/<int:pk>/duplicate", dashboard.proposal_duplicate, name="proposal_duplicate"),
+    path("proposals/<int:pk>/delete", dashboard.proposal_delete, name="proposal_delete"),
+    path(
+        "proposals/<int:pk>/save-as-template",
+        templates.template_from_proposal,
+        name="proposal_save_as_template",
+    ),
     path("proposals/<int:pk>/preview", dashboard.proposal_preview, name="proposal_preview"),
     path(
         "proposals/<int:pk>/deliveries/<int:delivery_pk>/retry",

@@ -12,7 +12,8 @@ from datetime import date, datetime, tzinfo
 from django.utils import timezone
 
 from common.money import Totals, quantize
-from proposals.models import Proposal
+from proposals import selectors
+from proposals.models import Acceptance, Proposal
 
 
 def _decimal_places(places: int, max_digits: int):
@@ -77,13 +78,29 @@ def proposal_summary(row: dict, tz: tzinfo | None = None) -> dict:
     }
 
 
-def proposal_detail(row: dict, *, sections: list[dict], totals: Totals) -> dict:
+def proposal_detail(
+    row: dict, *, sections: list[dict], totals: Totals, acceptance: Acceptance | None = None
+) -> dict:
     """The proposal (``ProposalSerializer``) from an API detail row and its content.
 
     ``row`` has the keys of ``selectors.API_PROPOSAL_DETAIL_VALUES``; ``sections`` come from
-    ``selectors.proposal_content_rows``.
+    ``selectors.proposal_content_rows``. Once accepted (``acceptance``), ``totals`` are those
+    of what the client signed, optional items chosen included, as ``total`` is.
     """
-    data = proposal_summary(row)
+    tz = timezone.get_current_timezone()
+    data = proposal_summary(row, tz)
+    accepted_by = None
+    if acceptance is not None:
+        accepted = selectors.accepted_content(acceptance=acceptance)
+        totals = accepted.totals
+        accepted_by = {
+            "signed_name": acceptance.signed_name,
+            "accepted_at": _datetime(acceptance.accepted_at, tz),
+            "version": acceptance.version.number,
+            "total": f"{quantize(acceptance.total, totals.currency):f}",
+            # The optional items the client ticked, as line items of the accepted version.
+            "selected_items": accepted.chosen_ids(),
+        }
     data["intro"] = row["intro"]
     data["terms"] = row["terms"]
     data["decline_reason"] = row["decline_reason"]
@@ -114,4 +131,5 @@ def proposal_detail(row: dict, *, sections: list[dict], totals: Totals) -> dict:
         "tax": f"{totals.tax:f}",
         "total": f"{totals.total:f}",
     }
+    data["acceptance"] = accepted_by
     return data

@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from common.money import CURRENCIES, quantize
-from proposals import rules
+from proposals import rules, selectors
 from proposals.models import Activity, Delivery, Proposal
 
 MAX_TEXT = rules.MAX_TEXT
@@ -163,7 +163,10 @@ class ProposalSummarySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Proposal.Status.choices, read_only=True)
     client = ClientSummarySerializer(read_only=True)
     currency = serializers.CharField(read_only=True)
-    total = serializers.SerializerMethodField(help_text="Total of the working copy.")
+    total = serializers.SerializerMethodField(
+        help_text="Total of the working copy; once accepted, what the client accepted "
+        "(with the optional items they chose)."
+    )
     valid_until = serializers.DateField(read_only=True, allow_null=True)
     revision = serializers.IntegerField(read_only=True, help_text="Also sent as the ETag.")
     has_unsent_changes = serializers.BooleanField(read_only=True)
@@ -184,12 +187,38 @@ class ProposalSummarySerializer(serializers.Serializer):
         return str(quantize(proposal.total, proposal.currency))
 
 
+class AcceptedItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True, help_text="The line item's id when it was sent.")
+    name = serializers.CharField(read_only=True)
+
+
+class AcceptanceSummarySerializer(serializers.Serializer):
+    signed_name = serializers.CharField(read_only=True)
+    accepted_at = serializers.DateTimeField(read_only=True)
+    version = serializers.IntegerField(
+        source="version.number", read_only=True, help_text="The version accepted."
+    )
+    total = serializers.SerializerMethodField(help_text="What the client accepted.")
+    selected_items = serializers.SerializerMethodField(
+        help_text="The optional items the client chose (counted in the total)."
+    )
+
+    @extend_schema_field({"type": "string", "format": "decimal", "example": "1250.00"})
+    def get_total(self, acceptance) -> str:
+        return str(quantize(acceptance.total, acceptance.version.snapshot["currency"]))
+
+    @extend_schema_field(AcceptedItemSerializer(many=True))
+    def get_selected_items(self, acceptance) -> list[dict]:
+        return selectors.accepted_content(acceptance=acceptance).chosen_ids()
+
+
 class ProposalSerializer(ProposalSummarySerializer):
     intro = serializers.CharField(read_only=True, help_text="Sanitised HTML.")
     terms = serializers.CharField(read_only=True, help_text="Sanitised HTML.")
     decline_reason = serializers.CharField(read_only=True)
     sections = serializers.SerializerMethodField()
     totals = serializers.SerializerMethodField()
+    acceptance = serializers.SerializerMethodField()
 
     @extend_schema_field(SectionSerializer(many=True))
     def get_sections(self, proposal: Proposal) -> list[dict]:
@@ -197,8 +226,18 @@ class ProposalSerializer(ProposalSummarySerializer):
 
     @extend_schema_field(TotalsSerializer)
     def get_totals(self, proposal: Proposal) -> dict:
-        """Computed by the same code as the dashboard (common.money)."""
+        """Computed by the same code as the dashboard (common.money); once accepted, the
+        totals of what the client signed (with the optional items they chose)."""
+        acceptance = self.context.get("acceptance")
+        if acceptance is not None:
+            return TotalsSerializer(selectors.accepted_content(acceptance=acceptance).totals).data
         return TotalsSerializer(self.context["totals"]).data
+
+    @extend_schema_field(AcceptanceSummarySerializer(allow_null=True))
+    def get_acceptance(self, proposal: Proposal) -> dict | None:
+        """Null until accepted."""
+        acceptance = self.context.get("acceptance")
+        return AcceptanceSummarySerializer(acceptance).data if acceptance is not None else None
 
 
 class ProposalCreateSerializer(StrictSerializer):

@@ -52,8 +52,10 @@ _LIST_ROW = (
     "<td>{client_name}{client_company}</td>"
     '<td><span class="badge status-{status}">{status_label}</span></td>'
     '<td class="num">{total}</td>'
-    '<td><time datetime="{created_iso}">{created}</time></td></tr>\n'
+    '<td><time datetime="{created_iso}">{created}</time></td>'
+    "<td>{sent}</td><td>{viewed}</td></tr>\n"
 )
+_NEVER = mark_safe('<span class="muted" aria-label="not yet">—</span>')
 _UNSENT_BADGE = mark_safe(' <span class="badge">Unsent changes</span>')
 
 
@@ -73,10 +75,16 @@ def proposal_rows(rows: list[dict]) -> SafeString:
                 **row,
                 "unsent": _UNSENT_BADGE if row["unsent"] else "",
                 "client_company": _muted_line(row["client_company"]),
+                "sent": _time(row["sent_iso"], row["sent"]),
+                "viewed": _time(row["viewed_iso"], row["viewed"]),
             }
             for row in rows
         ),
     )
+
+
+def _time(iso: str, text: str) -> str:
+    return format_html('<time datetime="{}">{}</time>', iso, text) if iso else _NEVER
 
 
 def _muted_line(text: str) -> str:

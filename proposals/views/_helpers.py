@@ -3,6 +3,7 @@
 import functools
 import ipaddress
 from collections.abc import Callable, Sequence
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
@@ -76,6 +77,12 @@ def paginate_keyset(
         return keyset_page(queryset, ordering=ordering, cursor=cursor, per_page=per_page)
     except InvalidCursor:
         return keyset_page(queryset, ordering=ordering, cursor=None, per_page=per_page)
+
+
+def upgrade_url(business) -> str:
+    """Wix's page where the site owner picks a paid plan of this app (opened in a new tab)."""
+    query = urlencode({"appInstanceId": business.instance_id})
+    return f"https://www.wix.com/apps/upgrade/{quote(settings.WIX_APP_ID, safe='')}?{query}"
 
 
 def query_without(request: HttpRequest, *names: str) -> str:
@@ -153,20 +160,6 @@ def preview_snapshot(*, proposal) -> dict:
 
 def public_items(snapshot: dict, totals, selected_keys: set[str] | None) -> list[dict]:
     """Sections of a snapshot with each item's computed line and whether it is ticked."""
-    lines = {line.key: line for line in totals.lines}
-    sections = []
-    for section in snapshot.get("sections", []):
-        items = []
-        for item in section.get("items", []):
-            key = str(item.get("key", ""))
-            if item.get("optional"):
-                checked = (
-                    key in selected_keys
-                    if selected_keys is not None
-                    else bool(item.get("selected"))
-                )
-            else:
-                checked = True
-            items.append({**item, "key": key, "line": lines.get(key), "checked": checked})
-        sections.append({"title": section.get("title", ""), "items": items})
-    return sections
+    from proposals import selectors
+
+    return selectors.snapshot_items(snapshot, totals, selected_keys)

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from proposals import rules, selectors, services
 from proposals.delivery import services as delivery_services
@@ -24,6 +24,7 @@ from proposals.views._helpers import (
     preview_snapshot,
     public_items,
     query_without,
+    upgrade_url,
 )
 
 log = structlog.get_logger(__name__)
@@ -102,6 +103,8 @@ def _list_rows(proposals: list) -> list[dict]:
     rows = []
     for p in proposals:
         created = timezone.localtime(p.created_at)
+        sent_iso, sent = _row_date(p.sent_at)
+        viewed_iso, viewed = _row_date(p.viewed_at)
         rows.append(
             {
                 "url": f"{head}{p.pk}{tail}",
@@ -114,10 +117,26 @@ def _list_rows(proposals: list) -> list[dict]:
                 "status_label": p.get_status_display(),
                 "total": money(p.total, p.currency),
                 "created_iso": created.isoformat(),
-                "created": f"{created.day} {MONTHS_3[created.month].title()} {created.year}",
+                "created": _day(created),
+                "sent_iso": sent_iso,
+                "sent": sent,
+                "viewed_iso": viewed_iso,
+                "viewed": viewed,
             }
         )
     return rows
+
+
+def _day(moment) -> str:
+    return f"{moment.day} {MONTHS_3[moment.month].title()} {moment.year}"
+
+
+def _row_date(moment) -> tuple[str, str]:
+    """(ISO time, "2 Dec 2026") in the business's time zone; ("", "") when it never happened."""
+    if moment is None:
+        return "", ""
+    local = timezone.localtime(moment)
+    return local.isoformat(), _day(local)
 
 
 def _filter_boxes(filters: ProposalFilterForm) -> dict:
@@ -147,7 +166,7 @@ def _filter_boxes(filters: ProposalFilterForm) -> dict:
 _URL_PROBE = 987654321
 
 
-@require_GET
+@require_safe
 @business_required
 def proposal_list(request: HttpRequest) -> HttpResponse:
     business = request.business
@@ -187,13 +206,14 @@ def proposal_list(request: HttpRequest) -> HttpResponse:
             "sends_used": allowance.used if allowance else None,
             "sends_limit": allowance.limit if allowance else None,
             "limit_reached": bool(allowance and allowance.reached),
+            "upgrade_url": upgrade_url(business) if allowance and allowance.reached else "",
             "query": query_without(request, CURSOR_PARAM, "page"),
             "choice_query": query_without(request, CURSOR_PARAM, "page", "client", "client_name"),
         },
     )
 
 
-@require_GET
+@require_safe
 @business_required
 def client_search(request: HttpRequest) -> HttpResponse:
     """The client box's suggestions: at most 20 of the business's clients, as JSON."""
@@ -213,7 +233,7 @@ def client_search(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 @business_required
 def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     proposal = selectors.proposal_get(business=request.business, pk=pk, with_sender=True)
@@ -225,17 +245,38 @@ def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else None
     )
     failed = [d for d in context["deliveries"] if d.state in RETRYABLE_DELIVERY_STATES]
-    lines = {line.key: line for line in context["totals"].lines}
     currency = proposal.currency
-    rows = [
-        {
-            "title": section["title"],
-            "items": [
-                _item_row(item, lines.get(str(item["id"])), currency) for item in section["items"]
-            ],
-        }
-        for section in context["sections"]
-    ]
+    acceptance = context["acceptance"]
+    if acceptance is not None:
+        # Once accepted, the content card is what the client signed: the accepted version,
+        # its optional items as the client chose them, and that total.
+        accepted = selectors.accepted_content(acceptance=acceptance)
+        snapshot = acceptance.version.snapshot
+        context["totals"] = accepted.totals
+        texts = {"intro": snapshot.get("intro", ""), "terms": snapshot.get("terms", "")}
+        rows = [
+            {
+                "title": section["title"],
+                "items": [
+                    _item_row(item, item["line"], currency, chosen=item["checked"])
+                    for item in section["items"]
+                ],
+            }
+            for section in accepted.sections
+        ]
+    else:
+        lines = {line.key: line for line in context["totals"].lines}
+        rows = [
+            {
+                "title": section["title"],
+                "items": [
+                    _item_row(item, lines.get(str(item["id"])), currency)
+                    for item in section["items"]
+                ],
+            }
+            for section in context["sections"]
+        ]
+        texts = {"intro": proposal.intro, "terms": proposal.terms}
     return render(
         request,
         "proposals/detail.html",
@@ -243,25 +284,41 @@ def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "proposal": proposal,
             **context,
             "rows": rows,
+            **texts,
             "failed_delivery_ids": {d.pk for d in failed},
             "can_edit": proposal.status in services.EDITABLE,
             "can_send": proposal.status in services.EDITABLE,
             "can_withdraw": proposal.is_open,
+            "can_delete": proposal.status == Proposal.Status.DRAFT
+            and proposal.current_version_id is None,
             "failed_deliveries": failed,
             "sends_used": allowance.used if allowance else None,
             "sends_limit": allowance.limit if allowance else None,
+            "limit_reached": bool(allowance and allowance.reached),
+            "upgrade_url": upgrade_url(request.business) if allowance and allowance.reached else "",
         },
     )
 
 
-def _item_row(item: dict, line, currency: str) -> dict:
-    """A working-copy item's cells on the proposal page, formatted once in Python."""
+def _item_row(item: dict, line, currency: str, *, chosen: bool | None = None) -> dict:
+    """An item's cells on the proposal page, formatted once in Python.
+
+    ``chosen`` is the client's choice of an optional item once accepted (None before: the
+    badge then says whether the item is preselected).
+    """
     discount, tax = item["discount_percent"], item["tax_rate"]
+    if not item["optional"]:
+        badge = ""
+    elif chosen is None:
+        badge = "Optional, preselected" if item["selected"] else "Optional"
+    else:
+        badge = "Optional, chosen by the client" if chosen else "Optional, not chosen"
     return {
         "name": item["name"],
         "description": item["description"],
         "optional": item["optional"],
-        "selected": item["selected"],
+        "badge": badge,
+        "left_out": chosen is False,
         "quantity": plain_number(item["quantity"]),
         "unit_price": money(item["unit_price"], currency),
         "discount": f"{plain_number(discount)}%" if discount else "—",
@@ -310,10 +367,39 @@ def proposal_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @business_required
-def proposal_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
+def proposal_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Delete a draft (the page asks first); a sent proposal is withdrawn, never deleted."""
     proposal = selectors.proposal_get(business=request.business, pk=pk)
     try:
-        copy = services.proposal_duplicate(proposal=proposal, acting_user=request.user)
+        services.proposal_delete(
+            proposal=proposal,
+            acting_user=request.user,
+            expected_revision=_posted_revision(request),
+        )
+    except (services.ProposalError, ValidationError) as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("dashboard:proposal_detail", pk=proposal.pk)
+    messages.success(request, f"Draft {proposal.display_number} “{proposal.title}” deleted.")
+    return redirect("dashboard:proposal_list")
+
+
+def _posted_revision(request: HttpRequest) -> int | None:
+    """The revision the page showed (a stale page then changes nothing); None if absent."""
+    try:
+        return int(request.POST["revision"])
+    except (KeyError, ValueError):
+        return None
+
+
+@require_POST
+@business_required
+def proposal_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new draft from this one, under the title typed in the page's duplicate form."""
+    proposal = selectors.proposal_get(business=request.business, pk=pk)
+    try:
+        copy = services.proposal_duplicate(
+            proposal=proposal, acting_user=request.user, title=request.POST.get("title", "")
+        )
     except (services.ProposalError, ValidationError) as exc:
         messages.error(request, _error_text(exc))
         return redirect("dashboard:proposal_detail", pk=proposal.pk)
@@ -321,7 +407,7 @@ def proposal_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("dashboard:proposal_edit", pk=copy.pk)
 
 
-@require_GET
+@require_safe
 @business_required
 def proposal_preview(request: HttpRequest, pk: int) -> HttpResponse:
     """The client's view of the working copy: no token, no view recorded, no answer forms."""

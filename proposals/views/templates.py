@@ -4,14 +4,14 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_POST, require_safe
 
 from proposals import selectors, services
 from proposals.forms import SectionsEditor, TemplateForm, apply_validation_error
 from proposals.views._helpers import business_required, editor_with_new_row, paginate
 
 
-@require_GET
+@require_safe
 @business_required
 def template_list(request: HttpRequest) -> HttpResponse:
     templates = selectors.template_list(business=request.business)
@@ -88,3 +88,21 @@ def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"Template “{name}” deleted.")
         return redirect("dashboard:template_list")
     return render(request, "proposals/templates/confirm_delete.html", {"template": template})
+
+
+@require_POST
+@business_required
+def template_from_proposal(request: HttpRequest, pk: int) -> HttpResponse:
+    """Save a proposal's working copy as a template, under the name typed on its page."""
+    proposal = selectors.proposal_get(business=request.business, pk=pk)
+    try:
+        template = services.template_from_proposal(
+            proposal=proposal, acting_user=request.user, name=request.POST.get("name", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, "Not saved as a template: " + " ".join(exc.messages))
+        return redirect("dashboard:proposal_detail", pk=proposal.pk)
+    messages.success(
+        request, f"Saved as the template “{template.name}”: new proposals can start from it."
+    )
+    return redirect("dashboard:template_edit", pk=template.pk)

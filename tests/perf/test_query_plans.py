@@ -577,6 +577,8 @@ NOT_DRIVEN_URLS = {
     # Writes through the same services the driven doors and jobs use; one row by primary key.
     "dashboard:proposal_send": "write", "dashboard:proposal_withdraw": "write",
     "dashboard:proposal_duplicate": "write", "dashboard:delivery_retry": "write",
+    "dashboard:proposal_delete": "write (the API's delete draft)",
+    "dashboard:proposal_save_as_template": "write: the working copy, as the detail reads it",
     "dashboard:client_create": "write (GET is an empty form)",
     "dashboard:template_create": "write (GET is an empty form)",
     "dashboard:template_edit": "one template by primary key",

@@ -727,10 +727,13 @@ def test_withdraw_and_duplicate(owner_client, business):
     response = owner_client.post(reverse("dashboard:proposal_withdraw", args=[proposal.pk]))
     assert "Only a sent proposal" in html(owner_client.get(response["Location"]))
 
-    response = owner_client.post(reverse("dashboard:proposal_duplicate", args=[proposal.pk]))
+    response = owner_client.post(
+        reverse("dashboard:proposal_duplicate", args=[proposal.pk]), {"title": "Spring garden"}
+    )
     copy = Proposal.objects.exclude(pk=proposal.pk).get()
     assert response["Location"] == reverse("dashboard:proposal_edit", args=[copy.pk])
     assert copy.status == Proposal.Status.DRAFT
+    assert copy.title == "Spring garden"
 
 
 def test_actions_refuse_get(owner_client, business):

@@ -59,7 +59,14 @@ class ProposalViewMixin:
         headers = {"ETag": etag(row["id"], row["revision"])}
         if status == 201:
             headers["Location"] = reverse("api:proposal-detail", kwargs={"pk": row["id"]})
-        data = representations.proposal_detail(row, sections=sections, totals=totals)
+        acceptance = (
+            selectors.acceptance_for(business_id=self.business.pk, proposal_id=row["id"])
+            if row["status"] == Proposal.Status.ACCEPTED
+            else None
+        )
+        data = representations.proposal_detail(
+            row, sections=sections, totals=totals, acceptance=acceptance
+        )
         return Response(data, status=status, headers=headers)
 
 
