@@ -52,8 +52,8 @@ def _text(value, limit: int = 500) -> str:
 
 
 def _event_id(esp: str, event: AnymailTrackingEvent, message_id: str, kind: str) -> str:
-    if isinstance(event.event_id, str) and event.event_id:
-        return event.event_id[:255]
+    if isinstance(event.event_id, str) and _text(event.event_id, 255):
+        return _text(event.event_id, 255)  # no NUL or control characters reach the database
     # A service that names no event id: the same event reported twice has the same facts.
     stamp = event.timestamp.isoformat() if event.timestamp else ""
     facts = f"{esp}|{message_id}|{kind}|{stamp}|{event.recipient or ''}"

@@ -23,7 +23,16 @@ from proposals.delivery import events
 log = structlog.get_logger(__name__)
 
 # What anymail's parsing raises on a payload of the wrong shape.
-_MALFORMED = (KeyError, IndexError, ValueError, TypeError, AttributeError, UnicodeError)
+_MALFORMED = (
+    KeyError,
+    IndexError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    UnicodeError,
+    OverflowError,  # a timestamp past what a datetime holds
+    OSError,
+)
 
 
 class MailgunTrackingWebhook(MailgunTrackingWebhookView):

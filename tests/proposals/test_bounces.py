@@ -289,13 +289,27 @@ def _signed_with(event_data):
         _signed_with({"event": "delivered", "timestamp": "yesterday"}),
         _signed_with({"event": "delivered", "message": {"headers": "nope"}}),
         _signed_with({"event": ["delivered"]}),
+        _signed_with({"event": "delivered", "timestamp": 1e20}),
+        '{"signature": {"timestamp": 1e400, "token": "t", "signature": "s"}}',
     ],
-    ids=range(11),
+    ids=range(13),
 )
 def test_unreadable_payloads_are_a_4xx_never_a_5xx(client, mailgun_webhooks, payload):
     response = mailgun.post(client, payload)
     assert 400 <= response.status_code < 500
     assert not DeliveryEvent.objects.exists()
+
+
+def test_control_characters_in_a_signed_event_never_reach_the_database(
+    client, smtp_server, mailgun_webhooks
+):
+    delivery = sent_email()
+    payload = mailgun.bounced(delivery.provider_message_id, delivery.recipient)
+    payload["event-data"]["delivery-status"]["message"] = "550\x00 no\x00 such user"
+    response = mailgun.post(client, mailgun.sign(payload, token="tok\x00en"))
+    assert response.status_code == 200
+    event = DeliveryEvent.objects.get()
+    assert event.event_id == "token" and event.mta_response == "550 no such user"
 
 
 def test_an_event_for_an_unknown_message_is_acknowledged_and_logged(client, mailgun_webhooks):
