@@ -7,14 +7,14 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from proposals import selectors, services
 from proposals.forms import ClientForm, apply_validation_error
 from proposals.views._helpers import business_required, paginate
 
 
-@require_GET
+@require_safe
 @business_required
 def client_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:200]
