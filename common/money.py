@@ -202,8 +202,63 @@ def format_money(amount: object, currency: str, locale: str | None = None) -> st
     if not value.is_finite():
         return ""
     code = _locale_code(locale)
-    pattern = _currency_pattern(code, minor_units(currency))
+    places = minor_units(currency)
+    frame = _money_frame(code, currency, places) if value >= 0 else None
+    if frame is not None:
+        return frame.write(value)
+    return _babel_money(value, currency, code, places)
+
+
+def _babel_money(value: Decimal, currency: str, code: str, places: int) -> str:
+    pattern = _currency_pattern(code, places)
     return pattern.apply(value, babel_locale(code), currency=currency, currency_digits=False)
+
+
+@dataclass(frozen=True)
+class _MoneyFrame:
+    """What Babel writes around a non-negative amount of one currency in one locale."""
+
+    prefix: str
+    suffix: str
+    places: int
+    decimal: str
+    group: str
+
+    def write(self, value: Decimal) -> str:
+        digits = f"{value:,.{self.places}f}"
+        digits = digits.replace(",", "\0").replace(".", self.decimal).replace("\0", self.group)
+        return f"{self.prefix}{digits}{self.suffix}"
+
+
+# Amounts a frame must write exactly as Babel does before it is used (grouping, small values).
+_FRAME_CHECKS = tuple(
+    Decimal(v) for v in ("0", "7", "12.5", "999", "1234.5", "98765", "1234567.891")
+)
+
+
+@functools.lru_cache(maxsize=2048)
+def _money_frame(code: str, currency: str, places: int) -> _MoneyFrame | None:
+    """Babel's own output, taken apart once per locale and currency, for the busy pages.
+
+    ``NumberPattern.apply`` costs several times a plain format; the symbols, the currency's
+    sign and its place come from Babel's rendering of a sample, and the frame is only used
+    where it writes every check amount exactly as Babel does (a locale with other grouping,
+    such as en-IN's 12,34,567, or other digits keeps calling Babel).
+    """
+    loc = babel_locale(code)
+    frame = _MoneyFrame("", "", places, get_decimal_symbol(loc), get_group_symbol(loc))
+    sample = quantize(Decimal("1234567.891"), currency)
+    shown = _babel_money(sample, currency, code, places)
+    number = frame.write(sample)
+    if shown.count(number) != 1:
+        return None
+    prefix, suffix = shown.split(number)
+    frame = _MoneyFrame(prefix, suffix, places, frame.decimal, frame.group)
+    for check in _FRAME_CHECKS:
+        amount = quantize(check, currency)
+        if frame.write(amount) != _babel_money(amount, currency, code, places):
+            return None
+    return frame
 
 
 def format_number(value: Decimal, locale: str | None = None) -> str:

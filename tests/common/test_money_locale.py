@@ -151,3 +151,21 @@ def test_in_locale_of_binds_the_locale_the_arguments_name():
 
     assert shown("de-DE", "1.5") == ("1,50\xa0€", "de-DE")
     assert current_locale() == "en_US"
+
+
+@given(
+    st.decimals(min_value=0, max_value=Decimal("99999999999.99"), places=3),
+    st.sampled_from(["en-US", "de-DE", "fr-FR", "de-CH", "es", "pl", "ja", "ar", "he", "en-IN"]),
+    st.sampled_from(["USD", "EUR", "JPY", "KWD", "CHF", "INR"]),
+)
+def test_the_fast_path_writes_exactly_what_babel_writes(value, locale, currency):
+    from common.money import _babel_money, minor_units, quantize
+
+    amount = quantize(value, currency)
+    assert format_money(value, currency, locale) == _babel_money(
+        amount, currency, locale, minor_units(currency)
+    )
+
+
+def test_indian_grouping_is_babels():
+    assert format_money("1234567.5", "INR", "en-IN") == "₹12,34,567.50"
