@@ -170,6 +170,17 @@ class Load:
         except LoadError:
             return None
 
+    def submit_request(self, what: str, method: str, url: str, **kwargs) -> None:
+        """Any other request (a dashboard page, a webhook), retried as the others are."""
+
+        def send() -> None:
+            try:
+                self._request(what, method, url, **kwargs)
+            except LoadError:
+                pass
+
+        self._track(self.pool.submit(send))
+
     # -- clients ----------------------------------------------------------------------------
     def _tail_links(self) -> None:
         while not self.stop_tail.is_set():

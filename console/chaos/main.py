@@ -98,12 +98,13 @@ def inner(options: dict, *, stdout) -> int:
             met = report.all_met(results)
         stdout.write("\n" + text + "\n")
         if not options["no_report"]:
+            soaking = bool(options["soak_seconds"])
             benchkit.write_between_markers(
                 base_dir / "docs" / "reliability.md",
-                start=report.MARK_START,
-                end=report.MARK_END,
+                start=report.SOAK_START if soaking else report.MARK_START,
+                end=report.SOAK_END if soaking else report.MARK_END,
                 body=text,
-                heading=report.HEADING,
+                heading=report.SOAK_HEADING if soaking else report.HEADING,
             )
             stdout.write("Written to docs/reliability.md")
         stdout.write("All targets met." if met else "TARGETS MISSED (see the table above).")

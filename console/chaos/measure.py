@@ -112,6 +112,12 @@ def backlog(business_ids: list[int], *, since: datetime) -> dict[str, int]:
     }
 
 
+def contact_syncs_failed(business_ids: list[int]) -> int:
+    return WixContactSync.objects.filter(
+        business_id__in=business_ids, status=WixContactSync.Status.FAILED
+    ).count()
+
+
 def oldest_age(business_ids: list[int], *, since: datetime) -> float:
     """Seconds the oldest unfinished item of these businesses (or task) has waited."""
     now = datetime.now(UTC)

@@ -58,6 +58,7 @@ class Run:
         self.postgres = postgres
         self.rate = options["rate"]
         self.recovery_timeout = options["recovery_timeout"]
+        self.phase_seconds = options.get("phase_seconds", 0.0)
         self.tag = uuid.uuid4().hex[:6]
         self.tally = Tally()
         self.load = Load(base_url=stack.web_url, links_log=stack.links_log, tally=self.tally)
@@ -126,7 +127,8 @@ class Run:
         timed = {f.name: max(1, int(self.rate * f.seconds)) for f in faults if f.seconds}
         rest = max(0, count - sum(timed.values()))
         others = [f for f in faults if not f.seconds]
-        share = max(5, rest // max(1, len(others)))
+        # Long enough for the fault to meet emails and Wix calls in flight, not only new ones.
+        share = max(int(self.rate * self.phase_seconds), rest // max(1, len(others)))
         return [(f, timed.get(f.name, share)) for f in faults]
 
     def run(self, plan: list[tuple[Fault, int]], *, progress=print) -> list[PhaseResult]:
@@ -210,6 +212,9 @@ class Run:
             default=measure.EmailCount(),
         )
         result.failed_shown = sum(self.failed_shown_by_api(t) for t in tenants)
+        syncs_failed = measure.safe(lambda: measure.contact_syncs_failed(ids), default=0)
+        if syncs_failed:
+            self.note(f"{syncs_failed} contact syncs failed for good (their retries ran out)")
         tally = self.tally
         result.requests = sum(tally.requests.values())
         result.server_errors = len(tally.server_errors)

@@ -32,8 +32,9 @@ from common import benchkit
 BASE_DIR = Path(settings.BASE_DIR)
 REPORT = BASE_DIR / "docs" / "reliability.md"
 DEFAULT_CACHE_URL = "redis://127.0.0.1:6379/11"
-QUICK = {"count": 150, "rate": 3.0, "time_scale": 0.05}
-FULL = {"count": 2000, "rate": 5.0, "time_scale": 0.1}
+# A phase lasts at least phase_seconds of load, so a fault meets work already in flight.
+QUICK = {"count": 150, "rate": 3.0, "time_scale": 0.05, "phase_seconds": 8.0}
+FULL = {"count": 2000, "rate": 5.0, "time_scale": 0.1, "phase_seconds": 20.0}
 TARGETS_MISSED = 3
 
 
@@ -59,6 +60,7 @@ class Command(BaseCommand):
             help="the product's waiting times and the 10-minute outage multiplied by this",
         )
         parser.add_argument("--recovery-timeout", type=float, default=240.0)
+        parser.add_argument("--phase-seconds", type=float, default=None)
         parser.add_argument("--web-workers", type=int, default=3)
         parser.add_argument("--cache-url", default=DEFAULT_CACHE_URL)
         parser.add_argument("--only", default="", help="comma-separated fault names (debug)")

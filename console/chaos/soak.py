@@ -1,0 +1,146 @@
+"""``manage.py chaos --soak 30m``: mixed load at a steady rate, no fault; errors and memory.
+
+Each second, at the run's rate: an integrator creates and sends a proposal (REST API), the
+owner opens the dashboard's list and a proposal, an API client lists proposals, and every
+fifth tick Wix delivers a signed webhook (a plan event); clients answer the emails as they
+arrive. At the end the backlog must drain; the report gives the errors, the emails counted
+as in a fault phase, and each process's resident memory at the start and the end.
+"""
+
+import time
+from datetime import UTC, datetime
+
+from django.conf import settings
+
+from accounts.models import Business
+from common import benchkit
+from console.chaos import measure
+from console.chaos.report import RECOVERY_TARGET_SECONDS
+from console.management.commands._bench_setup import _owner, _session
+from integrations.wix.standin.webhooks import sign_webhook, webhook_claims
+
+TENANTS = 4
+GROWTH_LIMIT = 1.5  # a process whose memory grew more than this is reported
+
+
+def soak(run, *, seconds: float, facts: dict, stdout) -> tuple[str, bool]:
+    tenants = run.install(TENANTS, phase=0)
+    ids = [t.business_id for t in tenants]
+    cookies = {}
+    for tenant in tenants:
+        business = Business.objects.get(pk=tenant.business_id)
+        cookies[tenant.business_id] = (
+            f"{settings.SESSION_COOKIE_NAME}={_session(_owner(business), business)}"
+        )
+    load, stack = run.load, run.stack
+    rss_start = stack.rss()
+    started_at = datetime.now(UTC)
+    started = time.monotonic()
+    tick = 0
+    stdout.write(f"Soak: {seconds:.0f} s at {run.rate:g} ticks/s over {len(tenants)} businesses")
+    next_progress = started + 60
+    while time.monotonic() - started < seconds:
+        due = started + tick / run.rate
+        if due > time.monotonic():
+            time.sleep(due - time.monotonic())
+        tenant = tenants[tick % len(tenants)]
+        load.submit_proposal(tenant, tag=f"{run.tag}-soak", index=tick)
+        cookie = {"Cookie": cookies[tenant.business_id]}
+        load.submit_request("dashboard: list", "GET", "/app/proposals/", headers=cookie)
+        load.submit_request("dashboard: home", "GET", "/app/", headers=cookie)
+        load.submit_request(
+            "api: list",
+            "GET",
+            "/api/v1/proposals/?limit=20",
+            headers={"Authorization": f"Bearer {tenant.api_key}"},
+        )
+        if tick % 5 == 0:
+            token = sign_webhook(
+                webhook_claims(
+                    event_type="PaidPlanPurchased",
+                    instance_id=tenant.instance_id,
+                    data={
+                        "vendorProductId": "chaos-pro",
+                        "operationTimeStamp": datetime.now(UTC).isoformat(),
+                    },
+                )
+            )
+            load.submit_request(
+                "webhook",
+                "POST",
+                "/integrations/wix/webhooks/",
+                content=token,
+                headers={"Content-Type": "text/plain"},
+            )
+        tick += 1
+        if time.monotonic() >= next_progress:
+            next_progress += 60
+            tally = run.tally
+            stdout.write(
+                f"  {time.monotonic() - started:5.0f} s: {sum(tally.requests.values())} requests, "
+                f"{len(tally.server_errors)} 5xx, {len(tally.cut)} without an answer; "
+                f"load {benchkit.load_average()}"
+            )
+    offered = time.monotonic() - started
+    drained_at = None
+    ended = time.monotonic()
+    while time.monotonic() - ended < run.recovery_timeout:
+        left = measure.safe(lambda: measure.backlog(ids, since=started_at), default={"?": 1})
+        if not any(left.values()) and load.busy() == 0:
+            drained_at = time.monotonic() - ended
+            break
+        time.sleep(0.5)
+    rss_end = stack.rss()
+    arrivals = measure.accepted_by_server(stack.accepted_log)
+    emails = measure.count_emails(business_ids=ids, arrivals=arrivals, kill_times=[])
+    tally = run.tally
+    grew = {
+        name: (rss_start[name], rss_end[name])
+        for name in rss_start
+        if name in rss_end and rss_end[name] > GROWTH_LIMIT * rss_start[name]
+    }
+    met = (
+        not tally.server_errors
+        and not tally.cut
+        and emails.lost == 0
+        and emails.duplicates == 0
+        and drained_at is not None
+        and drained_at <= RECOVERY_TARGET_SECONDS
+        and not stack.dead()
+    )
+    lines = [
+        f"Soak of {started_at:%Y-%m-%d %H:%M} UTC: {offered / 60:.1f} minutes at "
+        f"{run.rate:g} ticks/s (a proposal created and sent, two dashboard pages, an API list "
+        "per tick; a webhook every fifth), clients answering every email.",
+        "",
+        "Machine: "
+        + "; ".join(f"{k} {v}" for k, v in facts.items())
+        + f"; load average at the end {benchkit.load_average()}.",
+        "",
+        "| requests | 5xx | no answer | gave up | emails expected | received | lost | "
+        "duplicated | failed | backlog drained after |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| {sum(tally.requests.values())} | {len(tally.server_errors)} | {len(tally.cut)} | "
+        f"{len(tally.gave_up)} | {emails.expected} | {emails.received} | {emails.lost} | "
+        f"{emails.duplicates} | {emails.failed} | "
+        + ("never" if drained_at is None else f"{drained_at:.1f} s")
+        + " |",
+        "",
+        "Requests by kind: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(tally.requests.items()))
+        + ".",
+        "",
+        "Resident memory (MiB):",
+        "",
+        "| process | start | end |",
+        "|---|---|---|",
+        *[
+            f"| {name} | {rss_start.get(name, 0) / 1024:.0f} | {rss_end.get(name, 0) / 1024:.0f} |"
+            for name in sorted(set(rss_start) | set(rss_end))
+        ],
+    ]
+    if grew:
+        lines += ["", "Grew more than 1.5×: " + ", ".join(sorted(grew)) + "."]
+    if stack.dead():
+        lines += ["", "Died during the soak: " + ", ".join(stack.dead()) + "."]
+    return "\n".join(lines), met
