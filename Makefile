@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format ci install migrate clean schema bench
+.PHONY: run test lint format ci install migrate clean schema bench chaos
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"' \
@@ -43,6 +43,10 @@ ci:
 # HTTP benchmark on a seeded database (docs/benchmarks.md), e.g. make bench BENCH_ARGS=--quick
 bench: $(STAMP)
 	$(PY) manage.py bench_web $(BENCH_ARGS)
+
+# The fault matrix (docs/reliability.md), e.g. make chaos CHAOS_ARGS=--quick or "--soak 30m"
+chaos: $(STAMP)
+	$(PY) manage.py chaos $(CHAOS_ARGS)
 
 # Regenerate the committed OpenAPI schema after a deliberate API change (tests compare them).
 schema: $(STAMP)
