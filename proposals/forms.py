@@ -4,7 +4,9 @@ The services validate again (and own every rule); these forms give the user erro
 field before a service is called, and carry the service's own ``ValidationError`` back.
 """
 
+import functools
 import re
+import zoneinfo
 from decimal import Decimal, InvalidOperation
 
 from django import forms
@@ -104,6 +106,13 @@ class TemplateForm(forms.Form):
     terms = forms.CharField(required=False, widget=RichTextarea, help_text=RICH_TEXT_HELP)
 
 
+@functools.cache
+def timezone_choices() -> list[tuple[str, str]]:
+    """The IANA zones a business can pick (read once: listing them walks the tz database)."""
+    names = sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC")
+    return [(name, name.replace("_", " ")) for name in names]
+
+
 class SettingsForm(forms.Form):
     brand_name = forms.CharField(
         max_length=200, required=False, help_text="Shown to clients; your site name if empty."
@@ -127,6 +136,18 @@ class SettingsForm(forms.Form):
         help_text="0 turns this reminder off.",
     )
     default_currency = forms.ChoiceField(choices=CURRENCY_CHOICES)
+    timezone = forms.ChoiceField(
+        label="Time zone",
+        choices=timezone_choices,
+        required=False,  # not sent: the business's zone stays as it is
+        help_text="Valid-until dates end at midnight here; the monthly counts start here.",
+    )
+    logo = forms.FileField(
+        required=False,
+        help_text="PNG, JPEG or WebP, at most 512 KB; shown on your proposals and emails.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+    )
+    remove_logo = forms.BooleanField(required=False, label="Remove the logo")
 
 
 class SendForm(forms.Form):

@@ -2,6 +2,7 @@
 its activity row and the work it causes (deliveries recorded in the same transaction)."""
 
 import secrets
+import zoneinfo
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -18,7 +19,7 @@ from accounts.selectors import owner_emails_for
 from common.html import sanitize_rich_text
 from common.money import compute_totals
 from common.text import one_line
-from proposals import reminders, rules, signals
+from proposals import branding, reminders, rules, signals
 from proposals.delivery.jobs import proposals_expire
 from proposals.delivery.services import delivery_record
 from proposals.models import (
@@ -294,9 +295,22 @@ def settings_update(
     remind_unopened_after_days: int,
     remind_unanswered_after_days: int,
     default_currency: str,
+    time_zone: str | None = None,
+    logo=None,
+    remove_logo: bool = False,
 ) -> ProposalSettings:
+    """Save the settings page. ``time_zone``: an IANA name (None keeps the business's);
+    ``logo``: an uploaded file, checked and stored (proposals.branding); ``remove_logo``
+    clears it (the file stays for the versions already sent with it)."""
     currency = rules.clean_currency(default_currency)
     errors = {}
+    if time_zone is not None and time_zone not in zoneinfo.available_timezones():
+        errors["timezone"] = "Choose a time zone from the list."
+    if logo is not None and not remove_logo:
+        try:
+            logo_extension = branding.logo_check(logo)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
     for field, days in (
         ("remind_unopened_after_days", remind_unopened_after_days),
         ("remind_unanswered_after_days", remind_unanswered_after_days),
@@ -311,6 +325,12 @@ def settings_update(
         prefs.brand_color = brand_color
         prefs.remind_unopened_after_days = remind_unopened_after_days
         prefs.remind_unanswered_after_days = remind_unanswered_after_days
+        if remove_logo:
+            prefs.logo = ""
+        elif logo is not None:
+            prefs.logo = branding.logo_store(
+                business_id=business.pk, upload=logo, extension=logo_extension
+            )
         prefs.full_clean(exclude=["business"])
         prefs.save()
         # The new days apply to proposals already sent, as they always did.
@@ -318,6 +338,9 @@ def settings_update(
         if business.currency != currency:
             Business.objects.filter(pk=business.pk).update(currency=currency)
             business.currency = currency
+        if time_zone is not None and business.timezone != time_zone:
+            Business.objects.filter(pk=business.pk).update(timezone=time_zone)
+            business.timezone = time_zone
     log.info("proposal_settings_updated", business_id=business.pk)
     return prefs
 
@@ -482,6 +505,7 @@ def proposal_snapshot(*, proposal: Proposal, sections: list[dict] | None = None)
             "name": (prefs.brand_name if prefs and prefs.brand_name else business.site_name)
             or "Your supplier",
             "brand_color": prefs.brand_color if prefs else "#116dff",
+            "logo": prefs.logo if prefs else "",
             "site_url": business.site_url,
         },
         "sections": sections,

@@ -31,6 +31,7 @@ from django.template.loader import render_to_string
 
 from common.money import in_locale_of
 from common.text import one_line
+from proposals import branding
 from proposals.models import Delivery, ProposalSettings
 
 log = structlog.get_logger(__name__)
@@ -103,7 +104,8 @@ def message_id_for(delivery: Delivery) -> str:
     return f"<delivery.{delivery.pk}.{digest}@{domain}>"
 
 
-def _brand(delivery: Delivery) -> tuple[str, str]:
+def _brand(delivery: Delivery) -> tuple[str, str, str]:
+    """The business's name, colour and logo address as its emails show them."""
     business = delivery.business
     try:
         prefs = business.proposal_settings
@@ -111,7 +113,7 @@ def _brand(delivery: Delivery) -> tuple[str, str]:
         prefs = None
     name = (prefs.brand_name if prefs else "") or business.site_name or "Your business"
     color = prefs.brand_color if prefs else "#116dff"
-    return name, color
+    return name, color, branding.logo_url(prefs.logo if prefs else "", absolute=True)
 
 
 # Amounts in the email as the business writes them (common.money), wherever it is built.
@@ -120,7 +122,7 @@ def build_message(delivery: Delivery) -> EmailMultiAlternatives:
     """The email for a delivery: subject, text and HTML, branded with the business name."""
     proposal = delivery.proposal
     version = delivery.version or (proposal.current_version if proposal else None)
-    business_name, brand_color = _brand(delivery)
+    business_name, brand_color, logo_url = _brand(delivery)
     client = proposal.client if proposal else None
     if delivery.kind in CLIENT_KINDS:
         link = f"{settings.SITE_URL}/p/{version.token}" if version else settings.SITE_URL
@@ -132,6 +134,7 @@ def build_message(delivery: Delivery) -> EmailMultiAlternatives:
         "delivery": delivery,
         "business_name": business_name,
         "brand_color": brand_color,
+        "logo_url": logo_url,
         "proposal": proposal,
         "version": version,
         "client_name": client.name if client else "",

@@ -79,6 +79,8 @@ class ProposalSettings(models.Model):
     # 0 turns a rule off.
     remind_unopened_after_days = models.PositiveSmallIntegerField(default=3)
     remind_unanswered_after_days = models.PositiveSmallIntegerField(default=7)
+    # A storage name (proposals.branding: checked and named on upload), "" without a logo.
+    logo = models.CharField(max_length=200, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

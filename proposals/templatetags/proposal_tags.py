@@ -13,6 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from common.html import sanitize_rich_text
 from common.money import format_money, minor_units, number_symbols
+from proposals import branding
 
 register = template.Library()
 
@@ -153,6 +154,12 @@ def nav_section(context) -> str:
 def key_label(key: str) -> str:
     """``version_number`` → ``Version number`` (timeline details)."""
     return str(key).replace("_", " ").capitalize()
+
+
+@register.filter
+def logo_url(name: str) -> str:
+    """A stored logo's address (proposals.branding), "" without one."""
+    return branding.logo_url(name or "")
 
 
 @register.filter

@@ -8,13 +8,14 @@ is the client's (an owner accepting "as the client" would sign in their client's
 import structlog
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.models import Membership
 from common.money import use_locale
-from proposals import selectors, services
+from proposals import branding, selectors, services
 from proposals.forms import AcceptForm, DeclineForm, apply_validation_error
 from proposals.models import ProposalVersion
 from proposals.views._helpers import (
@@ -291,3 +292,19 @@ def proposal_decline(request: HttpRequest, token: str) -> HttpResponse:
 def _state_after_refusal(version: ProposalVersion) -> str:
     state = selectors.public_page_state(version=version)
     return state if state != "open" else "unavailable"
+
+
+@require_safe
+def brand_logo(request: HttpRequest, name: str) -> HttpResponse:
+    """A business's logo, read through the storage API (whatever backend holds it).
+
+    Only names ``branding.logo_store`` gives are served; each upload gets a new name, so a
+    logo can be cached for good.
+    """
+    if not branding.LOGO_NAME.match(name) or not default_storage.exists(name):
+        raise Http404("No such logo.")
+    extension = name.rpartition(".")[2]
+    response = FileResponse(default_storage.open(name), content_type=branding.LOGO_TYPES[extension])
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    response["Content-Security-Policy"] = "default-src 'none'"
+    return response

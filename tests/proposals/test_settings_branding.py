@@ -1,0 +1,134 @@
+"""Settings: the time zone and the logo (issue 13 pt 11). The logo is checked for its type
+(by its content) and size, stored through Django's storage API, and shown on the client page
+and in the emails."""
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from accounts.models import Business
+from proposals import services
+from proposals.branding import LOGO_MAX_BYTES
+from proposals.delivery import mailer
+from proposals.models import Delivery, ProposalSettings
+from tests.proposals.factories import make_sent_proposal
+from tests.proposals.test_views_manage import settings_post
+
+pytestmark = pytest.mark.django_db
+
+# A 1×1 PNG.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63000100000500010d0a2db40000000049454e44ae426082"
+)
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+    }
+
+
+def _upload(content: bytes = PNG, name: str = "logo.png", content_type: str = "image/png"):
+    return SimpleUploadedFile(name, content, content_type=content_type)
+
+
+def _post(owner_client, **overrides):
+    return owner_client.post(reverse("dashboard:settings"), settings_post(**overrides))
+
+
+def test_the_time_zone_is_a_setting(owner_client, business):
+    page = owner_client.get(reverse("dashboard:settings")).content.decode()
+    assert '<option value="UTC" selected>' in page
+    assert _post(owner_client, timezone="Europe/Berlin").status_code == 302
+    business.refresh_from_db()
+    assert business.timezone == "Europe/Berlin"
+    # Not sent (an older form): the zone stays.
+    assert _post(owner_client).status_code == 302
+    business.refresh_from_db()
+    assert business.timezone == "Europe/Berlin"
+
+
+def test_an_unknown_time_zone_is_a_form_error(owner_client, business):
+    response = _post(owner_client, timezone="Mars/Olympus")
+    assert response.status_code == 400
+    assert '<p class="field-error" id="id_timezone-error">' in response.content.decode()
+    assert Business.objects.get(pk=business.pk).timezone == "UTC"
+
+
+def test_a_logo_upload_is_stored_and_shown(owner_client, business):
+    assert _post(owner_client, logo=_upload()).status_code == 302
+    prefs = ProposalSettings.objects.get(business=business)
+    assert prefs.logo.startswith(f"logos/{business.pk}/") and prefs.logo.endswith(".png")
+    with default_storage.open(prefs.logo) as stored:
+        assert stored.read() == PNG
+    logo_path = reverse("public:logo", args=[prefs.logo])
+    assert logo_path in owner_client.get(reverse("dashboard:settings")).content.decode()
+    served = owner_client.get(logo_path)
+    assert served.status_code == 200 and served["Content-Type"] == "image/png"
+    assert b"".join(served.streaming_content) == PNG
+    assert "immutable" in served["Cache-Control"]
+
+    # The client page of a proposal sent from now on, and its email, show it.
+    proposal, version = make_sent_proposal(business=business)
+    page = owner_client.get(reverse("public:proposal", args=[version.token])).content.decode()
+    assert f'class="public-logo" src="{logo_path}"' in page
+    delivery = Delivery.objects.select_related("business").get(kind="proposal", version=version)
+    html = mailer.build_message(delivery).alternatives[0][0]
+    assert f'<img src="{django_settings.SITE_URL}{logo_path}"' in html
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "error"),
+    [
+        (b"<svg xmlns='http://www.w3.org/2000/svg'><script>x</script></svg>", "l.svg", "PNG, JPEG"),
+        (b"GIF89a" + b"\0" * 20, "logo.png", "PNG, JPEG"),  # the name says PNG; it is not
+        (b"", "logo.png", "empty"),
+        (PNG + b"\0" * LOGO_MAX_BYTES, "logo.png", "too large"),
+    ],
+)
+def test_a_bad_logo_is_refused_and_nothing_is_stored(owner_client, business, content, name, error):
+    response = _post(owner_client, logo=_upload(content, name))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert '<p class="field-error" id="id_logo-error">' in page and error in page
+    assert not ProposalSettings.objects.filter(business=business).exclude(logo="").exists()
+    assert not default_storage.exists(f"logos/{business.pk}")
+
+
+def test_removing_the_logo_keeps_the_file_for_versions_already_sent(owner_client, business):
+    _post(owner_client, logo=_upload())
+    name = ProposalSettings.objects.get(business=business).logo
+    _, version = make_sent_proposal(business=business)
+    assert _post(owner_client, remove_logo="on").status_code == 302
+    assert ProposalSettings.objects.get(business=business).logo == ""
+    assert default_storage.exists(name)
+    assert version.snapshot["business"]["logo"] == name
+
+
+def test_only_stored_logo_names_are_served(client):
+    for name in ("../../config/settings.py", "logos/1/x.png", "logos/1/0123456789abcdef.svg"):
+        assert client.get(f"/p/logo/{name}").status_code == 404
+
+
+def test_settings_service_refuses_a_bad_logo_without_saving():
+    business = Business.objects.create(instance_id="inst-logo", site_name="S")
+    with pytest.raises(Exception) as refused:
+        services.settings_update(
+            business=business,
+            acting_user=None,
+            brand_name="",
+            brand_color="#116dff",
+            remind_unopened_after_days=3,
+            remind_unanswered_after_days=7,
+            default_currency="USD",
+            logo=_upload(b"not an image"),
+        )
+    assert "logo" in refused.value.message_dict
