@@ -119,21 +119,14 @@ def _state_page(request: HttpRequest, version: ProposalVersion, state: str, stat
 
 
 def _accepted_content(version: ProposalVersion) -> dict:
-    """What the client signed: the version's sections with their choices, totals, signature.
-
-    The totals are computed from the frozen snapshot and the recorded choices, by the rules
-    that computed the accepted total, so the page and the signature can never disagree.
-    """
+    """What the client signed: the version's sections with their choices, totals, signature
+    (``selectors.accepted_content``, as the dashboard, the API and the admin show it)."""
     acceptance = getattr(version.proposal, "acceptance", None)
     if acceptance is None or acceptance.version_id != version.pk:
         return {"acceptance": None}
-    selected = set(acceptance.selected_item_keys)
-    totals = selectors.version_totals(version=version, selected_keys=selected)
-    return {
-        "acceptance": acceptance,
-        "totals": totals,
-        "sections": public_items(version.snapshot, totals, selected),
-    }
+    acceptance.version = version  # the snapshot already read, not read again
+    content = selectors.accepted_content(acceptance=acceptance)
+    return {"acceptance": acceptance, "totals": content.totals, "sections": content.sections}
 
 
 def _proposal_page(
