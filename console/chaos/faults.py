@@ -84,6 +84,24 @@ def kill_web_worker(run) -> None:
     run.note_kill(f"SIGKILL gunicorn worker {victim} of {len(workers)}")
 
 
+def start_bouncing(run) -> None:
+    from console.chaos.bounces import Bouncer
+
+    run.stack.smtp(mode="accept")
+    run.bouncer = Bouncer(
+        load=run.load,
+        accepted_log=run.stack.accepted_log,
+        key=run.stack.env["MAILGUN_WEBHOOK_SIGNING_KEY"],
+        rate=0.2,
+    )
+    run.bouncer.start()
+
+
+def stop_bouncing(run) -> None:
+    run.bouncer.stop()
+    run.note(f"{run.bouncer.posted} hard bounces reported by the mail service's webhook")
+
+
 def matrix(*, outage_seconds: float, scale: float) -> list[Fault]:
     storm = max(50, int(400 * scale))
     return [
@@ -154,5 +172,13 @@ def matrix(*, outage_seconds: float, scale: float) -> list[Fault]:
             "gunicorn worker killed",
             "one gunicorn worker SIGKILLed under load",
             middle=kill_web_worker,
+        ),
+        # Last: it needs the mail service's tracking webhook (django-anymail, Mailgun).
+        Fault(
+            "SMTP accepted, then bounced",
+            "every message accepted; the mail service then reports a hard bounce (signed "
+            "Mailgun webhook) for one client address in five",
+            on=start_bouncing,
+            off=stop_bouncing,
         ),
     ]

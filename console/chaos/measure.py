@@ -26,7 +26,18 @@ from integrations.models import WebhookReceipt, WixContactSync
 from proposals.delivery.mailer import message_id_for
 from proposals.models import Delivery, Proposal
 
-FINAL = (Delivery.State.SENT, Delivery.State.FAILED_PERMANENT, Delivery.State.CANCELLED)
+# A bounce (the mail service's webhook, after the server accepted the message) is final too.
+BOUNCED = getattr(Delivery.State, "BOUNCED", None)
+FINAL = tuple(
+    s
+    for s in (
+        Delivery.State.SENT,
+        Delivery.State.FAILED_PERMANENT,
+        Delivery.State.CANCELLED,
+        BOUNCED,
+    )
+    if s
+)
 SYNC_OPEN = (WixContactSync.Status.PENDING, WixContactSync.Status.RUNNING)
 RECEIPT_OPEN = (WebhookReceipt.Status.PENDING, WebhookReceipt.Status.PROCESSING)
 AWAITING_ANSWER = (Proposal.Status.SENT, Proposal.Status.VIEWED)
@@ -50,6 +61,7 @@ class EmailCount:
     lost: int = 0
     failed: int = 0
     failed_without_reason: int = 0
+    bounced: int = 0  # received, then reported bounced by the mail service
     duplicates: int = 0
     allowed_repeats: int = 0
     lost_ids: list[int] = field(default_factory=list)
@@ -68,6 +80,11 @@ def count_emails(
         times = sorted(arrivals.get(delivery.message_id or message_id_for(delivery), []))
         if times:
             count.received += 1
+            if BOUNCED and delivery.state == BOUNCED:
+                count.bounced += 1
+                reason = (delivery.last_error or "").strip()
+                if not reason:
+                    count.failed_without_reason += 1
             extra = len(times) - 1
             # A repeat is allowed once, for a message accepted before a kill it straddles.
             if extra == 1 and any(times[0] <= kill <= times[1] for kill in kill_times):

@@ -31,7 +31,7 @@ def targets(results: list[PhaseResult]) -> list[Target]:
     lost = sum(r.emails.lost for r in ran)
     duplicates = sum(r.emails.duplicates for r in ran)
     outside = sum(r.server_errors_outside_window for r in ran)
-    failed = sum(r.emails.failed for r in ran)
+    failed = sum(r.emails.failed + r.emails.bounced for r in ran)
     shown = sum(r.failed_shown for r in ran)
     without_reason = sum(r.emails.failed_without_reason for r in ran)
     slow = [
@@ -60,7 +60,7 @@ def targets(results: list[PhaseResult]) -> list[Target]:
         Target(
             "every permanently failed email shown to the business with its reason",
             shown == failed and without_reason == 0,
-            f"{failed} failed, {shown} shown with a reason in the business's API",
+            f"{failed} failed or bounced, {shown} shown with a reason in the business's API",
         ),
     ]
     baseline, outage = _phase(results, "baseline"), _phase(results, "Wix outage")
@@ -91,7 +91,7 @@ COLUMNS = (
     "received",
     "lost",
     "duplicated",
-    "failed (shown)",
+    "failed / bounced (shown)",
     "5xx (outside window)",
     "no answer",
     "Wix calls/s",
@@ -119,7 +119,9 @@ def row(result: PhaseResult) -> list[str]:
         str(e.received),
         str(e.lost),
         duplicated,
-        f"{e.failed} ({result.failed_shown})",
+        f"{e.failed}"
+        + (f" + {e.bounced} bounced" if e.bounced else "")
+        + f" ({result.failed_shown})",
         f"{result.server_errors} ({result.server_errors_outside_window})",
         str(result.cut),
         f"{result.wix_rate:.2f}",

@@ -227,17 +227,24 @@ class Run:
         result.gave_up = list(tally.gave_up)
 
     def failed_shown_by_api(self, tenant: Tenant) -> int:
-        """Permanently failed emails the business sees in its API, each with a reason."""
+        """Failed and bounced emails the business sees in its API, each with a reason."""
         shown = 0
-        url = "/api/v1/deliveries/?state=failed_permanent&limit=100"
+        states = ["failed_permanent"] + (["bounced"] if measure.BOUNCED else [])
         with httpx.Client(base_url=self.stack.web_url, timeout=30) as http:
-            while url:
-                answer = http.get(url, headers={"Authorization": f"Bearer {tenant.api_key}"})
-                if answer.status_code != 200:
-                    return shown
-                body = answer.json()
-                shown += sum(1 for d in body["results"] if (d.get("last_error") or "").strip())
-                url = body.get("next") or ""
+            for state in states:
+                shown += self._shown(http, tenant, f"/api/v1/deliveries/?state={state}&limit=100")
+        return shown
+
+    @staticmethod
+    def _shown(http: httpx.Client, tenant: Tenant, url: str) -> int:
+        shown = 0
+        while url:
+            answer = http.get(url, headers={"Authorization": f"Bearer {tenant.api_key}"})
+            if answer.status_code != 200:
+                return shown
+            body = answer.json()
+            shown += sum(1 for d in body["results"] if (d.get("last_error") or "").strip())
+            url = body.get("next") or ""
         return shown
 
 
@@ -247,7 +254,8 @@ def one_line(result: PhaseResult) -> str:
     return (
         f"{result.name}: {result.proposals} proposals, emails {e.expected} expected / "
         f"{e.received} received / {e.lost} lost / {e.duplicates} duplicated"
-        f" (+{e.allowed_repeats} allowed) / {e.failed} failed ({result.failed_shown} shown); "
+        f" (+{e.allowed_repeats} allowed) / {e.failed} failed, {e.bounced} bounced "
+        f"({result.failed_shown} shown); "
         f"5xx {result.server_errors} ({result.server_errors_outside_window} outside a window), "
         f"{result.cut} cut; Wix {result.wix_rate:.1f}/s; queue age max "
         f"{result.largest_queue_age:.0f} s; recovery {recovery}"

@@ -71,6 +71,8 @@ def product_env(
         OUTBOX_BACKOFF_BASE_SECONDS=scaled(30, scale, minimum=0.5),
         OUTBOX_BACKOFF_CAP_SECONDS=scaled(3600, scale, minimum=5),
         OUTBOX_WEBHOOK_RECEIPT_BACKOFF_BASE_SECONDS=scaled(15, scale, minimum=0.5),
+        # The mail service's tracking webhook (bounces) exists only with its signing key.
+        MAILGUN_WEBHOOK_SIGNING_KEY=secrets.token_hex(24),
         WIX_API_BASE_URL=f"http://127.0.0.1:{ports.wix}",
         WIX_APP_ID="chaos-app",
         WIX_APP_SECRET=secrets.token_urlsafe(32),

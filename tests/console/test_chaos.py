@@ -14,6 +14,8 @@ from django.core.management.base import CommandError
 from common import benchkit
 from common.smtp_sink import Behaviour, Control, Sink, client_links, write_control
 from console.chaos import measure, report
+from console.chaos.bounces import URL as BOUNCE_URL
+from console.chaos.bounces import signed_bounce
 from console.chaos.faults import Fault
 from console.chaos.postgres import OwnPostgres, find_bin_dir
 from console.chaos.run import PhaseResult, Run
@@ -21,6 +23,7 @@ from console.management.commands.chaos import parse_duration
 from proposals.delivery.mailer import message_id_for
 from proposals.models import Delivery
 from tests.accounts.factories import BusinessFactory
+from tests.proposals.mailgun import SIGNING_KEY, mailgun_webhooks  # noqa: F401 - a fixture
 
 
 # --- the SMTP server ------------------------------------------------------------------------------
@@ -258,3 +261,28 @@ def test_the_runs_own_postgres_starts_restarts_and_is_removed():
         postgres.remove()
         shutil.rmtree(tmp_path, ignore_errors=True)
     assert not (tmp_path / "pg").exists()
+
+
+# --- the mail service's bounces -----------------------------------------------------------------
+@pytest.mark.django_db
+@pytest.mark.usefixtures("mailgun_webhooks")
+def test_the_bounce_the_run_posts_is_read_by_the_product_as_mailgun_s(client):
+    business = BusinessFactory()
+    delivery = _delivery(business, 1, Delivery.State.SENT)
+    delivery.provider_message_id = message_id_for(delivery)
+    delivery.save(update_fields=["provider_message_id"])
+    payload = signed_bounce(
+        message_id=delivery.provider_message_id, recipient=delivery.recipient, key=SIGNING_KEY
+    )
+    answer = client.post(BOUNCE_URL, data=payload, content_type="application/json")
+    assert answer.status_code == 200
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.BOUNCED
+    assert "bounced" in delivery.last_error
+    forged = signed_bounce(
+        message_id=delivery.provider_message_id, recipient=delivery.recipient, key="other"
+    )
+    assert client.post(BOUNCE_URL, data=forged, content_type="application/json").status_code in (
+        400,
+        403,
+    )
