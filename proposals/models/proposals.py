@@ -93,6 +93,20 @@ class Proposal(BusinessOwned):
                 name="proposal_client_recent_idx",
             ),
             models.Index(fields=["status", "valid_until"]),
+            # The list's pipeline totals, read from the index alone: a business's open
+            # proposals, and its acceptances by date (this month's).
+            models.Index(
+                fields=["business", "currency"],
+                include=["total"],
+                condition=models.Q(status__in=["sent", "viewed"]),
+                name="proposal_open_pipeline_idx",
+            ),
+            models.Index(
+                fields=["business", "answered_at"],
+                include=["currency", "total"],
+                condition=models.Q(status="accepted"),
+                name="proposal_accepted_pipeline_idx",
+            ),
             # What the scheduled jobs take, in the order they take it: only due rows are indexed.
             models.Index(
                 fields=["remind_unopened_due_at", "id"],

@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dates import MONTHS_3
+from django.utils.dates import MONTHS, MONTHS_3
 from django.views.decorators.http import require_POST, require_safe
 
 from proposals import rules, selectors, services
@@ -166,6 +166,23 @@ def _filter_boxes(filters: ProposalFilterForm) -> dict:
 _URL_PROBE = 987654321
 
 
+def _pipeline_box(business) -> dict:
+    """The list's summary, formatted: how many open and what they are worth, and the same of
+    this month's acceptances (one amount per currency the business quoted in)."""
+    pipeline = selectors.pipeline(business=business)
+
+    def worth(amounts) -> str:
+        return " + ".join(money(amount, currency) for currency, amount in amounts) or "—"
+
+    return {
+        "open_count": pipeline.open_count,
+        "open_worth": worth(pipeline.open_amounts),
+        "accepted_count": pipeline.accepted_count,
+        "accepted_worth": worth(pipeline.accepted_amounts),
+        "month": f"{MONTHS[pipeline.month_start.month]} {pipeline.month_start.year}",
+    }
+
+
 @require_safe
 @business_required
 def proposal_list(request: HttpRequest) -> HttpResponse:
@@ -191,6 +208,7 @@ def proposal_list(request: HttpRequest) -> HttpResponse:
     page = paginate_keyset(request, proposals, ordering=LIST_ORDERING)
     filtered = bool(status or search or by_client.typed)
     allowance = selectors.send_allowance(business=business)
+    has_any = bool(page.object_list or filtered)
     return render(
         request,
         "proposals/list.html",
@@ -201,8 +219,8 @@ def proposal_list(request: HttpRequest) -> HttpResponse:
             "client_filter": by_client,
             "filtered": filtered,
             # Only the empty page needs to know whether there is any client at all.
-            "has_clients": bool(page.object_list or filtered)
-            or selectors.client_list(business=business).exists(),
+            "has_clients": has_any or selectors.client_list(business=business).exists(),
+            "pipeline": _pipeline_box(business) if has_any else None,
             "sends_used": allowance.used if allowance else None,
             "sends_limit": allowance.limit if allowance else None,
             "limit_reached": bool(allowance and allowance.reached),
