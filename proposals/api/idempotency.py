@@ -14,6 +14,7 @@ with the same key. A claim whose request died without answering is taken over af
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -37,6 +38,9 @@ log = structlog.get_logger(__name__)
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+# Printable ASCII, no space at either end (HTTP would trim it): the schema documents this.
+KEY_PATTERN = rf"^[!-~](?:[ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?$"
+_KEY = re.compile(KEY_PATTERN)
 # Longer than any request may run (gunicorn kills a worker well before): a claim this old
 # belongs to a request that died, and a retry may take it over.
 LOCK_SECONDS = 300
@@ -64,12 +68,16 @@ def _request_hash(request: Request) -> str:
 
 
 def _clean_key(raw: str) -> str:
-    key = raw.strip()
-    if not key or len(key) > MAX_KEY_LENGTH or not all(" " <= ch <= "~" for ch in key):
+    if not _KEY.fullmatch(raw):
         raise exceptions.ValidationError(
-            {HEADER: [f"Use 1 to {MAX_KEY_LENGTH} printable ASCII characters (a UUID is ideal)."]}
+            {
+                HEADER: [
+                    f"Use 1 to {MAX_KEY_LENGTH} printable ASCII characters, no space at either "
+                    "end (a UUID is ideal)."
+                ]
+            }
         )
-    return key
+    return raw
 
 
 def _claim(*, request: Request, key: str, request_hash: str) -> IdempotencyKey | None:

@@ -1,6 +1,10 @@
 """OpenAPI: the bearer key scheme, problem-details error responses, and strict request bodies."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
 
 from common.problems import PROBLEM_CONTENT_TYPE
 
@@ -15,7 +19,8 @@ sessions work too (with the CSRF token on writes).
 **Errors** are [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) problem details
 (`application/problem+json`) with `type`, `title`, `status`, `detail`, `code`, `errors`
 (field path → messages) and `request_id`. Malformed input is 400 (unknown fields included),
-a valid request that a business rule refuses 422, a state conflict 409, the free plan's
+a valid request that a business rule refuses 422 (an id that names none of your clients or
+templates, a name of spaces only), a state conflict 409, the free plan's
 monthly limit 402, a stale `If-Match` 412.
 
 **Retries.** Send an `Idempotency-Key` (a UUID) with every POST: the first response is stored
@@ -26,7 +31,7 @@ and retrying while the first is still running a 409.
 deleting to get 412 instead of overwriting someone else's change.
 
 **Lists** use cursor pagination: follow `next` / `previous`; `limit` sets the page size
-(max 100).
+(1–100). A `limit` outside that range, or a filter sent empty (`?status=`), is a 400.
 
 **Rate limits** (defaults; operators may change them): 300 requests per minute per key (or
 signed-in user) and 600 per minute per client IP. Over the limit: 429 with `Retry-After`.
@@ -44,6 +49,39 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "prk_…",
             "description": "A business's API key, created in the dashboard.",
         }
+
+
+def _number(value) -> int | float:
+    return int(value) if value == int(value) else float(value)
+
+
+class AmountFieldSchema(OpenApiSerializerFieldExtension):
+    # proposals.api.serializers.AmountField: the string it accepts, or a JSON number in range.
+    target_class = "proposals.api.serializers.AmountField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        return {
+            "anyOf": [
+                {"type": "string", "format": "decimal", "pattern": field.pattern},
+                {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": _number(field.max_value),
+                    "description": f"Rounded to {field.decimal_places} decimal places.",
+                },
+            ]
+        }
+
+
+class ProposalCreateSchema(OpenApiSerializerExtension):
+    # Its validate(): a title, or a template to take it from.
+    target_class = "proposals.api.serializers.ProposalCreateSerializer"
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema["anyOf"] = [{"required": [name]} for name in self.target.REQUIRES_ONE_OF]
+        return schema
 
 
 PROBLEM_SCHEMA = {
@@ -83,6 +121,16 @@ _DESCRIPTIONS = {
 }
 
 
+# DRF's CharField refuses a NUL character (PostgreSQL text cannot hold one).
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+
+def _no_nul(schema: dict) -> None:
+    """Say so on free text: a string with no pattern, format or enum of its own."""
+    if schema.get("type") == "string" and not {"pattern", "format", "enum"} & set(schema):
+        schema["pattern"] = NO_NUL_PATTERN
+
+
 def _statuses(method: str, path: str, operation: dict) -> list[str]:
     codes = ["401", "403", "404", "406", "429", "500"]
     has_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
@@ -106,10 +154,15 @@ def postprocess(result: dict, generator, request, public) -> dict:
     for name, schema in schemas.items():
         if name.endswith("Request") and schema.get("type") == "object":
             schema["additionalProperties"] = False
+            for prop in schema.get("properties", {}).values():
+                _no_nul(prop)
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query":
+                    _no_nul(parameter.get("schema", {}))
             for code in _statuses(method, path, operation):
                 response = {
                     "description": _DESCRIPTIONS[code],
@@ -126,7 +179,14 @@ def postprocess(result: dict, generator, request, public) -> dict:
     return result
 
 
-__all__ = ["DESCRIPTION", "ApiKeyScheme", "SessionScheme", "postprocess"]
+__all__ = [
+    "DESCRIPTION",
+    "AmountFieldSchema",
+    "ApiKeyScheme",
+    "ProposalCreateSchema",
+    "SessionScheme",
+    "postprocess",
+]
 
 
 class SessionScheme(OpenApiAuthenticationExtension):

@@ -4,7 +4,10 @@ Input serializers check types and sizes only; the business rules (who may do wha
 sanitising) run in ``proposals.services`` and ``proposals.rules``, as for the dashboard.
 """
 
+import math
+import re
 from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.core.validators import MaxValueValidator
 from drf_spectacular.utils import extend_schema_field
@@ -40,24 +43,82 @@ def _text(max_length: int, **kwargs) -> serializers.CharField:
     return serializers.CharField(max_length=max_length, trim_whitespace=False, **kwargs)
 
 
+def _name(**kwargs) -> serializers.CharField:
+    # Not trimmed here: a name of spaces only reaches the service, which refuses it as a rule
+    # (422) -- the schema can promise "at least one character", not the service's idea of blank.
+    return serializers.CharField(max_length=200, trim_whitespace=False, **kwargs)
+
+
+# --- amounts ---------------------------------------------------------------------------------
+
+
+def decimal_pattern(max_digits: int, decimal_places: int, max_value: Decimal) -> str:
+    """The documented shape of a non-negative amount string, up to ``max_value``.
+
+    ``max_value`` is either every digit a 9 (999.99) or a round cap (100): what the line
+    item fields use. Anything else is a programming error, refused at import.
+    """
+    whole = max_digits - decimal_places
+    fraction = rf"(?:\.[0-9]{{0,{decimal_places}}})?"
+    only_fraction = rf"\.[0-9]{{1,{decimal_places}}}"
+    if max_value == Decimal(10) ** whole - Decimal(1).scaleb(-decimal_places):
+        return rf"^(?:[0-9]{{1,{whole}}}{fraction}|{only_fraction})$"
+    if max_value == Decimal(10) ** (whole - 1):
+        cap = rf"{int(max_value)}(?:\.0{{0,{decimal_places}}})?"
+        below = rf"[0-9]{{1,{whole - 1}}}{fraction}"
+        return rf"^(?:{below}|{only_fraction}|{cap})$"
+    raise ValueError(f"No pattern for a maximum of {max_value} in {max_digits},{decimal_places}")
+
+
+class AmountField(serializers.DecimalField):
+    """A non-negative decimal: a string as the schema documents it (digits and one point: no
+    sign, exponent or spaces), or a JSON number, rounded to the field's decimal places (a
+    binary float holds no exact decimal; 0.1 * 3 arrives as 0.30000000000000004).
+    """
+
+    def __init__(self, *, max_digits: int, decimal_places: int, max_value: Decimal, **kwargs):
+        super().__init__(
+            max_digits=max_digits,
+            decimal_places=decimal_places,
+            min_value=Decimal(0),
+            max_value=Decimal(max_value),
+            **kwargs,
+        )
+        self.pattern = decimal_pattern(max_digits, decimal_places, Decimal(max_value))
+        self._shape = re.compile(self.pattern)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            if not self._shape.fullmatch(data):
+                self.fail("invalid")
+            return super().to_internal_value(data)
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        if isinstance(data, float) and not math.isfinite(data):
+            self.fail("invalid")
+        value = Decimal(str(data))
+        if value < self.min_value:
+            self.fail("min_value", min_value=self.min_value)
+        if value > self.max_value:
+            self.fail("max_value", max_value=self.max_value)
+        step = Decimal(1).scaleb(-self.decimal_places)
+        return super().to_internal_value(str(value.quantize(step, rounding=ROUND_HALF_EVEN)))
+
+
 # --- line items and sections -----------------------------------------------------------------
 
 
 class LineItemInputSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=200)
+    name = _name()
     description = _text(MAX_TEXT, default="")
-    quantity = serializers.DecimalField(
-        max_digits=12, decimal_places=3, min_value=0, default="1", max_value=rules.MAX_QUANTITY
+    quantity = AmountField(
+        max_digits=12, decimal_places=3, max_value=rules.MAX_QUANTITY, default="1"
     )
-    unit_price = serializers.DecimalField(
-        max_digits=14, decimal_places=4, min_value=0, max_value=rules.MAX_UNIT_PRICE
+    unit_price = AmountField(max_digits=14, decimal_places=4, max_value=rules.MAX_UNIT_PRICE)
+    discount_percent = AmountField(
+        max_digits=5, decimal_places=2, max_value=Decimal(100), default="0"
     )
-    discount_percent = serializers.DecimalField(
-        max_digits=5, decimal_places=2, min_value=0, max_value=100, default="0"
-    )
-    tax_rate = serializers.DecimalField(
-        max_digits=5, decimal_places=2, min_value=0, max_value=100, default="0"
-    )
+    tax_rate = AmountField(max_digits=5, decimal_places=2, max_value=Decimal(100), default="0")
     optional = serializers.BooleanField(default=False)
     selected = serializers.BooleanField(
         default=True, help_text="For optional items: ticked when the client opens the proposal."
@@ -122,13 +183,13 @@ class ClientSerializer(serializers.Serializer):
 
 
 class ClientInputSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=200)
+    name = _name()
     email = serializers.EmailField(max_length=254)
     company = _text(200, default="")
 
 
 class ClientPatchSerializer(ClientInputSerializer):
-    name = serializers.CharField(max_length=200, required=False)
+    name = _name(required=False)
     email = serializers.EmailField(max_length=254, required=False)
     company = _text(200)
 
@@ -244,7 +305,9 @@ class ProposalCreateSerializer(StrictSerializer):
     client = serializers.IntegerField(
         min_value=1, max_value=MAX_ID, help_text="Id of one of your clients."
     )
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    title = _name(
+        required=False, help_text="Required, unless you start from a template (its title)."
+    )
     currency = serializers.ChoiceField(
         choices=CURRENCY_CHOICES, required=False, help_text="Default: the business's currency."
     )
@@ -259,10 +322,20 @@ class ProposalCreateSerializer(StrictSerializer):
         help_text="Start from this template's content.",
     )
 
+    # One of them at least (the schema's anyOf says so too: proposals.api.schema).
+    REQUIRES_ONE_OF = ("title", "template")
+
+    def validate(self, attrs: dict) -> dict:
+        if not any(name in attrs for name in self.REQUIRES_ONE_OF):
+            raise serializers.ValidationError(
+                {"title": ["Give a title, or a template to take it from."]}
+            )
+        return attrs
+
 
 class ProposalUpdateSerializer(StrictSerializer):
     client = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
-    title = serializers.CharField(max_length=200, required=False)
+    title = _name(required=False)
     currency = serializers.ChoiceField(choices=CURRENCY_CHOICES, required=False)
     valid_until = valid_until_field()
     intro = _text(MAX_TEXT, help_text="HTML; sanitised.")
@@ -363,7 +436,7 @@ class TemplateSerializer(serializers.Serializer):
 
 
 class TemplateInputSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=200)
+    name = _name()
     title = _text(200, default="")
     intro = _text(MAX_TEXT, default="")
     terms = _text(MAX_TEXT, default="")
@@ -371,7 +444,7 @@ class TemplateInputSerializer(StrictSerializer):
 
 
 class TemplatePatchSerializer(TemplateInputSerializer):
-    name = serializers.CharField(max_length=200, required=False)
+    name = _name(required=False)
     title = _text(200)
     intro = _text(MAX_TEXT)
     terms = _text(MAX_TEXT)

@@ -153,11 +153,12 @@ def test_a_foreign_client_or_template_in_a_body_is_refused(api, customer, draft,
     foreign_client = {"client": b_objects["client"].pk, "title": "x"}
     foreign_template = {"client": customer.pk, "template": b_objects["template"].pk}
 
-    assert api.post("/api/v1/proposals/", foreign_client, format="json").status_code == 400
-    assert api.post("/api/v1/proposals/", foreign_template, format="json").status_code == 400
+    # Well-formed ids that name nothing of this business: a rule refuses them (422).
+    assert api.post("/api/v1/proposals/", foreign_client, format="json").status_code == 422
+    assert api.post("/api/v1/proposals/", foreign_template, format="json").status_code == 422
     assert (
         api.patch(f"/api/v1/proposals/{draft.pk}/", foreign_client, format="json").status_code
-        == 400
+        == 422
     )
     assert api.get(f"/api/v1/proposals/?client={b_objects['client'].pk}").json()["results"] == []
     assert (

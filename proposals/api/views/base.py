@@ -17,7 +17,9 @@ from proposals.api.authentication import (
     request_business,
 )
 from proposals.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from proposals.api.problems import PreconditionFailed
+from proposals.api.idempotency import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
+from proposals.api.idempotency import MAX_KEY_LENGTH
+from proposals.api.problems import PreconditionFailed, UnprocessableContent
 from proposals.api.throttling import api_limits_wait
 from proposals.models import Client, Proposal, ProposalTemplate
 
@@ -26,7 +28,12 @@ _ETAG = re.compile(r'^"(\d{1,19})-(\d{1,19})"$')
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
-    OpenApiTypes.STR,
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY_LENGTH,
+        "pattern": IDEMPOTENCY_KEY_PATTERN,
+    },
     OpenApiParameter.HEADER,
     description=(
         "Makes a retry safe: the first response to this key is stored for 24 h and replayed "
@@ -85,16 +92,20 @@ class ApiView(generics.GenericAPIView):
         return scoped(model_or_queryset, self.business)
 
     def client_for(self, client_id: int) -> Client:
-        """One of this business's clients named in a request body (400 when not)."""
+        """One of this business's clients named in a request body.
+
+        A well-formed id that names none is a 422 (a rule refused it), not the 400 of
+        malformed input: no schema can tell which ids a business has.
+        """
         client = self.scoped(Client).filter(pk=client_id).first()
         if client is None:
-            raise exceptions.ValidationError({"client": ["Choose one of your clients."]})
+            raise UnprocessableContent({"client": ["Choose one of your clients."]})
         return client
 
     def template_for(self, template_id: int) -> ProposalTemplate:
         template = self.scoped(ProposalTemplate).filter(pk=template_id).first()
         if template is None:
-            raise exceptions.ValidationError({"template": ["Choose one of your templates."]})
+            raise UnprocessableContent({"template": ["Choose one of your templates."]})
         return template
 
 
@@ -131,5 +142,17 @@ def filter_by_dates(queryset, filters: dict):
 
 def validated(serializer_class, request: Request) -> dict:
     serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def validated_query(serializer_class, request: Request) -> dict:
+    """A list's filters from the query string; an empty one (``?status=``) is a 400.
+
+    A QueryDict would make DRF read an empty optional value as absent, so that
+    ``?created_after=`` silently listed everything: the serializer gets a plain dict instead
+    (the last value of a repeated parameter, as Django reads it).
+    """
+    serializer = serializer_class(data=request.query_params.dict())
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data

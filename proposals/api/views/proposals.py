@@ -23,6 +23,7 @@ from proposals.api.views.base import (
     expected_revision,
     filter_by_dates,
     validated,
+    validated_query,
 )
 from proposals.models import Proposal
 
@@ -75,9 +76,7 @@ class ProposalListView(ProposalViewMixin, ApiView):
     serializer_class = s.ProposalSummarySerializer
 
     def get_queryset(self):
-        filters = ProposalFilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        data = filters.validated_data
+        data = validated_query(ProposalFilterSerializer, self.request)
         queryset = selectors.api_proposal_list(
             business=self.business,
             status=data.get("status"),
@@ -147,8 +146,10 @@ class ProposalDetailView(ProposalViewMixin, ApiView):
     )
     def patch(self, request: Request, pk: int) -> Response:
         proposal = self.get_proposal(pk)
-        revision = expected_revision(request, proposal)
+        # Malformed input is a 400 whatever If-Match says (RFC 9110 13.2.1: preconditions are
+        # evaluated once the request would otherwise succeed).
         data = validated(s.ProposalUpdateSerializer, request)
+        revision = expected_revision(request, proposal)
         client = self.client_for(data["client"]) if "client" in data else proposal.client
         sections = (
             data["sections"] if "sections" in data else services.working_copy_sections(proposal)

@@ -17,6 +17,7 @@ from proposals.api.views.base import (
     ApiView,
     filter_by_dates,
     validated,
+    validated_query,
 )
 from proposals.models import Delivery
 
@@ -42,12 +43,9 @@ class ClientListView(ApiView):
         responses=s.ClientSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        filters = ClientFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        queryset = selectors.client_list(
-            business=self.business, search=filters.validated_data.get("search")
-        )
-        page = self.paginate_queryset(filter_by_dates(queryset, filters.validated_data))
+        filters = validated_query(ClientFilterSerializer, request)
+        queryset = selectors.client_list(business=self.business, search=filters.get("search"))
+        page = self.paginate_queryset(filter_by_dates(queryset, filters))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
@@ -193,9 +191,7 @@ class DeliveryListView(ApiView):
         responses=s.DeliverySerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        filters = DeliveryFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        data = filters.validated_data
+        data = validated_query(DeliveryFilterSerializer, request)
         queryset = self.scoped(Delivery).prefetch_related("attempts")
         for name in ("state", "kind"):
             if name in data:
