@@ -98,13 +98,14 @@ def inner(options: dict, *, stdout) -> int:
             met = report.all_met(results)
         stdout.write("\n" + text + "\n")
         if not options["no_report"]:
-            soaking = bool(options["soak_seconds"])
+            mode = "soak" if options["soak_seconds"] else "quick" if options["quick"] else "full"
+            start, end, heading = report.BLOCKS[mode]
             benchkit.write_between_markers(
                 base_dir / "docs" / "reliability.md",
-                start=report.SOAK_START if soaking else report.MARK_START,
-                end=report.SOAK_END if soaking else report.MARK_END,
+                start=start,
+                end=end,
                 body=text,
-                heading=report.SOAK_HEADING if soaking else report.HEADING,
+                heading=heading,
             )
             stdout.write("Written to docs/reliability.md")
         stdout.write("All targets met." if met else "TARGETS MISSED (see the table above).")

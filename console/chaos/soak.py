@@ -128,6 +128,8 @@ def soak(run, *, seconds: float, facts: dict, stdout) -> tuple[str, bool]:
         "",
         "Requests by kind: "
         + ", ".join(f"{k} {v}" for k, v in sorted(tally.requests.items()))
+        + "; answers by class: "
+        + ", ".join(f"{k // 100}xx {v}" for k, v in sorted(tally.statuses.items()))
         + ".",
         "",
         "Resident memory (MiB):",
