@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from common import outbox
 from common.request_id import current_request_id
-from integrations.kinds import CONTACT_SYNC, commits_without_waiting
+from integrations.kinds import CONTACT_SYNC, batch_of_wix_work, commits_without_waiting
 from integrations.models import WixContactSync
-from integrations.wix.client import WixClient, WixError, calls_recorded_in_bulk
+from integrations.wix.client import WixClient, WixError
 
 log = structlog.get_logger(__name__)
 
@@ -64,14 +64,28 @@ def contact_sync_request(*, client, reason: str) -> WixContactSync | None:
 def contact_syncs_work(batch: outbox.Batch) -> list[WixContactSync]:
     """The kind's work: sync each claimed row; one row's failure never stops the rest.
 
-    Returns the rows not started (the drain's time is up): the engine gives them back.
+    Returns the rows not started (the drain's time is up): the engine gives them back. The
+    synced rows are written together when the batch ends (``batch_of_wix_work``).
     """
-    with commits_without_waiting(), calls_recorded_in_bulk():
+    with batch_of_wix_work(WixContactSync, _SYNCED_FIELDS) as synced:
         for index, sync in enumerate(batch.rows):
             if batch.out_of_time():
                 return batch.rows[index:]
-            batch.count(_sync_one(sync))
+            batch.count(_sync_one(sync, synced=synced))
     return []
+
+
+# What a successful sync writes.
+_SYNCED_FIELDS = [
+    "status",
+    "attempt_count",
+    "wix_contact_id",
+    "synced_email",
+    "synced_at",
+    "next_attempt_at",
+    "claimed_until",
+    "last_error",
+]
 
 
 def contact_sync_run(*, sync_id: int) -> str:
@@ -98,9 +112,11 @@ def contact_syncs_interrupted(ids: list[int], *, now) -> int:
     return WixContactSync.objects.filter(pk__in=ids).update(attempt_count=F("attempt_count") + 1)
 
 
-def _sync_one(sync: WixContactSync) -> str:
+def _sync_one(sync: WixContactSync, *, synced: list | None = None) -> str:
     """One claimed row: an attempt at the upsert, written with its outcome in one UPDATE (the
-    sweeper counts the attempt of a row whose worker died: ``contact_syncs_interrupted``)."""
+    sweeper counts the attempt of a row whose worker died: ``contact_syncs_interrupted``).
+
+    Given ``synced``, a success is appended there to be written with the batch's others."""
     with structlog.contextvars.bound_contextvars(**_context(sync)):
         if sync.attempt_count >= CONTACT_SYNC.setting("MAX_ATTEMPTS"):
             # The worker running the last allowed attempt died (lease expired): not re-run.
@@ -125,16 +141,17 @@ def _sync_one(sync: WixContactSync) -> str:
         except Exception as exc:  # a bug or a database error must not leave the row RUNNING
             log.exception("wix_contact_sync_crashed")
             return _retry_or_fail(sync, error=f"{exc.__class__.__name__}: {exc}", permanent=False)
-        WixContactSync.objects.filter(pk=sync.pk, status=Status.RUNNING).update(
-            status=Status.SYNCED,
-            attempt_count=F("attempt_count") + 1,
-            wix_contact_id=contact_id[:64],
-            synced_email=sync.client.email.lower(),
-            synced_at=timezone.now(),
-            next_attempt_at=None,
-            claimed_until=None,
-            last_error="",
-        )
+        sync.status = Status.SYNCED
+        sync.wix_contact_id = contact_id[:64]
+        sync.synced_email = sync.client.email.lower()
+        sync.synced_at = timezone.now()
+        sync.next_attempt_at = sync.claimed_until = None
+        sync.last_error = ""
+        if synced is None:
+            fields = {name: getattr(sync, name) for name in _SYNCED_FIELDS}
+            WixContactSync.objects.filter(pk=sync.pk, status=Status.RUNNING).update(**fields)
+        else:
+            synced.append(sync)
         log.info(
             "wix_contact_synced",
             attempts=sync.attempt_count,

@@ -4,12 +4,14 @@ Limits and backoff per kind come from settings (``OUTBOX_CONTACT_SYNC_MAX_ATTEMP
 ``OUTBOX_WEBHOOK_RECEIPT_BACKOFF_BASE_SECONDS``, …; then ``OUTBOX_DEFAULTS``).
 """
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import DatabaseError, connection
 
 from common import outbox
+from common.outbox.writes import update_rows
 
 CONTACT_SYNC = outbox.Kind(
     name="contact_sync",
@@ -64,3 +66,27 @@ def commits_without_waiting():
                 cursor.execute("SELECT set_config('synchronous_commit', %s, false)", [previous])
         except DatabaseError:  # a broken connection is replaced, with the server's default
             connection.close()
+
+
+@contextmanager
+def batch_of_wix_work(model, done_fields: list[str]) -> Iterator[list]:
+    """The frame of one claimed batch of these kinds' work; yields the list of finished rows.
+
+    Inside: commits without waiting for the disk (above), the Wix call records kept and
+    written in one INSERT (``calls_recorded_in_bulk``), and the rows appended to the yielded
+    list (their ``done_fields`` set) written in one UPDATE when the batch ends, however it ends.
+    A failure is written at once, row by row (its retry time matters to the next claim).
+
+    What batching the outcomes costs: a worker killed inside the batch leaves its finished rows
+    claimed; their lease runs out and they are worked again. Both kinds are idempotent (the
+    upsert finds the contact it created; an install or plan event already applied changes
+    nothing), so the cost is some repeated calls to Wix, never a duplicate.
+    """
+    from integrations.wix.client import calls_recorded_in_bulk
+
+    done: list = []
+    with commits_without_waiting(), calls_recorded_in_bulk():
+        try:
+            yield done
+        finally:
+            update_rows(model, done, done_fields)

@@ -19,9 +19,9 @@ from accounts.models import Business
 from common import outbox, ratelimit
 from common.request_id import current_request_id
 from integrations import lifecycle
-from integrations.kinds import WEBHOOK_RECEIPT, commits_without_waiting
+from integrations.kinds import WEBHOOK_RECEIPT, batch_of_wix_work, commits_without_waiting
 from integrations.models import WebhookReceipt
-from integrations.wix.client import WixError, calls_recorded_in_bulk
+from integrations.wix.client import WixError
 from integrations.wix.webhooks import WebhookRejected, WixEvent, verify
 
 log = structlog.get_logger(__name__)
@@ -115,13 +115,26 @@ def _store(event: WixEvent, *, body_size: int, request_id: str) -> WebhookReceip
 
 def webhook_receipts_work(batch: outbox.Batch) -> list[WebhookReceipt]:
     """The kind's work: process each claimed receipt in arrival order; one receipt's failure
-    never stops the rest. Returns the receipts not started (the drain's time is up)."""
-    with commits_without_waiting(), calls_recorded_in_bulk():
+    never stops the rest. Returns the receipts not started (the drain's time is up). The
+    processed receipts are written together when the batch ends (``batch_of_wix_work``)."""
+    with batch_of_wix_work(WebhookReceipt, _PROCESSED_FIELDS) as processed:
         for index, receipt in enumerate(batch.rows):
             if batch.out_of_time():
                 return batch.rows[index:]
-            batch.count(_process_one(receipt))
+            batch.count(_process_one(receipt, processed=processed))
     return []
+
+
+# What a processed receipt writes.
+_PROCESSED_FIELDS = [
+    "status",
+    "attempt_count",
+    "business",
+    "processed_at",
+    "next_attempt_at",
+    "claimed_until",
+    "last_error",
+]
 
 
 def webhook_process(*, receipt_id: int) -> str:
@@ -140,8 +153,9 @@ def webhook_receipts_interrupted(ids: list[int], *, now) -> int:
     return WebhookReceipt.objects.filter(pk__in=ids).update(attempt_count=F("attempt_count") + 1)
 
 
-def _process_one(receipt: WebhookReceipt) -> str:
-    """One claimed receipt: an attempt, written with its outcome in one UPDATE."""
+def _process_one(receipt: WebhookReceipt, *, processed: list | None = None) -> str:
+    """One claimed receipt: an attempt, written with its outcome in one UPDATE (given
+    ``processed``, appended there to be written with the batch's others)."""
     # Logs (and Wix call records) follow the delivery's own request, not the drain task's.
     context = {"receipt_id": receipt.pk}
     if receipt.request_id:
@@ -166,15 +180,16 @@ def _process_one(receipt: WebhookReceipt) -> str:
         except Exception as exc:
             log.exception("wix_webhook_processing_crashed")
             return _failed(receipt, error=f"{exc.__class__.__name__}: {exc}", permanent=False)
-        WebhookReceipt.objects.filter(pk=receipt.pk, status=Status.PROCESSING).update(
-            status=outcome,
-            attempt_count=F("attempt_count") + 1,
-            business=business,
-            processed_at=timezone.now(),
-            next_attempt_at=None,
-            claimed_until=None,
-            last_error="",
-        )
+        receipt.status = outcome
+        receipt.business = business
+        receipt.processed_at = timezone.now()
+        receipt.next_attempt_at = receipt.claimed_until = None
+        receipt.last_error = ""
+        if processed is None:
+            fields = {name: getattr(receipt, name) for name in _PROCESSED_FIELDS}
+            WebhookReceipt.objects.filter(pk=receipt.pk, status=Status.PROCESSING).update(**fields)
+        else:
+            processed.append(receipt)
         log.info(
             "wix_webhook_processed",
             outcome=outcome,
