@@ -16,7 +16,12 @@ from django.utils import timezone
 
 from common import outbox
 from common.request_id import current_request_id
-from integrations.kinds import CONTACT_SYNC, batch_of_wix_work, commits_without_waiting
+from integrations.kinds import (
+    CONTACT_SYNC,
+    batch_of_wix_work,
+    commits_without_waiting,
+    write_done,
+)
 from integrations.models import WixContactSync
 from integrations.wix.client import WixClient, WixError
 
@@ -147,11 +152,7 @@ def _sync_one(sync: WixContactSync, *, synced: list | None = None) -> str:
         sync.synced_at = timezone.now()
         sync.next_attempt_at = sync.claimed_until = None
         sync.last_error = ""
-        if synced is None:
-            fields = {name: getattr(sync, name) for name in _SYNCED_FIELDS}
-            WixContactSync.objects.filter(pk=sync.pk, status=Status.RUNNING).update(**fields)
-        else:
-            synced.append(sync)
+        write_done(sync, _SYNCED_FIELDS, done=synced, working_state=Status.RUNNING)
         log.info(
             "wix_contact_synced",
             attempts=sync.attempt_count,

@@ -90,3 +90,13 @@ def batch_of_wix_work(model, done_fields: list[str]) -> Iterator[list]:
             yield done
         finally:
             update_rows(model, done, done_fields)
+
+
+def write_done(row, fields: list[str], *, done: list | None, working_state: str) -> None:
+    """Write a finished row's ``fields``: with the batch's others (``done``), or at once, only
+    while the row is still in ``working_state`` (held by this worker)."""
+    if done is not None:
+        done.append(row)
+        return
+    values = {name: getattr(row, name) for name in fields}
+    type(row)._default_manager.filter(pk=row.pk, status=working_state).update(**values)

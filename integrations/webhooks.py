@@ -19,7 +19,12 @@ from accounts.models import Business
 from common import outbox, ratelimit
 from common.request_id import current_request_id
 from integrations import lifecycle
-from integrations.kinds import WEBHOOK_RECEIPT, batch_of_wix_work, commits_without_waiting
+from integrations.kinds import (
+    WEBHOOK_RECEIPT,
+    batch_of_wix_work,
+    commits_without_waiting,
+    write_done,
+)
 from integrations.models import WebhookReceipt
 from integrations.wix.client import WixError
 from integrations.wix.webhooks import WebhookRejected, WixEvent, verify
@@ -185,11 +190,7 @@ def _process_one(receipt: WebhookReceipt, *, processed: list | None = None) -> s
         receipt.processed_at = timezone.now()
         receipt.next_attempt_at = receipt.claimed_until = None
         receipt.last_error = ""
-        if processed is None:
-            fields = {name: getattr(receipt, name) for name in _PROCESSED_FIELDS}
-            WebhookReceipt.objects.filter(pk=receipt.pk, status=Status.PROCESSING).update(**fields)
-        else:
-            processed.append(receipt)
+        write_done(receipt, _PROCESSED_FIELDS, done=processed, working_state=Status.PROCESSING)
         log.info(
             "wix_webhook_processed",
             outcome=outcome,
