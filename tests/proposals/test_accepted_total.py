@@ -155,3 +155,20 @@ def test_accepted_totals_reach_proposals_accepted_before(business):
 
     proposal.refresh_from_db()
     assert proposal.total == acceptance.total
+
+
+def test_an_accepted_api_detail_costs_one_query_more(
+    business, django_assert_num_queries, monkeypatch
+):
+    """The acceptance and its signed snapshot are one query, beside the proposal row and its
+    content (an API detail that is not accepted makes two: tests/api/test_scale.py)."""
+    from accounts import services as account_services
+    from accounts.services import api_key_create
+
+    monkeypatch.setattr(account_services, "KEY_CACHE_SECONDS", 60)
+    proposal, _, _ = _accepted(business)
+    api = bearer_client(api_key_create(business=business, name="t", acting_user=None)[1])
+    api.get(f"/api/v1/proposals/{proposal.pk}/")  # the key is now cached
+
+    with django_assert_num_queries(3):
+        assert api.get(f"/api/v1/proposals/{proposal.pk}/").status_code == 200
