@@ -355,7 +355,7 @@ class SuppressionAdmin(BusinessColumnMixin, HistoryAdmin):
         "detail",
     ]
     list_select_related = ["business", "lifted_by"]
-    list_filter = ["reason", "created_at", "lifted_at"]
+    list_filter = ["reason", "created_at"]
     search_fields = ["=address", "=business__instance_id", "=delivery"]
     sortable_by = ["created_at"]
     raw_id_fields = ["delivery", "lifted_by"]

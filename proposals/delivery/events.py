@@ -164,13 +164,14 @@ def delivery_event_record(*, esp: str, event: AnymailTrackingEvent) -> str:
     now = timezone.now()
     with transaction.atomic():
         # Locked: events of one delivery apply one at a time (a bounce and a complaint at once).
-        delivery = (
+        # Unordered (one row in practice): served by the provider id index alone.
+        found = list(
             Delivery.objects.select_for_update()
             .filter(provider_message_id=message_id)
             .only(*_FIELDS)
-            .order_by("-pk")
-            .first()
+            .order_by()[:1]
         )
+        delivery = found[0] if found else None
         if delivery is None:
             # Mail sent before this id was kept, by another system, or a test from the service.
             log.warning("delivery_event_unknown_message", **context)

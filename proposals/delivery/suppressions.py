@@ -31,6 +31,9 @@ def suppressed_for(deliveries: Iterable[Delivery]) -> dict[tuple[int, str], Supp
         business_id__in={business_id for business_id, _ in wanted},
         address__in={address for _, address in wanted},
     ).only("id", "business_id", "address", "reason", "created_at")
+    # Unordered: the active-suppression unique index answers it (the default order would
+    # walk the table by date).
+    rows = rows.order_by()
     return {
         (row.business_id, row.address): row
         for row in rows

@@ -187,7 +187,15 @@ class Suppression(BusinessOwned):
                 name="suppression_active_unique",
             )
         ]
-        indexes = [models.Index(fields=["business", "-created_at"])]
+        indexes = [
+            models.Index(fields=["business", "-created_at"]),
+            # The admin's list: by address (search), newest first, by reason.
+            models.Index(fields=["address"], name="suppression_address_idx"),
+            models.Index(fields=["-created_at", "-id"], name="suppression_created_idx"),
+            models.Index(
+                fields=["reason", "-created_at", "-id"], name="suppression_reason_created_idx"
+            ),
+        ]
 
     @property
     def active(self) -> bool:

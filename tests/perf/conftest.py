@@ -38,6 +38,7 @@ from proposals.models import (
     Client,
     Delivery,
     DeliveryAttempt,
+    DeliveryEvent,
     IdempotencyKey,
     LineItem,
     Proposal,
@@ -46,6 +47,7 @@ from proposals.models import (
     ProposalVersion,
     ProposalView,
     Section,
+    Suppression,
 )
 from tests.accounts.factories import BusinessFactory, MembershipFactory, UserFactory
 from tests.perf import plans
@@ -262,6 +264,14 @@ def build_world() -> World:
         for i, d in enumerate(deliveries)
     )
     Delivery.objects.filter(state=Delivery.State.PENDING).update(enqueued_at=None)
+    # What the email service's webhooks leave: events of a bounced email, its suppression.
+    bounced = deliveries[0]
+    DeliveryEvent.objects.create(
+        business=big, delivery=bounced, esp="Mailgun", event_id="plans-1", event_type="bounced"
+    )
+    Suppression.objects.create(
+        business=big, address=bounced.recipient.lower(), reason="bounced", delivery=bounced
+    )
 
     # Wix side: receipts in every status, calls (some past retention), contact syncs.
     receipt_statuses = [s for s, _ in WebhookReceipt.Status.choices]

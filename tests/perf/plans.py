@@ -47,6 +47,8 @@ BIG_MODELS = (
     "proposals.Section",  # per proposal (2.1M proposals)
     "proposals.LineItem",  # per section
     "proposals.DeliveryAttempt",  # per delivery (2.7M deliveries)
+    "proposals.DeliveryEvent",  # per delivery, from the email service's webhooks
+    "proposals.Suppression",  # bounced or complained addresses, across every business
     "integrations.WebhookReceipt",  # log + queue (business FK is nullable, it is still one)
     "integrations.WixAccessToken",  # one row per app instance: 130K
     "integrations.WixUserLink",  # one row per Wix user who opened the dashboard
