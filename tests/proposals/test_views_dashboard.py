@@ -28,6 +28,12 @@ def html(response) -> str:
     return response.content.decode()
 
 
+def is_pipeline_read(sql: str) -> bool:
+    """The list's pipeline totals: counts over the open and this month's accepted proposals
+    only, from their own partial indexes (tests/proposals/test_views_list_pipeline.py)."""
+    return "UNION ALL" in sql and "'accepted'" in sql and "'viewed'" in sql
+
+
 def tag_with_id(page: str, element_id: str) -> str:
     match = re.search(rf'<(?:input|select|textarea)[^>]*\bid="{element_id}"[^>]*>', page)
     assert match, f"no field with id {element_id}"
@@ -261,7 +267,9 @@ def test_list_never_counts_or_offsets(owner_client, business):
         owner_client.get(url + older)
         owner_client.get(url, {"status": "draft", "client": client.pk})
     on_proposals = [
-        q["sql"].upper() for q in queries.captured_queries if '"proposals_proposal"' in q["sql"]
+        q["sql"].upper()
+        for q in queries.captured_queries
+        if '"proposals_proposal"' in q["sql"] and not is_pipeline_read(q["sql"])
     ]
     assert len(on_proposals) == 2
     assert not any("COUNT(" in sql or "OFFSET" in sql for sql in on_proposals)
@@ -439,7 +447,11 @@ def test_a_paid_business_never_counts_its_sends(owner_client, business):
     ):
         with CaptureQueriesContext(connection) as queries:
             assert owner_client.get(url).status_code == 200
-        counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+        counts = [
+            q["sql"]
+            for q in queries.captured_queries
+            if "COUNT(" in q["sql"].upper() and not is_pipeline_read(q["sql"])
+        ]
         assert counts == [], url
 
 
@@ -459,7 +471,11 @@ def test_a_free_business_counts_its_sends_once_per_page(owner_client, business):
     ):
         with CaptureQueriesContext(connection) as queries:
             assert "1 of 5" in html(owner_client.get(url))
-        counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+        counts = [
+            q["sql"]
+            for q in queries.captured_queries
+            if "COUNT(" in q["sql"].upper() and not is_pipeline_read(q["sql"])
+        ]
         assert len(counts) == 1 and "proposals_proposalversion" in counts[0], url
 
 
