@@ -588,6 +588,10 @@ NOT_DRIVEN_URLS = {
     "api:proposal-send": "write", "api:proposal-withdraw": "write",
     "api:proposal-duplicate": "write", "api:template-detail": "one template by primary key",
     "support-bulk-retry": "staff write, bounded by SUPPORT_BULK_RETRY_MAX",
+    "landing": "static page (the session's user at most)",
+    "favicon": "a redirect to the static file, no query",
+    "public:logo": "a file read through the storage API, no query",
+    "dashboard:api_key_created": "the key just created, by primary key within the business",
 }  # fmt: skip
 
 
