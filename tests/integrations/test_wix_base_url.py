@@ -1,6 +1,7 @@
 """WIX_API_BASE_URL: Wix's API by default in production; `check --deploy` refuses a loopback."""
 
 import os
+import secrets
 import subprocess
 import sys
 
@@ -12,7 +13,9 @@ from tests.common.test_settings_env import PRODUCTION, ROOT, load_settings
 
 def deploy_check(**env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k != "DEBUG"}
-    clean.pop("WIX_API_BASE_URL", None)
+    for name in ("WIX_API_BASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"):  # the latter: other tests
+        clean.pop(name, None)
+    env = {"SECRET_KEY": secrets.token_urlsafe(64), **env}
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
         cwd=ROOT,
