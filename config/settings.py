@@ -513,6 +513,9 @@ API_RATE_LIMIT_PER_KEY = _env_rate("API_RATE_LIMIT_PER_KEY", "300/minute")
 API_RATE_LIMIT_PER_IP = _env_rate("API_RATE_LIMIT_PER_IP", "600/minute")
 # How long a POST's Idempotency-Key and its stored response are kept (Stripe: 24 h minimum).
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
+# A claim older than this belongs to a request that died (gunicorn kills a worker after its
+# 30 s timeout): a retry with the same key takes it over instead of getting 409.
+IDEMPOTENCY_LOCK_SECONDS = env_int("IDEMPOTENCY_LOCK_SECONDS", 60, minimum=35)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "proposals.api.authentication.ApiKeyAuthentication",

@@ -7,8 +7,8 @@ parameters is a 422, and a retry while the first is still running a 409. Keys be
 caller (API key, or user and business for a session) and live ``IDEMPOTENCY_KEY_TTL_HOURS``.
 
 A 5xx or 429 is not stored (nothing was done, or nothing was allowed): the client may retry
-with the same key. A claim whose request died without answering is taken over after
-``LOCK_SECONDS``.
+with the same key. A claim whose request died without answering (or whose release failed with
+the database) is taken over after ``IDEMPOTENCY_LOCK_SECONDS``.
 """
 
 import functools
@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework import exceptions
@@ -41,9 +41,6 @@ MAX_KEY_LENGTH = 255
 # Printable ASCII, no space at either end (HTTP would trim it): the schema documents this.
 KEY_PATTERN = rf"^[!-~](?:[ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?$"
 _KEY = re.compile(KEY_PATTERN)
-# Longer than any request may run (gunicorn kills a worker well before): a claim this old
-# belongs to a request that died, and a retry may take it over.
-LOCK_SECONDS = 300
 _STORED_HEADERS = ("Location", "ETag")
 
 
@@ -115,7 +112,8 @@ def _claim(*, request: Request, key: str, request_hash: str) -> IdempotencyKey |
         if record.state == IdempotencyKey.State.DONE:
             log.info("idempotent_replay", idempotency_record_id=record.pk)
             return None
-        if record.locked_at < now - timedelta(seconds=LOCK_SECONDS) and _take_over(record, now):
+        lock = timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS)
+        if record.locked_at < now - lock and _take_over(record, now):
             return record
         raise Conflict(
             "A request with this Idempotency-Key is still in progress; retry shortly.",
@@ -160,7 +158,21 @@ def _store(record: IdempotencyKey, response: Response) -> None:
 
 
 def _release(record: IdempotencyKey) -> None:
-    IdempotencyKey.objects.filter(pk=record.pk, state=IdempotencyKey.State.IN_PROGRESS).delete()
+    """Free the claim of a request that stored nothing, so that a retry may run at once.
+
+    When the database itself failed (a restart, a dropped connection) the release may fail
+    too: the original error is what the caller must see, and the claim frees itself after
+    ``IDEMPOTENCY_LOCK_SECONDS``.
+    """
+    try:
+        IdempotencyKey.objects.filter(pk=record.pk, state=IdempotencyKey.State.IN_PROGRESS).delete()
+    except DatabaseError as exc:
+        log.warning(
+            "idempotency_release_failed",
+            key_id=record.pk,
+            error=type(exc).__name__,
+            lock_seconds=settings.IDEMPOTENCY_LOCK_SECONDS,
+        )
 
 
 class _NotStored(Exception):

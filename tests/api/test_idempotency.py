@@ -112,6 +112,48 @@ def test_a_server_error_is_not_stored_so_a_retry_can_succeed(api, customer, monk
     assert "Idempotent-Replayed" not in retried
 
 
+def test_a_claim_whose_release_failed_with_the_database_frees_itself_within_a_minute(
+    api, customer, monkeypatch, settings
+):
+    # A PostgreSQL restart: the request fails, and so does releasing its claim. The client sees
+    # the original error, and a retry after the lock time (not 5 minutes) goes through.
+    from django.db import OperationalError
+    from django.db.models.query import QuerySet
+
+    real_create, real_delete = services.proposal_create, QuerySet.delete
+
+    def broken(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    def delete_fails(self):
+        if self.model is IdempotencyKey:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_delete(self)
+
+    monkeypatch.setattr(services, "proposal_create", broken)
+    monkeypatch.setattr(QuerySet, "delete", delete_fails)
+    failed = api.post(
+        "/api/v1/proposals/", _body(customer), format="json", HTTP_IDEMPOTENCY_KEY="k-db"
+    )
+    monkeypatch.setattr(services, "proposal_create", real_create)
+    monkeypatch.setattr(QuerySet, "delete", real_delete)
+    busy = api.post(
+        "/api/v1/proposals/", _body(customer), format="json", HTTP_IDEMPOTENCY_KEY="k-db"
+    )
+    assert settings.IDEMPOTENCY_LOCK_SECONDS <= 60
+    IdempotencyKey.objects.update(
+        locked_at=timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS + 1)
+    )
+    retried = api.post(
+        "/api/v1/proposals/", _body(customer), format="json", HTTP_IDEMPOTENCY_KEY="k-db"
+    )
+
+    assert failed.status_code == 500
+    assert busy.status_code == 409
+    assert retried.status_code == 201
+    assert Proposal.objects.filter(business=customer.business).count() == 1
+
+
 def test_invalid_key_is_400(api, customer):
     response = api.post(
         "/api/v1/proposals/", _body(customer), format="json", HTTP_IDEMPOTENCY_KEY="x" * 300
