@@ -21,7 +21,11 @@ from proposals.models import Activity, Client, Delivery, DeliveryAttempt, Propos
 
 LIST_LIMIT = 50
 COUNT_CAP = 10_000
-FAILED_DELIVERY = (Delivery.State.FAILED_PERMANENT, Delivery.State.FAILED_RETRYING)
+FAILED_DELIVERY = (
+    Delivery.State.FAILED_PERMANENT,
+    Delivery.State.FAILED_RETRYING,
+    Delivery.State.BOUNCED,
+)
 FAILED_RECEIPT = (WebhookReceipt.Status.REJECTED, WebhookReceipt.Status.FAILED)
 # Waiting or being sent, and untouched for SUPPORT_STUCK_DELIVERY_SECONDS (no worker took it).
 STUCK = (Delivery.State.PENDING, Delivery.State.SENDING)

@@ -27,16 +27,11 @@ from proposals.delivery.mailer import message_id_for
 from proposals.models import Delivery, Proposal
 
 # A bounce (the mail service's webhook, after the server accepted the message) is final too.
-BOUNCED = getattr(Delivery.State, "BOUNCED", None)
-FINAL = tuple(
-    s
-    for s in (
-        Delivery.State.SENT,
-        Delivery.State.FAILED_PERMANENT,
-        Delivery.State.CANCELLED,
-        BOUNCED,
-    )
-    if s
+FINAL = (
+    Delivery.State.SENT,
+    Delivery.State.FAILED_PERMANENT,
+    Delivery.State.CANCELLED,
+    Delivery.State.BOUNCED,
 )
 SYNC_OPEN = (WixContactSync.Status.PENDING, WixContactSync.Status.RUNNING)
 RECEIPT_OPEN = (WebhookReceipt.Status.PENDING, WebhookReceipt.Status.PROCESSING)
@@ -80,7 +75,7 @@ def count_emails(
         times = sorted(arrivals.get(delivery.message_id or message_id_for(delivery), []))
         if times:
             count.received += 1
-            if BOUNCED and delivery.state == BOUNCED:
+            if delivery.state == Delivery.State.BOUNCED:
                 count.bounced += 1
                 reason = (delivery.last_error or "").strip()
                 if not reason:
