@@ -550,6 +550,7 @@ FROM (
                    'name', coalesce(nullif(st.brand_name, ''), nullif(a.site_name, ''),
                                     'Your supplier'),
                    'brand_color', coalesce(st.brand_color, '#116dff'),
+                   'logo', coalesce(st.logo, ''),
                    'site_url', a.site_url),
                'sections', jsonb_build_array(
                    jsonb_build_object('title', 'Services', 'items', jsonb_build_array(

@@ -49,12 +49,12 @@ class Delivery(OutboxRow, BusinessOwned):
     message_id = models.CharField(max_length=255, blank=True)
     # The id the mail service's webhooks name the message by: an email service's own id
     # (anymail's ``message.anymail_status.message_id``), our Message-ID over SMTP.
-    provider_message_id = models.CharField(max_length=255, blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True, db_default="")
     # From the mail service's tracking webhooks (proposals.delivery.events).
     delivered_at = models.DateTimeField(null=True, blank=True)
     bounced_at = models.DateTimeField(null=True, blank=True)
     complained_at = models.DateTimeField(null=True, blank=True)
-    bounce_reason = models.CharField(max_length=500, blank=True)
+    bounce_reason = models.CharField(max_length=500, blank=True, db_default="")
     request_id = models.CharField(max_length=128, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -189,6 +189,12 @@ class Suppression(BusinessOwned):
         ]
         indexes = [
             models.Index(fields=["business", "-created_at"]),
+            # The support page: a business's suppressions, active first (DESC puts NULL first
+            # on PostgreSQL, as the query asks), newest first.
+            models.Index(
+                fields=["business", "-lifted_at", "-created_at", "-id"],
+                name="suppression_business_list_idx",
+            ),
             # The admin's list: by address (search), newest first, by reason.
             models.Index(fields=["address"], name="suppression_address_idx"),
             models.Index(fields=["-created_at", "-id"], name="suppression_created_idx"),

@@ -209,6 +209,25 @@ def _delivery_task(ctx: Ctx) -> None:
     import_string("proposals.delivery.tasks.execute_delivery")(delivery.pk)
 
 
+def _email_webhook(ctx: Ctx) -> None:
+    # The mail service reports a hard bounce: find the delivery by its message id, record the
+    # event once, mark it bounced, suppress the address.
+    from django.conf import settings
+
+    from tests.proposals import mailgun
+
+    with ctx.recorder.paused():
+        delivery = Delivery.objects.filter(
+            business=ctx.world.big, state=Delivery.State.SENT
+        ).first()
+        assert delivery is not None
+        Delivery.objects.filter(pk=delivery.pk).update(provider_message_id="<plan@example.test>")
+    payload = mailgun.sign(mailgun.bounced("<plan@example.test>", delivery.recipient))
+    key = {**settings.ANYMAIL, "MAILGUN_WEBHOOK_SIGNING_KEY": mailgun.SIGNING_KEY}
+    with override_settings(ANYMAIL=key):
+        _ok(mailgun.post(ctx.public, payload))
+
+
 def _readyz(ctx: Ctx) -> None:
     # 503 is fine (the dataset has overdue emails and no cluster): every check still queries.
     with override_settings(READYZ_REQUIRE_CLUSTER=False):
@@ -293,6 +312,7 @@ DOORS: dict[str, Callable[[Ctx], None]] = {
     "task drain webhook_receipt": _webhook_drain,
     "task drain contact_sync": _contact_sync_drain,
     "task execute_delivery": _delivery_task,
+    "email webhook bounce": _email_webhook,
     "readyz": _readyz,
     "metrics": _metrics,
 }
@@ -561,7 +581,7 @@ DRIVEN_URLS = {
     "dashboard:client_search", "dashboard:client_edit", "dashboard:template_list",
     "dashboard:settings", "dashboard:api_keys",
     "public:proposal", "public:accept",
-    "integrations:wix-webhook",
+    "integrations:wix-webhook", "email_webhooks:mailgun-tracking",
     "api:proposal-list", "api:proposal-detail", "api:proposal-version-list",
     "api:proposal-version-detail", "api:proposal-activity", "api:proposal-delivery-list",
     "api:client-list", "api:client-detail", "api:template-list", "api:delivery-list",

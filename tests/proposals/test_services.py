@@ -188,6 +188,7 @@ def test_accepting_records_signature_hash_and_emails():
     optional_key = [
         i["key"] for s in version.snapshot["sections"] for i in s["items"] if i["optional"]
     ][0]
+    sent_total = proposal.total  # without the optional item
     acceptance = accept(version, keys=[optional_key])
     proposal.refresh_from_db()
     assert proposal.status == Status.ACCEPTED
@@ -196,7 +197,9 @@ def test_accepting_records_signature_hash_and_emails():
     assert acceptance.ip == "203.0.113.9"
     assert len(acceptance.content_hash) == 64
     assert acceptance.total == version_totals(version=version, selected_keys={optional_key}).total
-    assert acceptance.total == proposal.total + Decimal("240.00")
+    assert acceptance.total == sent_total + Decimal("240.00")
+    # Once accepted, the proposal's total is what the client signed (issue 13 pt 1).
+    assert proposal.total == acceptance.total
     kinds = set(Delivery.objects.values_list("kind", flat=True))
     assert {"acceptance_confirmation", "owner_accepted"} <= kinds
 
