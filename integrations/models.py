@@ -104,6 +104,7 @@ class WebhookReceipt(models.Model):
     origin_instance_id = models.CharField(
         max_length=64,
         blank=True,
+        default="",
         db_default="",
         help_text="On a duplicated site: the app's instance on the original site.",
     )

@@ -80,7 +80,7 @@ class ProposalSettings(models.Model):
     remind_unopened_after_days = models.PositiveSmallIntegerField(default=3)
     remind_unanswered_after_days = models.PositiveSmallIntegerField(default=7)
     # A storage name (proposals.branding: checked and named on upload), "" without a logo.
-    logo = models.CharField(max_length=200, blank=True, db_default="")
+    logo = models.CharField(max_length=200, blank=True, default="", db_default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -49,12 +49,12 @@ class Delivery(OutboxRow, BusinessOwned):
     message_id = models.CharField(max_length=255, blank=True)
     # The id the mail service's webhooks name the message by: an email service's own id
     # (anymail's ``message.anymail_status.message_id``), our Message-ID over SMTP.
-    provider_message_id = models.CharField(max_length=255, blank=True, db_default="")
+    provider_message_id = models.CharField(max_length=255, blank=True, default="", db_default="")
     # From the mail service's tracking webhooks (proposals.delivery.events).
     delivered_at = models.DateTimeField(null=True, blank=True)
     bounced_at = models.DateTimeField(null=True, blank=True)
     complained_at = models.DateTimeField(null=True, blank=True)
-    bounce_reason = models.CharField(max_length=500, blank=True, db_default="")
+    bounce_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
     request_id = models.CharField(max_length=128, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
