@@ -23,6 +23,8 @@ CONTACT_SYNC = outbox.Kind(
     select_related=("client", "business"),
     state_field="status",
     lease_error="worker lost while syncing",
+    success_outcomes=("synced",),
+    retry_outcomes=("retry",),
 )
 
 WEBHOOK_RECEIPT = outbox.Kind(
@@ -34,6 +36,8 @@ WEBHOOK_RECEIPT = outbox.Kind(
     working_state="processing",
     state_field="status",
     lease_error="worker lost while processing",
+    success_outcomes=("processed",),
+    retry_outcomes=("retry",),
 )
 
 

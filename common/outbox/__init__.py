@@ -15,12 +15,13 @@ Public interface::
     outbox.record_on_commit("delivery")          # the same, deferred to the current commit
     outbox.claim(kind, limit=50)                 # rows, state = working, lease set
     outbox.release(kind, rows, at=...)           # give rows back without an attempt
+    outbox.pull_forward(kind, limit=500)         # rows waiting out a backoff: due now
     outbox.retry_at(kind, attempts=..., since=..., now=..., retry_after=None)  # or None: give up
     outbox.drain("delivery")                     # the django-q2 task body
     outbox.sweep()                               # the scheduled safety net, every kind
 """
 
-from common.outbox.claim import claim, expire_leases, release
+from common.outbox.claim import claim, expire_leases, pull_forward, release
 from common.outbox.drain import Batch, drain, record_on_commit, request_drain, sweep
 from common.outbox.kinds import Kind, all_kinds, get_kind, register, retry_at
 from common.outbox.models import AttemptBase, OutboxRow
@@ -35,6 +36,7 @@ __all__ = [
     "drain",
     "expire_leases",
     "get_kind",
+    "pull_forward",
     "record_on_commit",
     "register",
     "release",

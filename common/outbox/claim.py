@@ -165,6 +165,25 @@ def _case(values: dict, default):
     return Case(*(When(pk=pk, then=Value(v)) for pk, v in values.items()), default=Value(default))
 
 
+def pull_forward(kind: "str | Kind", *, limit: int, now: datetime | None = None) -> int:
+    """Make up to ``limit`` rows waiting out a retry backoff due now, soonest first (rows
+    never tried, such as those deferred by a rate limit, keep their time). Returns how many.
+    """
+    kind = get_kind(kind)
+    now = now or timezone.now()
+    model = kind.model_class
+    waiting = {f"{kind.state_field}__in": kind.due_states, "next_attempt_at__gt": now}
+    soonest = (
+        model._default_manager.filter(**waiting, attempt_count__gt=0)
+        .order_by("next_attempt_at", "pk")
+        .values("pk")[:limit]
+    )
+    # The state and time are checked again on the row itself: one claimed meanwhile is left.
+    return model._default_manager.filter(pk__in=soonest, **waiting).update(
+        next_attempt_at=now, **_touch(model, now)
+    )
+
+
 def expire_leases(kind: "str | Kind", *, now: datetime | None = None) -> list[int]:
     """Rows whose worker died (lease ran out): due again now, in the kind's ``return_state``.
 

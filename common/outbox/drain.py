@@ -10,6 +10,11 @@ has not started"; while it is set, more requests add nothing. A drain clears the
 starts, before its first claim, so a row committed after that sets it again. The flag is only
 the fast path: the sweeper (every minute) asks for a drain of every kind that has due rows,
 and takes back rows whose lease ran out.
+
+Recovery: a batch with a row failed for now (or stopped: a dependency down) marks its kind
+failing. The first batch after that with a success and no such failure pulls forward the rows
+waiting out a backoff (``recovered``): the backoff spares a dependency that is down, and once it
+answers again a longer wait only delays the business's email.
 """
 
 import time
@@ -22,7 +27,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from common.outbox.claim import claim, expire_leases, release
+from common.outbox.claim import claim, expire_leases, pull_forward, release
 from common.outbox.kinds import Kind, all_kinds, get_kind
 
 log = structlog.get_logger(__name__)
@@ -30,6 +35,8 @@ log = structlog.get_logger(__name__)
 DRAIN_TASK = "common.outbox.tasks.drain"
 SWEEP_TASK = "common.outbox.tasks.sweep"
 FLAG_PREFIX = "outbox:drain-queued:"
+FAILING_PREFIX = "outbox:failing:"
+PULLED_PREFIX = "outbox:pulled-forward:"
 
 
 @dataclass
@@ -96,9 +103,11 @@ def _clear_flag(kind: Kind) -> None:
 
 
 def forget_queued_drains() -> None:
-    """Clear every kind's "drain queued" flag (tests: a rolled-back queue row keeps no flag)."""
+    """Clear every kind's flags: "drain queued", "failing" and "pulled forward" (tests: a
+    rolled-back queue row keeps no flag, and one test's failures are not the next one's)."""
     for kind in all_kinds():
         _clear_flag(kind)
+        cache.delete_many([f"{FAILING_PREFIX}{kind.name}", f"{PULLED_PREFIX}{kind.name}"])
 
 
 def record_on_commit(kind: "str | Kind", *, using: str | None = None) -> None:
@@ -136,6 +145,11 @@ def drain(kind: "str | Kind", *, max_seconds: float | None = None) -> dict:
         totals["batches"] += 1
         for outcome, n in batch.stats.items():
             totals[outcome] = totals.get(outcome, 0) + n
+        pulled = recovered(kind, batch)
+        if pulled:
+            totals["pulled_forward"] = totals.get("pulled_forward", 0) + pulled
+            if not fan_out_blocked:
+                request_drain(kind)  # a backlog is due at once: idle workers join in
         if left:
             release(kind, list(left))
             totals["left"] += len(left)
@@ -148,6 +162,35 @@ def drain(kind: "str | Kind", *, max_seconds: float | None = None) -> dict:
     if totals["claimed"]:
         log.info("outbox_drained", kind=kind.name, **totals)
     return totals
+
+
+def recovered(kind: Kind, batch: Batch) -> int:
+    """After a batch: mark the kind failing, or, if it was and this batch's work succeeded,
+    make its waiting rows due now (``RECOVERY_ROWS`` at most, once per backoff base; a full
+    pull leaves the mark, so the next good batch takes more). Returns the rows pulled forward.
+    Never raises: without the cache the rows simply wait out their backoff.
+    """
+    failing_key = f"{FAILING_PREFIX}{kind.name}"
+    try:
+        if batch.stopped or any(batch.stats.get(o) for o in kind.retry_outcomes):
+            cache.set(failing_key, 1, timeout=int(kind.setting("MAX_AGE_SECONDS")))
+            return 0
+        if not any(batch.stats.get(o) for o in kind.success_outcomes):
+            return 0
+        if not cache.get(failing_key):
+            return 0
+        cooldown = max(1, int(kind.setting("BACKOFF_BASE_SECONDS")))
+        if not cache.add(f"{PULLED_PREFIX}{kind.name}", 1, timeout=cooldown):
+            return 0
+        limit = int(kind.setting("RECOVERY_ROWS"))
+        pulled = pull_forward(kind, limit=limit, now=batch.now)
+        if pulled < limit:
+            cache.delete(failing_key)
+    except Exception as exc:
+        log.warning("outbox_recovery_failed", kind=kind.name, error=exc.__class__.__name__)
+        return 0
+    log.info("outbox_recovered", kind=kind.name, pulled_forward=pulled)
+    return pulled
 
 
 def _queue_is_synchronous() -> bool:

@@ -25,6 +25,9 @@ DEFAULTS: dict[str, float] = {
     "BATCH_SIZE": 50,  # rows per claim
     "DRAIN_SECONDS": 20.0,  # a drain stops claiming after this (well under Q_TIMEOUT)
     "SWEEP_BATCH_SIZE": 500,  # expired leases returned per sweep
+    # Once the work succeeds again after transient failures: rows waiting out a backoff made
+    # due now, at most this many per BACKOFF_BASE_SECONDS (see ``drain.recovered``).
+    "RECOVERY_ROWS": 500,
 }
 
 
@@ -37,6 +40,9 @@ class Kind:
     down); the engine gives those back, due now, without an attempt.
     ``on_lease_expired`` (optional) is ``f(ids: list[int], *, now) -> None``, run inside the
     sweeper's transaction for rows whose worker died (e.g. mark the open attempt interrupted).
+    ``success_outcomes`` / ``retry_outcomes`` name the outcomes ``work`` counts
+    (``batch.count``) for a row done and a row failed for now (its retry waits out a backoff):
+    the engine tells from them that the dependency is failing, and that it answers again.
     """
 
     name: str
@@ -52,6 +58,8 @@ class Kind:
     settings_prefix: str = ""
     state_field: str = "state"
     lease_error: str = "worker lost while working"
+    success_outcomes: tuple[str, ...] = ()
+    retry_outcomes: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict, compare=False)
 
     @cached_property

@@ -21,4 +21,7 @@ DELIVERY = outbox.Kind(
     # DELIVERY_MAX_ATTEMPTS, DELIVERY_LEASE_SECONDS, DELIVERY_BATCH_SIZE, …
     settings_prefix="DELIVERY_",
     lease_error="worker lost while sending",
+    # What ``deliveries_work`` counts: the mail server took an email, or asked for a retry.
+    success_outcomes=("sent",),
+    retry_outcomes=("failed_retrying",),
 )

@@ -209,6 +209,14 @@ def _delivery_task(ctx: Ctx) -> None:
     import_string("proposals.delivery.tasks.execute_delivery")(delivery.pk)
 
 
+def _recovery(ctx: Ctx) -> None:
+    # A kind's work succeeds again after failures: its rows waiting out a backoff are due now.
+    from common import outbox
+
+    for kind in outbox.all_kinds():
+        outbox.pull_forward(kind, limit=500)
+
+
 def _email_webhook(ctx: Ctx) -> None:
     # The mail service reports a hard bounce: find the delivery by its message id, record the
     # event once, mark it bounced, suppress the address.
@@ -312,6 +320,7 @@ DOORS: dict[str, Callable[[Ctx], None]] = {
     "task drain webhook_receipt": _webhook_drain,
     "task drain contact_sync": _contact_sync_drain,
     "task execute_delivery": _delivery_task,
+    "task recovery pull forward": _recovery,
     "email webhook bounce": _email_webhook,
     "readyz": _readyz,
     "metrics": _metrics,

@@ -350,3 +350,76 @@ def test_rows_updated_in_one_statement_keep_every_field(smtp_server):
         assert stored[row.pk].state == Delivery.State.FAILED_RETRYING
         assert stored[row.pk].last_error == row.last_error
         assert stored[row.pk].next_attempt_at == row.next_attempt_at
+
+
+def wait_out_a_backoff(smtp_server, count: int) -> list[Delivery]:
+    """``count`` emails the mail server refused for now (421): each waits out a long backoff."""
+    smtp_server.data_script = ["421 4.3.2 Try again later"] * count
+    rows = emails(count)
+    assert outbox.drain(KIND)["failed_retrying"] == count
+    assert all(
+        d.next_attempt_at > timezone.now()
+        for d in Delivery.objects.filter(pk__in=[r.pk for r in rows])
+    )
+    return rows
+
+
+@pytest.mark.django_db
+def test_once_the_mail_server_takes_email_again_the_emails_waiting_out_a_backoff_go_at_once(
+    smtp_server, slow_retries
+):
+    waiting = wait_out_a_backoff(smtp_server, 4)
+    # Deferred by its business's rate, never tried: its time is kept.
+    [deferred] = emails(1)
+    later = timezone.now() + timedelta(hours=1)
+    Delivery.objects.filter(pk=deferred.pk).update(next_attempt_at=later)
+    [fresh] = emails(1)
+
+    result = outbox.drain(KIND)
+
+    assert result["pulled_forward"] == 4
+    assert result["sent"] == 5
+    assert states(waiting) == [Delivery.State.SENT] * 4
+    tries = Delivery.objects.filter(pk__in=[r.pk for r in waiting]).values_list("attempt_count")
+    assert sorted(tries) == [(2,)] * 4  # the refused try, then the one that went out
+    assert len(smtp_server.received) == 5
+    assert states([fresh]) == [Delivery.State.SENT]
+    kept = Delivery.objects.get(pk=deferred.pk)
+    assert (kept.state, kept.next_attempt_at) == (Delivery.State.PENDING, later)
+    # Recovered: the next good batch pulls nothing more forward.
+    [another] = emails(1)
+    assert "pulled_forward" not in outbox.drain(KIND)
+
+
+@pytest.mark.django_db
+def test_a_batch_still_meeting_failures_pulls_nothing_forward(smtp_server, slow_retries):
+    waiting = wait_out_a_backoff(smtp_server, 2)
+    smtp_server.data_script = ["250 ok", "421 4.3.2 Try again later"]
+    emails(2)
+    result = outbox.drain(KIND)
+    assert (result["sent"], result["failed_retrying"]) == (1, 1)
+    assert "pulled_forward" not in result
+    assert states(waiting) == [Delivery.State.FAILED_RETRYING] * 2
+
+
+@pytest.mark.django_db
+def test_a_recovery_pulls_a_bounded_number_forward_per_backoff_base(smtp_server, slow_retries):
+    from django.core.cache import cache
+
+    from common.outbox.drain import PULLED_PREFIX
+
+    slow_retries.DELIVERY_RECOVERY_ROWS = 2
+    waiting = wait_out_a_backoff(smtp_server, 5)
+    emails(1)
+    result = outbox.drain(KIND)
+    # Two pulled forward and sent; their success pulls no more within the backoff base.
+    assert (result["pulled_forward"], result["sent"]) == (2, 3)
+    assert states(waiting).count(Delivery.State.FAILED_RETRYING) == 3
+    # A backoff base later the next good batch takes two more, then the last one.
+    cache.delete(f"{PULLED_PREFIX}{KIND}")
+    emails(1)
+    assert outbox.drain(KIND)["pulled_forward"] == 2
+    cache.delete(f"{PULLED_PREFIX}{KIND}")
+    emails(1)
+    assert outbox.drain(KIND)["pulled_forward"] == 1
+    assert states(waiting) == [Delivery.State.SENT] * 5
