@@ -14,7 +14,9 @@ and takes back rows whose lease ran out.
 Recovery: a batch with a row failed for now (or stopped: a dependency down) marks its kind
 failing. The first batch after that with a success and no such failure pulls forward the rows
 waiting out a backoff (``recovered``): the backoff spares a dependency that is down, and once it
-answers again a longer wait only delays the business's email.
+answers again a longer wait only delays the business's email. While nothing of a failing kind
+is due, the sweeper makes its soonest waiting row due (``_probe``): the dependency is tried once
+a minute, and its recovery is noticed within a minute.
 """
 
 import time
@@ -193,6 +195,18 @@ def recovered(kind: Kind, batch: Batch) -> int:
     return pulled
 
 
+def _probe(kind: Kind, *, now: datetime) -> bool:
+    """A failing kind with nothing due: its soonest waiting row is due now, so the drain the
+    sweeper asks for tries the dependency once a minute (if it answers, ``recovered`` takes the
+    rest; if not, that row backs off again). True when a row was pulled forward."""
+    try:
+        if not cache.get(f"{FAILING_PREFIX}{kind.name}"):
+            return False
+    except Exception:
+        return False
+    return pull_forward(kind, limit=1, now=now) == 1
+
+
 def _queue_is_synchronous() -> bool:
     from django_q.conf import Conf
 
@@ -217,6 +231,7 @@ def sweep(*, now: datetime | None = None) -> dict:
             .order_by("next_attempt_at", "pk")
             .values_list("pk", flat=True)[:1]
         )
-        requested = bool(list(due)) and request_drain(kind, force=True)
+        is_due = bool(list(due)) or _probe(kind, now=now)
+        requested = is_due and request_drain(kind, force=True)
         report[kind.name] = {"recovered": len(recovered), "drain": requested}
     return report

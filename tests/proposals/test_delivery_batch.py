@@ -423,3 +423,40 @@ def test_a_recovery_pulls_a_bounded_number_forward_per_backoff_base(smtp_server,
     emails(1)
     assert outbox.drain(KIND)["pulled_forward"] == 1
     assert states(waiting) == [Delivery.State.SENT] * 5
+
+
+@pytest.mark.django_db
+def test_while_nothing_of_a_failing_kind_is_due_the_sweeper_tries_its_soonest_row(
+    smtp_server, slow_retries
+):
+    waiting = wait_out_a_backoff(smtp_server, 3)
+    OrmQ.objects.all().delete()
+    soonest = Delivery.objects.filter(pk__in=[r.pk for r in waiting]).earliest("next_attempt_at")
+
+    assert outbox.sweep()[KIND]["drain"] is True
+    assert queued_drains() == [(KIND,)]
+    due = Delivery.objects.filter(
+        pk__in=[r.pk for r in waiting], next_attempt_at__lte=timezone.now()
+    )
+    assert list(due.values_list("pk", flat=True)) == [soonest.pk]
+    # The server answers again: that one goes, and takes the rest with it.
+    result = outbox.drain(KIND)
+    assert (result["sent"], result["pulled_forward"]) == (3, 2)
+    # Recovered: nothing is pulled forward by the next sweep.
+    OrmQ.objects.all().delete()
+    emails_later = emails(1)
+    Delivery.objects.filter(pk=emails_later[0].pk).update(
+        next_attempt_at=timezone.now() + timedelta(hours=1), attempt_count=1
+    )
+    assert outbox.sweep()[KIND]["drain"] is False
+
+
+@pytest.mark.django_db
+def test_a_kind_that_never_failed_is_not_probed(smtp_server):
+    [row] = emails(1)
+    later = timezone.now() + timedelta(hours=1)
+    Delivery.objects.filter(pk=row.pk).update(
+        state=Delivery.State.FAILED_RETRYING, attempt_count=1, next_attempt_at=later
+    )
+    assert outbox.sweep()[KIND]["drain"] is False
+    assert Delivery.objects.get(pk=row.pk).next_attempt_at == later
