@@ -4,20 +4,25 @@ A post_migrate hook rather than a data migration: the rows survive a flush (test
 changed interval is corrected in place, leaving the next run time alone.
 """
 
+from datetime import timedelta
+
 import structlog
+from django.utils import timezone
 
 log = structlog.get_logger(__name__)
 
 
-def ensure_schedules(schedules: dict[str, tuple[str, int]], *, using: str = "default") -> int:
-    """Create or correct ``{name: (task, minutes between runs)}``; return how many changed."""
+def ensure_schedules(schedules: dict[str, tuple], *, using: str = "default") -> int:
+    """Create or correct ``{name: (task, minutes between runs[, seconds before the first
+    run])}``; return how many changed. The offset only applies when the row is created: two
+    schedules of one task a minute apart, one 30 s later, run it every half minute."""
     from django.db import connections
     from django_q.models import Schedule
 
     if Schedule._meta.db_table not in connections[using].introspection.table_names():
         return 0
     changed = 0
-    for name, (func, minutes) in schedules.items():
+    for name, (func, minutes, *offset) in schedules.items():
         wanted = {
             "func": func,
             "schedule_type": Schedule.MINUTES,
@@ -26,7 +31,8 @@ def ensure_schedules(schedules: dict[str, tuple[str, int]], *, using: str = "def
         }
         schedule = Schedule.objects.using(using).filter(name=name).order_by("pk").first()
         if schedule is None:
-            Schedule.objects.using(using).create(name=name, **wanted)
+            first = timezone.now() + timedelta(seconds=offset[0] if offset else 0)
+            Schedule.objects.using(using).create(name=name, next_run=first, **wanted)
             changed += 1
         elif any(getattr(schedule, key) != value for key, value in wanted.items()):
             for key, value in wanted.items():

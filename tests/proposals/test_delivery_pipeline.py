@@ -465,3 +465,17 @@ def test_the_sweep_issues_the_same_queries_for_5_and_50_lost_deliveries(
         assert sweep() == {"recovered": count, "drain": True}
     assert queued_drains() == ["delivery"]
     assert not DeliveryAttempt.objects.filter(outcome=DeliveryAttempt.Outcome.IN_PROGRESS).exists()
+
+
+@pytest.mark.django_db
+def test_the_sweeper_runs_every_half_minute():
+    from django_q.models import Schedule
+
+    from common.outbox.schedules import SCHEDULES
+
+    sweeps = Schedule.objects.filter(name__in=SCHEDULES).order_by("next_run")
+    assert [s.func for s in sweeps] == ["common.outbox.tasks.sweep"] * 2
+    assert {s.minutes for s in sweeps} == {1}
+    first, second = sweeps
+    offset = (second.next_run - first.next_run).total_seconds()
+    assert 25 <= offset <= 35

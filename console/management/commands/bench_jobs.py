@@ -50,7 +50,7 @@ def scheduled_jobs() -> dict[str, str]:
                 module = importlib.import_module(module_name)
             except ModuleNotFoundError:
                 continue
-            for name, (task, _minutes) in getattr(module, "SCHEDULES", {}).items():
+            for name, (task, *_timing) in getattr(module, "SCHEDULES", {}).items():
                 jobs[name] = task
     return dict(sorted(jobs.items()))
 
