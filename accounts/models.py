@@ -80,6 +80,13 @@ class Business(models.Model):
     locale = models.CharField(max_length=16, default="en")
     currency = models.CharField(max_length=3, default="USD")
     timezone = models.CharField(max_length=64, default="UTC")
+    # Chosen in Settings: the site-details refresh from Wix then leaves the value alone.
+    locale_chosen = models.BooleanField(
+        default=False, db_default=False, help_text="The owner chose the locale in Settings."
+    )
+    timezone_chosen = models.BooleanField(
+        default=False, db_default=False, help_text="The owner chose the time zone in Settings."
+    )
     plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
     plan_product_id = models.CharField(
         max_length=100, blank=True, help_text="Wix vendor product id of the paid plan."

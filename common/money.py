@@ -148,6 +148,35 @@ def babel_locale(code: str | None) -> Locale:
     return Locale.parse(DEFAULT_LOCALE)
 
 
+# The locales a business can choose in Settings (language and country, as CLDR has them).
+SUPPORTED_LOCALES: tuple[str, ...] = tuple(
+    """en-US en-GB en-CA en-AU en-IE en-NZ en-IN en-ZA de-DE de-AT de-CH fr-FR fr-CA fr-BE fr-CH
+    es-ES es-MX es-AR es-CO it-IT nl-NL nl-BE pt-BR pt-PT pl-PL sv-SE da-DK nb-NO fi-FI cs-CZ
+    hu-HU ro-RO el-GR tr-TR ru-RU uk-UA he-IL ja-JP ko-KR zh-CN zh-TW id-ID""".split()
+)
+_SUPPORTED_BY_KEY = {code.lower().replace("_", "-"): code for code in SUPPORTED_LOCALES}
+
+
+def supported_locale(code: object) -> str | None:
+    """``de_DE``, ``de-de`` → ``de-DE`` when the product supports it; None otherwise."""
+    if not isinstance(code, str):
+        return None
+    return _SUPPORTED_BY_KEY.get(code.strip().lower().replace("_", "-"))
+
+
+def locale_label(code: str | None) -> str:
+    """A locale as CLDR names it, in English and in itself: ``German (Germany) · Deutsch …``."""
+    loc = babel_locale(code)
+    english, own = loc.get_display_name("en"), loc.get_display_name()
+    return english if own is None or own == english else f"{english} · {own}"
+
+
+@functools.cache
+def locale_choices() -> tuple[tuple[str, str], ...]:
+    """The supported locales as (code, CLDR name), for a select; sorted by the English name."""
+    return tuple(sorted(((c, locale_label(c)) for c in SUPPORTED_LOCALES), key=lambda c: c[1]))
+
+
 def current_locale() -> str:
     return _current_locale.get()
 

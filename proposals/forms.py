@@ -13,6 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 
+from common import money
 from common.money import CURRENCIES, AmountError, format_number, number_example, parse_amount
 from proposals.models import Proposal
 
@@ -113,6 +114,11 @@ def timezone_choices() -> list[tuple[str, str]]:
     return [(name, name.replace("_", " ")) for name in names]
 
 
+def locale_choices() -> list[tuple[str, str]]:
+    """The supported locales by their CLDR names, after "as the Wix site has it" ("")."""
+    return [("", "As your Wix site has it"), *money.locale_choices()]
+
+
 class SettingsForm(forms.Form):
     brand_name = forms.CharField(
         max_length=200, required=False, help_text="Shown to clients; your site name if empty."
@@ -136,6 +142,12 @@ class SettingsForm(forms.Form):
         help_text="0 turns this reminder off.",
     )
     default_currency = forms.ChoiceField(choices=CURRENCY_CHOICES)
+    locale = forms.ChoiceField(
+        label="Language and country for amounts",
+        choices=locale_choices,
+        required=False,  # "" follows the Wix site's language and country again
+        help_text="How amounts are written on your pages, emails and in the admin.",
+    )
     timezone = forms.ChoiceField(
         label="Time zone",
         choices=timezone_choices,

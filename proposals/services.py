@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import Business, User
 from accounts.selectors import owner_emails_for
 from common.html import sanitize_rich_text
-from common.money import compute_totals
+from common.money import compute_totals, supported_locale
 from common.text import one_line
 from proposals import branding, reminders, rules, signals
 from proposals.delivery.jobs import proposals_expire
@@ -296,16 +296,23 @@ def settings_update(
     remind_unanswered_after_days: int,
     default_currency: str,
     time_zone: str | None = None,
+    locale: str | None = None,
     logo=None,
     remove_logo: bool = False,
 ) -> ProposalSettings:
-    """Save the settings page. ``time_zone``: an IANA name (None keeps the business's);
-    ``logo``: an uploaded file, checked and stored (proposals.branding); ``remove_logo``
-    clears it (the file stays for the versions already sent with it)."""
+    """Save the settings page. ``time_zone``: an IANA name (None keeps the business's; a new
+    one is the owner's choice, which the Wix refresh keeps); ``locale``: one of
+    ``common.money.SUPPORTED_LOCALES``, the owner's choice, or "" to follow the Wix site again
+    (None keeps it as it is); ``logo``: an uploaded file, checked and stored
+    (proposals.branding); ``remove_logo`` clears it (the file stays for the versions already
+    sent with it)."""
     currency = rules.clean_currency(default_currency)
     errors = {}
     if time_zone is not None and time_zone not in zoneinfo.available_timezones():
         errors["timezone"] = "Choose a time zone from the list."
+    chosen_locale = supported_locale(locale) if locale else None
+    if locale and chosen_locale is None:
+        errors["locale"] = "Choose a language and country from the list."
     if logo is not None and not remove_logo:
         try:
             logo_extension = branding.logo_check(logo)
@@ -338,9 +345,17 @@ def settings_update(
         if business.currency != currency:
             Business.objects.filter(pk=business.pk).update(currency=currency)
             business.currency = currency
+        owner_choices: dict = {}
         if time_zone is not None and business.timezone != time_zone:
-            Business.objects.filter(pk=business.pk).update(timezone=time_zone)
-            business.timezone = time_zone
+            owner_choices.update(timezone=time_zone, timezone_chosen=True)
+        if chosen_locale is not None:
+            owner_choices.update(locale=chosen_locale, locale_chosen=True)
+        elif locale == "":
+            owner_choices.update(locale_chosen=False)  # the next Wix refresh fills it
+        if owner_choices:
+            Business.objects.filter(pk=business.pk).update(**owner_choices)
+            for field, value in owner_choices.items():
+                setattr(business, field, value)
     log.info("proposal_settings_updated", business_id=business.pk)
     return prefs
 

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from common.money import locale_label
 from proposals import branding, selectors, services
 from proposals.forms import SettingsForm, apply_validation_error
 from proposals.views._helpers import business_required
@@ -24,6 +25,7 @@ def settings_edit(request: HttpRequest) -> HttpResponse:
             "remind_unanswered_after_days": prefs.remind_unanswered_after_days,
             "default_currency": business.currency,
             "timezone": business.timezone,
+            "locale": business.locale if business.locale_chosen else "",
         },
     )
     if request.method == "POST" and form.is_valid():
@@ -38,6 +40,7 @@ def settings_edit(request: HttpRequest) -> HttpResponse:
                 remind_unanswered_after_days=data["remind_unanswered_after_days"],
                 default_currency=data["default_currency"],
                 time_zone=data["timezone"] or None,
+                locale=data["locale"],
                 logo=data["logo"] or None,
                 remove_logo=data["remove_logo"],
             )
@@ -50,6 +53,11 @@ def settings_edit(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "proposals/settings.html",
-        {"form": form, "business": business, "logo_url": branding.logo_url(prefs.logo)},
+        {
+            "form": form,
+            "business": business,
+            "logo_url": branding.logo_url(prefs.logo),
+            "locale_now": locale_label(business.locale),
+        },
         status=status,
     )
