@@ -13,10 +13,11 @@ import structlog
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from accounts.models import Business
+from common.money import supported_locale
 from common.text import one_line
 from integrations.wix.client import WixClient, drop_tokens
 
@@ -182,22 +183,55 @@ def _timezones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
+def _owner_account_email(site: dict) -> str:
+    """The Wix account owner's email, as Get App Instance gives it ("" when it names none).
+
+    ``site.ownerInfo.email`` (with the READ SITE OWNER EMAIL scope), else the older
+    ``site.ownerEmail`` of the same response. Never the site properties' ``email``: that is a
+    public contact address any editor of the site can set, and SSO links on this one.
+    """
+    owner_info = site.get("ownerInfo") if isinstance(site.get("ownerInfo"), dict) else {}
+    return _valid_email(owner_info.get("email")) or _valid_email(site.get("ownerEmail")) or ""
+
+
+def _wix_locale(properties: dict, site: dict) -> str:
+    """``de-DE`` from the site's language and country where the product supports it, else
+    the language alone (money falls back to it)."""
+    locale = properties.get("locale") if isinstance(properties.get("locale"), dict) else {}
+    language = str(locale.get("languageCode") or site.get("locale") or "")
+    country = str(locale.get("country") or "")
+    return supported_locale(f"{language}-{country}") or language[:16]
+
+
+def _unless_owner_chose(updates: dict) -> dict:
+    """The locale and time zone only where the owner has not chosen them, decided by the
+    UPDATE on the row as it is (a Settings save racing the refresh wins)."""
+    guarded = dict(updates)
+    for field, flag in (("locale", "locale_chosen"), ("timezone", "timezone_chosen")):
+        if field in guarded:
+            guarded[field] = Case(
+                When(**{flag: True}, then=F(field)), default=Value(guarded[field])
+            )
+    return guarded
+
+
 def business_refresh_from_wix(*, business: Business) -> Business:
-    """Fetch the app instance and site properties through the client and store them."""
+    """Fetch the app instance and site properties through the client and store them.
+
+    A locale or time zone the owner chose in Settings is kept; Wix's only fills them while
+    the owner has not chosen.
+    """
     started = timezone.now()
     client = WixClient.for_business(business)
     payload = client.get_app_instance()
     properties = client.get_site_properties().get("properties") or {}
     instance, site = payload.get("instance") or {}, payload.get("site") or {}
-    locale = properties.get("locale") or {}
     updates: dict = {
         "site_name": one_line(
             site.get("siteDisplayName") or properties.get("siteDisplayName"), max_length=200
         ),
         "site_url": str(site.get("url") or "")[:500],
-        "owner_email": _valid_email(properties.get("email"))
-        or _valid_email(site.get("ownerEmail")),
-        "locale": str(locale.get("languageCode") or site.get("locale") or "")[:16],
+        "locale": _wix_locale(properties, site),
         "currency": str(properties.get("paymentCurrency") or site.get("paymentCurrency") or ""),
         "timezone": str(properties.get("timeZone") or ""),
     }
@@ -208,9 +242,17 @@ def business_refresh_from_wix(*, business: Business) -> Business:
     if updates["timezone"] not in _timezones():
         updates.pop("timezone")
     updates = {key: value for key, value in updates.items() if value}
-    if updates:
-        Business.objects.filter(pk=business.pk).update(**updates, updated_at=timezone.now())
-        for field, value in updates.items():
+    # Set even when empty: an address stored before (from wherever) must not stay trusted
+    # once Wix names no owner email.
+    updates["owner_email"] = _owner_account_email(site)
+    Business.objects.filter(pk=business.pk).update(
+        **_unless_owner_chose(updates), updated_at=timezone.now()
+    )
+    chosen = ("locale", "timezone", "locale_chosen", "timezone_chosen")
+    for field, value in Business.objects.filter(pk=business.pk).values(*chosen).get().items():
+        setattr(business, field, value)
+    for field, value in updates.items():
+        if field not in chosen:
             setattr(business, field, value)
     if "isFree" in instance:
         business_set_plan(

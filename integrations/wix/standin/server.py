@@ -92,7 +92,11 @@ class StandinState:
                 "site_name": f"Site {short}",
                 "site_url": f"https://site-{short}.example.com",
                 "owner_email": f"owner-{short}@example.com",
+                # The site's public contact address (site properties), which any editor of
+                # the site can set: not the account owner's unless the owner made it so.
+                "contact_email": f"hello-{short}@example.com",
                 "locale": "en",
+                "country": "US",
                 "currency": "USD",
                 "timezone": "UTC",
                 "is_free": True,
@@ -325,6 +329,7 @@ class Handler(BaseHTTPRequestHandler):
                         "locale": d["locale"],
                         "paymentCurrency": d["currency"],
                         "ownerEmail": d["owner_email"],
+                        "ownerInfo": {"email": d["owner_email"], "emailStatus": "VERIFIED_OPT_IN"},
                     },
                 },
                 {},
@@ -342,8 +347,8 @@ class Handler(BaseHTTPRequestHandler):
                     "properties": {
                         "siteDisplayName": d["site_name"],
                         "businessName": d["site_name"],
-                        "email": d["owner_email"],
-                        "locale": {"languageCode": d["locale"], "country": "US"},
+                        "email": d["contact_email"],
+                        "locale": {"languageCode": d["locale"], "country": d["country"]},
                         "paymentCurrency": d["currency"],
                         "timeZone": d["timezone"],
                     }
