@@ -53,11 +53,17 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.email
 
+    @property
+    def reachable_email(self) -> str:
+        """The user's address, or "" for one made up for an account without one (SSO users get
+        an address under ``.invalid``, RFC 2606's never-real domain): never shown to anyone."""
+        return "" if self.email.lower().endswith(".invalid") else self.email
+
     def get_full_name(self) -> str:
-        return self.full_name or self.email
+        return self.full_name or self.reachable_email or "Wix user"
 
     def get_short_name(self) -> str:
-        return self.full_name.split(" ")[0] if self.full_name else self.email
+        return self.full_name.split(" ")[0] if self.full_name else self.get_full_name()
 
 
 class Business(models.Model):

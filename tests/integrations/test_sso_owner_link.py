@@ -124,3 +124,15 @@ def test_a_later_visit_moves_the_owner_to_their_account_once_wix_names_it(
     assert response.status_code == 302
     assert signed_in(client) == owner_account
     assert WixUserLink.objects.get(wix_user_id=OWNER_UID).user == owner_account
+
+
+@pytest.mark.parametrize("full_name", ["", "Wix collaborator 9a8b7c"])
+def test_the_header_never_shows_the_made_up_address(client, business, full_name):
+    open_as(client, business, HELPER_UID, owner=False)
+    User.objects.filter(pk=signed_in(client).pk).update(full_name=full_name)
+
+    page = client.get("/app/").content.decode()
+
+    assert SSO_EMAIL_DOMAIN not in page  # neither as the name nor in the tooltip
+    shown = full_name or "Wix user"
+    assert f'title="{shown}">{shown}</span>' in page
