@@ -14,11 +14,12 @@ import threading
 import time
 import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from django.conf import settings
 
 RETRIES = 6
 _CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken"\s+value="([^"]+)"')
@@ -43,6 +44,9 @@ class Tally:
     server_errors: list[tuple[float, str, int]] = field(default_factory=list)
     cut: list[tuple[float, str, str]] = field(default_factory=list)  # no answer at all
     gave_up: list[str] = field(default_factory=list)
+    # Answers below 500 that are not what the request is for (a dashboard page sent to the
+    # login page, a 404): not errors of the server, but the load did not do what it says.
+    unexpected: list[tuple[float, str, int]] = field(default_factory=list)
 
     def answer(self, what: str, status: int) -> None:
         with self.lock:
@@ -50,6 +54,10 @@ class Tally:
             self.statuses[status // 100 * 100] += 1
             if status >= 500:
                 self.server_errors.append((time.time(), what, status))
+
+    def wrong(self, what: str, status: int) -> None:
+        with self.lock:
+            self.unexpected.append((time.time(), what, status))
 
     def no_answer(self, what: str, exc: Exception) -> None:
         with self.lock:
@@ -106,7 +114,7 @@ class Load:
         self.tally.gave_up.append(what)
         raise LoadError(f"{what}: no success after {RETRIES} tries")
 
-    def _track(self, future) -> None:
+    def _track(self, future) -> Future:
         with self.lock:
             self.pending += 1
 
@@ -115,14 +123,16 @@ class Load:
                 self.pending -= 1
 
         future.add_done_callback(done)
+        return future
 
     def busy(self) -> int:
         with self.lock:
             return self.pending
 
     # -- integrators ------------------------------------------------------------------------
-    def submit_proposal(self, tenant: Tenant, *, tag: str, index: int) -> None:
-        self._track(self.pool.submit(self._proposal, tenant, tag, index))
+    def submit_proposal(self, tenant: Tenant, *, tag: str, index: int) -> Future:
+        """Create and send a proposal; the future's result is its id (None when it failed)."""
+        return self._track(self.pool.submit(self._proposal, tenant, tag, index))
 
     def _proposal(self, tenant: Tenant, tag: str, index: int) -> int | None:
         auth = {"Authorization": f"Bearer {tenant.api_key}"}
@@ -170,16 +180,44 @@ class Load:
         except LoadError:
             return None
 
-    def submit_request(self, what: str, method: str, url: str, **kwargs) -> None:
-        """Any other request (a dashboard page, a webhook), retried as the others are."""
+    def submit_request(
+        self, what: str, method: str, url: str, *, expect: int | None = None, **kwargs
+    ) -> Future:
+        """Any other request (a dashboard page, a webhook), retried as the others are.
+
+        With ``expect``, a final answer with another status is counted as unexpected.
+        """
 
         def send() -> None:
             try:
-                self._request(what, method, url, **kwargs)
+                response = self._request(what, method, url, **kwargs)
             except LoadError:
-                pass
+                return
+            if expect is not None and response.status_code != expect:
+                self.tally.wrong(what, response.status_code)
 
-        self._track(self.pool.submit(send))
+        return self._track(self.pool.submit(send))
+
+    # -- the owner in the dashboard ---------------------------------------------------------
+    def dashboard_session(self, instance: str) -> str:
+        """Sign in as Wix opens the dashboard (``/app/?instance=…``); the ``Cookie`` to send.
+
+        The product answers with a redirect that sets the session cookie. Under production
+        settings it is ``Secure``: a browser sends it to http://127.0.0.1 (loopback is a secure
+        context), httpx's cookie jar never does over http, so the cookie travels as a header.
+        """
+        response = self._request(
+            "dashboard: sign in",
+            "GET",
+            "/app/",
+            params={"instance": instance},
+            follow_redirects=False,
+        )
+        session = response.cookies.get(settings.SESSION_COOKIE_NAME)
+        if response.status_code != 302 or not session:
+            self.tally.wrong("dashboard: sign in", response.status_code)
+            raise LoadError(f"dashboard sign-in answered {response.status_code} without a session")
+        return f"{settings.SESSION_COOKIE_NAME}={session}"
 
     # -- clients ----------------------------------------------------------------------------
     def _tail_links(self) -> None:

@@ -5,18 +5,24 @@ owner opens the dashboard's list and a proposal, an API client lists proposals, 
 fifth tick Wix delivers a signed webhook (a plan event); clients answer the emails as they
 arrive. At the end the backlog must drain; the report gives the errors, the emails counted
 as in a fault phase, and each process's resident memory at the start and the end.
+
+The owner signs in as Wix opens the app: ``/app/?instance=…`` signed with the app secret
+(the SSO of a real visit), then the dashboard with the session cookie that answer set. Every
+page must answer 200: a redirect to the login page or a 404 is counted as unexpected and
+misses the soak, so a dashboard that is not really visited cannot pass for one.
 """
 
 import time
+from collections import Counter
 from datetime import UTC, datetime
 
 from django.conf import settings
 
-from accounts.models import Business
 from common import benchkit
 from console.chaos import measure
+from console.chaos.load import LoadError
 from console.chaos.report import RECOVERY_TARGET_SECONDS
-from console.management.commands._bench_setup import _owner, _session
+from integrations.wix.sso import dashboard_instance
 from integrations.wix.standin.webhooks import sign_webhook, webhook_claims
 
 TENANTS = 4
@@ -26,13 +32,12 @@ GROWTH_LIMIT = 1.5  # a process whose memory grew more than this is reported
 def soak(run, *, seconds: float, facts: dict, stdout) -> tuple[str, bool]:
     tenants = run.install(TENANTS, phase=0)
     ids = [t.business_id for t in tenants]
-    cookies = {}
-    for tenant in tenants:
-        business = Business.objects.get(pk=tenant.business_id)
-        cookies[tenant.business_id] = (
-            f"{settings.SESSION_COOKIE_NAME}={_session(_owner(business), business)}"
-        )
     load, stack = run.load, run.stack
+    cookies = {
+        tenant.business_id: sign_in(load, tenant, number) for number, tenant in enumerate(tenants)
+    }
+    # The dashboard opens a proposal of the business it is signed in to: its latest one.
+    latest: dict[int, int] = {}
     rss_start = stack.rss()
     started_at = datetime.now(UTC)
     started = time.monotonic()
@@ -44,15 +49,26 @@ def soak(run, *, seconds: float, facts: dict, stdout) -> tuple[str, bool]:
         if due > time.monotonic():
             time.sleep(due - time.monotonic())
         tenant = tenants[tick % len(tenants)]
-        load.submit_proposal(tenant, tag=f"{run.tag}-soak", index=tick)
+        created = load.submit_proposal(tenant, tag=f"{run.tag}-soak", index=tick)
+        created.add_done_callback(
+            lambda future, business_id=tenant.business_id: remember(latest, business_id, future)
+        )
         cookie = {"Cookie": cookies[tenant.business_id]}
-        load.submit_request("dashboard: list", "GET", "/app/proposals/", headers=cookie)
-        load.submit_request("dashboard: home", "GET", "/app/", headers=cookie)
+        load.submit_request("dashboard: list", "GET", "/app/", headers=cookie, expect=200)
+        if tenant.business_id in latest:
+            load.submit_request(
+                "dashboard: proposal",
+                "GET",
+                f"/app/proposals/{latest[tenant.business_id]}/",
+                headers=cookie,
+                expect=200,
+            )
         load.submit_request(
             "api: list",
             "GET",
             "/api/v1/proposals/?limit=20",
             headers={"Authorization": f"Bearer {tenant.api_key}"},
+            expect=200,
         )
         if tick % 5 == 0:
             token = sign_webhook(
@@ -71,6 +87,7 @@ def soak(run, *, seconds: float, facts: dict, stdout) -> tuple[str, bool]:
                 "/integrations/wix/webhooks/",
                 content=token,
                 headers={"Content-Type": "text/plain"},
+                expect=200,
             )
         tick += 1
         if time.monotonic() >= next_progress:
@@ -78,7 +95,8 @@ def soak(run, *, seconds: float, facts: dict, stdout) -> tuple[str, bool]:
             tally = run.tally
             stdout.write(
                 f"  {time.monotonic() - started:5.0f} s: {sum(tally.requests.values())} requests, "
-                f"{len(tally.server_errors)} 5xx, {len(tally.cut)} without an answer; "
+                f"{len(tally.server_errors)} 5xx, {len(tally.unexpected)} unexpected, "
+                f"{len(tally.cut)} without an answer; "
                 f"load {benchkit.load_average()}"
             )
     offered = time.monotonic() - started
@@ -101,6 +119,7 @@ def soak(run, *, seconds: float, facts: dict, stdout) -> tuple[str, bool]:
     }
     met = (
         not tally.server_errors
+        and not tally.unexpected
         and not tally.cut
         and emails.lost == 0
         and emails.duplicates == 0
@@ -110,17 +129,19 @@ def soak(run, *, seconds: float, facts: dict, stdout) -> tuple[str, bool]:
     )
     lines = [
         f"Soak of {started_at:%Y-%m-%d %H:%M} UTC: {offered / 60:.1f} minutes at "
-        f"{run.rate:g} ticks/s (a proposal created and sent, two dashboard pages, an API list "
-        "per tick; a webhook every fifth), clients answering every email.",
+        f"{run.rate:g} ticks/s (a proposal created and sent, the dashboard's list and latest "
+        "proposal signed in through Wix's `instance`, an API list per tick; a webhook every "
+        "fifth), clients answering every email.",
         "",
         "Machine: "
         + "; ".join(f"{k} {v}" for k, v in facts.items())
         + f"; load average at the end {benchkit.load_average()}.",
         "",
-        "| requests | 5xx | no answer | gave up | emails expected | received | lost | "
-        "duplicated | failed | backlog drained after |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-        f"| {sum(tally.requests.values())} | {len(tally.server_errors)} | {len(tally.cut)} | "
+        "| requests | 5xx | unexpected answers | no answer | gave up | emails expected | "
+        "received | lost | duplicated | failed | backlog drained after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| {sum(tally.requests.values())} | {len(tally.server_errors)} | "
+        f"{len(tally.unexpected)} | {len(tally.cut)} | "
         f"{len(tally.gave_up)} | {emails.expected} | {emails.received} | {emails.lost} | "
         f"{emails.duplicates} | {emails.failed} | "
         + ("never" if drained_at is None else f"{drained_at:.1f} s")
@@ -141,8 +162,33 @@ def soak(run, *, seconds: float, facts: dict, stdout) -> tuple[str, bool]:
             for name in sorted(set(rss_start) | set(rss_end))
         ],
     ]
+    if tally.unexpected:
+        wrong = Counter(f"{what} {status}" for _, what, status in tally.unexpected)
+        lines += [
+            "",
+            "Unexpected answers: " + ", ".join(f"{k} ×{n}" for k, n in sorted(wrong.items())) + ".",
+        ]
     if grew:
         lines += ["", "Grew more than 1.5×: " + ", ".join(sorted(grew)) + "."]
     if stack.dead():
         lines += ["", "Died during the soak: " + ", ".join(stack.dead()) + "."]
     return "\n".join(lines), met
+
+
+def sign_in(load, tenant, number: int) -> str:
+    """The owner of a tenant's site opens the app from Wix; the session ``Cookie`` it got."""
+    instance = dashboard_instance(
+        tenant.instance_id,
+        uid=f"chaos-owner-{number}",
+        secret=settings.WIX_APP_SECRET,
+        app_id=settings.WIX_APP_ID,
+    )
+    try:
+        return load.dashboard_session(instance)
+    except LoadError as exc:
+        raise RuntimeError(f"the soak's owner could not sign in: {exc}") from None
+
+
+def remember(latest: dict[int, int], business_id: int, future) -> None:
+    if not future.cancelled() and future.exception() is None and future.result() is not None:
+        latest[business_id] = future.result()

@@ -57,6 +57,20 @@ def sign_instance(payload: dict, *, secret: str) -> str:
     return f"{b64url_encode(digest)}.{data}"
 
 
+def dashboard_instance(
+    instance_id: str, *, uid: str, secret: str, app_id: str, owner: bool = True
+) -> str:
+    """The ``instance`` value Wix adds when a site's owner (or a collaborator) opens the app."""
+    payload = {
+        "instanceId": instance_id,
+        "appDefId": app_id,
+        "signDate": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "uid": uid,
+        "permissions": "OWNER" if owner else "",
+    }
+    return sign_instance(payload, secret=secret)
+
+
 def verify_instance(
     value: str | None, *, secret: str, max_age_seconds: int, now: datetime | None = None
 ) -> WixInstance:

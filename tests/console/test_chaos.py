@@ -286,3 +286,70 @@ def test_the_bounce_the_run_posts_is_read_by_the_product_as_mailgun_s(client):
         400,
         403,
     )
+
+
+# --- the soak's owner in the dashboard ------------------------------------------------------------
+SOAK_SECRET = "soak-test-app-secret"
+# Production's cookie flags: the session and CSRF cookies are Secure and SameSite=None.
+PRODUCTION_COOKIES = {
+    "SESSION_COOKIE_SECURE": True,
+    "CSRF_COOKIE_SECURE": True,
+    "SESSION_COOKIE_SAMESITE": "None",
+    "CSRF_COOKIE_SAMESITE": "None",
+    "WIX_APP_SECRET": SOAK_SECRET,
+    "WIX_APP_ID": "soak-app",
+}
+
+
+def _soak_load(url: str, tmp_path: Path):
+    from console.chaos.load import Load, Tally
+
+    return Load(base_url=url, links_log=tmp_path / "links.tsv", tally=Tally(), threads=2)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_soak_owner_signs_in_through_wix_and_sees_the_dashboard(
+    live_server, tmp_path, settings
+):
+    from console.chaos.load import Tenant
+    from console.chaos.soak import sign_in
+    from tests.proposals.factories import make_proposal
+
+    for name, value in PRODUCTION_COOKIES.items():
+        setattr(settings, name, value)
+    business = BusinessFactory(instance_id="soak-instance-1")
+    proposal = make_proposal(business=business)
+    load = _soak_load(live_server.url, tmp_path)
+    try:
+        cookie = sign_in(load, Tenant(business.instance_id, business.pk, "unused"), 0)
+        for what, path in (
+            ("dashboard: list", "/app/"),
+            ("dashboard: proposal", f"/app/proposals/{proposal.pk}/"),
+        ):
+            load.submit_request(what, "GET", path, headers={"Cookie": cookie}, expect=200).result()
+    finally:
+        load.close()
+    assert load.tally.unexpected == []
+    assert load.tally.requests == {
+        "dashboard: sign in": 1,
+        "dashboard: list": 1,
+        "dashboard: proposal": 1,
+    }
+    assert load.tally.statuses == {200: 2, 300: 1}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_dashboard_page_that_is_not_the_page_counts_against_the_soak(live_server, tmp_path):
+    load = _soak_load(live_server.url, tmp_path)
+    try:
+        # No session: the login page's redirect; a path that is no page: 404.
+        load.submit_request("dashboard: list", "GET", "/app/", expect=200).result()
+        load.submit_request("dashboard: nowhere", "GET", "/app/proposals/", expect=200).result()
+    finally:
+        load.close()
+    assert sorted((what, status) for _, what, status in load.tally.unexpected) == [
+        ("dashboard: list", 302),
+        ("dashboard: nowhere", 404),
+    ]

@@ -1,11 +1,9 @@
 """Print a dashboard URL signed like Wix's ``instance`` parameter (development only)."""
 
-from datetime import UTC, datetime
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from integrations.wix.sso import sign_instance
+from integrations.wix.sso import dashboard_instance
 
 
 class Command(BaseCommand):
@@ -19,12 +17,11 @@ class Command(BaseCommand):
     def handle(self, *args, instance, uid, collaborator, **options) -> None:
         if settings.PRODUCTION:
             raise CommandError("Refused in production: this signs with the real app secret.")
-        payload = {
-            "instanceId": instance,
-            "appDefId": settings.WIX_APP_ID,
-            "signDate": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            "uid": uid,
-            "permissions": "" if collaborator else "OWNER",
-        }
-        signed = sign_instance(payload, secret=settings.WIX_APP_SECRET)
+        signed = dashboard_instance(
+            instance,
+            uid=uid,
+            secret=settings.WIX_APP_SECRET,
+            app_id=settings.WIX_APP_ID,
+            owner=not collaborator,
+        )
         self.stdout.write(f"{settings.SITE_URL}/app/?instance={signed}")
