@@ -423,7 +423,7 @@ def scheduled_jobs() -> dict[str, str]:
     paths = {p for config in plans.project_apps() for p in Path(config.path).rglob("schedules.py")}
     for path in sorted(paths):
         module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts))
-        for name, (func, _minutes) in getattr(module, "SCHEDULES", {}).items():
+        for name, (func, *_timing) in getattr(module, "SCHEDULES", {}).items():
             jobs[name] = func
     return jobs
 
