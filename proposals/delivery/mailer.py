@@ -13,6 +13,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
+from datetime import date
 from email.utils import formataddr, parseaddr
 
 import structlog
@@ -116,6 +117,13 @@ def _brand(delivery: Delivery) -> tuple[str, str, str]:
     return name, color, branding.logo_url(prefs.logo if prefs else "", absolute=True)
 
 
+def _date_or_none(value: object) -> date | None:
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
 # Amounts in the email as the business writes them (common.money), wherever it is built.
 @in_locale_of(lambda delivery: delivery.business.locale)
 def build_message(delivery: Delivery) -> EmailMultiAlternatives:
@@ -130,7 +138,11 @@ def build_message(delivery: Delivery) -> EmailMultiAlternatives:
         link = (
             f"{settings.SITE_URL}/app/proposals/{proposal.pk}/" if proposal else settings.SITE_URL
         )
+    sent = version.snapshot if version else {}
     context = {
+        # What the client was sent (the version's), not the working copy edited since.
+        "title": sent.get("title") or (proposal.title if proposal else ""),
+        "valid_until": _date_or_none(sent.get("valid_until")) if version else None,
         "delivery": delivery,
         "business_name": business_name,
         "brand_color": brand_color,
@@ -149,7 +161,7 @@ def build_message(delivery: Delivery) -> EmailMultiAlternatives:
         version=version.number if version else "",
         business=business_name,
         number=proposal.display_number if proposal else "",
-        title=proposal.title if proposal else "",
+        title=context["title"],
         client=context["client_name"] or "Your client",
     )
     from_name, from_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
