@@ -74,8 +74,9 @@ def test_an_install_webhook_costs_a_few_queries(wix):
     # The business created (its lookup under lock and the insert), the new instance's token
     # row (read, lock wait limit, insert, lock, write), the details, the plan (the outcome is
     # written with the batch's); 5 of these are savepoints and a lock-limit restore that only
-    # the test's own transaction needs.
-    assert per_row <= 16.5, counts
+    # the test's own transaction needs. One more since the refresh keeps a locale or time zone
+    # the owner chose: its UPDATE decides in SQL, and the row is read back for what was kept.
+    assert per_row <= 17, counts
 
 
 @pytest.mark.django_db
