@@ -50,3 +50,11 @@ def make_sent_proposal(**fields):
 
 
 __all__ = ["ClientFactory", "Decimal", "item", "make_proposal", "make_sent_proposal", "sections"]
+
+
+def accept(version, name="Jane Client", keys=(), *, ip="203.0.113.9", user_agent="pytest"):
+    """The client accepts ``version`` (signed ``name``, the optional items ``keys`` chosen)."""
+    return services.proposal_accept(
+        version=version, signed_name=name, agreed=True, selected_item_keys=list(keys),
+        ip=ip, user_agent=user_agent,
+    )  # fmt: skip

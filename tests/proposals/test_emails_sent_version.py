@@ -7,6 +7,7 @@ from proposals import services
 from proposals.delivery import mailer
 from proposals.delivery.jobs import reminders_send_due
 from proposals.models import Delivery
+from tests.proposals.factories import accept
 from tests.proposals.test_delivery_jobs import sent_days_ago
 
 pytestmark = pytest.mark.django_db
@@ -38,14 +39,7 @@ def test_the_reminder_and_accept_emails_carry_the_sent_title():
     _retitle_working_copy(proposal, "Draft retitled after sending")
 
     assert reminders_send_due() == 1
-    services.proposal_accept(
-        version=version,
-        signed_name="Ada",
-        agreed=True,
-        selected_item_keys=[],
-        ip=None,
-        user_agent="",
-    )
+    accept(version, "Ada", ip=None, user_agent="")
 
     kinds = [Delivery.Kind.REMINDER, Delivery.Kind.OWNER_ACCEPTED, "acceptance_confirmation"]
     for kind in kinds:

@@ -14,6 +14,7 @@ from proposals.selectors import public_page_state, version_totals
 from tests.accounts.factories import BusinessFactory
 from tests.proposals.factories import (
     ClientFactory,
+    accept,
     item,
     make_proposal,
     make_sent_proposal,
@@ -46,13 +47,6 @@ def run_concurrently(fn, count: int) -> list:
     for thread in threads:
         thread.join(timeout=60)
     return results
-
-
-def accept(version, name="Jane Client", keys=()):
-    return services.proposal_accept(
-        version=version, signed_name=name, agreed=True, selected_item_keys=list(keys),
-        ip="203.0.113.9", user_agent="pytest",
-    )  # fmt: skip
 
 
 def test_numbers_are_per_business_and_consecutive():

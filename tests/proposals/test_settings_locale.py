@@ -6,10 +6,9 @@ from django.urls import reverse
 
 from accounts.models import Business
 from common.money import format_money
-from proposals import services
 from proposals.delivery import mailer
 from proposals.models import Delivery
-from tests.proposals.factories import make_sent_proposal
+from tests.proposals.factories import accept, make_sent_proposal
 from tests.proposals.test_views_manage import settings_post
 
 pytestmark = pytest.mark.django_db
@@ -61,14 +60,7 @@ def test_the_pages_emails_and_admin_write_amounts_in_the_chosen_locale(
     assert shown in owner_client.get(reverse("dashboard:proposal_list")).content.decode()
     client_page = owner_client.get(reverse("public:proposal", args=[version.token]))
     assert shown in client_page.content.decode()
-    services.proposal_accept(
-        version=version,
-        signed_name="Ada",
-        agreed=True,
-        selected_item_keys=[],
-        ip=None,
-        user_agent="",
-    )
+    accept(version, "Ada", ip=None, user_agent="")
     proposal.refresh_from_db()
     shown = format_money(proposal.total, proposal.currency, "de-DE")
     delivery = Delivery.objects.select_related("business").get(kind="owner_accepted")
