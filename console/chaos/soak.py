@@ -12,6 +12,7 @@ page must answer 200: a redirect to the login page or a 404 is counted as unexpe
 misses the soak, so a dashboard that is not really visited cannot pass for one.
 """
 
+import math
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -25,12 +26,27 @@ from console.chaos.report import RECOVERY_TARGET_SECONDS
 from integrations.wix.sso import dashboard_instance
 from integrations.wix.standin.webhooks import sign_webhook, webhook_claims
 
-TENANTS = 4
+MIN_TENANTS = 4
+# A tick's emails at most: the proposal sent, then the client's copy and the owner's notice
+# of the answer.
+EMAILS_PER_TICK = 3
+# Each business is loaded to at most this share of the product's per-business send limit, so
+# the soak measures the pipeline, not the limit deferring (which is right, and not a loss).
+LIMIT_SHARE = 0.5
 GROWTH_LIMIT = 1.5  # a process whose memory grew more than this is reported
 
 
+def tenants_for(rate: float) -> int:
+    """Businesses enough that none of them meets the per-business send limit at this rate."""
+    limit = settings.DELIVERY_RATE_LIMIT
+    if not limit:  # no limit: any number does
+        return MIN_TENANTS
+    per_second = limit / settings.DELIVERY_RATE_WINDOW_SECONDS
+    return max(MIN_TENANTS, math.ceil(rate * EMAILS_PER_TICK / (per_second * LIMIT_SHARE)))
+
+
 def soak(run, *, seconds: float, facts: dict, stdout) -> tuple[str, bool]:
-    tenants = run.install(TENANTS, phase=0)
+    tenants = run.install(tenants_for(run.rate), phase=0)
     ids = [t.business_id for t in tenants]
     load, stack = run.load, run.stack
     cookies = {

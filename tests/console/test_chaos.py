@@ -353,3 +353,19 @@ def test_a_dashboard_page_that_is_not_the_page_counts_against_the_soak(live_serv
         ("dashboard: list", 302),
         ("dashboard: nowhere", 404),
     ]
+
+
+# --- the soak's businesses: enough that the per-business send limit never defers ---------------
+def test_the_soak_spreads_its_rate_so_no_business_meets_the_send_limit(settings):
+    from console.chaos.soak import EMAILS_PER_TICK, tenants_for
+
+    settings.DELIVERY_RATE_LIMIT = 60
+    settings.DELIVERY_RATE_WINDOW_SECONDS = 60
+    for rate in (1.0, 5.0, 12.5):
+        tenants = tenants_for(rate)
+        per_business = rate * EMAILS_PER_TICK / tenants
+        assert per_business <= 0.5, (rate, tenants)
+    # The 8-minute soak that deferred emails ran 5 ticks/s over 4 businesses.
+    assert tenants_for(5.0) > 4
+    settings.DELIVERY_RATE_LIMIT = 0  # no limit: the few businesses of any run
+    assert tenants_for(50.0) == 4
