@@ -72,7 +72,7 @@ def contact_syncs_work(batch: outbox.Batch) -> list[WixContactSync]:
     Returns the rows not started (the drain's time is up): the engine gives them back. The
     synced rows are written together when the batch ends (``batch_of_wix_work``).
     """
-    with batch_of_wix_work(WixContactSync, _SYNCED_FIELDS) as synced:
+    with batch_of_wix_work(CONTACT_SYNC, _SYNCED_FIELDS) as synced:
         for index, sync in enumerate(batch.rows):
             if batch.out_of_time():
                 return batch.rows[index:]

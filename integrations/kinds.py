@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 
 from common import outbox
-from common.outbox.writes import update_rows
+from common.outbox.writes import outcomes_written, update_rows
 
 CONTACT_SYNC = outbox.Kind(
     name="contact_sync",
@@ -73,12 +73,13 @@ def commits_without_waiting():
 
 
 @contextmanager
-def batch_of_wix_work(model, done_fields: list[str]) -> Iterator[list]:
+def batch_of_wix_work(kind: outbox.Kind, done_fields: list[str]) -> Iterator[list]:
     """The frame of one claimed batch of these kinds' work; yields the list of finished rows.
 
     Inside: commits without waiting for the disk (above), the Wix call records kept and
     written in one INSERT (``calls_recorded_in_bulk``), and the rows appended to the yielded
-    list (their ``done_fields`` set) written in one UPDATE when the batch ends, however it ends.
+    list (their ``done_fields`` set) written in one UPDATE when the batch ends, however it ends
+    (through a database restart: ``outcomes_written``).
     A failure is written at once, row by row (its retry time matters to the next claim).
 
     What batching the outcomes costs: a worker killed inside the batch leaves its finished rows
@@ -93,7 +94,7 @@ def batch_of_wix_work(model, done_fields: list[str]) -> Iterator[list]:
         try:
             yield done
         finally:
-            update_rows(model, done, done_fields)
+            outcomes_written(kind, lambda: update_rows(kind.model_class, done, done_fields))
 
 
 def write_done(row, fields: list[str], *, done: list | None, working_state: str) -> None:

@@ -122,7 +122,7 @@ def webhook_receipts_work(batch: outbox.Batch) -> list[WebhookReceipt]:
     """The kind's work: process each claimed receipt in arrival order; one receipt's failure
     never stops the rest. Returns the receipts not started (the drain's time is up). The
     processed receipts are written together when the batch ends (``batch_of_wix_work``)."""
-    with batch_of_wix_work(WebhookReceipt, _PROCESSED_FIELDS) as processed:
+    with batch_of_wix_work(WEBHOOK_RECEIPT, _PROCESSED_FIELDS) as processed:
         for index, receipt in enumerate(batch.rows):
             if batch.out_of_time():
                 return batch.rows[index:]

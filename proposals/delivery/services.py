@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Business
 from common import outbox
-from common.outbox.writes import update_rows
+from common.outbox.writes import outcomes_written, update_rows
 from common.request_id import current_request_id
 from proposals.delivery import mailer, policy, suppressions
 from proposals.delivery.kind import DELIVERY
@@ -251,6 +251,10 @@ class _Outcomes:
         """One transaction, at most three statements, whatever the number of outcomes."""
         if not self.deliveries:
             return
+        outcomes_written(DELIVERY, self._write)
+        self.attempts, self.deliveries, self.activities = [], [], []
+
+    def _write(self) -> None:
         with transaction.atomic():
             if self.attempts:
                 update_rows(
@@ -273,7 +277,6 @@ class _Outcomes:
             )
             if self.activities:
                 Activity.objects.bulk_create(self.activities)
-        self.attempts, self.deliveries, self.activities = [], [], []
 
 
 def _last_attempt_numbers(ids: list[int]) -> dict[int, int]:
