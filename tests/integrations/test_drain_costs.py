@@ -12,12 +12,21 @@ from django.utils import timezone
 from common import outbox
 from integrations.models import IntegrationCall, WebhookReceipt, WixContactSync
 from integrations.webhooks import webhook_receive
+from integrations.wix import breaker
 from tests.accounts.factories import BusinessFactory
 from tests.integrations.test_webhooks import signed
 from tests.proposals.factories import ClientFactory
 
 Receipt = WebhookReceipt.Status
 Sync = WixContactSync.Status
+
+
+@pytest.fixture(autouse=True)
+def breaker_read_once(monkeypatch):
+    """The breaker's healthy state is re-read once a second: on a slow machine a drain spans
+    more seconds and more re-reads. Counted per row they would make the bound depend on the
+    machine's speed; here the first read holds for the test."""
+    monkeypatch.setattr(breaker, "HEALTHY_VIEW_SECONDS", 3600.0)
 
 
 def _syncs(count: int) -> None:
