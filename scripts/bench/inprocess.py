@@ -89,7 +89,7 @@ def _server_env(args: argparse.Namespace) -> dict:
     import django
 
     django.setup()
-    from console.management.commands.bench_web import server_env
+    from console.bench.machine import server_env
 
     tmp = Path(tempfile.mkdtemp(prefix="inprocess-"))
     env = server_env(
@@ -160,7 +160,7 @@ def _headers(state: dict, auth: str) -> dict:
 
 
 def _deep_path(app: App, state: dict, deep_page: int) -> str | None:
-    from console.management.commands.bench_web import next_page_link
+    from console.bench.results import next_page_link
 
     headers = _headers(state, "session:biggest")
     path, page = "/app/", 1
@@ -250,8 +250,8 @@ def run(args: argparse.Namespace) -> None:
     from django.test.utils import CaptureQueriesContext
 
     from config.bench_urls import FLOOR_PATH
-    from console.management.commands import _bench_setup
-    from console.management.commands.bench_web import Target, build_targets
+    from console.bench import setup as _bench_setup
+    from console.bench.targets import Target, build_targets
 
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)

@@ -14,15 +14,11 @@ from django.test import override_settings
 from django.urls import Resolver404, resolve
 
 from config.bench_urls import FLOOR_PATH
-from console.management.commands.bench_web import (
-    MARK_END,
-    MARK_START,
-    SCRIPTS,
-    BenchError,
+from console.bench.base import MARK_END, MARK_START, SCRIPTS, BenchError
+from console.bench.machine import load_signing_key
+from console.bench.results import (
     Result,
     Row,
-    Target,
-    load_signing_key,
     markdown_table,
     next_page_link,
     parse_connections,
@@ -31,8 +27,8 @@ from console.management.commands.bench_web import (
     parse_wrk_output,
     ratio,
     replace_between_markers,
-    select_targets,
 )
+from console.bench.targets import Target, select_targets
 from tests.accounts.factories import BusinessFactory
 
 LOAD_LUA = SCRIPTS / "load.lua"

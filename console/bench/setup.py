@@ -23,10 +23,8 @@ from django.utils import timezone
 from accounts.middleware import SESSION_BUSINESS_KEY
 from accounts.models import ApiKey, Business, Membership, User
 from accounts.services import api_key_create
+from console.bench.base import BENCH_KEY_NAME, BENCH_QUEUE, STAFF_EMAIL
 
-BENCH_KEY_NAME = "bench_web"
-BENCH_QUEUE = "bench_web"
-STAFF_EMAIL = "bench-staff@bench.invalid"
 SESSION_FLAG = "bench_web"
 
 
