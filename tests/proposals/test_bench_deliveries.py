@@ -9,13 +9,9 @@ from django.db import connection
 from common import benchkit
 from common.smtp_sink import message_id, parse_log
 from proposals.bench import classify_arrivals
-from proposals.management.commands.bench_deliveries import (
-    MARK_END,
-    MARK_START,
-    build_plan,
-    targets_met,
-)
+from proposals.management.commands.bench_deliveries import MARK_END, MARK_START
 from proposals.models import Delivery
+from proposals.outbox_bench.plan import build_plan, targets_met
 from tests.redis_needed import require_redis
 
 KILL = 100.0
@@ -234,7 +230,8 @@ def test_paced_recorders_record_every_item_once_and_none_before_its_time():
     import threading
     import time
 
-    from proposals.management.commands.bench_deliveries import Command, Step
+    from proposals.outbox_bench.plan import Step
+    from proposals.outbox_bench.runner import SuiteRunner
 
     class Recording:
         def __init__(self) -> None:
@@ -247,7 +244,7 @@ def test_paced_recorders_record_every_item_once_and_none_before_its_time():
 
     suite, step = Recording(), Step("paced", 40, workers=2, rate=200.0)
     started = time.monotonic()
-    Command()._record_paced(suite, step, recorders=3, started=started)
+    SuiteRunner(stdout=StringIO())._record_paced(suite, step, recorders=3, started=started)
     assert sorted(i for i, _ in suite.seen) == list(range(40))
     assert all(at >= started + i / 200.0 for i, at in suite.seen)
 
@@ -255,7 +252,7 @@ def test_paced_recorders_record_every_item_once_and_none_before_its_time():
 @pytest.mark.django_db
 def test_a_step_that_ran_out_of_time_leaves_no_due_rows_for_the_next_one(tmp_path):
     from proposals.bench import DeliverySuite
-    from proposals.management.commands.bench_deliveries import Step
+    from proposals.outbox_bench.plan import Step
 
     suite = DeliverySuite(run="t", tmp=tmp_path, base_dir=tmp_path, options={})
     step = Step("burst", 3, workers=2, tag="t1")
