@@ -15,99 +15,43 @@ records of a batch are written together.
 
 Call it outside database transactions: the token lock and the call records must commit on their
 own, and a transaction must never stay open while waiting on Wix.
+
+This module is the client and the door to the rest: ``transport`` (one HTTP exchange, the
+errors), ``tokens`` (access tokens), ``call_log`` (the call records) and ``retry_budget``.
 """
 
-import json
-import math
-import os
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 
-import httpx
 import structlog
 from django.conf import settings
-from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from common import ratelimit
-from common.backoff import full_jitter
-from common.request_id import current_request_id
-from integrations.models import IntegrationCall, WixAccessToken
 from integrations.wix import breaker
+from integrations.wix.call_log import _record, calls_recorded_in_bulk
+from integrations.wix.retry_budget import _backoff, _budget_allows_retry, _budget_note_call
+from integrations.wix.tokens import _tokens, access_token, drop_tokens
+from integrations.wix.transport import (
+    RETRYABLE_STATUSES,
+    WixError,
+    _clients,
+    _clients_lock,
+    _retry_after,
+    _send,
+    _Transient,
+    _wix_error_parts,
+)
+
+__all__ = [
+    "WixClient",
+    "WixError",
+    "access_token",
+    "calls_recorded_in_bulk",
+    "drop_tokens",
+    "reset_transport",
+]
 
 log = structlog.get_logger(__name__)
-
-RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
-MAX_RESPONSE_BYTES = 1024 * 1024
-# Retries always allowed per API per minute, on top of the ratio of first attempts.
-_BUDGET_FLOOR = 10
-# The longest Retry-After honoured; the outbox rows retry on their own schedule anyway.
-RETRY_AFTER_CAP_SECONDS = 3600.0
-
-
-class WixError(Exception):
-    """A failed call to Wix. ``permanent`` means retrying later will not help."""
-
-    def __init__(
-        self,
-        message: str,
-        permanent: bool = False,
-        *,
-        status: int | None = None,
-        code: str = "",
-        data: dict | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
-        self.status = status
-        self.code = code
-        self.data = data or {}
-        self.retry_after = retry_after
-
-
-@dataclass
-class _Answer:
-    status: int
-    data: Any
-    headers: httpx.Headers
-
-
-class _Transient(WixError):
-    """An attempt failed in a way that may succeed later (network, timeout, deadline).
-
-    ``call()`` retries it; anything else that calls ``access_token`` sees a ``WixError``.
-    """
-
-
-# --- transport ------------------------------------------------------------------------------
-_clients: dict[int, httpx.Client] = {}
-_clients_lock = threading.Lock()
-
-
-def _http() -> httpx.Client:
-    # One pooled client per process: a client inherited through fork() must not be reused.
-    pid = os.getpid()
-    client = _clients.get(pid)
-    if client is None:
-        with _clients_lock:
-            client = _clients.get(pid)
-            if client is None:
-                client = httpx.Client(
-                    base_url=settings.WIX_API_BASE_URL,
-                    limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
-                    follow_redirects=False,
-                )
-                _clients[pid] = client
-    return client
 
 
 def reset_transport() -> None:
@@ -119,353 +63,6 @@ def reset_transport() -> None:
         _clients.clear()
     _tokens.clear()
     breaker.forget()
-
-
-def _timeout(remaining: float) -> httpx.Timeout:
-    connect = min(settings.WIX_CONNECT_TIMEOUT, remaining)
-    read = min(settings.WIX_READ_TIMEOUT, remaining)
-    return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
-
-
-def _send(method: str, path: str, *, headers: dict, body: Any, deadline: float) -> _Answer:
-    """One HTTP exchange, cut at ``deadline`` however slowly the answer trickles in."""
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise _Transient("deadline exceeded before sending")
-    try:
-        with _http().stream(
-            method,
-            settings.WIX_API_BASE_URL + path,
-            headers=headers,
-            json=body,
-            timeout=_timeout(remaining),
-        ) as response:
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > MAX_RESPONSE_BYTES:
-                    raise _Transient("response too large")
-                if time.monotonic() > deadline:
-                    raise _Transient("deadline exceeded while reading")
-                chunks.append(chunk)
-    except httpx.TimeoutException as exc:
-        raise _Transient(f"timeout ({exc.__class__.__name__})") from None
-    except httpx.TransportError as exc:
-        raise _Transient(f"connection error ({exc.__class__.__name__})") from None
-    raw = b"".join(chunks)
-    try:
-        data = json.loads(raw) if raw else {}
-    except ValueError:
-        data = {"raw": raw[:200].decode(errors="replace")}
-    return _Answer(status=response.status_code, data=data, headers=response.headers)
-
-
-# --- call records -----------------------------------------------------------------------------
-# Inside ``calls_recorded_in_bulk()``: the records not yet written (this context's own list).
-_pending_calls: ContextVar[list[IntegrationCall] | None] = ContextVar(
-    "wix_pending_calls", default=None
-)
-# A block that makes more calls than this writes what it has so far (retries in an outage).
-_PENDING_CALLS_MAX = 500
-
-
-@contextmanager
-def calls_recorded_in_bulk() -> Iterator[None]:
-    """Inside, Wix call records are kept and written in one INSERT when the block ends.
-
-    For a drain's batch: one INSERT per batch instead of one per call. Each record keeps the
-    time, request id and business of its own call. What it costs: a worker killed inside the
-    block loses the records of the calls it made there (its rows are worked again once their
-    lease runs out, and those calls are recorded then); a failed INSERT is logged with the
-    number of records lost and never fails the rows, whose outcomes are already written.
-    """
-    pending: list[IntegrationCall] = []
-    token = _pending_calls.set(pending)
-    try:
-        yield
-    finally:
-        _pending_calls.reset(token)
-        _write_calls(pending)
-
-
-def _write_calls(calls: list[IntegrationCall]) -> None:
-    if not calls:
-        return
-    try:
-        IntegrationCall.objects.bulk_create(calls)
-    except DatabaseError as exc:
-        log.error("wix_call_records_lost", count=len(calls), error=exc.__class__.__name__)
-    finally:
-        calls.clear()
-
-
-def _record(
-    *,
-    business_id: int | None,
-    api: str,
-    endpoint: str,
-    method: str,
-    status: int | None,
-    ok: bool,
-    started: float,
-    attempt: int,
-    error: str = "",
-) -> None:
-    call = IntegrationCall(
-        business_id=business_id,
-        api=api,
-        endpoint=endpoint[:200],
-        method=method,
-        status=status,
-        ok=ok,
-        duration_ms=max(0, int((time.monotonic() - started) * 1000)),
-        attempt=attempt,
-        request_id=current_request_id() or "",
-        error=error[:500],
-        created_at=timezone.now(),
-    )
-    pending = _pending_calls.get()
-    if pending is None:
-        call.save(force_insert=True)
-        return
-    pending.append(call)
-    if len(pending) >= _PENDING_CALLS_MAX:
-        _write_calls(pending)
-
-
-# --- retry budget ---------------------------------------------------------------------------
-# Per API and clock minute (``common.ratelimit`` windows): the first attempts of calls, and the
-# retries, which may be at most _BUDGET_FLOOR + WIX_RETRY_BUDGET_RATIO × the first attempts.
-_BUDGET_WINDOW_SECONDS = 60
-_UNCAPPED = 2**62  # the calls counter only counts; nothing is refused by it
-
-
-def _budget_calls(api: str) -> ratelimit.Limit:
-    return ratelimit.Limit(
-        key=f"wix_budget_calls:{api}", rate=ratelimit.Rate(_UNCAPPED, _BUDGET_WINDOW_SECONDS)
-    )
-
-
-def _budget_retries(api: str, allowed: int) -> ratelimit.Limit:
-    return ratelimit.Limit(
-        key=f"wix_budget_retries:{api}", rate=ratelimit.Rate(allowed, _BUDGET_WINDOW_SECONDS)
-    )
-
-
-def _budget_note_call(api: str) -> None:
-    ratelimit.hit_one(_budget_calls(api))
-
-
-def _budget_allows_retry(api: str) -> bool:
-    """True (and the retry counted) while this minute's retries are within the budget."""
-    calls, retries = ratelimit.peek([_budget_calls(api), _budget_retries(api, 0)])
-    allowed = math.ceil(_BUDGET_FLOOR + settings.WIX_RETRY_BUDGET_RATIO * calls)
-    if retries >= allowed:
-        return False  # refused retries are not counted: more calls this minute free more
-    return ratelimit.hit_one(_budget_retries(api, allowed)).allowed
-
-
-def _backoff(attempt: int) -> float:
-    return full_jitter(attempt, base=settings.WIX_BACKOFF_BASE, cap=settings.WIX_BACKOFF_CAP)
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds Wix asks us to wait, within [0, RETRY_AFTER_CAP_SECONDS] (a huge value would
-    overflow the datetime of the next attempt)."""
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = (parsedate_to_datetime(value) - timezone.now()).total_seconds()
-        except (TypeError, ValueError, OverflowError):
-            return None
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(0.0, seconds), RETRY_AFTER_CAP_SECONDS)
-
-
-def _wix_error_parts(data: Any) -> tuple[str, str, dict]:
-    if not isinstance(data, dict):
-        return "", "", {}
-    details = data.get("details") if isinstance(data.get("details"), dict) else {}
-    app_error = details.get("applicationError") or {}
-    if not isinstance(app_error, dict):
-        app_error = {}
-    extra = dict(app_error.get("data") or {})
-    for key in ("duplicateContactId",):
-        if key in app_error:
-            extra.setdefault(key, app_error[key])
-    message = str(data.get("message") or app_error.get("description") or "")
-    return message, str(app_error.get("code") or ""), extra
-
-
-# --- tokens ---------------------------------------------------------------------------------
-def _request_token(*, instance_id: str, business_id: int | None, deadline: float) -> tuple:
-    """POST /oauth2/token once; returns (access_token, expires_in) or raises."""
-    breaker_probe = breaker.before_call("oauth")
-    started = time.monotonic()
-    body = {
-        "grant_type": "client_credentials",
-        "client_id": settings.WIX_APP_ID,
-        "client_secret": settings.WIX_APP_SECRET,
-        "instance_id": instance_id,
-    }
-    fields = {"business_id": business_id, "api": "oauth", "endpoint": "/oauth2/token"}
-    try:
-        answer = _send("POST", "/oauth2/token", headers={}, body=body, deadline=deadline)
-    except _Transient as exc:
-        _record(
-            **fields,
-            method="POST",
-            status=None,
-            ok=False,
-            started=started,
-            attempt=1,
-            error=str(exc),
-        )
-        breaker.record_failure("oauth", probe=breaker_probe, error=str(exc))
-        raise
-    ok = answer.status == 200 and bool(answer.data.get("access_token"))
-    message, code, _ = _wix_error_parts(answer.data)
-    _record(
-        **fields,
-        method="POST",
-        status=answer.status,
-        ok=ok,
-        started=started,
-        attempt=1,
-        error="" if ok else (code or message or f"HTTP {answer.status}"),
-    )
-    if answer.status in RETRYABLE_STATUSES:
-        breaker.record_failure("oauth", probe=breaker_probe, error=f"HTTP {answer.status}")
-        raise _Transient(f"token endpoint answered {answer.status}")
-    breaker.record_success("oauth", probe=breaker_probe)
-    if answer.status == 429:
-        raise WixError(
-            "token endpoint rate limited", status=429, retry_after=_retry_after(answer.headers)
-        )
-    if not ok:
-        # Bad credentials or an instance that no longer has the app: refreshing cannot help.
-        raise WixError(
-            message or "token request refused", permanent=True, status=answer.status, code=code
-        )
-    return answer.data["access_token"], int(answer.data.get("expires_in") or 14400)
-
-
-# Tokens this process holds: instance id → (access token, expires at). Filled from the token
-# row or a refresh; a token Wix refused (401) is dropped, and so are an uninstall's. At most
-# _TOKENS_HELD (the oldest go first): a worker serving every site must not grow without end.
-_tokens: dict[str, tuple[str, datetime]] = {}
-_TOKENS_HELD = 10_000
-
-
-def _hold(instance_id: str, token: str, expires_at: datetime) -> None:
-    _tokens.pop(instance_id, None)
-    while len(_tokens) >= _TOKENS_HELD:
-        try:
-            del _tokens[next(iter(_tokens))]
-        except (KeyError, RuntimeError, StopIteration):  # another thread changed it meanwhile
-            break
-    _tokens[instance_id] = (token, expires_at)
-
-
-def _usable(token: str | None, expires_at: datetime | None, stale: str) -> bool:
-    margin = timedelta(seconds=settings.WIX_TOKEN_REFRESH_MARGIN)
-    return bool(token and expires_at and expires_at - margin > timezone.now() and token != stale)
-
-
-def access_token(
-    *, instance_id: str, business_id: int | None, deadline: float, stale: str = ""
-) -> str:
-    """This instance's token: the process's own, else the token row's, else a refresh.
-
-    A refresh is done by one process at a time: the token row is locked (``SELECT … FOR
-    UPDATE``; SQLite serialises the write transaction) while one caller asks Wix; the others
-    wait on the lock and then find the fresh token. ``stale`` is a token Wix just refused
-    (401): it is not handed out again. A caller never waits on the lock past its own deadline
-    (PostgreSQL ``lock_timeout``). Given ``stale``, this process's copy is not used: the row
-    says whether another process already has a newer token.
-    """
-    held = None if stale else _tokens.get(instance_id)
-    if held and _usable(*held, stale):
-        return held[0]
-    _tokens.pop(instance_id, None)
-    row = (
-        WixAccessToken.objects.filter(instance_id=instance_id)
-        .values_list("access_token", "expires_at")
-        .first()
-    )
-    if row and _usable(*row, stale):
-        _hold(instance_id, *row)
-        return row[0]
-    failure: Exception | None = None
-    nested = connection.in_atomic_block
-    try:
-        with transaction.atomic():
-            previous = _limit_lock_wait(deadline, restore=nested)
-            WixAccessToken.objects.bulk_create(
-                [WixAccessToken(instance_id=instance_id)], ignore_conflicts=True
-            )
-            row = WixAccessToken.objects.select_for_update().get(instance_id=instance_id)
-            _restore_lock_wait(previous)
-            if _usable(row.access_token, row.expires_at, stale):
-                _hold(instance_id, row.access_token, row.expires_at)
-                return row.access_token
-            try:
-                token, expires_in = _request_token(
-                    instance_id=instance_id, business_id=business_id, deadline=deadline
-                )
-            except (WixError, breaker.CircuitOpen) as exc:
-                # Leave the block normally so that the call records of this failure are kept.
-                failure = exc
-            else:
-                now = timezone.now()
-                row.access_token = token
-                row.expires_at = now + timedelta(seconds=expires_in)
-                row.refreshed_at = now
-                row.save(update_fields=["access_token", "expires_at", "refreshed_at"])
-                _hold(instance_id, token, row.expires_at)
-                log.info("wix_token_refreshed", business_id=business_id, expires_in=expires_in)
-                return token
-    except OperationalError:
-        # Another process holds the lock longer than we may wait: try again later.
-        raise _Transient("token refresh by another process is still under way") from None
-    raise failure
-
-
-def _limit_lock_wait(deadline: float, *, restore: bool) -> str | None:
-    """Wait for the token lock no longer than the deadline, in one statement.
-
-    The limit is local to the transaction; inside an enclosing one (``restore``) the setting
-    it had is returned, to be put back once the lock is held (``SET LOCAL`` outlives a
-    released savepoint).
-    """
-    if connection.vendor != "postgresql":
-        return None  # SQLite serialises writers with its own busy timeout
-    remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
-            [f"{remaining_ms}ms"],
-        )
-        previous = cursor.fetchone()[0]
-    return previous if restore else None
-
-
-def _restore_lock_wait(previous: str | None) -> None:
-    if previous is not None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
-
-
-def drop_tokens(*, instance_id: str) -> None:
-    """Forget this instance's token (uninstalled): the row, and this process's copy."""
-    _tokens.pop(instance_id, None)
-    WixAccessToken.objects.filter(instance_id=instance_id).delete()
 
 
 # --- the client -----------------------------------------------------------------------------

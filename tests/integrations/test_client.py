@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from common import ratelimit
 from integrations.models import CircuitBreaker, IntegrationCall, WixAccessToken
-from integrations.wix import breaker
+from integrations.wix import breaker, retry_budget, tokens
 from integrations.wix import client as client_module
 from integrations.wix.client import WixClient, WixError
 from tests.accounts.factories import BusinessFactory
@@ -255,18 +255,18 @@ def test_the_retry_budget_grows_with_the_calls_and_starts_afresh_each_minute(
     settings, budget_clock
 ):
     settings.WIX_RETRY_BUDGET_RATIO = 0.5
-    allowed = [client_module._budget_allows_retry("apps") for _ in range(12)]
+    allowed = [retry_budget._budget_allows_retry("apps") for _ in range(12)]
     assert allowed == [True] * 10 + [False] * 2  # the floor, with no first attempts yet
 
     for _ in range(4):
-        client_module._budget_note_call("apps")
+        retry_budget._budget_note_call("apps")
     # 10 + 50% of 4: two more; the refused retries above did not use the budget up.
-    assert [client_module._budget_allows_retry("apps") for _ in range(3)] == [True, True, False]
-    assert client_module._budget_allows_retry("contacts")  # each API has its own budget
+    assert [retry_budget._budget_allows_retry("apps") for _ in range(3)] == [True, True, False]
+    assert retry_budget._budget_allows_retry("contacts")  # each API has its own budget
 
     budget_clock["t"] += 50  # the next minute
 
-    assert [client_module._budget_allows_retry("apps") for _ in range(11)] == [True] * 10 + [False]
+    assert [retry_budget._budget_allows_retry("apps") for _ in range(11)] == [True] * 10 + [False]
 
 
 def test_a_token_endpoint_outage_is_a_transient_wix_error_and_is_recorded(wix, business):
@@ -343,7 +343,7 @@ def test_a_caller_never_waits_on_the_token_lock_past_its_deadline(wix):
 def test_retry_after_is_clamped_to_an_hour(header, expected):
     import httpx
 
-    from integrations.wix.client import _retry_after
+    from integrations.wix.transport import _retry_after
 
     assert _retry_after(httpx.Headers({"retry-after": header})) == expected
 
@@ -377,7 +377,7 @@ def test_a_token_refreshed_by_another_process_is_found_in_its_row(wix, wix_clien
     wix_client.get_app_instance()
     wix.expire_tokens()
     # Another process met the 401 first and refreshed the row.
-    fresh = client_module._request_token(
+    fresh = tokens._request_token(
         instance_id=business.instance_id, business_id=business.pk, deadline=time.monotonic() + 5
     )[0]
     WixAccessToken.objects.filter(instance_id=business.instance_id).update(access_token=fresh)
@@ -467,7 +467,7 @@ def test_a_token_named_stale_is_refreshed_even_when_this_process_holds_another(
     from integrations.wix.client import access_token
 
     wix_client.get_app_instance()
-    held = client_module._tokens[business.instance_id][0]
+    held = tokens._tokens[business.instance_id][0]
     # Another process refreshed the row; support now asks for a token newer than the row's.
     WixAccessToken.objects.filter(instance_id=business.instance_id).update(access_token="newer")
     fresh = access_token(
@@ -482,8 +482,8 @@ def test_a_token_named_stale_is_refreshed_even_when_this_process_holds_another(
 
 
 def test_the_tokens_a_process_holds_are_bounded(wix, db, monkeypatch):
-    monkeypatch.setattr(client_module, "_TOKENS_HELD", 3)
+    monkeypatch.setattr(tokens, "_TOKENS_HELD", 3)
     businesses = [BusinessFactory() for _ in range(5)]
     for business in businesses:
         WixClient.for_business(business).get_site_properties()
-    assert list(client_module._tokens) == [b.instance_id for b in businesses[-3:]]
+    assert list(tokens._tokens) == [b.instance_id for b in businesses[-3:]]
