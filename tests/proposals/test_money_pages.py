@@ -8,7 +8,7 @@ from django.urls import reverse
 from accounts.models import User
 from common.money import current_locale
 from proposals import services
-from proposals.delivery import mailer
+from proposals.delivery import mailer, message
 from proposals.models import Delivery
 from tests.proposals.factories import make_sent_proposal
 
@@ -50,13 +50,13 @@ def test_an_email_is_built_in_the_business_locale(monkeypatch):
     _, version = german_sent_proposal()
     delivery = Delivery.objects.get(version=version, kind=Delivery.Kind.PROPOSAL)
     seen = []
-    real = mailer.render_to_string
+    real = message.render_to_string
 
     def spy(name, context):
         seen.append(current_locale())
         return real(name, context)
 
-    monkeypatch.setattr(mailer, "render_to_string", spy)
+    monkeypatch.setattr(message, "render_to_string", spy)
     mailer.build_message(delivery)
     assert seen == ["de-DE", "de-DE"]  # text and HTML
     assert current_locale() == "en_US"
