@@ -1,11 +1,11 @@
 from django.urls import include, path
 
-from proposals.views import clients, dashboard, editor, settings, templates
+from proposals.views import clients, dashboard, editor, proposal_list, settings, templates
 
 app_name = "dashboard"
 
 urlpatterns = [
-    path("", dashboard.proposal_list, name="proposal_list"),
+    path("", proposal_list.proposal_list, name="proposal_list"),
     path("proposals/new", editor.proposal_create, name="proposal_create"),
     path("proposals/<int:pk>/", dashboard.proposal_detail, name="proposal_detail"),
     path("proposals/<int:pk>/edit", editor.proposal_edit, name="proposal_edit"),
@@ -25,7 +25,7 @@ urlpatterns = [
         name="delivery_retry",
     ),
     path("clients/", clients.client_list, name="client_list"),
-    path("clients/search", dashboard.client_search, name="client_search"),
+    path("clients/search", proposal_list.client_search, name="client_search"),
     path("clients/new", clients.client_create, name="client_create"),
     path("clients/<int:pk>/edit", clients.client_edit, name="client_edit"),
     path("templates/", templates.template_list, name="template_list"),
