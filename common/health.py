@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
@@ -62,20 +63,20 @@ def queue_stats() -> dict:
     return {"depth": depth, "oldest_age_seconds": oldest_age}
 
 
+def fail_if_older(age: float | None, limit: float, failure: str) -> None:
+    """Raise ``CheckFailed`` when the oldest waiting item's ``age`` (seconds) passes ``limit``.
+
+    ``failure`` names the age as ``{age}``: "oldest queued task is {age}s old".
+    """
+    if age is not None and age > limit:
+        raise CheckFailed(failure.format(age=int(age)))
+
+
 def check_queue() -> dict:
     stats = queue_stats()
     age = stats["oldest_age_seconds"]
-    if age is not None and age > settings.READYZ_MAX_QUEUE_AGE_SECONDS:
-        raise CheckFailed(f"oldest queued task is {int(age)}s old")
+    fail_if_older(age, settings.READYZ_MAX_QUEUE_AGE_SECONDS, "oldest queued task is {age}s old")
     return stats
-
-
-def clusters_seen() -> list[dict]:
-    from django_q.brokers import get_broker
-    from django_q.status import Stat
-
-    stats = Stat.get_all(broker=get_broker()) or []
-    return [{"cluster_id": str(s.cluster_id), "status": s.status, "seen_at": s.tob} for s in stats]
 
 
 def check_cluster() -> dict:
@@ -90,26 +91,28 @@ def check_cluster() -> dict:
     return {"clusters": len(recent)}
 
 
-def check_deliveries() -> dict:
-    # Imported here: common must not depend on proposals when it is imported.
-    from proposals.delivery.selectors import delivery_queue_stats
+@dataclass(frozen=True)
+class Check:
+    """One /readyz check: returns its detail or raises (``CheckFailed`` says why)."""
 
-    stats = delivery_queue_stats()
-    age = stats["oldest_pending_age_seconds"]
-    if age is not None and age > settings.READYZ_MAX_DELIVERY_AGE_SECONDS:
-        raise CheckFailed(f"oldest due delivery has waited {int(age)}s")
-    return stats
+    run: Callable[[], dict]
+    # Without a database nothing else can be asked: such a check is skipped, not run.
+    needs_database: bool = True
 
 
-CHECKS: dict[str, Callable[[], dict]] = {
-    "database": check_database,
-    "migrations": check_migrations,
-    "queue": check_queue,
-    "cluster": check_cluster,
-    "deliveries": check_deliveries,
+# In the order they run and appear in the answer. Common's own first; each app adds its
+# checks from its AppConfig.ready() (common knows no app).
+CHECKS: dict[str, Check] = {
+    "database": Check(check_database, needs_database=False),
+    "migrations": Check(check_migrations),
+    "queue": Check(check_queue),
+    "cluster": Check(check_cluster),
 }
-# Without a database nothing else can be asked.
-_NEEDS_DATABASE = ("migrations", "queue", "cluster", "deliveries")
+
+
+def register_check(name: str, run: Callable[[], dict], *, needs_database: bool = True) -> None:
+    """Add a /readyz check under ``name`` (the same one again replaces it: ready() may rerun)."""
+    CHECKS[name] = Check(run, needs_database=needs_database)
 
 
 @never_cache
@@ -117,12 +120,12 @@ _NEEDS_DATABASE = ("migrations", "queue", "cluster", "deliveries")
 def readyz(request: HttpRequest) -> JsonResponse:
     results: dict[str, dict] = {}
     for name, check in CHECKS.items():
-        if name in _NEEDS_DATABASE and results["database"]["status"] != "ok":
+        if check.needs_database and results["database"]["status"] != "ok":
             results[name] = {"status": "skipped", "error": "database unavailable"}
             continue
         started = time.monotonic()
         try:
-            detail = check()
+            detail = check.run()
             results[name] = {"status": "ok", **detail}
         except CheckFailed as exc:
             results[name] = {"status": "fail", "error": str(exc)}

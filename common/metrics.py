@@ -2,16 +2,17 @@
 
 Request count and latency are process metrics (with ``PROMETHEUS_MULTIPROC_DIR`` set, every
 gunicorn worker writes them there and a scrape sums them). Everything about deliveries, the
-queue, Wix calls, breakers and webhooks is computed from the database at scrape time by one
-collector: any process answers the same, and a worker restart loses nothing. "Recent" series
-cover the last ``METRICS_WINDOW_SECONDS``.
+queue, Wix calls, breakers and webhooks is computed from the database at scrape time by the
+collectors common and each app register (``register_collector``): any process answers the
+same, and a worker restart loses nothing. "Recent" series cover the last
+``METRICS_WINDOW_SECONDS``.
 """
 
 import hmac
 import os
 import time
-from collections.abc import Callable, Iterator
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
@@ -27,7 +28,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 log = structlog.get_logger(__name__)
@@ -70,7 +71,7 @@ class MetricsMiddleware:
         return response
 
 
-def _histogram(name: str, doc: str, label_names: list[str], rows: dict) -> HistogramMetricFamily:
+def histogram(name: str, doc: str, label_names: list[str], rows: dict) -> HistogramMetricFamily:
     """rows: label values → (cumulative counts per bucket, count, sum in ms)."""
     family = HistogramMetricFamily(name, doc, labels=label_names)
     for labels, (cumulative, count, total_ms) in rows.items():
@@ -94,12 +95,18 @@ def _bucket_aggregates(field: str) -> dict:
     return aggregates
 
 
-def _histogram_rows(queryset, group_by: list[str], field: str) -> dict:
+def histogram_rows(queryset, group_by: list[str], field: str) -> dict:
+    """The rows of ``histogram`` for a duration column in ms, per ``group_by`` values."""
     rows = {}
     for row in queryset.order_by().values(*group_by).annotate(**_bucket_aggregates(field)):
         cumulative = [row[f"le_{i}"] for i in range(len(DURATION_BUCKETS_MS))]
         rows[tuple(str(row[key]) for key in group_by)] = (cumulative, row["n"], row["total"])
     return rows
+
+
+def window_start() -> datetime:
+    """Where the "recent" series begin."""
+    return timezone.now() - timedelta(seconds=settings.METRICS_WINDOW_SECONDS)
 
 
 def tasks_in_flight() -> int | None:
@@ -112,143 +119,45 @@ def tasks_in_flight() -> int | None:
     return OrmQ.objects.filter(key=get_broker().list_key, lock__gt=timezone.now()).count()
 
 
+def collect_task_queue() -> Iterator[Metric]:
+    from common.health import queue_stats
+
+    try:
+        queue = queue_stats()
+        in_flight = tasks_in_flight()
+    except Exception as exc:  # the broker being down is itself worth a metric, not a 500
+        log.warning("metrics_queue_unavailable", error=exc.__class__.__name__)
+        queue, in_flight = {"depth": -1, "oldest_age_seconds": None}, None
+    yield GaugeMetricFamily(
+        "task_queue_depth", "Tasks queued in django-q2 (-1: broker down).", value=queue["depth"]
+    )
+    if in_flight is not None:
+        yield GaugeMetricFamily(
+            "task_queue_in_flight", "Tasks taken by a worker, not yet done.", value=in_flight
+        )
+    yield GaugeMetricFamily(
+        "task_queue_oldest_age_seconds",
+        "Age of the oldest queued task (0 when none).",
+        value=queue["oldest_age_seconds"] or 0,
+    )
+
+
+# What a scrape computes from the database: common's task queue, and what each app adds from
+# its AppConfig.ready() (common knows no app). Each yields metric families.
+COLLECTORS: dict[str, Callable[[], Iterable[Metric]]] = {"task_queue": collect_task_queue}
+
+
+def register_collector(name: str, collect: Callable[[], Iterable[Metric]]) -> None:
+    """Add a scrape-time collector under ``name`` (the same one again replaces it)."""
+    COLLECTORS[name] = collect
+
+
 class DatabaseCollector(Collector):
     """Gauges computed from the database at scrape time (multi-process safe by construction)."""
 
-    def collect(self) -> Iterator:
-        # Imported here: common must not depend on the apps when it is imported.
-        from common.health import queue_stats
-        from integrations.models import CircuitBreaker, IntegrationCall, WebhookReceipt
-        from proposals.delivery.selectors import delivery_queue_stats
-        from proposals.models import Delivery, DeliveryAttempt
-
-        open_states = (
-            Delivery.State.PENDING,
-            Delivery.State.SENDING,
-            Delivery.State.FAILED_RETRYING,
-        )
-        finished_outcomes = [
-            o for o in DeliveryAttempt.Outcome.values if o != DeliveryAttempt.Outcome.IN_PROGRESS
-        ]
-        now = timezone.now()
-        since = now - timedelta(seconds=settings.METRICS_WINDOW_SECONDS)
-
-        # Every filter starts with the state or outcome column, so its index serves the scrape.
-        deliveries = GaugeMetricFamily(
-            "proposals_deliveries_open",
-            "Deliveries waiting, being sent or retrying, by kind and state.",
-            labels=["kind", "state"],
-        )
-        for row in (
-            Delivery.objects.filter(state__in=open_states)
-            .order_by()
-            .values("kind", "state")
-            .annotate(n=Count("pk"))
-        ):
-            deliveries.add_metric([row["kind"], row["state"]], row["n"])
-        yield deliveries
-        failed = GaugeMetricFamily(
-            "proposals_deliveries_failed_recent",
-            "Deliveries that failed for good in the window, by kind.",
-            labels=["kind"],
-        )
-        for row in (
-            Delivery.objects.filter(state=Delivery.State.FAILED_PERMANENT, updated_at__gte=since)
-            .order_by()
-            .values("kind")
-            .annotate(n=Count("pk"))
-        ):
-            failed.add_metric([row["kind"]], row["n"])
-        yield failed
-
-        attempts = DeliveryAttempt.objects.filter(
-            outcome__in=finished_outcomes, started_at__gte=since
-        )
-        attempt_counts = GaugeMetricFamily(
-            "proposals_delivery_attempts_recent",
-            "Delivery attempts started in the window and finished, by kind and outcome.",
-            labels=["kind", "outcome"],
-        )
-        for row in attempts.order_by().values("delivery__kind", "outcome").annotate(n=Count("pk")):
-            attempt_counts.add_metric([row["delivery__kind"], row["outcome"]], row["n"])
-        yield attempt_counts
-        yield _histogram(
-            "proposals_delivery_attempt_duration_seconds",
-            "Duration of delivery attempts started in the window, by outcome.",
-            ["outcome"],
-            _histogram_rows(attempts.filter(duration_ms__isnull=False), ["outcome"], "duration_ms"),
-        )
-
-        backlog = delivery_queue_stats()
-        yield GaugeMetricFamily(
-            "proposals_deliveries_waiting",
-            "Deliveries waiting or being sent.",
-            value=backlog["depth"],
-        )
-        yield GaugeMetricFamily(
-            "proposals_delivery_oldest_due_age_seconds",
-            "How long the oldest due delivery has waited (0 when none).",
-            value=backlog["oldest_pending_age_seconds"] or 0,
-        )
-        try:
-            queue = queue_stats()
-            in_flight = tasks_in_flight()
-        except Exception as exc:  # the broker being down is itself worth a metric, not a 500
-            log.warning("metrics_queue_unavailable", error=exc.__class__.__name__)
-            queue, in_flight = {"depth": -1, "oldest_age_seconds": None}, None
-        yield GaugeMetricFamily(
-            "task_queue_depth", "Tasks queued in django-q2 (-1: broker down).", value=queue["depth"]
-        )
-        if in_flight is not None:
-            yield GaugeMetricFamily(
-                "task_queue_in_flight", "Tasks taken by a worker, not yet done.", value=in_flight
-            )
-        yield GaugeMetricFamily(
-            "task_queue_oldest_age_seconds",
-            "Age of the oldest queued task (0 when none).",
-            value=queue["oldest_age_seconds"] or 0,
-        )
-
-        calls = IntegrationCall.objects.filter(created_at__gte=since)
-        call_counts = GaugeMetricFamily(
-            "wix_calls_recent",
-            "Calls to Wix in the window, by API, endpoint and outcome.",
-            labels=["api", "endpoint", "outcome"],
-        )
-        for row in calls.order_by().values("api", "endpoint", "ok").annotate(n=Count("pk")):
-            outcome = "ok" if row["ok"] else "error"
-            call_counts.add_metric([row["api"], row["endpoint"], outcome], row["n"])
-        yield call_counts
-        yield _histogram(
-            "wix_call_duration_seconds",
-            "Latency of calls to Wix in the window, by API.",
-            ["api"],
-            _histogram_rows(calls, ["api"], "duration_ms"),
-        )
-
-        breakers = GaugeMetricFamily(
-            "wix_circuit_breaker_state",
-            "1 for the current state of each Wix API circuit breaker.",
-            labels=["api", "state"],
-        )
-        for api, state in CircuitBreaker.objects.values_list("api", "state"):
-            for choice in CircuitBreaker.State.values:
-                breakers.add_metric([api, choice], 1 if choice == state else 0)
-        yield breakers
-
-        receipts = GaugeMetricFamily(
-            "wix_webhook_receipts_recent",
-            "Webhook receipts received in the window, by status.",
-            labels=["status"],
-        )
-        for row in (
-            WebhookReceipt.objects.filter(last_received_at__gte=since)
-            .order_by()
-            .values("status")
-            .annotate(n=Count("pk"))
-        ):
-            receipts.add_metric([row["status"]], row["n"])
-        yield receipts
+    def collect(self) -> Iterator[Metric]:
+        for collect in COLLECTORS.values():
+            yield from collect()
 
 
 def _registry() -> CollectorRegistry:

@@ -8,11 +8,12 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from common import outbox
-        from integrations import checks, receivers  # noqa: F401  (registers; connects signals)
+        from common import metrics, outbox
+        from integrations import checks, monitoring, receivers  # noqa: F401  (registers; connects)
         from integrations.kinds import CONTACT_SYNC, WEBHOOK_RECEIPT
         from integrations.schedules import ensure_schedules
 
         outbox.register(CONTACT_SYNC)
         outbox.register(WEBHOOK_RECEIPT)
+        metrics.register_collector("wix", monitoring.collect_wix)
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="integrations_schedules")
