@@ -9,12 +9,13 @@ action (its own transaction rolled back) is still recorded. Run the block outsid
 transaction: an outer rollback would take the audit row with it.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
+from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
@@ -22,6 +23,8 @@ from accounts.models import Business, StaffAction, User
 from common.request_id import current_request_id
 
 log = structlog.get_logger(__name__)
+
+Row = TypeVar("Row")
 
 Outcome = StaffAction.Outcome
 
@@ -132,4 +135,34 @@ def audited(
             message=entry.message,
             details=entry.details,
             target_repr=target_repr,
+        )
+
+
+def act_on_each(
+    modeladmin,
+    request,
+    rows: Iterable[Row],
+    act: Callable[[Row], object],
+    *,
+    name: Callable[[Row], str],
+) -> None:
+    """An admin action over the selected rows: ``act(row)`` on each, then one report.
+
+    A refused row (``ActionRefused``) does not stop the others; the staff member reads how many
+    were done and, for the first ten refused, which (``name(row)``) and why.
+    """
+    done, refused = 0, []
+    for row in rows:
+        try:
+            act(row)
+            done += 1
+        except ActionRefused as exc:
+            refused.append(f"{name(row)}: {exc.message}")
+    if done:
+        modeladmin.message_user(request, f"{done} done.", messages.SUCCESS)
+    for reason in refused[:10]:
+        modeladmin.message_user(request, reason, messages.WARNING)
+    if len(refused) > 10:
+        modeladmin.message_user(
+            request, f"… and {len(refused) - 10} more refused.", messages.WARNING
         )

@@ -8,9 +8,10 @@ what an index holds (``lower(email)``, numbers, ids, request ids, tokens).
 """
 
 import re
-from urllib.parse import urlencode
+from collections.abc import Callable
+from typing import Any, Literal
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.filters import AllValuesFieldListFilter
 from django.contrib.admin.options import IncorrectLookupParameters, ShowFacets
 from django.contrib.admin.views.main import ChangeList
@@ -77,16 +78,46 @@ def admin_link(obj, label: str | None = None) -> str:
     return format_html('<a href="{}">{}</a>', url, label or str(obj)) if url else str(obj)
 
 
-def business_support_url(business_id: int) -> str:
-    return reverse("admin:accounts_business_support", args=[business_id])
+# --- links to the support console's pages -----------------------------------------------------
+# The apps' admins link a row's business and its request id to pages only the support console
+# has: "business" (a business id → its support page) and "request" (a request id → its
+# timeline). The console registers them from its AppConfig.ready(), so that neither common nor
+# the apps know it; without it, a business links to its admin page and a request id is text.
+SUPPORT_PAGES: dict[str, Callable[[Any], str]] = {}
+
+
+def register_support_page(name: Literal["business", "request"], url: Callable[[Any], str]) -> None:
+    SUPPORT_PAGES[name] = url
+
+
+def business_link(obj) -> str:
+    """The business of ``obj`` (a row that has one) as a link to its support page."""
+    if obj.business_id is None:
+        return "–"
+    support_page = SUPPORT_PAGES.get("business")
+    if support_page is None:
+        return admin_link(obj.business)
+    return format_html(
+        '<a href="{}">{} – support page</a>', support_page(obj.business_id), obj.business
+    )
+
+
+class BusinessColumnMixin:
+    """A "Business" column (or read-only field) for a model admin whose rows have a business."""
+
+    @admin.display(description="Business")
+    def business_link(self, obj) -> str:
+        return business_link(obj)
 
 
 def request_trace_link(request_id: str) -> str:
     """The request id as a link to its timeline (every record that carries it)."""
     if not request_id:
         return "–"
-    url = reverse("support-search") + "?" + urlencode({"q": request_id})
-    return format_html('<a href="{}">{}</a>', url, request_id)
+    timeline = SUPPORT_PAGES.get("request")
+    if timeline is None:
+        return request_id
+    return format_html('<a href="{}">{}</a>', timeline(request_id), request_id)
 
 
 # --- changelists at scale ----------------------------------------------------------------------
@@ -342,15 +373,3 @@ class HistoryInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
-
-
-def report_action(modeladmin, request, *, done: int, refused: list[str]) -> None:
-    """One message for an admin action over several rows: how many done, why others refused."""
-    if done:
-        modeladmin.message_user(request, f"{done} done.", messages.SUCCESS)
-    for reason in refused[:10]:
-        modeladmin.message_user(request, reason, messages.WARNING)
-    if len(refused) > 10:
-        modeladmin.message_user(
-            request, f"… and {len(refused) - 10} more refused.", messages.WARNING
-        )

@@ -10,8 +10,9 @@ from django_q.models import Failure, OrmQ, Schedule, Success
 
 from accounts.admin import BusinessAdmin
 from accounts.models import Business
-from common.admin_tools import RecentValuesFilter, ScaleAdminMixin, business_support_url
+from common.admin_tools import RecentValuesFilter, ScaleAdminMixin
 from console import views
+from console.links import business_support_url
 
 
 class SupportBusinessAdmin(BusinessAdmin):
@@ -37,6 +38,9 @@ class SupportBusinessAdmin(BusinessAdmin):
 
 admin.site.unregister(Business)
 admin.site.register(Business, SupportBusinessAdmin)
+# The incidents overview on top of the admin index (the change forms of proposals and
+# deliveries get their support buttons from this app's templates/admin/proposals/).
+admin.site.index_template = "console/admin_index.html"
 
 
 # --- django-q2's and django.contrib.auth's own models ------------------------------------------

@@ -20,6 +20,7 @@ from accounts.audit import ActionRefused
 from accounts.models import Business, StaffAction
 from common.admin_tools import can_run_support_actions
 from console import selectors
+from console.links import business_support_url
 from integrations import support as wix_support
 from integrations.models import CircuitBreaker, WebhookReceipt
 from proposals import support as proposal_support
@@ -110,7 +111,7 @@ def _business_action(request: HttpRequest, business: Business) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        back = reverse("admin:accounts_business_support", args=[business.pk])
+        back = business_support_url(business.pk)
     return HttpResponseRedirect(back)
 
 

@@ -3,15 +3,9 @@
 from django.contrib import admin
 from django.db.models import Case, When
 from django.db.models import Value as V
-from django.utils.html import format_html
 
-from accounts.audit import ActionRefused
-from common.admin_tools import (
-    HistoryAdmin,
-    RecentValuesFilter,
-    business_support_url,
-    report_action,
-)
+from accounts.audit import act_on_each
+from common.admin_tools import BusinessColumnMixin, HistoryAdmin, RecentValuesFilter
 from integrations import support
 from integrations.models import (
     CircuitBreaker,
@@ -23,14 +17,8 @@ from integrations.models import (
 )
 
 
-def _business_link(obj) -> str:
-    if obj.business_id is None:
-        return "–"
-    return format_html('<a href="{}">{}</a>', business_support_url(obj.business_id), obj.business)
-
-
 @admin.register(IntegrationCall)
-class IntegrationCallAdmin(HistoryAdmin):
+class IntegrationCallAdmin(BusinessColumnMixin, HistoryAdmin):
     list_display = [
         "created_at",
         "api",
@@ -54,10 +42,6 @@ class IntegrationCallAdmin(HistoryAdmin):
     search_fields = ["=request_id", "=business__instance_id"]
     sortable_by = ["created_at"]
     raw_id_fields = ["business"]
-
-    @admin.display(description="Business")
-    def business_link(self, obj) -> str:
-        return _business_link(obj)
 
 
 @admin.register(WixAccessToken)
@@ -98,18 +82,19 @@ class CircuitBreakerAdmin(HistoryAdmin):
 
     @admin.action(description="Close (reset) the selected circuits", permissions=["support"])
     def reset(self, request, queryset) -> None:
-        done, refused = 0, []
-        for circuit in queryset:
-            try:
-                support.support_breaker_reset(circuit=circuit, acting_user=request.user)
-                done += 1
-            except ActionRefused as exc:
-                refused.append(f"{circuit.api}: {exc.message}")
-        report_action(self, request, done=done, refused=refused)
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda circuit: support.support_breaker_reset(
+                circuit=circuit, acting_user=request.user
+            ),
+            name=lambda circuit: circuit.api,
+        )
 
 
 @admin.register(WebhookReceipt)
-class WebhookReceiptAdmin(HistoryAdmin):
+class WebhookReceiptAdmin(BusinessColumnMixin, HistoryAdmin):
     list_display = [
         "received_at",
         "event_type",
@@ -138,10 +123,6 @@ class WebhookReceiptAdmin(HistoryAdmin):
     raw_id_fields = ["business"]
     actions = ["replay"]
 
-    @admin.display(description="Business")
-    def business_link(self, obj) -> str:
-        return _business_link(obj)
-
     @admin.display(description="Copied from")
     def origin(self, obj) -> str:
         # AppInstalled on a duplicated site names the app's instance on the original site.
@@ -151,14 +132,15 @@ class WebhookReceiptAdmin(HistoryAdmin):
         description="Replay (process again) the selected webhooks", permissions=["support"]
     )
     def replay(self, request, queryset) -> None:
-        done, refused = 0, []
-        for receipt in queryset:
-            try:
-                support.support_webhook_replay(receipt=receipt, acting_user=request.user)
-                done += 1
-            except ActionRefused as exc:
-                refused.append(f"Receipt #{receipt.pk}: {exc.message}")
-        report_action(self, request, done=done, refused=refused)
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda receipt: support.support_webhook_replay(
+                receipt=receipt, acting_user=request.user
+            ),
+            name=lambda receipt: f"Receipt #{receipt.pk}",
+        )
 
 
 @admin.register(WixUserLink)
@@ -171,7 +153,7 @@ class WixUserLinkAdmin(HistoryAdmin):
 
 
 @admin.register(WixContactSync)
-class WixContactSyncAdmin(HistoryAdmin):
+class WixContactSyncAdmin(BusinessColumnMixin, HistoryAdmin):
     list_display = [
         "client",
         "status",
@@ -188,7 +170,3 @@ class WixContactSyncAdmin(HistoryAdmin):
     # Request ids and Wix contact ids are not indexed here: a row is found by its client.
     search_fields = ["=client__email", "=client", "=business__instance_id"]
     raw_id_fields = ["business", "client"]
-
-    @admin.display(description="Business")
-    def business_link(self, obj) -> str:
-        return _business_link(obj)

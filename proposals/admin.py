@@ -1,4 +1,4 @@
-"""Admin (support console) for proposals and their email deliveries.
+"""Admin (support console) for proposals; their email deliveries are in ``delivery/admin.py``.
 
 Everything here is read-only: proposal content belongs to the business (edited in its
 dashboard, through the services) and deliveries, attempts, activity, versions and acceptances
@@ -8,27 +8,22 @@ are history. Support acts through the audited actions of ``proposals.support``.
 from django.contrib import admin
 from django.utils.html import format_html
 
-from accounts.audit import ActionRefused
+from accounts.audit import act_on_each
 from common.admin_tools import (
+    BusinessColumnMixin,
     HistoryAdmin,
     HistoryInline,
     RecentValuesFilter,
-    admin_link,
-    business_support_url,
     count_of,
-    report_action,
-    request_trace_link,
 )
 from common.money import format_money
 from proposals import selectors, support
-from proposals.delivery import suppressions as delivery_suppressions
+from proposals.delivery import admin as delivery_admin  # noqa: F401  (registers the deliveries')
 from proposals.models import (
     Acceptance,
     Activity,
     Client,
     Delivery,
-    DeliveryAttempt,
-    DeliveryEvent,
     IdempotencyKey,
     LineItem,
     Proposal,
@@ -38,20 +33,7 @@ from proposals.models import (
     ProposalVersion,
     ProposalView,
     Section,
-    Suppression,
 )
-
-
-def _support_link(obj) -> str:
-    return format_html(
-        '<a href="{}">{} – support page</a>', business_support_url(obj.business_id), obj.business
-    )
-
-
-class BusinessColumnMixin:
-    @admin.display(description="Business")
-    def business_link(self, obj) -> str:
-        return _support_link(obj)
 
 
 # --- proposals -------------------------------------------------------------------------------
@@ -131,14 +113,15 @@ class ProposalAdmin(BusinessColumnMixin, HistoryAdmin):
 
     @admin.action(description="Resend the proposal link to the client", permissions=["support"])
     def resend_link(self, request, queryset) -> None:
-        done, refused = 0, []
-        for proposal in queryset.select_related("current_version"):
-            try:
-                support.support_proposal_resend_link(proposal=proposal, acting_user=request.user)
-                done += 1
-            except ActionRefused as exc:
-                refused.append(f"{proposal.display_number}: {exc.message}")
-        report_action(self, request, done=done, refused=refused)
+        act_on_each(
+            self,
+            request,
+            queryset.select_related("current_version"),
+            lambda proposal: support.support_proposal_resend_link(
+                proposal=proposal, acting_user=request.user
+            ),
+            name=lambda proposal: proposal.display_number,
+        )
 
 
 @admin.register(Client)
@@ -268,141 +251,6 @@ class ActivityAdmin(BusinessColumnMixin, HistoryAdmin):
     search_fields = ["=request_id", "=proposal", "=business__instance_id"]
     sortable_by = ["created_at"]
     raw_id_fields = ["proposal", "version", "actor_user", "business"]
-
-
-# --- deliveries ------------------------------------------------------------------------------
-class AttemptInline(HistoryInline):
-    model = DeliveryAttempt
-    fields = [
-        "number",
-        "outcome",
-        "started_at",
-        "duration_ms",
-        "smtp_code",
-        "error",
-        "worker",
-        "request_id",
-    ]
-    readonly_fields = fields
-    show_change_link = False
-
-
-class EventInline(HistoryInline):
-    """What the email service reported after it accepted the message (its webhooks)."""
-
-    model = DeliveryEvent
-    fields = ["received_at", "event_type", "reject_reason", "description", "mta_response", "esp"]
-    readonly_fields = fields
-    ordering = ["-received_at"]
-    show_change_link = False
-
-
-@admin.register(Delivery)
-class DeliveryAdmin(BusinessColumnMixin, HistoryAdmin):
-    list_display = [
-        "id",
-        "kind",
-        "recipient",
-        "state",
-        "attempt_count",
-        "short_error",
-        "proposal",
-        "business_link",
-        "created_at",
-        "updated_at",
-    ]
-    list_select_related = ["business", "proposal"]
-    list_filter = ["state", "kind", "created_at", "updated_at"]
-    search_fields = ["=recipient", "=id", "=proposal", "=request_id", "=business__instance_id"]
-    sortable_by = ["id", "created_at"]
-    raw_id_fields = ["proposal", "version", "retried_by"]
-    exclude = ["business", "request_id"]
-    readonly_fields = ["business_link", "request_trace"]
-    inlines = [AttemptInline, EventInline]
-    actions = ["retry"]
-
-    @admin.display(description="Request id")
-    def request_trace(self, obj: Delivery) -> str:
-        return request_trace_link(obj.request_id)
-
-    @admin.display(description="Last error")
-    def short_error(self, obj: Delivery) -> str:
-        return obj.last_error[:80]
-
-    @admin.action(description="Retry the selected failed deliveries", permissions=["support"])
-    def retry(self, request, queryset) -> None:
-        done, refused = 0, []
-        for delivery in queryset:
-            try:
-                support.support_delivery_retry(delivery=delivery, acting_user=request.user)
-                done += 1
-            except ActionRefused as exc:
-                refused.append(f"Delivery #{delivery.pk}: {exc.message}")
-        report_action(self, request, done=done, refused=refused)
-
-
-@admin.register(Suppression)
-class SuppressionAdmin(BusinessColumnMixin, HistoryAdmin):
-    """Addresses a business no longer emails (hard bounce, complaint); support lifts them."""
-
-    list_display = [
-        "address",
-        "reason",
-        "business_link",
-        "created_at",
-        "lifted_at",
-        "lifted_by",
-        "detail",
-    ]
-    list_select_related = ["business", "lifted_by"]
-    list_filter = ["reason", "created_at"]
-    search_fields = ["=address", "=business__instance_id", "=delivery"]
-    sortable_by = ["created_at"]
-    raw_id_fields = ["delivery", "lifted_by"]
-    exclude = ["business"]
-    readonly_fields = ["business_link"]
-    actions = ["lift"]
-
-    @admin.action(
-        description="Lift the selected suppressions (email again)", permissions=["support"]
-    )
-    def lift(self, request, queryset) -> None:
-        done, refused = 0, []
-        for suppression in queryset.select_related("business"):
-            try:
-                delivery_suppressions.suppression_lift(
-                    suppression=suppression, acting_user=request.user, note="lifted in the admin"
-                )
-                done += 1
-            except ActionRefused as exc:
-                refused.append(f"{suppression.address}: {exc.message}")
-        report_action(self, request, done=done, refused=refused)
-
-
-@admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(HistoryAdmin):
-    list_display = [
-        "delivery_link",
-        "number",
-        "outcome",
-        "started_at",
-        "duration_ms",
-        "smtp_code",
-        "error",
-        "request_id",
-    ]
-    list_select_related = ["delivery"]
-    list_filter = ["outcome", "started_at"]
-    # Newest deliveries first, through the (delivery, number) unique index.
-    # "-delivery_id", not "-delivery": ordering by the relation sorts by Delivery's own
-    # ordering through a join over every delivery.
-    ordering = ["-delivery_id", "-number"]
-    search_fields = ["=request_id", "=delivery", "=delivery__recipient"]
-    raw_id_fields = ["delivery"]
-
-    @admin.display(description="Delivery")
-    def delivery_link(self, obj: DeliveryAttempt) -> str:
-        return admin_link(obj.delivery, f"#{obj.delivery_id}")
 
 
 @admin.register(IdempotencyKey)
