@@ -1,5 +1,6 @@
-"""The business's logo: checked on upload (its type read from its content, its size bounded),
-stored through Django's storage API, served by the client page's ``public:logo`` route.
+"""The business's logo: checked on upload (decoded by Pillow: its type read from its content,
+its bytes and pixels bounded), stored through Django's storage API, served by the client page's
+``public:logo`` route.
 
 Only raster formats a mail client shows are taken (PNG, JPEG, WebP): an SVG can carry script,
 and the file's name or declared content type prove nothing about what it holds.
@@ -12,22 +13,49 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from PIL import Image
 
 LOGO_MAX_BYTES = 512 * 1024
+# Pixels on each side: smaller is a blur in the page header; larger is no logo (and 512 KB of
+# PNG can hold a 20000 × 20000 image that takes gigabytes to decode: the size is read from the
+# header and refused before anything is decoded).
+LOGO_MIN_SIDE = 16
+LOGO_MAX_SIDE = 4000
 # The content type each accepted format is served with, by the extension it is stored under.
 LOGO_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
 # What ``logo_store`` names a file: the route serves nothing else.
 LOGO_NAME = re.compile(r"^logos/\d+/[0-9a-f]{16}\.(png|jpg|webp)\Z")
 
 
-def _sniff(head: bytes) -> str | None:
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpg"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    return None
+# Pillow's format name → the extension stored; only these decoders are ever tried.
+_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+# What Pillow raises on a file that is not (all) the image it claims to be.
+_UNREADABLE = (OSError, SyntaxError, ValueError, EOFError)
+
+
+def _too_large(size: str) -> ValidationError:
+    limit = f"at most {LOGO_MAX_SIDE} pixels on each side, please"
+    return ValidationError({"logo": f"The logo is too large{size}: {limit}."})
+
+
+def _decoded(upload) -> str:
+    """The stored extension of an image Pillow decodes whole, within the pixel bounds."""
+    try:
+        with Image.open(upload, formats=list(_FORMATS)) as image:
+            width, height = image.size
+            if max(width, height) > LOGO_MAX_SIDE:
+                raise _too_large(f" ({width} × {height} pixels)")
+            if min(width, height) < LOGO_MIN_SIDE:
+                raise ValidationError(
+                    {"logo": f"The logo is too small ({width} × {height} pixels): "
+                     f"at least {LOGO_MIN_SIDE} pixels on each side, please."}
+                )  # fmt: skip
+            image.load()  # a header alone proves nothing: the whole image must decode
+            return _FORMATS[image.format]
+    except Image.DecompressionBombError:  # so many pixels that Pillow will not even open it
+        raise _too_large("") from None
+    except _UNREADABLE:
+        raise ValidationError({"logo": "Upload the logo as a PNG, JPEG or WebP image."}) from None
 
 
 def logo_check(upload) -> str:
@@ -39,11 +67,10 @@ def logo_check(upload) -> str:
     if upload.size == 0:
         raise ValidationError({"logo": "The file is empty."})
     upload.seek(0)
-    kind = _sniff(upload.read(16))
-    upload.seek(0)
-    if kind is None:
-        raise ValidationError({"logo": "Upload the logo as a PNG, JPEG or WebP image."})
-    return kind
+    try:
+        return _decoded(upload)
+    finally:
+        upload.seek(0)
 
 
 def logo_store(*, business_id: int, upload, extension: str) -> str:

@@ -2,11 +2,17 @@
 (by its content) and size, stored through Django's storage API, and shown on the client page
 and in the emails."""
 
+import io
+import struct
+import zlib
+from zlib import crc32
+
 import pytest
 from django.conf import settings as django_settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from PIL import Image
 
 from accounts.models import Business
 from proposals import services
@@ -18,11 +24,29 @@ from tests.proposals.test_views_manage import settings_post
 
 pytestmark = pytest.mark.django_db
 
-# A 1×1 PNG.
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c63000100000500010d0a2db40000000049454e44ae426082"
-)
+
+def _image(size: tuple[int, int], fmt: str = "PNG") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, "#116dff").save(out, fmt)
+    return out.getvalue()
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc32(kind + data))
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that only claims its size: its header, and no pixels behind it."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", zlib.compress(b""))
+        + _chunk(b"IEND", b"")
+    )
+
+
+PNG = _image((64, 32))
 
 
 @pytest.fixture(autouse=True)
@@ -92,8 +116,19 @@ def test_a_logo_upload_is_stored_and_shown(owner_client, business):
         (b"GIF89a" + b"\0" * 20, "logo.png", "PNG, JPEG"),  # the name says PNG; it is not
         (b"", "logo.png", "empty"),
         (PNG + b"\0" * LOGO_MAX_BYTES, "logo.png", "too large"),
+        # The pixels, read by Pillow: too few, absurdly many, a header with nothing behind it.
+        (_image((1, 1)), "logo.png", "too small (1 × 1 pixels): at least 16 pixels"),
+        (_image((4001, 20)), "logo.png", "too large (4001 × 20 pixels): at most 4000 pixels"),
+        (_png_header(9000, 9000), "logo.png", "too large (9000 × 9000 pixels)"),
+        (_png_header(100_000, 100_000), "logo.png", "too large: at most 4000 pixels"),
+        (_png_header(64, 32), "logo.png", "PNG, JPEG"),
+        (PNG[: len(PNG) // 2], "logo.png", "PNG, JPEG"),
     ],
-)
+    ids=[
+        "svg", "gif", "empty", "bytes", "1x1", "4001-wide", "9000-square", "bomb",
+        "header-only", "truncated",
+    ],
+)  # fmt: skip
 def test_a_bad_logo_is_refused_and_nothing_is_stored(owner_client, business, content, name, error):
     response = _post(owner_client, logo=_upload(content, name))
     assert response.status_code == 400
@@ -101,6 +136,16 @@ def test_a_bad_logo_is_refused_and_nothing_is_stored(owner_client, business, con
     assert '<p class="field-error" id="id_logo-error">' in page and error in page
     assert not ProposalSettings.objects.filter(business=business).exclude(logo="").exists()
     assert not default_storage.exists(f"logos/{business.pk}")
+
+
+@pytest.mark.parametrize(("fmt", "extension"), [("JPEG", "jpg"), ("WEBP", "webp")])
+def test_a_jpeg_or_webp_logo_is_stored_under_its_own_type(owner_client, business, fmt, extension):
+    content = _image((120, 40), fmt)
+    assert _post(owner_client, logo=_upload(content, "logo.png", "image/png")).status_code == 302
+    name = ProposalSettings.objects.get(business=business).logo
+    assert name.endswith(f".{extension}")
+    with default_storage.open(name) as stored:
+        assert stored.read() == content
 
 
 def test_removing_the_logo_keeps_the_file_for_versions_already_sent(owner_client, business):
