@@ -85,6 +85,11 @@ class Totals:
     total: Decimal
     lines: tuple[LineTotal, ...] = field(default_factory=tuple)
 
+    @property
+    def has_discount(self) -> bool:
+        """Whether a discount is counted: the one rule for showing "Discounts included"."""
+        return self.discount != 0
+
     def as_dict(self) -> dict:
         return {
             "currency": self.currency,

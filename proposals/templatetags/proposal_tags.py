@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from common.html import sanitize_rich_text
-from common.money import format_money, minor_units, number_symbols
+from common.money import Totals, format_money, minor_units, number_symbols
 from proposals import branding
 
 register = template.Library()
@@ -26,6 +26,17 @@ def money(amount: object, currency: str) -> str:
     own minor units; "" when the amount is no number.
     """
     return format_money(amount, currency)
+
+
+@register.inclusion_tag("proposals/_discount_line.html")
+def discount_line(totals: Totals | None = None, live: bool = False) -> dict:
+    """The "Discounts included: …" note under a total, only when ``totals.has_discount``.
+
+    Every page with a total shows it through this tag (client page, accepted copy, detail
+    page, editor estimate). ``live``: a script recomputes the total in the page (public.js,
+    editor.js), so the note is there but hidden, for the script to show when a discount counts.
+    """
+    return {"totals": totals, "shown": totals is not None and totals.has_discount, "live": live}
 
 
 @register.simple_tag

@@ -216,6 +216,12 @@
         var cell = box.querySelector('[data-estimate-sum="' + key + '"]');
         if (cell) cell.textContent = format(sums[key], currency, minor);
       });
+      // Shown as the server's discount_line tag shows it: only when a discount counts.
+      var discountLine = box.querySelector("[data-discount-line]");
+      if (discountLine) {
+        discountLine.querySelector('[data-sum="discount"]').textContent = format(sums.discount, currency, minor);
+        discountLine.hidden = sums.discount === BigInt(0);
+      }
       box.querySelector("[data-estimate-problem]").hidden = !problem;
     };
   }

@@ -55,6 +55,7 @@
       var cell = form.querySelector('[data-sum="' + name + '"]');
       if (cell) cell.textContent = format(sums[name]);
     });
+    // Shown as the server's discount_line tag shows it: only when a discount counts.
     var discountLine = form.querySelector("[data-discount-line]");
     if (discountLine) discountLine.hidden = sums.discount === 0;
   }

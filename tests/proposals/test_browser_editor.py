@@ -158,3 +158,25 @@ def test_client_page_live_total_matches_the_server_in_the_business_locale(
     assert total.inner_text() == format_money(Decimal("2346"), "EUR", "de-DE")  # the server's
     page.get_by_label("Hosting (12 months)").check()
     assert total.inner_text() == format_money(Decimal("2586"), "EUR", "de-DE")  # public.js
+
+
+def test_the_estimate_notes_discounts_only_when_one_counts(live_server, browser_factory):
+    membership = MembershipFactory(business__locale="en-US", business__currency="USD")
+    ClientFactory(business=membership.business)
+    page = browser_factory("en-US")
+    page.goto(f"{live_server.url}/accounts/login/?next=/app/proposals/new")
+    page.get_by_label("Email").fill(membership.user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    note = page.locator("[data-estimate] [data-discount-line]")
+
+    page.locator("#id_s-0-i-0-name").fill("Design")
+    page.locator("#id_s-0-i-0-unit_price").fill("200")
+    page.locator('[data-estimate-sum="total"]').get_by_text("$200.00").wait_for()
+    assert note.is_hidden()  # no "Discounts included: $0.00"
+
+    page.locator("#id_s-0-i-0-discount_percent").fill("10")
+    note.wait_for(state="visible")
+    assert note.inner_text() == "Discounts included: $20.00"
+    page.locator("#id_s-0-i-0-discount_percent").fill("0")
+    note.wait_for(state="hidden")
