@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from accounts.models import Business
 from common import outbox, ratelimit
 from integrations import webhooks
-from integrations.models import WebhookReceipt, WixAccessToken
+from integrations.models import IntegrationCall, WebhookReceipt, WixAccessToken
 from integrations.wix.standin.webhooks import DEV_PUBLIC_KEY, sign_webhook, webhook_claims
 from tests.accounts.factories import BusinessFactory
 from tests.integrations.conftest import queued_drains, run_drains
@@ -202,13 +202,12 @@ def test_only_post_is_accepted(client):
 @pytest.mark.django_db
 def test_an_install_is_answered_fast_even_when_wix_hangs(post, wix):
     wix.faults(hang=True)
-    body = signed()  # signing is Wix's cost, not the answer's
-    started = time.monotonic()
-    response = post(body)
-    elapsed = time.monotonic() - started
+    response = post(signed())
     wix.faults()
     assert response.status_code == 200
-    assert elapsed < 0.5
+    # The answer did not wait for Wix: no call was made before it (a timing bound here failed
+    # on a loaded machine; the speed of the answer is bench_web's webhook step).
+    assert not IntegrationCall.objects.exists()
     receipt = WebhookReceipt.objects.get()
     assert receipt.status == WebhookReceipt.Status.PENDING
     assert queued_drains() == [KIND]
