@@ -71,7 +71,7 @@ CROSS JOIN LATERAL (
 
 
 def item_json(pid: str, j: int) -> str:
-    """One snapshot item from ``ln``, in the shape of proposals.services._item_dict."""
+    """One snapshot item from ``ln``, in the shape of proposals.selectors.item_dict."""
     optional = "ln.opt3" if j == 3 else "false"
     selected = "ln.sel3" if j == 3 else "true"
     description = f"'{ITEM_DESCRIPTION}'" if j == 2 else "''"

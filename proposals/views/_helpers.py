@@ -153,9 +153,9 @@ def no_index(response: HttpResponse, *, referrer_policy: str = "no-referrer") ->
 
 def preview_snapshot(*, proposal) -> dict:
     """The working copy in the shape of a sent snapshot, for the business's own preview."""
-    from proposals import services
+    from proposals import selectors
 
-    return services.proposal_snapshot(proposal=proposal)
+    return selectors.proposal_snapshot(proposal=proposal)
 
 
 def public_items(snapshot: dict, totals, selected_keys: set[str] | None) -> list[dict]:

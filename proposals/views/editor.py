@@ -147,5 +147,5 @@ def proposal_edit(request: HttpRequest, pk: int) -> HttpResponse:
         },
         clients=clients,
     )
-    editor = SectionsEditor(initial=services.working_copy_sections(proposal), extra_items=0)
+    editor = SectionsEditor(initial=selectors.working_copy_sections(proposal), extra_items=0)
     return _render(request, form, editor, proposal)

@@ -72,7 +72,8 @@ def test_list_with_search_costs_the_same_for_5_and_50_rows(
 def test_a_search_matching_many_clients_costs_the_same_for_5_and_50_rows(
     api, business, key_cached, monkeypatch, django_assert_num_queries
 ):
-    monkeypatch.setattr(selectors, "SEARCH_CLIENT_IDS", 2)  # the rows' own clients are checked
+    # the rows' own clients are checked
+    monkeypatch.setattr(selectors.lists, "SEARCH_CLIENT_IDS", 2)
     for count in (5, 45):
         for n in range(count):
             make_proposal(client=ClientFactory(business=business, name=f"Acme {n}"))
@@ -106,7 +107,8 @@ def test_search_finds_by_number_title_and_client_fields(api, business):
 
 
 def test_search_matching_many_clients_still_finds_every_match(api, business, monkeypatch):
-    monkeypatch.setattr(selectors, "SEARCH_CLIENT_IDS", 2)  # the subquery form, beyond the list
+    # the subquery form, beyond the list
+    monkeypatch.setattr(selectors.lists, "SEARCH_CLIENT_IDS", 2)
     matched = {
         make_proposal(client=ClientFactory(business=business, name=f"Acme {n}")).pk
         for n in range(4)

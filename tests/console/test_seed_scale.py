@@ -11,7 +11,7 @@ from django.db import connection, models
 from django.urls import reverse
 
 from console import seeding
-from proposals import rules, services
+from proposals import rules, selectors
 from proposals.models import Proposal, ProposalVersion
 
 BUSINESSES = 40
@@ -189,7 +189,7 @@ def test_small_seed_is_consistent_renders_and_runs_once(seeded, indexes_before, 
     )
     assert len(versions) == 25
     for version in versions:
-        assert version.snapshot == services.proposal_snapshot(proposal=version.proposal)
+        assert version.snapshot == selectors.proposal_snapshot(proposal=version.proposal)
         totals = rules.snapshot_totals(version.snapshot)
         assert version.snapshot["totals"] == totals.as_dict()
         assert version.proposal.total == totals.total

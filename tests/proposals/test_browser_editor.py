@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from common.money import LineInput, compute_totals, format_money
-from proposals import services
+from proposals import selectors
 from proposals.models import Proposal
 from tests.accounts.factories import MembershipFactory
 from tests.proposals.factories import ClientFactory, make_sent_proposal
@@ -115,7 +115,7 @@ def test_prices_as_the_business_writes_them_with_a_live_estimate(
     page.get_by_role("button", name="Create draft").click()
     page.get_by_text("created as a draft").wait_for()
     proposal = Proposal.objects.get(business=business)
-    items = [i for s in services.working_copy_sections(proposal) for i in s["items"]]
+    items = [i for s in selectors.working_copy_sections(proposal) for i in s["items"]]
     assert [Decimal(str(i["unit_price"])) for i in items] == [Decimal("33.335"), Decimal("1.5")]
     assert Decimal(str(items[1]["quantity"])) == Decimal("1000")
     assert "<strong>welcome</strong>" in proposal.intro and "Dear Ada" in proposal.intro

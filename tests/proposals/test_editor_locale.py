@@ -9,7 +9,7 @@ from html import unescape
 import pytest
 from django.urls import reverse
 
-from proposals import services
+from proposals import selectors
 from proposals.forms import SectionsEditor
 from proposals.models import Proposal, ProposalTemplate
 from tests.proposals.factories import ClientFactory, make_proposal
@@ -46,7 +46,7 @@ def post_data(client_pk: int, **overrides) -> dict:
 
 
 def saved_items(proposal: Proposal) -> list[dict]:
-    return [i for s in services.working_copy_sections(proposal) for i in s["items"]]
+    return [i for s in selectors.working_copy_sections(proposal) for i in s["items"]]
 
 
 @pytest.fixture

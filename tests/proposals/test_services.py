@@ -8,7 +8,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from accounts.models import Business
-from proposals import services
+from proposals import selectors, services
 from proposals.models import Acceptance, Activity, Delivery, Proposal, ProposalVersion
 from proposals.selectors import public_page_state, version_totals
 from tests.accounts.factories import BusinessFactory
@@ -345,8 +345,8 @@ def test_sends_this_month_counts_first_sends_in_the_business_month(settings):
         sent_at=now - timedelta(hours=23, minutes=29)
     )
     ProposalVersion.objects.filter(pk=late.pk).update(sent_at=now - timedelta(hours=24, minutes=29))
-    assert services.sends_this_month(business, now=now) == 2
-    assert services.sends_this_month(other) == 1
+    assert selectors.sends_this_month(business, now=now) == 2
+    assert selectors.sends_this_month(other) == 1
 
 
 def test_no_limit_no_count(django_assert_num_queries):

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Business
-from proposals import services
+from proposals import selectors, services
 from proposals.models import Activity, Proposal, ProposalView
 from tests.proposals.factories import (
     make_proposal,
@@ -228,7 +228,7 @@ def test_preview_renders_working_copy_without_counting_a_view(owner_client, busi
 def test_preview_update_total_counts_ticked_options(owner_client, business):
     proposal = make_proposal(business=business)
     optional = [
-        i for s in services.working_copy_sections(proposal) for i in s["items"] if i["optional"]
+        i for s in selectors.working_copy_sections(proposal) for i in s["items"] if i["optional"]
     ][0]
     url = reverse("dashboard:proposal_preview", args=[proposal.pk])
     assert "$2,346.00" in html(owner_client.get(url))

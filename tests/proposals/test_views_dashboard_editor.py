@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from proposals import services
+from proposals import selectors, services
 from proposals.models import Proposal
 from tests.proposals.factories import (
     ClientFactory,
@@ -57,7 +57,7 @@ def test_create_proposal_with_items(owner_client, business):
     assert response.status_code == 302
     assert response["Location"] == reverse("dashboard:proposal_detail", args=[proposal.pk])
     assert proposal.title == "Garden makeover"
-    items = [i for s in services.working_copy_sections(proposal) for i in s["items"]]
+    items = [i for s in selectors.working_copy_sections(proposal) for i in s["items"]]
     assert [i["name"] for i in items] == ["Design", "Planting", "Pond"]
     assert items[2]["optional"] is True and items[2]["selected"] is False
     page = html(owner_client.get(response["Location"]))

@@ -152,7 +152,7 @@ class ProposalDetailView(ProposalViewMixin, ApiView):
         revision = expected_revision(request, proposal)
         client = self.client_for(data["client"]) if "client" in data else proposal.client
         sections = (
-            data["sections"] if "sections" in data else services.working_copy_sections(proposal)
+            data["sections"] if "sections" in data else selectors.working_copy_sections(proposal)
         )
         updated = services.proposal_update(
             proposal=proposal,

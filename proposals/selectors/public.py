@@ -1,0 +1,69 @@
+"""The client's page: a version by its token, and what the link shows."""
+
+from django.utils import timezone
+
+from common.money import Totals
+from proposals import rules
+from proposals.models import Proposal, ProposalVersion
+
+
+def version_by_token(*, token: str) -> ProposalVersion | None:
+    if not token or len(token) > 64:
+        return None
+    # One query: the token is unique (no ORDER BY), and the business is joined once, through
+    # the proposal (the version's own business is the same row).
+    version = next(
+        iter(
+            ProposalVersion.objects.select_related("proposal", "proposal__business")
+            .filter(token=token)
+            .order_by()[:1]
+        ),
+        None,
+    )
+    if version is not None:
+        version.business = version.proposal.business
+    return version
+
+
+def public_page_state(*, version: ProposalVersion) -> str:
+    """What the client sees for this link: open, or why it cannot be answered."""
+    proposal = version.proposal
+    business = proposal.business
+    Status = Proposal.Status
+    if not business.is_active:
+        return "unavailable"
+    if version.token_revoked_at is not None or proposal.status == Status.WITHDRAWN:
+        return "withdrawn"
+    if proposal.status == Status.ACCEPTED:
+        return "accepted" if proposal.current_version_id == version.pk else "superseded"
+    if proposal.status == Status.DECLINED:
+        return "declined" if proposal.current_version_id == version.pk else "superseded"
+    if proposal.current_version_id != version.pk:
+        return "superseded"
+    expiry = rules.expires_at(proposal.valid_until, business.timezone)
+    if proposal.status == Status.EXPIRED or (expiry is not None and expiry <= timezone.now()):
+        return "expired"
+    return "open"
+
+
+def version_totals(*, version: ProposalVersion, selected_keys: set[str] | None = None) -> Totals:
+    return rules.snapshot_totals(version.snapshot, selected_keys)
+
+
+def newer_version_for(*, version: ProposalVersion) -> ProposalVersion | None:
+    """The proposal's current version, for the page of an older one to link to.
+
+    Only when it went to the same address: a link holder never reaches a version that was
+    sent to someone else (the client's email changed between the sends).
+    """
+    current_id = version.proposal.current_version_id
+    if current_id is None or current_id == version.pk:
+        return None
+    newer = (
+        ProposalVersion.objects.filter(pk=current_id, token_revoked_at__isnull=True)
+        .only("pk", "number", "token", "recipient_email", "sent_at")
+        .first()
+    )
+    if newer is None or newer.recipient_email.lower() != version.recipient_email.lower():
+        return None
+    return newer

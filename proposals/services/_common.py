@@ -1,0 +1,68 @@
+"""What every family of proposals' services shares: the statuses it guards, the row
+lock, the activity row, text checks."""
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from accounts.models import User
+from proposals import rules
+from proposals.models import Activity, Delivery, Proposal, ProposalVersion
+from proposals.timeline import activity_record
+
+Status = Proposal.Status
+
+
+EDITABLE = (Status.DRAFT, Status.SENT, Status.VIEWED)
+
+
+OPEN = (Status.SENT, Status.VIEWED)
+
+
+def _activity(
+    proposal: Proposal,
+    kind: str,
+    *,
+    actor_type: str,
+    actor_user: User | None = None,
+    version: ProposalVersion | None = None,
+    **details: object,
+) -> Activity:
+    return activity_record(
+        business_id=proposal.business_id,
+        proposal_id=proposal.pk,
+        version_id=version.pk if version else None,
+        kind=kind,
+        actor_type=actor_type,
+        actor_user=actor_user,
+        details={k: v for k, v in details.items() if v not in (None, "")},
+    )
+
+
+def _user_actor(user: User | None) -> str:
+    return Activity.Actor.USER if user is not None else Activity.Actor.SYSTEM
+
+
+def _clean_text(value: str, field: str, max_length: int = rules.MAX_TEXT) -> str:
+    value = value or ""
+    if len(value) > max_length:
+        raise ValidationError({field: f"At most {max_length} characters."})
+    return value
+
+
+def _lock(proposal: Proposal) -> Proposal:
+    # FOR NO KEY UPDATE: writers still wait for each other, but a foreign-key check (FOR KEY
+    # SHARE, e.g. a delivery drain's activity rows at COMMIT) never waits for this lock, so
+    # the two cannot deadlock (found by manage.py chaos: a 5xx on accept, a resent email).
+    return (
+        Proposal.objects.select_for_update(no_key=True)
+        .select_related("business", "client")
+        .get(pk=proposal.pk)
+    )
+
+
+def _cancel_open_deliveries(proposal: Proposal) -> int:
+    return Delivery.objects.filter(
+        proposal=proposal,
+        kind__in=[Delivery.Kind.PROPOSAL, Delivery.Kind.REMINDER],
+        state__in=[Delivery.State.PENDING, Delivery.State.FAILED_RETRYING],
+    ).update(state=Delivery.State.CANCELLED, updated_at=timezone.now())

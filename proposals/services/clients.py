@@ -1,0 +1,64 @@
+"""Writes for a business's clients."""
+
+import structlog
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from accounts.models import Business, User
+from proposals.models import Client, Proposal
+from proposals.services.errors import ClientInUse
+
+log = structlog.get_logger(__name__)
+
+
+def _clean_client_fields(name: str, email: str, company: str) -> dict:
+    errors = {}
+    name = (name or "").strip()
+    email = (email or "").strip().lower()
+    if not name:
+        errors["name"] = "A client needs a name."
+    elif len(name) > 200:
+        errors["name"] = "At most 200 characters."
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = "Enter a valid email address."
+    if len(company or "") > 200:
+        errors["company"] = "At most 200 characters."
+    if errors:
+        raise ValidationError(errors)
+    return {"name": name, "email": email, "company": (company or "").strip()}
+
+
+def client_create(
+    *, business: Business, acting_user: User | None, name: str, email: str, company: str = ""
+) -> Client:
+    client = Client.objects.create(business=business, **_clean_client_fields(name, email, company))
+    log.info("client_created", client_id=client.pk)
+    return client
+
+
+def client_update(
+    *, client: Client, acting_user: User | None, name: str, email: str, company: str = ""
+) -> Client:
+    for field, value in _clean_client_fields(name, email, company).items():
+        setattr(client, field, value)
+    client.save()
+    log.info("client_updated", client_id=client.pk)
+    return client
+
+
+def client_delete(*, client: Client, acting_user: User | None) -> None:
+    """Delete a client that no proposal refers to (proposals keep their client)."""
+    with transaction.atomic():
+        locked = Client.objects.select_for_update().get(pk=client.pk)
+        if Proposal.objects.filter(client=locked).exists():
+            raise ClientInUse("This client has proposals and cannot be deleted.")
+        locked.delete()
+    log.info(
+        "client_deleted",
+        client_id=client.pk,
+        business_id=client.business_id,
+        acting_user_id=getattr(acting_user, "pk", None),
+    )

@@ -1,0 +1,89 @@
+"""The settings page's write: branding, reminders, currency, time zone and locale."""
+
+import zoneinfo
+
+import structlog
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from accounts.models import Business, User
+from common.money import supported_locale
+from common.text import one_line
+from proposals import branding, reminders, rules
+from proposals.models import ProposalSettings
+
+log = structlog.get_logger(__name__)
+
+
+def settings_update(
+    *,
+    business: Business,
+    acting_user: User | None,
+    brand_name: str,
+    brand_color: str,
+    remind_unopened_after_days: int,
+    remind_unanswered_after_days: int,
+    default_currency: str,
+    time_zone: str | None = None,
+    locale: str | None = None,
+    logo=None,
+    remove_logo: bool = False,
+) -> ProposalSettings:
+    """Save the settings page. ``time_zone``: an IANA name (None keeps the business's; a new
+    one is the owner's choice, which the Wix refresh keeps); ``locale``: one of
+    ``common.money.SUPPORTED_LOCALES``, the owner's choice, or "" to follow the Wix site again
+    (None keeps it as it is); ``logo``: an uploaded file, checked and stored
+    (proposals.branding); ``remove_logo`` clears it (the file stays for the versions already
+    sent with it)."""
+    currency = rules.clean_currency(default_currency)
+    errors = {}
+    if time_zone is not None and time_zone not in zoneinfo.available_timezones():
+        errors["timezone"] = "Choose a time zone from the list."
+    chosen_locale = supported_locale(locale) if locale else None
+    if locale and chosen_locale is None:
+        errors["locale"] = "Choose a language and country from the list."
+    if logo is not None and not remove_logo:
+        try:
+            logo_extension = branding.logo_check(logo)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    for field, days in (
+        ("remind_unopened_after_days", remind_unopened_after_days),
+        ("remind_unanswered_after_days", remind_unanswered_after_days),
+    ):
+        if not isinstance(days, int) or days < 0 or days > 365:
+            errors[field] = "Enter a number of days between 0 (off) and 365."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        prefs, _ = ProposalSettings.objects.get_or_create(business=business)
+        prefs.brand_name = one_line(brand_name, max_length=200)
+        prefs.brand_color = brand_color
+        prefs.remind_unopened_after_days = remind_unopened_after_days
+        prefs.remind_unanswered_after_days = remind_unanswered_after_days
+        if remove_logo:
+            prefs.logo = ""
+        elif logo is not None:
+            prefs.logo = branding.logo_store(
+                business_id=business.pk, upload=logo, extension=logo_extension
+            )
+        prefs.full_clean(exclude=["business"])
+        prefs.save()
+        # The new days apply to proposals already sent, as they always did.
+        reminders.reminders_reschedule(business_id=business.pk)
+        if business.currency != currency:
+            Business.objects.filter(pk=business.pk).update(currency=currency)
+            business.currency = currency
+        owner_choices: dict = {}
+        if time_zone is not None and business.timezone != time_zone:
+            owner_choices.update(timezone=time_zone, timezone_chosen=True)
+        if chosen_locale is not None:
+            owner_choices.update(locale=chosen_locale, locale_chosen=True)
+        elif locale == "":
+            owner_choices.update(locale_chosen=False)  # the next Wix refresh fills it
+        if owner_choices:
+            Business.objects.filter(pk=business.pk).update(**owner_choices)
+            for field, value in owner_choices.items():
+                setattr(business, field, value)
+    log.info("proposal_settings_updated", business_id=business.pk)
+    return prefs

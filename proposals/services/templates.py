@@ -1,0 +1,81 @@
+"""Writes for a business's proposal templates."""
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+
+from accounts.models import Business, User
+from common.html import sanitize_rich_text
+from proposals import rules
+from proposals.models import Proposal, ProposalTemplate
+from proposals.selectors import working_copy_sections
+from proposals.services._common import _clean_text
+
+
+def _clean_template_fields(name, title, intro, terms, sections) -> dict:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "A template needs a name."})
+    cleaned = rules.clean_sections(sections)
+    return {
+        "name": name[:200],
+        "title": (title or "").strip()[:200],
+        "intro": sanitize_rich_text(_clean_text(intro, "intro")),
+        "terms": sanitize_rich_text(_clean_text(terms, "terms")),
+        "sections": [
+            {"title": s["title"], "items": [_json_item(i) for i in s["items"]]} for s in cleaned
+        ],
+    }
+
+
+def _json_item(item: dict) -> dict:
+    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in item.items()}
+
+
+def template_from_proposal(
+    *, proposal: Proposal, acting_user: User | None, name: str
+) -> ProposalTemplate:
+    """A template of a proposal's working copy: its title, texts, sections and items."""
+    return template_create(
+        business=proposal.business,
+        acting_user=acting_user,
+        name=name,
+        title=proposal.title,
+        intro=proposal.intro,
+        terms=proposal.terms,
+        sections=working_copy_sections(proposal),
+    )
+
+
+def template_create(
+    *,
+    business: Business,
+    acting_user: User | None,
+    name: str,
+    title: str = "",
+    intro: str = "",
+    terms: str = "",
+    sections: list | None = None,
+) -> ProposalTemplate:
+    fields = _clean_template_fields(name, title, intro, terms, sections)
+    return ProposalTemplate.objects.create(business=business, **fields)
+
+
+def template_update(
+    *,
+    template: ProposalTemplate,
+    acting_user: User | None,
+    name: str,
+    title: str = "",
+    intro: str = "",
+    terms: str = "",
+    sections: list | None = None,
+) -> ProposalTemplate:
+    for field, value in _clean_template_fields(name, title, intro, terms, sections).items():
+        setattr(template, field, value)
+    template.save()
+    return template
+
+
+def template_delete(*, template: ProposalTemplate, acting_user: User | None) -> None:
+    template.delete()
