@@ -91,3 +91,48 @@ def membership_ensure(*, user: User, business: Business, role: str) -> Membershi
     if created:
         log.info("membership_created", business_id=business.pk, user_id=user.pk, role=role)
     return membership
+
+
+def membership_role_change(*, membership: Membership, role: str) -> bool:
+    """Give the membership ``role`` unless its role changed since it was read (the UPDATE is
+    conditional on the role ``membership`` carries); ``membership`` gets ``role`` either way,
+    as its caller decided. True when this call changed the row."""
+    changed = Membership.objects.filter(pk=membership.pk, role=membership.role).update(role=role)
+    membership.role = role
+    return bool(changed)
+
+
+def user_create(*, email: str, full_name: str = "") -> User:
+    """A user without a password (it signs in some other way, e.g. Wix single sign-on)."""
+    return User.objects.create_user(email=email, full_name=full_name)
+
+
+def user_rename(*, user: User, full_name: str) -> None:
+    User.objects.filter(pk=user.pk).update(full_name=full_name)
+    user.full_name = full_name
+
+
+def business_owner_choices_save(
+    *,
+    business: Business,
+    currency: str | None = None,
+    time_zone: str | None = None,
+    locale: str | None = None,
+) -> None:
+    """Store what the owner chose in Settings, in one UPDATE of what changed. None keeps a
+    field as it is. A time zone or locale chosen here is marked chosen, so the Wix refresh
+    keeps it; ``locale=""`` lets the next refresh fill the locale from the site again. The
+    values come validated (``proposals.services.settings_update``)."""
+    changes: dict = {}
+    if currency is not None and business.currency != currency:
+        changes.update(currency=currency)
+    if time_zone is not None and business.timezone != time_zone:
+        changes.update(timezone=time_zone, timezone_chosen=True)
+    if locale:
+        changes.update(locale=locale, locale_chosen=True)
+    elif locale == "":
+        changes.update(locale_chosen=False)
+    if changes:
+        Business.objects.filter(pk=business.pk).update(**changes)
+        for field, value in changes.items():
+            setattr(business, field, value)

@@ -20,6 +20,7 @@ from accounts.models import Business
 from common.money import supported_locale
 from common.text import one_line
 from integrations.wix.client import WixClient, drop_tokens
+from proposals.services import proposals_purge
 
 log = structlog.get_logger(__name__)
 
@@ -285,12 +286,8 @@ def business_purge_uninstalled(*, now: datetime | None = None, limit: int = 50) 
             if business is None:
                 continue
             instance_id = business.instance_id
-            # Proposals protect their clients (and acceptances their versions): delete them
-            # first so the business's cascade meets no protected row.
-            from proposals.models import Acceptance, Proposal
-
-            Acceptance.objects.filter(business_id=business.pk).delete()
-            Proposal.objects.filter(business_id=business.pk).delete()
+            # First what would stop the business's cascade (proposals_purge says why).
+            proposals_purge(business=business)
             business.delete()
             drop_tokens(instance_id=instance_id)
         purged += 1

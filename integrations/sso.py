@@ -4,7 +4,7 @@ import structlog
 from django.db import IntegrityError, transaction
 
 from accounts.models import Business, Membership, User
-from accounts.services import membership_ensure
+from accounts.services import membership_ensure, membership_role_change, user_create, user_rename
 from integrations import lifecycle
 from integrations.models import WixUserLink
 from integrations.wix.sso import InstanceRefused, WixInstance
@@ -110,7 +110,7 @@ def _user_for(instance: WixInstance, business: Business) -> User:
         return user
     try:
         with transaction.atomic():
-            user = User.objects.create_user(
+            user = user_create(
                 email=_sso_email(instance.wix_user_id),
                 full_name=readable_name(instance=instance, business=business),
             )
@@ -137,8 +137,7 @@ def _keep_name_current(user: User, *, instance: WixInstance, business: Business)
         return
     name = readable_name(instance=instance, business=business)[:200]
     if user.full_name != name:
-        User.objects.filter(pk=user.pk).update(full_name=name)
-        user.full_name = name
+        user_rename(user=user, full_name=name)
 
 
 def sso_sign_in(*, instance: WixInstance) -> tuple[User, Business]:
@@ -171,8 +170,7 @@ def _membership_follow_wix_role(membership: Membership, *, role: str) -> None:
     current = membership.role
     if current == role or Membership.Role.OWNER not in (current, role):
         return
-    Membership.objects.filter(pk=membership.pk, role=current).update(role=role)
-    membership.role = role
+    membership_role_change(membership=membership, role=role)
     log.info(
         "wix_sso_role_changed",
         business_id=membership.business_id,

@@ -33,6 +33,7 @@ from common import outbox
 from common.request_id import current_request_id
 from proposals import rules
 from proposals.delivery.kind import DELIVERY
+from proposals.delivery.services import deliveries_cancel_open
 from proposals.models import Activity, Delivery, Proposal, ProposalVersion
 from proposals.reminders import due_cleared
 
@@ -68,15 +69,6 @@ def _locked_batch(queryset, *, size: int) -> list[Proposal]:
     )
 
 
-def _cancel_open_deliveries(proposal_ids: list[int], *, now: datetime) -> int:
-    """The proposal and reminder emails of these proposals that have not gone out yet."""
-    return Delivery.objects.filter(
-        proposal_id__in=proposal_ids,
-        kind__in=[Delivery.Kind.PROPOSAL, Delivery.Kind.REMINDER],
-        state__in=[Delivery.State.PENDING, Delivery.State.FAILED_RETRYING],
-    ).update(state=Delivery.State.CANCELLED, updated_at=now)
-
-
 # --- expiry --------------------------------------------------------------------------------
 
 
@@ -104,7 +96,7 @@ def proposals_expire(*, proposals: list[Proposal], now: datetime) -> list[Propos
         updated_at=now,
         **due_cleared(),
     )
-    cancelled = _cancel_open_deliveries(ids, now=now)
+    cancelled = deliveries_cancel_open(proposal_ids=ids, now=now)
     request_id = current_request_id() or ""
     Activity.objects.bulk_create(
         [

@@ -11,7 +11,7 @@ are written together every ``DELIVERY_FLUSH_EVERY`` messages.
 import os
 import socket
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
@@ -90,6 +90,17 @@ def delivery_record(
         outbox.record_on_commit(DELIVERY)
         log.info("delivery_recorded", delivery_id=delivery.pk, kind=kind, business_id=business.pk)
     return delivery
+
+
+def deliveries_cancel_open(*, proposal_ids: list[int], now: datetime) -> int:
+    """Cancel the proposal and reminder emails of these proposals that have not gone out yet
+    (the proposals were withdrawn, answered or expired); returns how many. Call inside the
+    transaction of that change."""
+    return Delivery.objects.filter(
+        proposal_id__in=proposal_ids,
+        kind__in=[Delivery.Kind.PROPOSAL, Delivery.Kind.REMINDER],
+        state__in=[Delivery.State.PENDING, Delivery.State.FAILED_RETRYING],
+    ).update(state=Delivery.State.CANCELLED, updated_at=now)
 
 
 def _still_wanted(delivery: Delivery) -> str:

@@ -23,6 +23,7 @@ from proposals.services.errors import (
     ProposalLocked,
     TransitionError,
 )
+from proposals.services.purge import proposals_purge
 from proposals.services.sending import proposal_expire, proposal_send, proposal_withdraw
 from proposals.services.settings import settings_update
 from proposals.services.templates import (
@@ -54,6 +55,7 @@ __all__ = [
     "proposal_send",
     "proposal_update",
     "proposal_withdraw",
+    "proposals_purge",
     "settings_update",
     "template_create",
     "template_delete",

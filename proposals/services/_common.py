@@ -2,11 +2,10 @@
 lock, the activity row, text checks."""
 
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from accounts.models import User
 from proposals import rules
-from proposals.models import Activity, Delivery, Proposal, ProposalVersion
+from proposals.models import Activity, Proposal, ProposalVersion
 from proposals.timeline import activity_record
 
 Status = Proposal.Status
@@ -58,11 +57,3 @@ def _lock(proposal: Proposal) -> Proposal:
         .select_related("business", "client")
         .get(pk=proposal.pk)
     )
-
-
-def _cancel_open_deliveries(proposal: Proposal) -> int:
-    return Delivery.objects.filter(
-        proposal=proposal,
-        kind__in=[Delivery.Kind.PROPOSAL, Delivery.Kind.REMINDER],
-        state__in=[Delivery.State.PENDING, Delivery.State.FAILED_RETRYING],
-    ).update(state=Delivery.State.CANCELLED, updated_at=timezone.now())

@@ -7,14 +7,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from proposals import reminders, rules, signals
-from proposals.delivery.services import delivery_record
+from proposals.delivery.services import deliveries_cancel_open, delivery_record
 from proposals.models import Acceptance, Activity, Delivery, Proposal, ProposalVersion, ProposalView
 from proposals.selectors import owner_email_for
 from proposals.services._common import (
     OPEN,
     Status,
     _activity,
-    _cancel_open_deliveries,
     _clean_text,
     _lock,
 )
@@ -162,7 +161,7 @@ def proposal_accept(
             signed_name=signed_name,
             total=str(totals.total),
         )
-        _cancel_open_deliveries(proposal)
+        deliveries_cancel_open(proposal_ids=[proposal.pk], now=now)
         delivery_record(
             business=proposal.business,
             kind=Delivery.Kind.ACCEPTANCE_CONFIRMATION,
@@ -210,7 +209,7 @@ def proposal_decline(
             reason=reason,
             ip=ip,
         )
-        _cancel_open_deliveries(proposal)
+        deliveries_cancel_open(proposal_ids=[proposal.pk], now=now)
         _notify_owner(proposal, Delivery.Kind.OWNER_DECLINED, version, reason=reason)
     log.info("proposal_declined", proposal_id=proposal.pk, version_id=version.pk)
     return proposal

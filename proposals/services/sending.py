@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Business, User
 from proposals import reminders, rules, signals
 from proposals.delivery.jobs import proposals_expire
-from proposals.delivery.services import delivery_record
+from proposals.delivery.services import deliveries_cancel_open, delivery_record
 from proposals.models import Activity, Delivery, Proposal, ProposalVersion
 from proposals.selectors import (
     proposal_snapshot,
@@ -25,7 +25,6 @@ from proposals.services._common import (
     OPEN,
     Status,
     _activity,
-    _cancel_open_deliveries,
     _clean_text,
     _lock,
     _user_actor,
@@ -153,7 +152,7 @@ def proposal_withdraw(*, proposal: Proposal, acting_user: User | None) -> Propos
         ProposalVersion.objects.filter(proposal=locked, token_revoked_at__isnull=True).update(
             token_revoked_at=now
         )
-        cancelled = _cancel_open_deliveries(locked)
+        cancelled = deliveries_cancel_open(proposal_ids=[locked.pk], now=now)
         _activity(
             locked,
             Activity.Kind.WITHDRAWN,

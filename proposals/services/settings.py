@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import Business, User
+from accounts.services import business_owner_choices_save
 from common.money import supported_locale
 from common.text import one_line
 from proposals import branding, reminders, rules
@@ -71,19 +72,11 @@ def settings_update(
         prefs.save()
         # The new days apply to proposals already sent, as they always did.
         reminders.reminders_reschedule(business_id=business.pk)
-        if business.currency != currency:
-            Business.objects.filter(pk=business.pk).update(currency=currency)
-            business.currency = currency
-        owner_choices: dict = {}
-        if time_zone is not None and business.timezone != time_zone:
-            owner_choices.update(timezone=time_zone, timezone_chosen=True)
-        if chosen_locale is not None:
-            owner_choices.update(locale=chosen_locale, locale_chosen=True)
-        elif locale == "":
-            owner_choices.update(locale_chosen=False)  # the next Wix refresh fills it
-        if owner_choices:
-            Business.objects.filter(pk=business.pk).update(**owner_choices)
-            for field, value in owner_choices.items():
-                setattr(business, field, value)
+        business_owner_choices_save(
+            business=business,
+            currency=currency,
+            time_zone=time_zone,
+            locale=chosen_locale or locale,  # "" follows the Wix site again
+        )
     log.info("proposal_settings_updated", business_id=business.pk)
     return prefs

@@ -6,10 +6,18 @@ from django.db import IntegrityError
 from django.http import Http404
 from django.utils import timezone
 
-from accounts.models import ApiKey, Membership, User
+from accounts.models import ApiKey, Business, Membership, User
 from accounts.scoping import get_for_business_or_404, scoped
 from accounts.selectors import business_for_user
-from accounts.services import api_key_authenticate, api_key_create, api_key_revoke
+from accounts.services import (
+    api_key_authenticate,
+    api_key_create,
+    api_key_revoke,
+    business_owner_choices_save,
+    membership_role_change,
+    user_create,
+    user_rename,
+)
 from tests.accounts.factories import BusinessFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -103,3 +111,43 @@ def test_the_chosen_business_is_one_the_user_belongs_to_else_their_first(
         second.business
     )
     assert business_for_user(user=UserFactory(), business_id=None) is None
+
+
+def test_a_role_change_leaves_a_role_changed_since_the_membership_was_read():
+    membership = MembershipFactory(role=Membership.Role.MEMBER)
+    stale = Membership.objects.get(pk=membership.pk)
+    Membership.objects.filter(pk=membership.pk).update(role=Membership.Role.ADMIN)
+
+    assert membership_role_change(membership=stale, role=Membership.Role.OWNER) is False
+    assert Membership.objects.get(pk=membership.pk).role == Membership.Role.ADMIN
+
+    fresh = Membership.objects.get(pk=membership.pk)
+    assert membership_role_change(membership=fresh, role=Membership.Role.OWNER) is True
+    assert Membership.objects.get(pk=membership.pk).role == fresh.role == Membership.Role.OWNER
+
+
+def test_a_user_made_without_a_password_has_none_and_can_be_renamed():
+    user = user_create(email="Wix-1@Wix-SSO.invalid", full_name="Site owner")
+    assert user.email == "wix-1@wix-sso.invalid"
+    assert not user.has_usable_password()
+
+    user_rename(user=user, full_name="Wix collaborator 1a2b3c")
+    assert User.objects.get(pk=user.pk).full_name == user.full_name == "Wix collaborator 1a2b3c"
+
+
+def test_the_owner_choices_are_one_update_of_what_changed(django_assert_num_queries):
+    business = BusinessFactory(currency="USD", timezone="UTC", locale="en")
+    with django_assert_num_queries(1):
+        business_owner_choices_save(
+            business=business, currency="EUR", time_zone="Europe/Berlin", locale="de-DE"
+        )
+    with django_assert_num_queries(0):
+        business_owner_choices_save(business=business, currency="EUR", time_zone="Europe/Berlin")
+    stored = Business.objects.get(pk=business.pk)
+    assert (stored.currency, stored.timezone, stored.locale) == ("EUR", "Europe/Berlin", "de-DE")
+    assert stored.timezone_chosen and stored.locale_chosen
+
+    business_owner_choices_save(business=business, locale="")  # follow the Wix site again
+    stored.refresh_from_db()
+    assert (stored.locale, stored.locale_chosen) == ("de-DE", False)
+    assert business.locale_chosen is False

@@ -16,6 +16,7 @@ from common.outbox.drain import DRAIN_TASK, forget_queued_drains
 from proposals import services
 from proposals.delivery import tasks
 from proposals.delivery.jobs import proposals_expire_due, reminders_send_due
+from proposals.delivery.services import deliveries_cancel_open, delivery_record
 from proposals.models import Activity, Delivery, Proposal, ProposalSettings, ProposalVersion
 from proposals.reminders import reminders_reschedule
 from tests.accounts.factories import BusinessFactory
@@ -373,3 +374,31 @@ def test_scheduling_every_open_proposal_at_once_matches_the_per_business_rules()
             "remind_unopened_due_at", "remind_unanswered_due_at"
         )
     )
+
+
+def test_cancelling_open_deliveries_touches_only_the_unsent_proposal_and_reminder_emails():
+    proposal, version = make_sent_proposal()
+    other, _ = make_sent_proposal(business=proposal.business)
+    reminder = delivery_record(
+        business=proposal.business, kind=Delivery.Kind.REMINDER, recipient="c@example.com",
+        idempotency_key="reminder:test", proposal=proposal, version=version,
+    )  # fmt: skip
+    Delivery.objects.filter(pk=reminder.pk).update(state=Delivery.State.FAILED_RETRYING)
+    sent = delivery_record(
+        business=proposal.business, kind=Delivery.Kind.REMINDER, recipient="c@example.com",
+        idempotency_key="reminder:sent", proposal=proposal, version=version,
+    )  # fmt: skip
+    Delivery.objects.filter(pk=sent.pk).update(state=Delivery.State.SENT)
+    owner = delivery_record(
+        business=proposal.business, kind=Delivery.Kind.OWNER_VIEWED, recipient="o@example.com",
+        idempotency_key="owner:test", proposal=proposal, version=version,
+    )  # fmt: skip
+
+    assert deliveries_cancel_open(proposal_ids=[proposal.pk], now=timezone.now()) == 2
+
+    states = dict(Delivery.objects.values_list("pk", "state"))
+    first = Delivery.objects.get(proposal=proposal, kind=Delivery.Kind.PROPOSAL)
+    assert states[first.pk] == states[reminder.pk] == Delivery.State.CANCELLED
+    assert states[sent.pk] == Delivery.State.SENT
+    assert states[owner.pk] == Delivery.State.PENDING
+    assert Delivery.objects.get(proposal=other).state == Delivery.State.PENDING
