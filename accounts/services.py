@@ -51,7 +51,12 @@ def api_key_revoke(*, api_key: ApiKey, acting_user: User | None) -> ApiKey:
         )
         api_key.refresh_from_db(fields=["revoked_at"])
         _key_cache.pop(api_key.key_hash, None)
-        log.info("api_key_revoked", api_key_id=api_key.pk, business_id=api_key.business_id)
+        log.info(
+            "api_key_revoked",
+            api_key_id=api_key.pk,
+            business_id=api_key.business_id,
+            acting_user_id=getattr(acting_user, "pk", None),
+        )
     return api_key
 
 

@@ -41,6 +41,12 @@ def _user_actor(user: User | None) -> str:
     return Activity.Actor.USER if user is not None else Activity.Actor.SYSTEM
 
 
+def _user_id(user: User | None) -> int | None:
+    """Who did it, for the log line of a write without a timeline row (clients, templates,
+    settings, a deleted draft): the audit trail of those writes is the log."""
+    return getattr(user, "pk", None)
+
+
 def _clean_text(value: str, field: str, max_length: int = rules.MAX_TEXT) -> str:
     value = value or ""
     if len(value) > max_length:

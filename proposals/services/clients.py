@@ -7,6 +7,7 @@ from django.db import transaction
 
 from accounts.models import Business, User
 from proposals.models import Client, Proposal
+from proposals.services._common import _user_id
 from proposals.services.errors import ClientInUse
 
 log = structlog.get_logger(__name__)
@@ -35,7 +36,7 @@ def client_create(
     *, business: Business, acting_user: User | None, name: str, email: str, company: str = ""
 ) -> Client:
     client = Client.objects.create(business=business, **_clean_client_fields(name, email, company))
-    log.info("client_created", client_id=client.pk)
+    log.info("client_created", client_id=client.pk, acting_user_id=_user_id(acting_user))
     return client
 
 
@@ -45,7 +46,7 @@ def client_update(
     for field, value in _clean_client_fields(name, email, company).items():
         setattr(client, field, value)
     client.save()
-    log.info("client_updated", client_id=client.pk)
+    log.info("client_updated", client_id=client.pk, acting_user_id=_user_id(acting_user))
     return client
 
 
@@ -60,5 +61,5 @@ def client_delete(*, client: Client, acting_user: User | None) -> None:
         "client_deleted",
         client_id=client.pk,
         business_id=client.business_id,
-        acting_user_id=getattr(acting_user, "pk", None),
+        acting_user_id=_user_id(acting_user),
     )

@@ -23,7 +23,15 @@ from proposals.models import (
     Section,
 )
 from proposals.selectors import item_dict, working_copy_sections
-from proposals.services._common import EDITABLE, Status, _activity, _clean_text, _lock, _user_actor
+from proposals.services._common import (
+    EDITABLE,
+    Status,
+    _activity,
+    _clean_text,
+    _lock,
+    _user_actor,
+    _user_id,
+)
 from proposals.services.errors import ConcurrentEditError, ProposalLocked, TransitionError
 
 log = structlog.get_logger(__name__)
@@ -227,5 +235,5 @@ def proposal_delete(
         "proposal_deleted",
         proposal_id=proposal.pk,
         business_id=proposal.business_id,
-        acting_user_id=getattr(acting_user, "pk", None),
+        acting_user_id=_user_id(acting_user),
     )

@@ -12,6 +12,7 @@ from common.money import supported_locale
 from common.text import one_line
 from proposals import branding, reminders, rules
 from proposals.models import ProposalSettings
+from proposals.services._common import _user_id
 
 log = structlog.get_logger(__name__)
 
@@ -78,5 +79,9 @@ def settings_update(
             time_zone=time_zone,
             locale=chosen_locale or locale,  # "" follows the Wix site again
         )
-    log.info("proposal_settings_updated", business_id=business.pk)
+    log.info(
+        "proposal_settings_updated",
+        business_id=business.pk,
+        acting_user_id=_user_id(acting_user),
+    )
     return prefs

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+import structlog
 from django.core.exceptions import ValidationError
 
 from accounts.models import Business, User
@@ -9,7 +10,9 @@ from common.html import sanitize_rich_text
 from proposals import rules
 from proposals.models import Proposal, ProposalTemplate
 from proposals.selectors import working_copy_sections
-from proposals.services._common import _clean_text
+from proposals.services._common import _clean_text, _user_id
+
+log = structlog.get_logger(__name__)
 
 
 def _clean_template_fields(name, title, intro, terms, sections) -> dict:
@@ -58,7 +61,9 @@ def template_create(
     sections: list | None = None,
 ) -> ProposalTemplate:
     fields = _clean_template_fields(name, title, intro, terms, sections)
-    return ProposalTemplate.objects.create(business=business, **fields)
+    template = ProposalTemplate.objects.create(business=business, **fields)
+    log.info("template_created", template_id=template.pk, acting_user_id=_user_id(acting_user))
+    return template
 
 
 def template_update(
@@ -74,8 +79,11 @@ def template_update(
     for field, value in _clean_template_fields(name, title, intro, terms, sections).items():
         setattr(template, field, value)
     template.save()
+    log.info("template_updated", template_id=template.pk, acting_user_id=_user_id(acting_user))
     return template
 
 
 def template_delete(*, template: ProposalTemplate, acting_user: User | None) -> None:
+    template_id = template.pk
     template.delete()
+    log.info("template_deleted", template_id=template_id, acting_user_id=_user_id(acting_user))

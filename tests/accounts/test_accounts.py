@@ -151,3 +151,11 @@ def test_the_owner_choices_are_one_update_of_what_changed(django_assert_num_quer
     stored.refresh_from_db()
     assert (stored.locale, stored.locale_chosen) == ("de-DE", False)
     assert business.locale_chosen is False
+
+
+def test_a_revoked_key_logs_who_revoked_it(business, log_events):
+    user = UserFactory()
+    key, _ = api_key_create(business=business, name="Zapier", acting_user=user)
+    api_key_revoke(api_key=key, acting_user=user)
+    revoked = next(e for e in log_events if e["event"] == "api_key_revoked")
+    assert (revoked["api_key_id"], revoked["acting_user_id"]) == (key.pk, user.pk)

@@ -11,7 +11,7 @@ from accounts.models import Business
 from proposals import selectors, services
 from proposals.models import Acceptance, Activity, Delivery, Proposal, ProposalVersion
 from proposals.selectors import public_page_state, version_totals
-from tests.accounts.factories import BusinessFactory
+from tests.accounts.factories import BusinessFactory, MembershipFactory
 from tests.proposals.factories import (
     ClientFactory,
     accept,
@@ -421,3 +421,31 @@ def test_a_brand_name_with_a_line_break_is_saved_on_one_line():
     )
     prefs.refresh_from_db()
     assert prefs.brand_name == "Acme Bcc: victim@example.com"
+
+
+@pytest.mark.django_db
+def test_writes_without_a_timeline_row_log_who_made_them(log_events):
+    membership = MembershipFactory()
+    business, user = membership.business, membership.user
+    client = services.client_create(
+        business=business, acting_user=user, name="Ada", email="ada@example.com"
+    )
+    services.client_update(client=client, acting_user=user, name="Ada L", email="ada@example.com")
+    template = services.template_create(business=business, acting_user=user, name="Standard")
+    services.template_update(template=template, acting_user=user, name="Standard 2")
+    template_id = template.pk
+    services.template_delete(template=template, acting_user=user)
+    services.settings_update(
+        business=business, acting_user=user, brand_name="Acme", brand_color="#116dff",
+        remind_unopened_after_days=3, remind_unanswered_after_days=7, default_currency="USD",
+    )  # fmt: skip
+    services.client_delete(client=client, acting_user=None)
+
+    by_event = {e["event"]: e for e in log_events}
+    for event in (
+        "client_created", "client_updated", "template_created", "template_updated",
+        "template_deleted", "proposal_settings_updated",
+    ):  # fmt: skip
+        assert by_event[event]["acting_user_id"] == user.pk, event
+    assert by_event["template_deleted"]["template_id"] == template_id
+    assert by_event["client_deleted"]["acting_user_id"] is None
