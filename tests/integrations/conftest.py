@@ -9,8 +9,9 @@ from django_q.brokers import get_broker
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
 
-from integrations.wix.client import reset_transport
+from integrations.wix.client import WixClient, reset_transport
 from integrations.wix.standin.server import make_server
+from tests.integrations.webhook_bodies import URL
 
 APP_ID = "test-app-id"
 APP_SECRET = "test-app-secret"
@@ -87,6 +88,11 @@ def wix(_standin_server, settings):
 
 
 @pytest.fixture
+def wix_client(wix, business):
+    return WixClient.for_business(business)
+
+
+@pytest.fixture
 def longest_backoff(monkeypatch):
     """Retries wait the top of their full-jitter range: a jitter near 0 would make a failed row
     due again at once, and the same drain would claim it again (as it may in production)."""
@@ -156,3 +162,14 @@ def run_drains(kind: str, limit: int = 100) -> dict:
             if outcome not in _DRAIN_COUNTS:
                 outcomes[outcome] = outcomes.get(outcome, 0) + n
     return outcomes
+
+
+@pytest.fixture
+def post(client, django_capture_on_commit_callbacks):
+    """Deliver a body as Wix would; what the view enqueues on commit is enqueued."""
+
+    def deliver(body: str | bytes):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(URL, data=body, content_type="text/plain")
+
+    return deliver

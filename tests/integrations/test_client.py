@@ -1,29 +1,20 @@
-"""The Wix client against the stand-in over real HTTP on loopback."""
+"""The Wix client against the stand-in over real HTTP on loopback: call records, retries,
+429s, deadlines, the retry budget and what the healthy path costs (tokens and the breaker
+have test_client_tokens.py and test_client_breaker.py)."""
 
-import threading
 import time
-from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 import structlog
-from django.db import connection
-from django.utils import timezone
 
 from common import ratelimit
-from integrations.models import CircuitBreaker, IntegrationCall, WixAccessToken
-from integrations.wix import breaker, retry_budget, tokens
+from integrations.models import IntegrationCall, WixAccessToken
 from integrations.wix import client as client_module
+from integrations.wix import retry_budget
 from integrations.wix.client import WixClient, WixError
 from tests.accounts.factories import BusinessFactory
-
-TOKEN = "POST /oauth2/token"
-INSTANCE = "GET /apps/v1/instance"
-
-
-@pytest.fixture
-def wix_client(wix, business):
-    return WixClient.for_business(business)
+from tests.integrations.standin_counts import INSTANCE, TOKEN
 
 
 def test_a_call_is_recorded_with_the_request_id_and_never_the_token(wix_client, business):
@@ -42,67 +33,6 @@ def test_a_call_is_recorded_with_the_request_id_and_never_the_token(wix_client, 
     token = WixAccessToken.objects.get(instance_id=business.instance_id).access_token
     for call in calls:
         assert token not in f"{call.endpoint}{call.error}{call.request_id}"
-
-
-def test_the_token_is_cached_per_instance(wix, wix_client):
-    wix_client.get_app_instance()
-    wix_client.get_site_properties()
-    wix_client.get_app_instance()
-    assert wix.count(TOKEN) == 1
-    other = BusinessFactory()
-    WixClient.for_business(other).get_app_instance()
-    assert wix.count(TOKEN) == 2
-
-
-@pytest.mark.django_db(transaction=True)
-def test_twenty_concurrent_callers_cause_exactly_one_token_request(wix):
-    business = BusinessFactory()
-    barrier = threading.Barrier(20)
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            barrier.wait(timeout=10)
-            WixClient.for_business(business).get_site_properties()
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors, errors
-    assert wix.count(TOKEN) == 1
-    assert wix.count("GET /site-properties/v4/properties") == 20
-
-
-def test_a_refused_token_is_refreshed_once_and_the_call_retried(wix, wix_client):
-    wix_client.get_app_instance()
-    wix.expire_tokens()
-    assert wix_client.get_app_instance()["instance"]
-    assert wix.count(TOKEN) == 2
-    assert wix.count(INSTANCE) == 3
-    assert IntegrationCall.objects.filter(status=401).count() == 1
-
-
-def test_a_token_refused_twice_is_a_permanent_error(wix, wix_client):
-    wix.faults(token_ttl=0)  # every token is already expired when it is used
-    with pytest.raises(WixError) as raised:
-        wix_client.get_app_instance()
-    assert raised.value.permanent
-    assert wix.count(TOKEN) == 2
-
-
-def test_wrong_app_credentials_are_a_permanent_error(wix, wix_client, settings):
-    settings.WIX_APP_SECRET = "not-the-secret"
-    with pytest.raises(WixError) as raised:
-        wix_client.get_app_instance()
-    assert raised.value.permanent
-    assert wix.count(TOKEN) == 1
-    assert wix.count(INSTANCE) == 0
 
 
 def test_429_waits_for_retry_after(wix, wix_client):
@@ -185,46 +115,6 @@ def test_slow_answers_within_the_deadline_succeed(wix, wix_client):
     assert wix_client.get_app_instance()["instance"]
 
 
-def test_the_breaker_opens_on_an_outage_and_stops_calls(wix, business, settings):
-    settings.WIX_BREAKER_THRESHOLD = 3
-    settings.WIX_BREAKER_COOLDOWN = 60
-    settings.WIX_MAX_ATTEMPTS = 2
-    client = WixClient.for_business(business)
-    client.get_app_instance()
-    wix.faults(outage=True, paths=["/apps"])
-    for _ in range(10):
-        with pytest.raises(WixError):
-            client.get_app_instance()
-    assert breaker.state_of("apps") == CircuitBreaker.State.OPEN
-    # Three failures opened it (plus the first healthy call); the rest never left the process.
-    assert wix.count(INSTANCE) == 1 + 3
-    assert IntegrationCall.objects.filter(api="apps", error="circuit open").count() >= 8
-    # Other Wix APIs have their own breaker.
-    assert client.get_site_properties()["properties"]
-
-
-def test_the_breaker_probes_and_closes_after_recovery(wix, business, settings):
-    settings.WIX_BREAKER_THRESHOLD = 2
-    settings.WIX_BREAKER_COOLDOWN = 0.3
-    settings.WIX_MAX_ATTEMPTS = 1
-    client = WixClient.for_business(business)
-    client.get_app_instance()
-    wix.faults(outage=True, paths=["/apps"])
-    for _ in range(2):
-        with pytest.raises(WixError):
-            client.get_app_instance()
-    assert breaker.state_of("apps") == CircuitBreaker.State.OPEN
-    time.sleep(0.35)
-    with pytest.raises(WixError):  # the probe fails: open again
-        client.get_app_instance()
-    assert breaker.state_of("apps") == CircuitBreaker.State.OPEN
-    wix.faults()
-    time.sleep(0.35)
-    assert client.get_app_instance()["instance"]
-    assert breaker.state_of("apps") == CircuitBreaker.State.CLOSED
-    assert wix.count(INSTANCE) == 1 + 2 + 1 + 1
-
-
 def test_the_retry_budget_limits_retries_during_an_outage(wix, db, settings, monkeypatch):
     settings.WIX_BREAKER_THRESHOLD = 10_000  # isolate the budget from the breaker
     # One budget minute for the whole test: crossing a minute boundary starts a fresh budget.
@@ -269,65 +159,6 @@ def test_the_retry_budget_grows_with_the_calls_and_starts_afresh_each_minute(
     assert [retry_budget._budget_allows_retry("apps") for _ in range(11)] == [True] * 10 + [False]
 
 
-def test_a_token_endpoint_outage_is_a_transient_wix_error_and_is_recorded(wix, business):
-    from integrations.wix.client import access_token
-
-    wix.faults(outage=True, paths=["/oauth2"])
-    with pytest.raises(WixError) as raised:
-        access_token(
-            instance_id=business.instance_id,
-            business_id=business.pk,
-            deadline=time.monotonic() + 2,
-        )
-    assert not raised.value.permanent
-    call = IntegrationCall.objects.get(api="oauth")
-    assert (call.status, call.ok) == (503, False)
-    assert not WixAccessToken.objects.get(instance_id=business.instance_id).access_token
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_caller_never_waits_on_the_token_lock_past_its_deadline(wix):
-    from django.db import connections, transaction
-
-    from integrations.wix.client import access_token
-
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite serialises writers with its busy timeout instead")
-    business = BusinessFactory()
-    WixAccessToken.objects.create(instance_id=business.instance_id)
-    holding = threading.Event()
-    release = threading.Event()
-
-    def hold_the_lock() -> None:
-        with transaction.atomic():
-            WixAccessToken.objects.select_for_update().get(instance_id=business.instance_id)
-            holding.set()
-            release.wait(10)
-        connections.close_all()
-
-    holder = threading.Thread(target=hold_the_lock)
-    holder.start()
-    try:
-        holding.wait(5)
-        started = time.monotonic()
-        with pytest.raises(WixError) as raised:
-            access_token(
-                instance_id=business.instance_id,
-                business_id=business.pk,
-                deadline=time.monotonic() + 0.5,
-            )
-        assert time.monotonic() - started < 1.5
-        assert not raised.value.permanent
-    finally:
-        release.set()
-        holder.join(10)
-    # The lock wait limit did not leak into this connection's later statements.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('lock_timeout')")
-        assert cursor.fetchone()[0] == "0"
-    assert wix.count(TOKEN) == 0
-
-
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
@@ -365,69 +196,6 @@ def test_a_held_token_and_a_closed_breaker_cost_no_query(
     assert wix.count(TOKEN) == 1
 
 
-def test_an_uninstall_drops_the_token_this_process_holds(wix, wix_client, business):
-    wix_client.get_app_instance()
-    client_module.drop_tokens(instance_id=business.instance_id)
-    assert not WixAccessToken.objects.filter(instance_id=business.instance_id).exists()
-    wix_client.get_app_instance()
-    assert wix.count(TOKEN) == 2
-
-
-def test_a_token_refreshed_by_another_process_is_found_in_its_row(wix, wix_client, business):
-    wix_client.get_app_instance()
-    wix.expire_tokens()
-    # Another process met the 401 first and refreshed the row.
-    fresh = tokens._request_token(
-        instance_id=business.instance_id, business_id=business.pk, deadline=time.monotonic() + 5
-    )[0]
-    WixAccessToken.objects.filter(instance_id=business.instance_id).update(access_token=fresh)
-    assert wix_client.get_app_instance()["instance"]  # 401 with the held one, then the row's
-    assert wix.count(TOKEN) == 2
-
-
-def test_a_breaker_opened_by_another_process_stops_calls_within_the_view_time(
-    wix, business, monkeypatch
-):
-    monkeypatch.setattr(breaker, "HEALTHY_VIEW_SECONDS", 0.2)
-    client = WixClient.for_business(business)
-    client.get_app_instance()
-    # Another process saw the outage and opened the breaker (a plain UPDATE: no signal here).
-    CircuitBreaker.objects.update_or_create(api="apps", defaults={"consecutive_failures": 0})
-    breaker.forget()
-    client.get_app_instance()  # read again: closed, healthy view taken
-    CircuitBreaker.objects.filter(api="apps").update(
-        state=CircuitBreaker.State.OPEN, retry_at=timezone.now() + timedelta(minutes=5)
-    )
-    time.sleep(0.25)
-    with pytest.raises(WixError) as raised:
-        client.get_app_instance()
-    assert "circuit open" in raised.value.message
-    assert wix.count(INSTANCE) == 2
-
-
-def test_a_breaker_row_saved_by_hand_is_read_at_the_next_call(wix, business):
-    client = WixClient.for_business(business)
-    client.get_app_instance()
-    CircuitBreaker.objects.create(
-        api="apps", state=CircuitBreaker.State.OPEN, retry_at=timezone.now() + timedelta(minutes=5)
-    )
-    with pytest.raises(WixError):
-        client.get_app_instance()
-    assert wix.count(INSTANCE) == 1
-
-
-def test_a_success_resets_failures_another_process_counted_once_it_reads_them(
-    wix, business, monkeypatch
-):
-    monkeypatch.setattr(breaker, "HEALTHY_VIEW_SECONDS", 0.1)
-    client = WixClient.for_business(business)
-    client.get_app_instance()
-    CircuitBreaker.objects.update_or_create(api="apps", defaults={"consecutive_failures": 2})
-    time.sleep(0.15)
-    client.get_app_instance()
-    assert CircuitBreaker.objects.get(api="apps").consecutive_failures == 0
-
-
 def test_call_records_written_in_bulk_keep_each_calls_own_request_id(wix, business):
     other = BusinessFactory()
     with client_module.calls_recorded_in_bulk():
@@ -459,31 +227,3 @@ def test_call_records_that_cannot_be_written_are_counted_in_the_log_not_raised(
     assert not IntegrationCall.objects.exists()
     (lost,) = [e for e in log_events if e["event"] == "wix_call_records_lost"]
     assert lost["count"] == 2
-
-
-def test_a_token_named_stale_is_refreshed_even_when_this_process_holds_another(
-    wix, wix_client, business
-):
-    from integrations.wix.client import access_token
-
-    wix_client.get_app_instance()
-    held = tokens._tokens[business.instance_id][0]
-    # Another process refreshed the row; support now asks for a token newer than the row's.
-    WixAccessToken.objects.filter(instance_id=business.instance_id).update(access_token="newer")
-    fresh = access_token(
-        instance_id=business.instance_id,
-        business_id=business.pk,
-        deadline=time.monotonic() + 5,
-        stale="newer",
-    )
-    assert fresh not in (held, "newer")
-    assert wix.count(TOKEN) == 2
-    assert WixAccessToken.objects.get(instance_id=business.instance_id).access_token == fresh
-
-
-def test_the_tokens_a_process_holds_are_bounded(wix, db, monkeypatch):
-    monkeypatch.setattr(tokens, "_TOKENS_HELD", 3)
-    businesses = [BusinessFactory() for _ in range(5)]
-    for business in businesses:
-        WixClient.for_business(business).get_site_properties()
-    assert list(tokens._tokens) == [b.instance_id for b in businesses[-3:]]
