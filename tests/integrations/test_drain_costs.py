@@ -14,7 +14,7 @@ from integrations.models import IntegrationCall, WebhookReceipt, WixContactSync
 from integrations.webhooks import webhook_receive
 from integrations.wix import breaker
 from tests.accounts.factories import BusinessFactory
-from tests.integrations.test_webhooks import signed
+from tests.integrations.webhook_bodies import signed
 from tests.proposals.factories import ClientFactory
 
 Receipt = WebhookReceipt.Status

@@ -15,7 +15,7 @@ from integrations.kinds import CONTACT_SYNC, WEBHOOK_RECEIPT
 from integrations.models import WebhookReceipt, WixContactSync
 from tests.accounts.factories import BusinessFactory
 from tests.integrations.conftest import queued_drains, run_drains
-from tests.integrations.test_webhooks import URL, signed
+from tests.integrations.webhook_bodies import URL, signed
 from tests.proposals.factories import ClientFactory
 
 Receipt = WebhookReceipt.Status
