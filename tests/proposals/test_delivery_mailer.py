@@ -6,15 +6,10 @@ import pytest
 
 from proposals.delivery import mailer
 from proposals.models import Delivery, ProposalSettings
-from tests.proposals.factories import make_sent_proposal
+from tests.proposals.delivery_queue import proposal_delivery
 from tests.proposals.smtp import free_port, point_email_at
 
 pytestmark = pytest.mark.django_db
-
-
-def proposal_delivery() -> Delivery:
-    proposal, version = make_sent_proposal()
-    return Delivery.objects.get(version=version, kind=Delivery.Kind.PROPOSAL)
 
 
 def test_client_email_is_branded_and_links_to_the_version(delivery_settings):
