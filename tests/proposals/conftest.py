@@ -1,3 +1,5 @@
+import pytest
+
 # Loopback SMTP servers and Mailgun for the delivery tests (tests/proposals/smtp.py, mailgun.py).
 from tests.proposals.mailgun import fake_mailgun, mailgun_webhooks
 from tests.proposals.smtp import delivery_settings, silent_smtp_server, smtp_server
@@ -9,3 +11,11 @@ __all__ = [
     "silent_smtp_server",
     "smtp_server",
 ]
+
+
+# Retries wait ten minutes, so that one drain tries a failing row once (the batch tests).
+@pytest.fixture
+def slow_retries(settings):
+    settings.DELIVERY_BACKOFF_BASE_SECONDS = 600.0
+    settings.DELIVERY_BACKOFF_CAP_SECONDS = 600.0
+    return settings
