@@ -12,6 +12,7 @@ from django_q.signing import SignedPackage
 from integrations.wix.client import WixClient, reset_transport
 from integrations.wix.standin.server import make_server
 from tests.integrations.webhook_bodies import URL
+from tests.proposals.factories import make_sent_proposal
 
 APP_ID = "test-app-id"
 APP_SECRET = "test-app-secret"
@@ -173,3 +174,15 @@ def post(client, django_capture_on_commit_callbacks):
             return client.post(URL, data=body, content_type="text/plain")
 
     return deliver
+
+
+@pytest.fixture
+def send(django_capture_on_commit_callbacks):
+    """Send a proposal through the proposals service, committing as a real request would."""
+
+    def send_for(client):
+        with django_capture_on_commit_callbacks(execute=True):
+            proposal, _ = make_sent_proposal(client=client)
+        return proposal
+
+    return send_for
