@@ -20,8 +20,8 @@ from proposals.delivery.services import deliveries_cancel_open, delivery_record
 from proposals.models import Activity, Delivery, Proposal, ProposalSettings, ProposalVersion
 from proposals.reminders import reminders_reschedule
 from tests.accounts.factories import BusinessFactory
+from tests.concurrency import run_concurrently
 from tests.proposals.factories import make_sent_proposal
-from tests.proposals.test_services import run_concurrently
 
 pytestmark = pytest.mark.django_db
 
