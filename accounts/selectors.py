@@ -1,6 +1,7 @@
 """Reads for accounts."""
 
 from accounts.models import Business, Membership, User
+from common.ids import MAX_ID
 
 # Every signed-in request runs this (the dashboard's middleware), so it is one statement written
 # once: the chosen business first if the user belongs to it, else their first membership's. The
@@ -15,7 +16,7 @@ def business_for_user(*, user: User, business_id: int | None = None) -> Business
     """The business the user works in: the chosen one if they belong to it, else their first."""
     if not user.is_authenticated:
         return None
-    if not isinstance(business_id, int) or isinstance(business_id, bool) or business_id >= 2**63:
+    if not isinstance(business_id, int) or isinstance(business_id, bool) or business_id > MAX_ID:
         business_id = None  # a session value that is not an id chooses nothing
     rows = Business.objects.raw(_BUSINESS_FOR_USER_SQL, [user.pk, business_id])
     return next(iter(rows), None)

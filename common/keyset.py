@@ -26,6 +26,8 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Model, Q, QuerySet
 
+from common.ids import MAX_ID, MIN_BIGINT
+
 MAX_CURSOR_LENGTH = 512
 FORWARD, BACKWARD = "n", "p"
 
@@ -87,7 +89,7 @@ def _decode_value(model: type[Model], name: str, raw: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is None:
         # Cursors are written with their offset; a naive time was not made here.
         raise InvalidCursor("Bad cursor value.")
-    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+    if isinstance(value, int) and not MIN_BIGINT <= value <= MAX_ID:
         raise InvalidCursor("Bad cursor value.")
     return value
 

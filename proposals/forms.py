@@ -14,7 +14,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 
 from common import money
+from common.ids import MAX_ID
 from common.money import CURRENCIES, AmountError, format_number, number_example, parse_amount
+from proposals import rules
 from proposals.models import Proposal
 
 CURRENCY_CHOICES = [(code, code) for code in sorted(CURRENCIES)]
@@ -26,6 +28,17 @@ class RichTextarea(forms.Textarea):
 
     def __init__(self, attrs=None) -> None:
         super().__init__({"rows": 4, "data-rich-text": "", **(attrs or {})})
+
+
+def text_field(limit: int, **kwargs) -> forms.CharField:
+    """A text field refused beyond ``limit`` with the message the API and services give."""
+    return forms.CharField(
+        max_length=limit, error_messages={"max_length": rules.too_long(limit)}, **kwargs
+    )
+
+
+def rich_text_field() -> forms.CharField:
+    return text_field(rules.MAX_TEXT, required=False, widget=RichTextarea, help_text=RICH_TEXT_HELP)
 
 
 def apply_validation_error(form: forms.Form, exc: ValidationError) -> None:
@@ -61,20 +74,20 @@ class ProposalFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
     client = forms.IntegerField(
-        required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
+        required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
     )
 
 
 class ClientForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = text_field(rules.MAX_NAME)
     email = forms.EmailField(max_length=254)
-    company = forms.CharField(max_length=200, required=False)
+    company = text_field(rules.MAX_NAME, required=False)
 
 
 class ProposalForm(forms.Form):
     """The proposal's own fields; its sections and items come from ``SectionsEditor``."""
 
-    title = forms.CharField(max_length=200)
+    title = text_field(rules.MAX_NAME)
     client = forms.TypedChoiceField(coerce=int, empty_value=None)
     currency = forms.ChoiceField(choices=CURRENCY_CHOICES)
     valid_until = forms.DateField(
@@ -82,8 +95,8 @@ class ProposalForm(forms.Form):
         help_text="The proposal expires at the end of this day.",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
-    intro = forms.CharField(required=False, widget=RichTextarea, help_text=RICH_TEXT_HELP)
-    terms = forms.CharField(required=False, widget=RichTextarea, help_text=RICH_TEXT_HELP)
+    intro = rich_text_field()
+    terms = rich_text_field()
     revision = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, clients=(), **kwargs) -> None:
@@ -101,10 +114,10 @@ class ProposalForm(forms.Form):
 
 
 class TemplateForm(forms.Form):
-    name = forms.CharField(max_length=200, help_text="Only you see this name.")
-    title = forms.CharField(max_length=200, required=False, label="Proposal title")
-    intro = forms.CharField(required=False, widget=RichTextarea, help_text=RICH_TEXT_HELP)
-    terms = forms.CharField(required=False, widget=RichTextarea, help_text=RICH_TEXT_HELP)
+    name = text_field(rules.MAX_NAME, help_text="Only you see this name.")
+    title = text_field(rules.MAX_NAME, required=False, label="Proposal title")
+    intro = rich_text_field()
+    terms = rich_text_field()
 
 
 @functools.cache
@@ -120,8 +133,8 @@ def locale_choices() -> list[tuple[str, str]]:
 
 
 class SettingsForm(forms.Form):
-    brand_name = forms.CharField(
-        max_length=200, required=False, help_text="Shown to clients; your site name if empty."
+    brand_name = text_field(
+        rules.MAX_NAME, required=False, help_text="Shown to clients; your site name if empty."
     )
     brand_color = forms.CharField(
         max_length=7,
@@ -163,9 +176,9 @@ class SettingsForm(forms.Form):
 
 
 class SendForm(forms.Form):
-    message = forms.CharField(
+    message = text_field(
+        rules.MAX_MESSAGE,
         required=False,
-        max_length=2000,
         label="Message to your client (optional)",
         widget=forms.Textarea(attrs={"rows": 3}),
     )
@@ -174,8 +187,8 @@ class SendForm(forms.Form):
 
 
 class AcceptForm(forms.Form):
-    signed_name = forms.CharField(
-        max_length=200, label="Your full name", help_text="Typing your name signs this proposal."
+    signed_name = text_field(
+        rules.MAX_NAME, label="Your full name", help_text="Typing your name signs this proposal."
     )
     agreed = forms.BooleanField(
         label="I have read and accept this proposal and its terms.",
@@ -184,9 +197,9 @@ class AcceptForm(forms.Form):
 
 
 class DeclineForm(forms.Form):
-    reason = forms.CharField(
+    reason = text_field(
+        rules.MAX_MESSAGE,
         required=False,
-        max_length=2000,
         label="Reason (optional)",
         widget=forms.Textarea(attrs={"rows": 3}),
     )
@@ -230,33 +243,41 @@ class LocaleDecimalField(forms.DecimalField):
 
 
 class SectionForm(forms.Form):
-    title = forms.CharField(max_length=200, required=False, label="Section title")
+    title = text_field(rules.MAX_NAME, required=False, label="Section title")
 
 
 class LineItemForm(forms.Form):
     """One priced row. A row left completely blank is ignored rather than an error."""
 
-    name = forms.CharField(max_length=200, required=False, label="Item")
-    description = forms.CharField(max_length=2000, required=False, label="Description")
+    name = text_field(rules.MAX_NAME, required=False, label="Item")
+    description = text_field(rules.MAX_TEXT, required=False, label="Description")
     quantity = LocaleDecimalField(
-        max_digits=12, decimal_places=3, min_value=0, initial=Decimal("1"), required=False
+        max_digits=rules.QUANTITY_DIGITS[0],
+        decimal_places=rules.QUANTITY_DIGITS[1],
+        min_value=0,
+        initial=Decimal("1"),
+        required=False,
     )
     unit_price = LocaleDecimalField(
-        max_digits=14, decimal_places=4, min_value=0, required=False, label="Unit price"
+        max_digits=rules.UNIT_PRICE_DIGITS[0],
+        decimal_places=rules.UNIT_PRICE_DIGITS[1],
+        min_value=0,
+        required=False,
+        label="Unit price",
     )
     discount_percent = LocaleDecimalField(
-        max_digits=5,
-        decimal_places=2,
+        max_digits=rules.PERCENT_DIGITS[0],
+        decimal_places=rules.PERCENT_DIGITS[1],
         required=False,
         label="Discount %",
-        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        validators=[MinValueValidator(0), MaxValueValidator(rules.MAX_PERCENT)],
     )
     tax_rate = LocaleDecimalField(
-        max_digits=5,
-        decimal_places=2,
+        max_digits=rules.PERCENT_DIGITS[0],
+        decimal_places=rules.PERCENT_DIGITS[1],
         required=False,
         label="Tax %",
-        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        validators=[MinValueValidator(0), MaxValueValidator(rules.MAX_PERCENT)],
     )
     optional = forms.BooleanField(required=False, label="Optional")
     selected = forms.BooleanField(required=False, label="Preselected")
@@ -315,11 +336,13 @@ class SectionsEditor:
     that is not a whole number in range, or that leaves posted rows out, is an error on the
     form: nothing is saved rather than line items silently dropped.
 
+    A count beyond what a proposal may hold (``rules.MAX_SECTIONS`` sections, ``MAX_ITEMS``
+    lines) is refused with the rule's own message; the service counts the lines of every
+    section together.
+
     Numbers are read and shown as ``locale`` writes them (None: the request's locale).
     """
 
-    MAX_SECTIONS = 50
-    MAX_ITEMS = 200
     DAMAGED = (
         "The line items arrived incomplete (the editor's row counts are damaged), so nothing "
         "was saved. Reload the page and enter them again."
@@ -347,31 +370,39 @@ class SectionsEditor:
     def number_example(self) -> str:
         return number_example(self.locale)
 
-    def _count(self, data, key: str, maximum: int) -> int | None:
-        """The posted count, None when absent; a damaged one is an error and counts 0."""
+    def _error(self, message: str) -> None:
+        if message not in self.errors:
+            self.errors.append(message)
+
+    def _count(self, data, key: str, maximum: int, too_many: str) -> int | None:
+        """The posted count, None when absent; a damaged or too large one is an error (0)."""
         raw = data.get(key)
         if raw is None:
             return None
         text = str(raw).strip()
-        if text.isascii() and text.isdigit() and int(text) <= maximum:
+        if not (text.isascii() and text.isdigit()):
+            self._error(self.DAMAGED)
+        elif int(text) > maximum:
+            self._error(too_many)
+        else:
             return int(text)
-        if self.DAMAGED not in self.errors:
-            self.errors.append(self.DAMAGED)
         return 0
 
     def _item(self, data=None, *, prefix: str, initial: dict | None = None) -> "LineItemForm":
         return LineItemForm(data, initial=initial, prefix=prefix, locale=self.locale)
 
     def _bind(self, data) -> None:
-        sections = self._count(data, "s-count", self.MAX_SECTIONS)
+        sections = self._count(data, "s-count", rules.MAX_SECTIONS, rules.TOO_MANY_SECTIONS)
         item_counts = []
         for i in range(sections or 0):
             prefix = f"s-{i}"
-            count = self._count(data, f"{prefix}-i-count", self.MAX_ITEMS) or 0
+            count = self._count(data, f"{prefix}-i-count", rules.MAX_ITEMS, rules.TOO_MANY_ITEMS)
+            count = count or 0
             item_counts.append(count)
             items = [self._item(data, prefix=f"{prefix}-i-{j}") for j in range(count)]
             self.blocks.append(SectionBlock(i, SectionForm(data, prefix=prefix), items))
-        self._check_rows_counted(data, item_counts)
+        if not self.errors:  # rows beyond a refused count are not damage
+            self._check_rows_counted(data, item_counts)
         if not self.blocks:
             self.blocks.append(SectionBlock(0, SectionForm(data, prefix="s-0"), []))
 
@@ -385,8 +416,7 @@ class SectionsEditor:
             if section >= len(item_counts) or (
                 item is not None and int(item) >= item_counts[section]
             ):
-                if self.DAMAGED not in self.errors:
-                    self.errors.append(self.DAMAGED)
+                self._error(self.DAMAGED)
                 return
 
     def _unbound(self, sections: list[dict], extra_items: int, *, typed: bool = False) -> None:

@@ -10,14 +10,38 @@ from django.core.exceptions import ValidationError
 
 from common.money import LineInput, Totals, compute_totals, is_currency
 
+# Input limits, read by the models, the dashboard forms, the API serializers and the services:
+# every door refuses beyond them with the same message (``too_long``, ``TOO_MANY_*``).
 MAX_SECTIONS = 50
-MAX_ITEMS = 300
-MAX_QUANTITY = Decimal("999999999.999")
-MAX_UNIT_PRICE = Decimal("9999999999.9999")
-MAX_TEXT = 20_000
+MAX_ITEMS = 300  # lines per proposal (or template), all sections together
+MAX_NAME = 200  # a one-line name or title: the CharField columns' max_length
+MAX_TEXT = 20_000  # intro, terms, a line item's description (TextField columns)
+MAX_MESSAGE = 5_000  # the sender's note in the email, the client's decline reason
+# Line item numbers as (max_digits, decimal_places): the DECIMAL columns, the forms and the API.
+QUANTITY_DIGITS = (12, 3)
+UNIT_PRICE_DIGITS = (14, 4)
+PERCENT_DIGITS = (5, 2)  # discount and tax rate, 0 to 100
+MAX_PERCENT = Decimal(100)
+
+
+def largest_decimal(digits: tuple[int, int]) -> Decimal:
+    """The largest value a DECIMAL(max_digits, decimal_places) column holds: 999.99 for (5, 2)."""
+    max_digits, places = digits
+    return Decimal(10) ** (max_digits - places) - Decimal(1).scaleb(-places)
+
+
+MAX_QUANTITY = largest_decimal(QUANTITY_DIGITS)  # 999999999.999
+MAX_UNIT_PRICE = largest_decimal(UNIT_PRICE_DIGITS)  # 9999999999.9999
+TOO_MANY_SECTIONS = f"A proposal has at most {MAX_SECTIONS} sections."
+TOO_MANY_ITEMS = f"A proposal has at most {MAX_ITEMS} lines."
 MAX_VALIDITY = timedelta(days=3660)
 # Totals are stored in DECIMAL(16, 4): keep every total (all options ticked) well inside it.
 MAX_TOTAL = Decimal("99999999999.99")
+
+
+def too_long(limit: int) -> str:
+    """What every door says about a text over its limit (forms, API and services alike)."""
+    return f"At most {limit:,} characters."
 
 
 def business_zone(tz_name: str) -> ZoneInfo:
@@ -59,14 +83,14 @@ def clean_sections(sections: object) -> list[dict]:
     if not isinstance(sections, list):
         raise ValidationError({"sections": "Sections must be a list."})
     if len(sections) > MAX_SECTIONS:
-        raise ValidationError({"sections": f"A proposal has at most {MAX_SECTIONS} sections."})
+        raise ValidationError({"sections": TOO_MANY_SECTIONS})
     cleaned: list[dict] = []
     item_count = 0
     for s_index, section in enumerate(sections, start=1):
         if not isinstance(section, dict):
             raise ValidationError({"sections": f"Section {s_index} must be an object."})
         title = str(section.get("title") or "").strip()
-        if len(title) > 200:
+        if len(title) > MAX_NAME:
             raise ValidationError({"sections": f"Section {s_index}: title is too long."})
         items = section.get("items") or []
         if not isinstance(items, list):
@@ -79,8 +103,8 @@ def clean_sections(sections: object) -> list[dict]:
             name = str(item.get("name") or "").strip()
             if not name:
                 raise ValidationError({"sections": f"{where}: name is required."})
-            if len(name) > 200:
-                raise ValidationError({"sections": f"{where}: name is too long (200 max)."})
+            if len(name) > MAX_NAME:
+                raise ValidationError({"sections": f"{where}: name is too long ({MAX_NAME} max)."})
             description = str(item.get("description") or "")
             if len(description) > MAX_TEXT:
                 raise ValidationError({"sections": f"{where}: description is too long."})
@@ -99,11 +123,11 @@ def clean_sections(sections: object) -> list[dict]:
                     ),
                     "discount_percent": _decimal(
                         item.get("discount_percent", "0") or "0", field="discount", where=where,
-                        lo=Decimal(0), hi=Decimal(100),
+                        lo=Decimal(0), hi=MAX_PERCENT,
                     ),
                     "tax_rate": _decimal(
                         item.get("tax_rate", "0") or "0", field="tax rate", where=where,
-                        lo=Decimal(0), hi=Decimal(100),
+                        lo=Decimal(0), hi=MAX_PERCENT,
                     ),
                     "optional": optional,
                     "selected": bool(item.get("selected", not optional)) if optional else True,
@@ -111,7 +135,7 @@ def clean_sections(sections: object) -> list[dict]:
             )  # fmt: skip
         item_count += len(clean_items)
         if item_count > MAX_ITEMS:
-            raise ValidationError({"sections": f"A proposal has at most {MAX_ITEMS} lines."})
+            raise ValidationError({"sections": TOO_MANY_ITEMS})
         cleaned.append({"title": title, "items": clean_items})
     _check_total_bound(cleaned)
     return cleaned

@@ -13,12 +13,10 @@ from django.core.validators import MaxValueValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common.ids import MAX_ID
 from common.money import CURRENCIES, quantize
 from proposals import rules, selectors
 from proposals.models import Activity, Delivery, Proposal
-
-MAX_TEXT = rules.MAX_TEXT
-MAX_ID = 2**63 - 1
 
 
 class StrictSerializer(serializers.Serializer):
@@ -40,13 +38,20 @@ class StrictSerializer(serializers.Serializer):
 def _text(max_length: int, **kwargs) -> serializers.CharField:
     kwargs.setdefault("required", False)
     kwargs.setdefault("allow_blank", True)
-    return serializers.CharField(max_length=max_length, trim_whitespace=False, **kwargs)
+    return serializers.CharField(
+        max_length=max_length,
+        trim_whitespace=False,
+        error_messages={"max_length": rules.too_long(max_length)},
+        **kwargs,
+    )
 
 
 def _name(**kwargs) -> serializers.CharField:
     # Not trimmed here: a name of spaces only reaches the service, which refuses it as a rule
     # (422) -- the schema can promise "at least one character", not the service's idea of blank.
-    return serializers.CharField(max_length=200, trim_whitespace=False, **kwargs)
+    kwargs.setdefault("required", True)
+    kwargs.setdefault("allow_blank", False)
+    return _text(rules.MAX_NAME, **kwargs)
 
 
 # --- amounts ---------------------------------------------------------------------------------
@@ -61,7 +66,7 @@ def decimal_pattern(max_digits: int, decimal_places: int, max_value: Decimal) ->
     whole = max_digits - decimal_places
     fraction = rf"(?:\.[0-9]{{0,{decimal_places}}})?"
     only_fraction = rf"\.[0-9]{{1,{decimal_places}}}"
-    if max_value == Decimal(10) ** whole - Decimal(1).scaleb(-decimal_places):
+    if max_value == rules.largest_decimal((max_digits, decimal_places)):
         return rf"^(?:[0-9]{{1,{whole}}}{fraction}|{only_fraction})$"
     if max_value == Decimal(10) ** (whole - 1):
         cap = rf"{int(max_value)}(?:\.0{{0,{decimal_places}}})?"
@@ -105,20 +110,31 @@ class AmountField(serializers.DecimalField):
         return super().to_internal_value(str(value.quantize(step, rounding=ROUND_HALF_EVEN)))
 
 
+def _amount_input(digits: tuple[int, int], max_value: Decimal, **kwargs) -> AmountField:
+    return AmountField(
+        max_digits=digits[0], decimal_places=digits[1], max_value=max_value, **kwargs
+    )
+
+
+def _sections_input(**kwargs) -> "SectionInputSerializer":
+    return SectionInputSerializer(
+        many=True,
+        max_length=rules.MAX_SECTIONS,
+        error_messages={"max_length": rules.TOO_MANY_SECTIONS},
+        **kwargs,
+    )
+
+
 # --- line items and sections -----------------------------------------------------------------
 
 
 class LineItemInputSerializer(StrictSerializer):
     name = _name()
-    description = _text(MAX_TEXT, default="")
-    quantity = AmountField(
-        max_digits=12, decimal_places=3, max_value=rules.MAX_QUANTITY, default="1"
-    )
-    unit_price = AmountField(max_digits=14, decimal_places=4, max_value=rules.MAX_UNIT_PRICE)
-    discount_percent = AmountField(
-        max_digits=5, decimal_places=2, max_value=Decimal(100), default="0"
-    )
-    tax_rate = AmountField(max_digits=5, decimal_places=2, max_value=Decimal(100), default="0")
+    description = _text(rules.MAX_TEXT, default="")
+    quantity = _amount_input(rules.QUANTITY_DIGITS, rules.MAX_QUANTITY, default="1")
+    unit_price = _amount_input(rules.UNIT_PRICE_DIGITS, rules.MAX_UNIT_PRICE)
+    discount_percent = _amount_input(rules.PERCENT_DIGITS, rules.MAX_PERCENT, default="0")
+    tax_rate = _amount_input(rules.PERCENT_DIGITS, rules.MAX_PERCENT, default="0")
     optional = serializers.BooleanField(default=False)
     selected = serializers.BooleanField(
         default=True, help_text="For optional items: ticked when the client opens the proposal."
@@ -126,18 +142,27 @@ class LineItemInputSerializer(StrictSerializer):
 
 
 class SectionInputSerializer(StrictSerializer):
-    title = _text(200, default="")
-    items = LineItemInputSerializer(many=True, max_length=rules.MAX_ITEMS, default=list)
+    title = _text(rules.MAX_NAME, default="")
+    items = LineItemInputSerializer(
+        many=True,
+        max_length=rules.MAX_ITEMS,
+        error_messages={"max_length": rules.TOO_MANY_ITEMS},
+        default=list,
+    )
+
+
+def _amount_output(digits: tuple[int, int]) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=digits[0], decimal_places=digits[1], read_only=True)
 
 
 class LineItemSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(read_only=True)
     description = serializers.CharField(read_only=True)
-    quantity = serializers.DecimalField(max_digits=12, decimal_places=3, read_only=True)
-    unit_price = serializers.DecimalField(max_digits=14, decimal_places=4, read_only=True)
-    discount_percent = serializers.DecimalField(max_digits=5, decimal_places=2, read_only=True)
-    tax_rate = serializers.DecimalField(max_digits=5, decimal_places=2, read_only=True)
+    quantity = _amount_output(rules.QUANTITY_DIGITS)
+    unit_price = _amount_output(rules.UNIT_PRICE_DIGITS)
+    discount_percent = _amount_output(rules.PERCENT_DIGITS)
+    tax_rate = _amount_output(rules.PERCENT_DIGITS)
     optional = serializers.BooleanField(read_only=True)
     selected = serializers.BooleanField(read_only=True)
 
@@ -185,13 +210,13 @@ class ClientSerializer(serializers.Serializer):
 class ClientInputSerializer(StrictSerializer):
     name = _name()
     email = serializers.EmailField(max_length=254)
-    company = _text(200, default="")
+    company = _text(rules.MAX_NAME, default="")
 
 
 class ClientPatchSerializer(ClientInputSerializer):
     name = _name(required=False)
     email = serializers.EmailField(max_length=254, required=False)
-    company = _text(200)
+    company = _text(rules.MAX_NAME)
 
 
 class ClientSummarySerializer(serializers.Serializer):
@@ -312,9 +337,9 @@ class ProposalCreateSerializer(StrictSerializer):
         choices=CURRENCY_CHOICES, required=False, help_text="Default: the business's currency."
     )
     valid_until = valid_until_field()
-    intro = _text(MAX_TEXT, help_text="HTML; sanitised.")
-    terms = _text(MAX_TEXT, help_text="HTML; sanitised.")
-    sections = SectionInputSerializer(many=True, max_length=rules.MAX_SECTIONS, required=False)
+    intro = _text(rules.MAX_TEXT, help_text="HTML; sanitised.")
+    terms = _text(rules.MAX_TEXT, help_text="HTML; sanitised.")
+    sections = _sections_input(required=False)
     template = serializers.IntegerField(
         min_value=1,
         max_value=MAX_ID,
@@ -338,18 +363,15 @@ class ProposalUpdateSerializer(StrictSerializer):
     title = _name(required=False)
     currency = serializers.ChoiceField(choices=CURRENCY_CHOICES, required=False)
     valid_until = valid_until_field()
-    intro = _text(MAX_TEXT, help_text="HTML; sanitised.")
-    terms = _text(MAX_TEXT, help_text="HTML; sanitised.")
-    sections = SectionInputSerializer(
-        many=True,
-        max_length=rules.MAX_SECTIONS,
-        required=False,
-        help_text="Replaces all sections when given.",
-    )
+    intro = _text(rules.MAX_TEXT, help_text="HTML; sanitised.")
+    terms = _text(rules.MAX_TEXT, help_text="HTML; sanitised.")
+    sections = _sections_input(required=False, help_text="Replaces all sections when given.")
 
 
 class ProposalSendSerializer(StrictSerializer):
-    message = _text(5000, default="", help_text="A personal note in the email to the client.")
+    message = _text(
+        rules.MAX_MESSAGE, default="", help_text="A personal note in the email to the client."
+    )
 
 
 class EmptySerializer(StrictSerializer):
@@ -437,18 +459,18 @@ class TemplateSerializer(serializers.Serializer):
 
 class TemplateInputSerializer(StrictSerializer):
     name = _name()
-    title = _text(200, default="")
-    intro = _text(MAX_TEXT, default="")
-    terms = _text(MAX_TEXT, default="")
-    sections = SectionInputSerializer(many=True, max_length=rules.MAX_SECTIONS, default=list)
+    title = _text(rules.MAX_NAME, default="")
+    intro = _text(rules.MAX_TEXT, default="")
+    terms = _text(rules.MAX_TEXT, default="")
+    sections = _sections_input(default=list)
 
 
 class TemplatePatchSerializer(TemplateInputSerializer):
     name = _name(required=False)
-    title = _text(200)
-    intro = _text(MAX_TEXT)
-    terms = _text(MAX_TEXT)
-    sections = SectionInputSerializer(many=True, max_length=rules.MAX_SECTIONS, required=False)
+    title = _text(rules.MAX_NAME)
+    intro = _text(rules.MAX_TEXT)
+    terms = _text(rules.MAX_TEXT)
+    sections = _sections_input(required=False)
 
 
 # --- business --------------------------------------------------------------------------------

@@ -4,14 +4,15 @@ from django.db import models
 from django.db.models.functions import Lower, Upper
 
 from accounts.scoping import BusinessOwned
+from proposals import rules
 
 
 class Client(BusinessOwned):
     """A business's own client: the person a proposal is sent to."""
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=rules.MAX_NAME)
     email = models.EmailField()
-    company = models.CharField(max_length=200, blank=True)
+    company = models.CharField(max_length=rules.MAX_NAME, blank=True)
     wix_contact_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -46,8 +47,8 @@ class Client(BusinessOwned):
 class ProposalTemplate(BusinessOwned):
     """Reusable starting content for new proposals (sections and items as JSON)."""
 
-    name = models.CharField(max_length=200)
-    title = models.CharField(max_length=200, blank=True)
+    name = models.CharField(max_length=rules.MAX_NAME)
+    title = models.CharField(max_length=rules.MAX_NAME, blank=True)
     intro = models.TextField(blank=True)
     terms = models.TextField(blank=True)
     # [{"title": str, "items": [{"name", "description", "quantity", "unit_price",
@@ -70,7 +71,7 @@ class ProposalSettings(models.Model):
     business = models.OneToOneField(
         "accounts.Business", on_delete=models.CASCADE, related_name="proposal_settings"
     )
-    brand_name = models.CharField(max_length=200, blank=True)
+    brand_name = models.CharField(max_length=rules.MAX_NAME, blank=True)
     brand_color = models.CharField(
         max_length=7,
         default="#116dff",

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models.functions import Lower, Upper
 
 from accounts.scoping import BusinessOwned
+from proposals import rules
 
 
 class ProposalSequence(models.Model):
@@ -21,20 +22,31 @@ class ProposalSequence(models.Model):
         return f"{self.business_id}: {self.last_number}"
 
 
+class ProposalStatus(models.TextChoices):
+    """Where a proposal is in its life (``Proposal.Status``)."""
+
+    DRAFT = "draft", "Draft"
+    SENT = "sent", "Sent"
+    VIEWED = "viewed", "Viewed"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    EXPIRED = "expired", "Expired"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+# An open proposal: sent and not answered, expired or withdrawn; its client may still answer.
+# Module-level so that the partial indexes below can name it too.
+OPEN_STATUSES = (ProposalStatus.SENT, ProposalStatus.VIEWED)
+
+
 class Proposal(BusinessOwned):
     """A quote for one client: the editable working copy plus its lifecycle state."""
 
-    class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        SENT = "sent", "Sent"
-        VIEWED = "viewed", "Viewed"
-        ACCEPTED = "accepted", "Accepted"
-        DECLINED = "declined", "Declined"
-        EXPIRED = "expired", "Expired"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+    Status = ProposalStatus
+    OPEN_STATUSES = OPEN_STATUSES
 
     number = models.PositiveIntegerField()
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=rules.MAX_NAME)
     client = models.ForeignKey(
         "proposals.Client", on_delete=models.PROTECT, related_name="proposals"
     )
@@ -98,7 +110,7 @@ class Proposal(BusinessOwned):
             models.Index(
                 fields=["business", "currency"],
                 include=["total"],
-                condition=models.Q(status__in=["sent", "viewed"]),
+                condition=models.Q(status__in=list(OPEN_STATUSES)),
                 name="proposal_open_pipeline_idx",
             ),
             models.Index(
@@ -120,7 +132,7 @@ class Proposal(BusinessOwned):
             ),
             models.Index(
                 fields=["valid_until", "id"],
-                condition=models.Q(status__in=["sent", "viewed"], valid_until__isnull=False),
+                condition=models.Q(status__in=list(OPEN_STATUSES), valid_until__isnull=False),
                 name="proposal_open_expiry_idx",
             ),
             # The support console: newest first across businesses, by status, by number.
@@ -152,14 +164,14 @@ class Proposal(BusinessOwned):
 
     @property
     def is_open(self) -> bool:
-        return self.status in (self.Status.SENT, self.Status.VIEWED)
+        return self.status in OPEN_STATUSES
 
 
 class Section(models.Model):
     """A titled group of line items in a proposal's working copy."""
 
     proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="sections")
-    title = models.CharField(max_length=200, blank=True)
+    title = models.CharField(max_length=rules.MAX_NAME, blank=True)
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -173,25 +185,30 @@ class LineItem(models.Model):
     """A priced line; optional lines count only when the client selects them."""
 
     section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="items")
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=rules.MAX_NAME)
     description = models.TextField(blank=True)
     quantity = models.DecimalField(
-        max_digits=12, decimal_places=3, default=Decimal("1"), validators=[MinValueValidator(0)]
+        max_digits=rules.QUANTITY_DIGITS[0],
+        decimal_places=rules.QUANTITY_DIGITS[1],
+        default=Decimal("1"),
+        validators=[MinValueValidator(0)],
     )
     unit_price = models.DecimalField(
-        max_digits=14, decimal_places=4, validators=[MinValueValidator(0)]
+        max_digits=rules.UNIT_PRICE_DIGITS[0],
+        decimal_places=rules.UNIT_PRICE_DIGITS[1],
+        validators=[MinValueValidator(0)],
     )
     discount_percent = models.DecimalField(
-        max_digits=5,
-        decimal_places=2,
+        max_digits=rules.PERCENT_DIGITS[0],
+        decimal_places=rules.PERCENT_DIGITS[1],
         default=Decimal("0"),
-        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        validators=[MinValueValidator(0), MaxValueValidator(rules.MAX_PERCENT)],
     )
     tax_rate = models.DecimalField(
-        max_digits=5,
-        decimal_places=2,
+        max_digits=rules.PERCENT_DIGITS[0],
+        decimal_places=rules.PERCENT_DIGITS[1],
         default=Decimal("0"),
-        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        validators=[MinValueValidator(0), MaxValueValidator(rules.MAX_PERCENT)],
     )
     optional = models.BooleanField(default=False)
     selected = models.BooleanField(default=True, help_text="For optional items: preselected.")
@@ -270,7 +287,7 @@ class Acceptance(models.Model):
     proposal = models.OneToOneField(Proposal, on_delete=models.CASCADE, related_name="acceptance")
     version = models.ForeignKey(ProposalVersion, on_delete=models.PROTECT, related_name="+")
     business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="+")
-    signed_name = models.CharField(max_length=200)
+    signed_name = models.CharField(max_length=rules.MAX_NAME)
     email = models.EmailField()
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)

@@ -152,12 +152,10 @@ def test_template_editor_reads_the_locale_too(owner_client, german):
         {"s-count": "abc"},
         {"s-count": "-1"},
         {"s-count": "0"},  # the posted section would be left out
-        {"s-count": "51"},
         {"s-count": "1e1"},
         {"s-count": "١"},
         {"s-0-i-count": "x"},
         {"s-0-i-count": "1"},  # the second posted row would be left out
-        {"s-0-i-count": "100000"},
         {"s-0-i-count": ""},
     ],
 )
@@ -166,6 +164,23 @@ def test_damaged_counters_are_a_form_error_and_nothing_is_saved(owner_client, bu
     response = owner_client.post(reverse(CREATE), post_data(ada.pk, currency="USD", **damage))
     assert response.status_code == 400
     assert "row counts are damaged" in page_of(response)
+    assert not Proposal.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ({"s-count": "51"}, "A proposal has at most 50 sections."),
+        ({"s-0-i-count": "100000"}, "A proposal has at most 300 lines."),
+    ],
+)
+def test_counters_beyond_the_limits_are_refused_by_the_rule_and_nothing_is_saved(
+    owner_client, business, damage, message
+):
+    ada = ClientFactory(business=business)
+    response = owner_client.post(reverse(CREATE), post_data(ada.pk, currency="USD", **damage))
+    assert response.status_code == 400
+    assert message in page_of(response)
     assert not Proposal.objects.exists()
 
 

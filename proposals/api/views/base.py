@@ -23,7 +23,6 @@ from proposals.api.problems import PreconditionFailed, UnprocessableContent
 from proposals.api.throttling import api_limits_wait
 from proposals.models import Client, Proposal, ProposalTemplate
 
-MAX_ID = 2**63 - 1
 _ETAG = re.compile(r'^"(\d{1,19})-(\d{1,19})"$')
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(

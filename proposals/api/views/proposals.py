@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.ids import MAX_ID
 from proposals import selectors, services
 from proposals.api import representations
 from proposals.api import serializers as s
@@ -17,7 +18,6 @@ from proposals.api.views.base import (
     ETAG_HEADER,
     IDEMPOTENCY_PARAMETER,
     IF_MATCH_PARAMETER,
-    MAX_ID,
     ApiView,
     etag,
     expected_revision,

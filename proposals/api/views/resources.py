@@ -7,13 +7,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.scoping import get_for_business_or_404
+from common.ids import MAX_ID
 from proposals import selectors, services
 from proposals.api import serializers as s
 from proposals.api.idempotency import idempotent
 from proposals.api.pagination import ApiCursorPagination, NameCursorPagination
 from proposals.api.views.base import (
     IDEMPOTENCY_PARAMETER,
-    MAX_ID,
     ApiView,
     filter_by_dates,
     validated,
