@@ -15,8 +15,8 @@ from django.db.models import DateTimeField, ExpressionWrapper, OuterRef, Subquer
 from proposals.models import Proposal, ProposalSettings, ProposalVersion
 
 RULES = ("unopened", "unanswered")
-# Everything that can stop a rule from firing also clears its due time (see ``due_cleared``).
-OPEN = (Proposal.Status.SENT, Proposal.Status.VIEWED)
+# Everything that can stop a rule from firing also clears its due time (see ``due_cleared``):
+# a proposal no longer open (``Proposal.OPEN_STATUSES``) has none.
 
 
 def rule_days(*, business_id: int) -> dict[str, int]:
@@ -59,7 +59,7 @@ def reminders_reschedule(*, business_id: int) -> int:
     days = rule_days(business_id=business_id)
     proposals = Proposal.objects.filter(business_id=business_id)
     # Open proposals carry due times; only they can change. Clear, then set what applies.
-    proposals.filter(status__in=OPEN).update(**due_cleared())
+    proposals.filter(status__in=Proposal.OPEN_STATUSES).update(**due_cleared())
     sent_at = Subquery(
         ProposalVersion.objects.filter(pk=OuterRef("current_version_id")).values("sent_at")[:1]
     )
@@ -67,7 +67,7 @@ def reminders_reschedule(*, business_id: int) -> int:
     for rule in RULES:
         if not days[rule]:
             continue
-        statuses = [Proposal.Status.SENT] if rule == "unopened" else list(OPEN)
+        statuses = [Proposal.Status.SENT] if rule == "unopened" else list(Proposal.OPEN_STATUSES)
         scheduled = max(
             scheduled,
             proposals.filter(

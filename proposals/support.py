@@ -60,7 +60,7 @@ def support_proposal_resend_link(*, proposal: Proposal, acting_user: User) -> De
             raise ActionRefused(
                 "This proposal was never sent: there is no link.", code="never_sent"
             )
-        if proposal.status not in (Proposal.Status.SENT, Proposal.Status.VIEWED):
+        if proposal.status not in Proposal.OPEN_STATUSES:
             raise ActionRefused(
                 f"The proposal is {proposal.get_status_display().lower()}: "
                 "its link is no longer open for an answer.",

@@ -101,7 +101,7 @@ def _open_proposal(business: Business):
     proposal = (
         Proposal.objects.filter(
             business=business,
-            status__in=[Proposal.Status.SENT, Proposal.Status.VIEWED],
+            status__in=Proposal.OPEN_STATUSES,
             current_version__isnull=False,
             current_version__token_revoked_at__isnull=True,
         )

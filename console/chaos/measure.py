@@ -35,7 +35,6 @@ FINAL = (
 )
 SYNC_OPEN = (WixContactSync.Status.PENDING, WixContactSync.Status.RUNNING)
 RECEIPT_OPEN = (WebhookReceipt.Status.PENDING, WebhookReceipt.Status.PROCESSING)
-AWAITING_ANSWER = (Proposal.Status.SENT, Proposal.Status.VIEWED)
 
 
 def accepted_by_server(log_path: Path) -> dict[str, list[float]]:
@@ -115,7 +114,7 @@ def backlog(business_ids: list[int], *, since: datetime) -> dict[str, int]:
         # Sent, the email accepted, not answered yet: the client has yet to read it.
         "unanswered": Proposal.objects.filter(
             business_id__in=business_ids,
-            status__in=AWAITING_ANSWER,
+            status__in=Proposal.OPEN_STATUSES,
             deliveries__kind=Delivery.Kind.PROPOSAL,
             deliveries__state=Delivery.State.SENT,
         )

@@ -39,7 +39,6 @@ from proposals.reminders import due_cleared
 
 log = structlog.get_logger(__name__)
 
-OPEN = (Proposal.Status.SENT, Proposal.Status.VIEWED)
 ONE_DAY = timedelta(days=1)
 
 
@@ -82,14 +81,14 @@ def proposals_expire(*, proposals: list[Proposal], now: datetime) -> list[Propos
     due = [
         proposal
         for proposal in proposals
-        if proposal.status in OPEN
+        if proposal.status in Proposal.OPEN_STATUSES
         and (expiry := rules.expires_at(proposal.valid_until, proposal.business.timezone))
         and expiry <= now
     ]
     if not due:
         return []
     ids = [proposal.pk for proposal in due]
-    Proposal.objects.filter(pk__in=ids, status__in=OPEN).update(
+    Proposal.objects.filter(pk__in=ids, status__in=Proposal.OPEN_STATUSES).update(
         status=Proposal.Status.EXPIRED,
         expired_at=now,
         revision=F("revision") + 1,
@@ -151,7 +150,7 @@ def proposals_expire_due(*, now: datetime | None = None) -> int:
     # UTC+14 is the earliest zone: nothing valid until after today (UTC) can have ended yet.
     # The filter matches ``proposal_open_expiry_idx`` (open, with a valid-until) exactly.
     candidates = Proposal.objects.filter(
-        status__in=OPEN, valid_until__isnull=False, valid_until__lte=now.date()
+        status__in=Proposal.OPEN_STATUSES, valid_until__isnull=False, valid_until__lte=now.date()
     ).order_by("valid_until", "pk")
     expired = 0
     cursor: tuple | None = None
@@ -180,7 +179,7 @@ def proposals_expire_due(*, now: datetime | None = None) -> int:
 def _reminder_decision(proposal: Proposal, *, rule: str, now: datetime) -> str:
     """``remind``, ``defer`` (not two reminders in one day) or ``drop`` (can no longer fire)."""
     version = proposal.current_version
-    if version is None or proposal.status not in OPEN or version.token_revoked_at is not None:
+    if version is None or not proposal.is_open or version.token_revoked_at is not None:
         return "drop"
     if rule == "unopened" and proposal.status != Proposal.Status.SENT:
         return "drop"
