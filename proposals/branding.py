@@ -1,5 +1,7 @@
-"""The business's logo: checked on upload (decoded by Pillow: its type read from its content,
-its bytes and pixels bounded), stored through Django's storage API, served by the client page's
+"""The business's brand as its clients see it: its name (``brand_name``) and its logo.
+
+The logo is checked on upload (decoded by Pillow: its type read from its content, its bytes
+and pixels bounded), stored through Django's storage API, served by the client page's
 ``public:logo`` route.
 
 Only raster formats a mail client shows are taken (PNG, JPEG, WebP): an SVG can carry script,
@@ -15,6 +17,8 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from PIL import Image
 
+# The name a client reads when the business gave none and its Wix site has no name either.
+BRAND_NAME_FALLBACK = "Your supplier"
 LOGO_MAX_BYTES = 512 * 1024
 # Pixels on each side: smaller is a blur in the page header; larger is no logo (and 512 KB of
 # PNG can hold a 20000 × 20000 image that takes gigabytes to decode: the size is read from the
@@ -85,3 +89,8 @@ def logo_url(name: str, *, absolute: bool = False) -> str:
         return ""
     path = reverse("public:logo", args=[name])
     return f"{settings.SITE_URL}{path}" if absolute else path
+
+
+def brand_name(*, chosen: str, site_name: str) -> str:
+    """The business's name as its clients see it: the one chosen in settings, else the site's."""
+    return chosen or site_name or BRAND_NAME_FALLBACK

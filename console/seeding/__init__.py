@@ -67,6 +67,7 @@ from console.seeding.sql_proposals import (
     VERSIONS_SQL,
     VIEWS_SQL,
 )
+from proposals.branding import BRAND_NAME_FALLBACK
 
 __all__ = [
     "FULL_BUSINESSES",
@@ -248,6 +249,7 @@ def prepare(cursor, *, businesses: int, workers: int = 3) -> dict:
         # deliveries beyond the production count).
         "owner_share": 0.1,
         "workers": workers,
+        "brand_name_fallback": BRAND_NAME_FALLBACK,  # as proposal_snapshot names a business
     }
 
 

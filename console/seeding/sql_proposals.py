@@ -202,7 +202,7 @@ FROM (
                                             'company', c.company),
                'business', jsonb_build_object(
                    'name', coalesce(nullif(st.brand_name, ''), nullif(a.site_name, ''),
-                                    'Your supplier'),
+                                    %(brand_name_fallback)s::text),
                    'brand_color', coalesce(st.brand_color, '#116dff'),
                    'logo', coalesce(st.logo, ''),
                    'site_url', a.site_url),

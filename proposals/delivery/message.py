@@ -53,7 +53,9 @@ def _brand(delivery: Delivery) -> tuple[str, str, str]:
         prefs = business.proposal_settings
     except ProposalSettings.DoesNotExist:
         prefs = None
-    name = (prefs.brand_name if prefs else "") or business.site_name or "Your business"
+    name = branding.brand_name(
+        chosen=prefs.brand_name if prefs else "", site_name=business.site_name
+    )
     color = prefs.brand_color if prefs else "#116dff"
     return name, color, branding.logo_url(prefs.logo if prefs else "", absolute=True)
 
