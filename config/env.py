@@ -117,3 +117,20 @@ def env_cache(name: str, default: str | _Missing = MISSING) -> dict:
         return env.cache_url_config(url)
     except Exception as exc:
         raise _fail(name, f"is not a valid cache URL ({exc.__class__.__name__})") from None
+
+
+def env_rate(name: str, default: str) -> str:
+    """A "<count>/<second|minute|hour|day>" setting, checked by the one parser (``Rate.parse``)
+    that every limiter reads it with."""
+    from common.ratelimit import Rate  # common.ratelimit imports Django's cache: not at startup
+
+    value = env_str(name, default)
+    try:
+        Rate.parse(value)
+    except ValueError:
+        raise _fail(
+            name,
+            f"must look like '300/minute' (a count, then second, minute, hour or day), "
+            f"got {value!r}",
+        ) from None
+    return value

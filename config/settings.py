@@ -9,7 +9,16 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_cache, env_db, env_float, env_int, env_list, env_str
+from config.env import (
+    env_bool,
+    env_cache,
+    env_db,
+    env_float,
+    env_int,
+    env_list,
+    env_rate,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -221,23 +230,8 @@ X_FRAME_OPTIONS = "DENY"
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 
-def _env_rate(name: str, default: str) -> str:
-    """A "<count>/<second|minute|hour|day>" setting, read by the one parser (``Rate.parse``)."""
-    from common.ratelimit import Rate
-
-    value = env_str(name, default)
-    try:
-        Rate.parse(value)
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"Environment variable {name} must look like '300/minute' "
-            f"(a count, then second, minute, hour or day), got {value!r}"
-        ) from None
-    return value
-
-
 # Accept/decline POSTs on the client page, per client IP: "<count>/<second|minute|hour|day>".
-PUBLIC_ANSWER_RATE_LIMIT = _env_rate("PUBLIC_ANSWER_RATE_LIMIT", "10/hour")
+PUBLIC_ANSWER_RATE_LIMIT = env_rate("PUBLIC_ANSWER_RATE_LIMIT", "10/hour")
 
 # --- email -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
@@ -509,8 +503,8 @@ configure_structlog(cache_loggers=not TESTING)
 
 # --- REST framework (extended by the API work) ---------------------------------------------
 # Requests per API key (or signed-in user), and per client IP: "<count>/<second|minute|hour|day>".
-API_RATE_LIMIT_PER_KEY = _env_rate("API_RATE_LIMIT_PER_KEY", "300/minute")
-API_RATE_LIMIT_PER_IP = _env_rate("API_RATE_LIMIT_PER_IP", "600/minute")
+API_RATE_LIMIT_PER_KEY = env_rate("API_RATE_LIMIT_PER_KEY", "300/minute")
+API_RATE_LIMIT_PER_IP = env_rate("API_RATE_LIMIT_PER_IP", "600/minute")
 # How long a POST's Idempotency-Key and its stored response are kept (Stripe: 24 h minimum).
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
 # A claim older than this belongs to a request that died (gunicorn kills a worker after its

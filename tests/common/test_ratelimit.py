@@ -158,10 +158,10 @@ def test_peek_reads_the_current_windows_without_counting(any_cache, frozen):
 def test_rate_settings_are_read_by_the_one_parser(monkeypatch, bad):
     from django.core.exceptions import ImproperlyConfigured
 
-    from config import settings as settings_module
+    from config.env import env_rate
 
     monkeypatch.setenv("SOME_RATE", "25/hour")
-    assert Rate.parse(settings_module._env_rate("SOME_RATE", "1/day")) == Rate(25, 3600)
+    assert Rate.parse(env_rate("SOME_RATE", "1/day")) == Rate(25, 3600)
     monkeypatch.setenv("SOME_RATE", bad)
     with pytest.raises(ImproperlyConfigured, match="SOME_RATE"):
-        settings_module._env_rate("SOME_RATE", "1/day")
+        env_rate("SOME_RATE", "1/day")
