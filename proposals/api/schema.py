@@ -56,8 +56,8 @@ def _number(value) -> int | float:
 
 
 class AmountFieldSchema(OpenApiSerializerFieldExtension):
-    # proposals.api.serializers.AmountField: the string it accepts, or a JSON number in range.
-    target_class = "proposals.api.serializers.AmountField"
+    # proposals.api.serializers.base.AmountField: the string it accepts, or a JSON number in range.
+    target_class = "proposals.api.serializers.base.AmountField"
 
     def map_serializer_field(self, auto_schema, direction):
         field = self.target
@@ -76,7 +76,7 @@ class AmountFieldSchema(OpenApiSerializerFieldExtension):
 
 class ProposalCreateSchema(OpenApiSerializerExtension):
     # Its validate(): a title, or a template to take it from.
-    target_class = "proposals.api.serializers.ProposalCreateSerializer"
+    target_class = "proposals.api.serializers.proposals.ProposalCreateSerializer"
 
     def map_serializer(self, auto_schema, direction):
         schema = auto_schema._map_basic_serializer(self.target, direction)

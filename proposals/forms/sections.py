@@ -1,211 +1,18 @@
-"""Dashboard and client-page forms: input shape and field errors only, no business rules.
+"""The editor's sections and line items: numbers read as the business writes them, row counts
+checked so that no posted row is silently dropped."""
 
-The services validate again (and own every rule); these forms give the user errors next to the
-field before a service is called, and carry the service's own ``ValidationError`` back.
-"""
-
-import functools
 import re
-import zoneinfo
 from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 
-from common import money
-from common.ids import MAX_ID
-from common.money import CURRENCIES, AmountError, format_number, number_example, parse_amount
+from common.money import AmountError, format_number, number_example, parse_amount
 from proposals import rules
-from proposals.models import Proposal
-
-CURRENCY_CHOICES = [(code, code) for code in sorted(CURRENCIES)]
-RICH_TEXT_HELP = "Basic formatting is kept (paragraphs, bold, lists, links); scripts are removed."
+from proposals.forms.base import text_field
 
 
-class RichTextarea(forms.Textarea):
-    """HTML typed in a textarea, which static/js/editor.js turns into the Trix editor."""
-
-    def __init__(self, attrs=None) -> None:
-        super().__init__({"rows": 4, "data-rich-text": "", **(attrs or {})})
-
-
-def text_field(limit: int, **kwargs) -> forms.CharField:
-    """A text field refused beyond ``limit`` with the message the API and services give."""
-    return forms.CharField(
-        max_length=limit, error_messages={"max_length": rules.too_long(limit)}, **kwargs
-    )
-
-
-def rich_text_field() -> forms.CharField:
-    return text_field(rules.MAX_TEXT, required=False, widget=RichTextarea, help_text=RICH_TEXT_HELP)
-
-
-def apply_validation_error(form: forms.Form, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the form: known fields next to them, others on top."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            target = field if field in form.fields else None
-            for message in errors:
-                form.add_error(target, message)
-    else:
-        for message in exc.messages:
-            form.add_error(None, message)
-
-
-class ProposalFilterForm(forms.Form):
-    """The list page's filters (GET); invalid values are ignored, never an error page.
-
-    The client is typed, not picked from a list of every client (a big business has
-    thousands): ``client_name`` is what the user typed, ``client`` the id of the client they
-    chose from the search-as-you-type list (or that a link carries). Without JavaScript only
-    the name arrives, and the page resolves it or offers the few clients it matches.
-    """
-
-    q = forms.CharField(label="Search", required=False, max_length=200)
-    status = forms.ChoiceField(
-        label="Status", required=False, choices=[("", "All statuses"), *Proposal.Status.choices]
-    )
-    client_name = forms.CharField(
-        label="Client",
-        required=False,
-        max_length=200,
-        help_text="Start of the client's name or email.",
-        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
-    )
-    client = forms.IntegerField(
-        required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
-    )
-
-
-class ClientForm(forms.Form):
-    name = text_field(rules.MAX_NAME)
-    email = forms.EmailField(max_length=254)
-    company = text_field(rules.MAX_NAME, required=False)
-
-
-class ProposalForm(forms.Form):
-    """The proposal's own fields; its sections and items come from ``SectionsEditor``."""
-
-    title = text_field(rules.MAX_NAME)
-    client = forms.TypedChoiceField(coerce=int, empty_value=None)
-    currency = forms.ChoiceField(choices=CURRENCY_CHOICES)
-    valid_until = forms.DateField(
-        required=False,
-        help_text="The proposal expires at the end of this day.",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    intro = rich_text_field()
-    terms = rich_text_field()
-    revision = forms.IntegerField(required=False, widget=forms.HiddenInput)
-
-    def __init__(self, *args, clients=(), **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.clients_by_pk = {c.pk: c for c in clients}
-        self.fields["client"].choices = [("", "Choose a client")] + [
-            (c.pk, str(c)) for c in clients
-        ]
-
-    def clean_client(self):
-        pk = self.cleaned_data["client"]
-        if pk not in self.clients_by_pk:
-            raise ValidationError("Choose one of your clients.")
-        return self.clients_by_pk[pk]
-
-
-class TemplateForm(forms.Form):
-    name = text_field(rules.MAX_NAME, help_text="Only you see this name.")
-    title = text_field(rules.MAX_NAME, required=False, label="Proposal title")
-    intro = rich_text_field()
-    terms = rich_text_field()
-
-
-@functools.cache
-def timezone_choices() -> list[tuple[str, str]]:
-    """The IANA zones a business can pick (read once: listing them walks the tz database)."""
-    names = sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC")
-    return [(name, name.replace("_", " ")) for name in names]
-
-
-def locale_choices() -> list[tuple[str, str]]:
-    """The supported locales by their CLDR names, after "as the Wix site has it" ("")."""
-    return [("", "As your Wix site has it"), *money.locale_choices()]
-
-
-class SettingsForm(forms.Form):
-    brand_name = text_field(
-        rules.MAX_NAME, required=False, help_text="Shown to clients; your site name if empty."
-    )
-    brand_color = forms.CharField(
-        max_length=7,
-        label="Brand colour",
-        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #116dff.")],
-        widget=forms.TextInput(attrs={"type": "color"}),
-    )
-    remind_unopened_after_days = forms.IntegerField(
-        label="Remind when not opened after (days)",
-        min_value=0,
-        max_value=365,
-        help_text="0 turns this reminder off.",
-    )
-    remind_unanswered_after_days = forms.IntegerField(
-        label="Remind when not answered after (days)",
-        min_value=0,
-        max_value=365,
-        help_text="0 turns this reminder off.",
-    )
-    default_currency = forms.ChoiceField(choices=CURRENCY_CHOICES)
-    locale = forms.ChoiceField(
-        label="Language and country for amounts",
-        choices=locale_choices,
-        required=False,  # "" follows the Wix site's language and country again
-        help_text="How amounts are written on your pages, emails and in the admin.",
-    )
-    timezone = forms.ChoiceField(
-        label="Time zone",
-        choices=timezone_choices,
-        required=False,  # not sent: the business's zone stays as it is
-        help_text="Valid-until dates end at midnight here; the monthly counts start here.",
-    )
-    logo = forms.FileField(
-        required=False,
-        help_text="PNG, JPEG or WebP, at most 512 KB; shown on your proposals and emails.",
-        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
-    )
-    remove_logo = forms.BooleanField(required=False, label="Remove the logo")
-
-
-class SendForm(forms.Form):
-    message = text_field(
-        rules.MAX_MESSAGE,
-        required=False,
-        label="Message to your client (optional)",
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
-    # The revision the sender saw: a double submit or a stale page sends nothing twice.
-    revision = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
-
-
-class AcceptForm(forms.Form):
-    signed_name = text_field(
-        rules.MAX_NAME, label="Your full name", help_text="Typing your name signs this proposal."
-    )
-    agreed = forms.BooleanField(
-        label="I have read and accept this proposal and its terms.",
-        error_messages={"required": "Tick the box to accept the proposal and its terms."},
-    )
-
-
-class DeclineForm(forms.Form):
-    reason = text_field(
-        rules.MAX_MESSAGE,
-        required=False,
-        label="Reason (optional)",
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
-
-
-# --- sections and line items ---------------------------------------------------------------
 class LocaleDecimalField(forms.DecimalField):
     """A number typed as the business writes it (``1,5`` in de-DE), read by ``common.money``.
 
@@ -242,6 +49,16 @@ class LocaleDecimalField(forms.DecimalField):
         return value
 
 
+def _percent_field(label: str) -> LocaleDecimalField:
+    return LocaleDecimalField(
+        max_digits=rules.PERCENT_DIGITS[0],
+        decimal_places=rules.PERCENT_DIGITS[1],
+        required=False,
+        label=label,
+        validators=[MinValueValidator(0), MaxValueValidator(rules.MAX_PERCENT)],
+    )
+
+
 class SectionForm(forms.Form):
     title = text_field(rules.MAX_NAME, required=False, label="Section title")
 
@@ -265,20 +82,8 @@ class LineItemForm(forms.Form):
         required=False,
         label="Unit price",
     )
-    discount_percent = LocaleDecimalField(
-        max_digits=rules.PERCENT_DIGITS[0],
-        decimal_places=rules.PERCENT_DIGITS[1],
-        required=False,
-        label="Discount %",
-        validators=[MinValueValidator(0), MaxValueValidator(rules.MAX_PERCENT)],
-    )
-    tax_rate = LocaleDecimalField(
-        max_digits=rules.PERCENT_DIGITS[0],
-        decimal_places=rules.PERCENT_DIGITS[1],
-        required=False,
-        label="Tax %",
-        validators=[MinValueValidator(0), MaxValueValidator(rules.MAX_PERCENT)],
-    )
+    discount_percent = _percent_field("Discount %")
+    tax_rate = _percent_field("Tax %")
     optional = forms.BooleanField(required=False, label="Optional")
     selected = forms.BooleanField(required=False, label="Preselected")
 
