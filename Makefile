@@ -32,6 +32,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
@@ -53,7 +54,7 @@ schema: $(STAMP)
 	$(PY) manage.py spectacular --file docs/openapi.yaml --validate --fail-on-warn
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache
 
 # Trix, the editor's rich-text field, is committed in static/vendor/trix (its README.md says
 # why and how); this refreshes it from the npm registry: make vendor-trix TRIX_VERSION=x.y.z
