@@ -9,10 +9,11 @@ from console.seeding.schema import SCHEMA
 # Each proposal's whole history is decided here; later phases read it from the row.
 PROPOSALS_SQL = f"""
 INSERT INTO proposals_proposal (id, business_id, number, title, client_id, currency, valid_until,
-    intro, terms, status, current_version_id, has_unsent_changes, revision, total,
+    sent_valid_until, intro, terms, status, current_version_id, has_unsent_changes, revision, total,
     decline_reason, created_by_id, created_at, updated_at, sent_at, viewed_at, answered_at,
     expired_at, withdrawn_at)
 SELECT h.id, h.business_id, h.number, h.title, h.client_id, h.currency, h.valid_until,
+       CASE WHEN h.status <> 'draft' THEN h.valid_until END,
        h.intro, h.terms, h.status,
        CASE WHEN h.status <> 'draft' THEN 2 * h.id - 2 + h.n_versions END,
        h.status IN ('sent', 'viewed') AND {SCHEMA}.u(h.id, 12) < 0.05,

@@ -47,7 +47,7 @@ _BATCH_FIELDS = (
     "id",
     "business_id",
     "status",
-    "valid_until",
+    "sent_valid_until",
     "current_version_id",
     "business__status",
     "business__timezone",
@@ -82,7 +82,7 @@ def proposals_expire(*, proposals: list[Proposal], now: datetime) -> list[Propos
         proposal
         for proposal in proposals
         if proposal.status in Proposal.OPEN_STATUSES
-        and (expiry := rules.expires_at(proposal.valid_until, proposal.business.timezone))
+        and (expiry := rules.expires_at(proposal.sent_valid_until, proposal.business.timezone))
         and expiry <= now
     ]
     if not due:
@@ -105,7 +105,7 @@ def proposals_expire(*, proposals: list[Proposal], now: datetime) -> list[Propos
                 version_id=proposal.current_version_id,
                 kind=Activity.Kind.EXPIRED,
                 actor_type=Activity.Actor.SYSTEM,
-                details={"valid_until": proposal.valid_until.isoformat()},
+                details={"valid_until": proposal.sent_valid_until.isoformat()},
                 request_id=request_id,
             )
             for proposal in due
@@ -150,8 +150,10 @@ def proposals_expire_due(*, now: datetime | None = None) -> int:
     # UTC+14 is the earliest zone: nothing valid until after today (UTC) can have ended yet.
     # The filter matches ``proposal_open_expiry_idx`` (open, with a valid-until) exactly.
     candidates = Proposal.objects.filter(
-        status__in=Proposal.OPEN_STATUSES, valid_until__isnull=False, valid_until__lte=now.date()
-    ).order_by("valid_until", "pk")
+        status__in=Proposal.OPEN_STATUSES,
+        sent_valid_until__isnull=False,
+        sent_valid_until__lte=now.date(),
+    ).order_by("sent_valid_until", "pk")
     expired = 0
     cursor: tuple | None = None
     for _ in range(settings.DELIVERY_JOB_MAX_BATCHES):
@@ -160,14 +162,14 @@ def proposals_expire_due(*, now: datetime | None = None) -> int:
             # Rows of the last day or two not yet over in their zone are stepped over, not
             # read again by every batch.
             page = page.filter(
-                Q(valid_until__gt=cursor[0]) | Q(valid_until=cursor[0], pk__gt=cursor[1])
+                Q(sent_valid_until__gt=cursor[0]) | Q(sent_valid_until=cursor[0], pk__gt=cursor[1])
             )
         with transaction.atomic():
             batch = _locked_batch(page, size=size)
             expired += len(proposals_expire(proposals=batch, now=now))
         if len(batch) < size:
             break
-        cursor = (batch[-1].valid_until, batch[-1].pk)
+        cursor = (batch[-1].sent_valid_until, batch[-1].pk)
     if expired:
         log.info("proposals_expired", count=expired)
     return expired
@@ -187,7 +189,7 @@ def _reminder_decision(proposal: Proposal, *, rule: str, now: datetime) -> str:
         return "drop"
     if proposal.business.status != Business.Status.ACTIVE:
         return "drop"
-    expiry = rules.expires_at(proposal.valid_until, proposal.business.timezone)
+    expiry = rules.expires_at(proposal.sent_valid_until, proposal.business.timezone)
     if expiry is not None and expiry <= now:
         return "drop"  # the expiry job will handle it
     if (

@@ -52,6 +52,11 @@ class Proposal(BusinessOwned):
     )
     currency = models.CharField(max_length=3)
     valid_until = models.DateField(null=True, blank=True)
+    # The valid-until date of the version sent (what the client saw), which expiry follows;
+    # ``valid_until`` is the working copy's, perhaps edited since. Null while a draft.
+    sent_valid_until = models.DateField(
+        null=True, blank=True, editable=False, default=None, db_default=None
+    )
     intro = models.TextField(blank=True, help_text="Sanitised HTML.")
     terms = models.TextField(blank=True, help_text="Sanitised HTML.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
@@ -131,8 +136,8 @@ class Proposal(BusinessOwned):
                 name="proposal_unanswered_due_idx",
             ),
             models.Index(
-                fields=["valid_until", "id"],
-                condition=models.Q(status__in=list(OPEN_STATUSES), valid_until__isnull=False),
+                fields=["sent_valid_until", "id"],
+                condition=models.Q(status__in=list(OPEN_STATUSES), sent_valid_until__isnull=False),
                 name="proposal_open_expiry_idx",
             ),
             # The support console: newest first across businesses, by status, by number.

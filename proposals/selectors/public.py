@@ -40,7 +40,7 @@ def public_page_state(*, version: ProposalVersion) -> str:
         return "declined" if proposal.current_version_id == version.pk else "superseded"
     if proposal.current_version_id != version.pk:
         return "superseded"
-    expiry = rules.expires_at(proposal.valid_until, business.timezone)
+    expiry = rules.expires_at(proposal.sent_valid_until, business.timezone)
     if proposal.status == Status.EXPIRED or (expiry is not None and expiry <= timezone.now()):
         return "expired"
     return "open"

@@ -88,7 +88,7 @@ def _answerable(version: ProposalVersion) -> Proposal:
         raise TransitionError(f"This proposal was already {proposal.status}.")
     if proposal.current_version_id != version.pk:
         raise TransitionError("A newer version of this proposal was sent; open the latest link.")
-    expiry = rules.expires_at(proposal.valid_until, proposal.business.timezone)
+    expiry = rules.expires_at(proposal.sent_valid_until, proposal.business.timezone)
     if proposal.status == Status.EXPIRED or (expiry is not None and expiry <= timezone.now()):
         raise TransitionError("This proposal has expired and can no longer be answered.")
     if proposal.status not in OPEN:

@@ -101,6 +101,7 @@ def proposal_send(
         Proposal.objects.filter(pk=locked.pk).update(
             status=Status.SENT,
             current_version=version,
+            sent_valid_until=locked.valid_until,
             has_unsent_changes=False,
             sent_at=now,
             revision=F("revision") + 1,

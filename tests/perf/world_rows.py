@@ -68,6 +68,7 @@ def bulk_proposals(*, big, owner, snapshot, now, today) -> tuple[list, list, dic
     proposals = []
     for n in range(BIG_PROPOSALS):
         status = next(statuses)
+        valid_until = today - timedelta(days=5) if n % 3 == 0 else today + timedelta(30)
         proposals.append(
             Proposal(
                 business=big,
@@ -77,7 +78,8 @@ def bulk_proposals(*, big, owner, snapshot, now, today) -> tuple[list, list, dic
                 currency="USD",
                 status=status,
                 total=Decimal("1234.5000"),
-                valid_until=today - timedelta(days=5) if n % 3 == 0 else today + timedelta(30),
+                valid_until=valid_until,
+                sent_valid_until=None if status == "draft" else valid_until,
                 sent_at=None if status == "draft" else now - timedelta(days=10),
                 viewed_at=now - timedelta(days=9) if status in ("viewed", "accepted") else None,
                 answered_at=now - timedelta(days=8) if status in ("accepted", "declined") else None,

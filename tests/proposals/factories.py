@@ -1,9 +1,10 @@
+from datetime import date
 from decimal import Decimal
 
 import factory
 
 from proposals import services
-from proposals.models import Client
+from proposals.models import Client, Proposal, ProposalVersion
 from tests.accounts.factories import BusinessFactory
 
 
@@ -58,3 +59,14 @@ def accept(version, name="Jane Client", keys=(), *, ip="203.0.113.9", user_agent
         version=version, signed_name=name, agreed=True, selected_item_keys=list(keys),
         ip=ip, user_agent=user_agent,
     )  # fmt: skip
+
+
+def sent_valid_until(proposal, day: date) -> None:
+    """As if ``proposal`` had been sent valid until ``day``: a day past, which sending refuses.
+
+    The working copy, the version sent and the date expiry follows all say ``day``.
+    """
+    Proposal.objects.filter(pk=proposal.pk).update(valid_until=day, sent_valid_until=day)
+    version = ProposalVersion.objects.get(pk=proposal.current_version_id)
+    version.snapshot = {**version.snapshot, "valid_until": day.isoformat()}
+    version.save(update_fields=["snapshot"])

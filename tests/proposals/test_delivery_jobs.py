@@ -21,7 +21,7 @@ from proposals.models import Activity, Delivery, Proposal, ProposalSettings, Pro
 from proposals.reminders import reminders_reschedule
 from tests.accounts.factories import BusinessFactory
 from tests.concurrency import run_concurrently
-from tests.proposals.factories import make_sent_proposal
+from tests.proposals.factories import make_sent_proposal, sent_valid_until
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 def sent_with_valid_until(valid_until: date, tz: str = "UTC", business=None) -> Proposal:
     business = business or BusinessFactory(timezone=tz)
     proposal, _ = make_sent_proposal(business=business)
-    Proposal.objects.filter(pk=proposal.pk).update(valid_until=valid_until)
+    sent_valid_until(proposal, valid_until)
     return proposal
 
 

@@ -13,7 +13,13 @@ from proposals.delivery import mailer
 from proposals.delivery.jobs import proposals_expire_due
 from proposals.models import Delivery, Proposal
 from tests.accounts.factories import BusinessFactory, MembershipFactory
-from tests.proposals.factories import ClientFactory, item, make_sent_proposal, sections
+from tests.proposals.factories import (
+    ClientFactory,
+    item,
+    make_sent_proposal,
+    sections,
+    sent_valid_until,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +81,7 @@ def test_owner_accept_email_carries_the_accepted_total_and_the_choice():
 def _sent_then_past(**fields) -> Proposal:
     """Sent while valid, then its valid-until day put in the past (10 January 2026)."""
     proposal, _ = make_sent_proposal(valid_until=date.today() + timedelta(days=3), **fields)
-    Proposal.objects.filter(pk=proposal.pk).update(valid_until=date(2026, 1, 10))
+    sent_valid_until(proposal, date(2026, 1, 10))
     proposal.refresh_from_db()
     return proposal
 

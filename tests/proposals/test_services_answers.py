@@ -18,6 +18,7 @@ from tests.proposals.factories import (
     accept,
     make_proposal,
     make_sent_proposal,
+    sent_valid_until,
 )
 
 pytestmark = pytest.mark.django_db
@@ -98,7 +99,7 @@ def test_accept_after_expiry_is_refused_and_expiry_runs_at_end_of_day_in_busines
     proposal, version = make_sent_proposal(
         client=ClientFactory(business=business), valid_until=today + timedelta(days=1)
     )
-    Proposal.objects.filter(pk=proposal.pk).update(valid_until=today - timedelta(days=2))
+    sent_valid_until(proposal, today - timedelta(days=2))
     with pytest.raises(services.TransitionError, match="expired"):
         accept(version)
     proposal.refresh_from_db()

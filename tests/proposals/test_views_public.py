@@ -9,7 +9,13 @@ from django.urls import reverse
 from accounts.models import Business
 from proposals import services
 from proposals.models import Acceptance, Proposal, ProposalView
-from tests.proposals.factories import item, make_proposal, make_sent_proposal, sections
+from tests.proposals.factories import (
+    item,
+    make_proposal,
+    make_sent_proposal,
+    sections,
+    sent_valid_until,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -156,7 +162,7 @@ def test_decline_with_reason(client):
 
 def test_expired_page_and_accept_refused(client):
     proposal, version = make_sent_proposal(valid_until=date.today() + timedelta(days=3))
-    Proposal.objects.filter(pk=proposal.pk).update(valid_until=date.today() - timedelta(days=2))
+    sent_valid_until(proposal, date.today() - timedelta(days=2))
     response = client.get(page_url(version))
     assert response.status_code == 410
     assert "has expired" in html(response)
