@@ -1,7 +1,9 @@
 from urllib.parse import urlencode
 
 from django import template
+from django.template.defaultfilters import truncatechars
 from django.urls import reverse
+from django.utils.html import format_html
 
 from console.selectors import COUNT_CAP, incidents_overview
 
@@ -14,6 +16,15 @@ def capped(count: int | None) -> str:
     if count is None:
         return "–"
     return f"{COUNT_CAP}+" if count >= COUNT_CAP else str(count)
+
+
+@register.filter
+def clipped(value: object, length: int) -> str:
+    """``truncatechars`` that keeps the whole value a hover away: the cut text carries it in
+    its ``title`` (support reads error messages and addresses whole, not just their start)."""
+    text = "" if value is None else str(value)
+    short = truncatechars(text, length)
+    return format_html('<span title="{}">{}</span>', text, short) if short != text else text
 
 
 @register.inclusion_tag("console/_incidents.html", takes_context=True)
