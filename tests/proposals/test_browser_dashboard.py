@@ -92,3 +92,49 @@ def test_older_and_newer_pages(live_server, browser_page):  # noqa: F811
     page.get_by_role("link", name="← Newer").click()
     page.get_by_role("link", name="Older →").wait_for()
     assert page.locator("table.list tbody tr").first.inner_text().startswith("P-0027")
+
+
+# Where the nav bar runs past the window, and whether each of its controls is inside it.
+NAV_BAR = """() => {
+  const width = document.documentElement.clientWidth;
+  const inside = el => {
+    const box = el.getBoundingClientRect();
+    return box.width > 0 && box.left >= 0 && box.right <= width;
+  };
+  const bar = document.querySelector('.topbar-inner');
+  return {
+    page: document.documentElement.scrollWidth - width,
+    bar: bar.scrollWidth - bar.clientWidth,
+    outside: [...bar.querySelectorAll('a, button')].filter(el => !inside(el))
+      .map(el => el.textContent.trim()),
+    height: Math.round(bar.getBoundingClientRect().height),
+  };
+}"""
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_a_very_long_email_keeps_the_nav_bar_in_the_window_and_usable(
+    live_server,
+    browser_page,  # noqa: F811
+    width,
+):
+    email = f"{'very.long.name.' * 8}{'x' * 40}@{'department.' * 4}example.org"
+    membership = MembershipFactory(user__email=email, user__full_name="")
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 800})
+    sign_in(page, live_server, membership.user)
+
+    measured = page.evaluate(NAV_BAR)
+    assert measured["page"] <= 0, measured
+    assert measured["bar"] <= 0, measured
+    assert measured["outside"] == [], measured
+    # The address is shown cut short, whole in its title, and never stacks the bar up.
+    name = page.locator(".signout > .muted")
+    assert name.get_attribute("title") == email and name.inner_text() == email
+    assert measured["height"] < 200, measured
+
+    page.locator(".topbar nav").get_by_role("link", name="Clients").click()
+    page.get_by_role("heading", name="Clients", exact=True).wait_for()
+    assert page.evaluate(NAV_BAR)["outside"] == []
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("Password").wait_for()
