@@ -32,6 +32,12 @@ class UserManager(BaseUserManager):
         return self.get(email__iexact=username)
 
 
+def is_reachable(email: str) -> bool:
+    """Whether mail to ``email`` can arrive: not one made up for an account without one (SSO
+    users get an address under ``.invalid``, RFC 2606's never-real domain), nor empty."""
+    return bool(email) and not email.lower().endswith(".invalid")
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A person who signs in: business staff (dashboard) or support staff (admin)."""
 
@@ -55,9 +61,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def reachable_email(self) -> str:
-        """The user's address, or "" for one made up for an account without one (SSO users get
-        an address under ``.invalid``, RFC 2606's never-real domain): never shown to anyone."""
-        return "" if self.email.lower().endswith(".invalid") else self.email
+        """The user's address, or "" for one made up (``is_reachable``): never shown to anyone."""
+        return self.email if is_reachable(self.email) else ""
 
     def get_full_name(self) -> str:
         return self.full_name or self.reachable_email or "Wix user"

@@ -1,6 +1,6 @@
 """Reads for accounts."""
 
-from accounts.models import Business, Membership, User
+from accounts.models import Business, Membership, User, is_reachable
 from common.ids import MAX_ID
 
 # Every signed-in request runs this (the dashboard's middleware), so it is one statement written
@@ -27,12 +27,16 @@ def membership_for(*, user: User, business: Business) -> Membership | None:
 
 
 def owner_emails_for(*, businesses) -> dict[int, str]:
-    """Where each business's notifications go: its owner email, else its first owner's.
+    """Where each business's notifications go: its owner email, else its first owner's that
+    mail can reach (never an SSO user's made-up ``.invalid`` address).
 
     One query for all the businesses without an owner email (none when they all have one).
     An empty string for a business nobody can be told about.
     """
-    emails = {business.pk: business.owner_email or "" for business in businesses}
+    emails = {
+        business.pk: business.owner_email if is_reachable(business.owner_email) else ""
+        for business in businesses
+    }
     missing = [pk for pk, email in emails.items() if not email]
     if missing:
         owners = (
@@ -41,5 +45,6 @@ def owner_emails_for(*, businesses) -> dict[int, str]:
             .values_list("business_id", "user__email")
         )
         for business_id, email in owners:
-            emails[business_id] = emails[business_id] or email
+            if not emails[business_id] and is_reachable(email):
+                emails[business_id] = email
     return emails

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, Business, Membership, User
 from accounts.scoping import get_for_business_or_404, scoped
-from accounts.selectors import business_for_user
+from accounts.selectors import business_for_user, owner_emails_for
 from accounts.services import (
     api_key_authenticate,
     api_key_create,
@@ -159,3 +159,20 @@ def test_a_revoked_key_logs_who_revoked_it(business, log_events):
     api_key_revoke(api_key=key, acting_user=user)
     revoked = next(e for e in log_events if e["event"] == "api_key_revoked")
     assert (revoked["api_key_id"], revoked["acting_user_id"]) == (key.pk, user.pk)
+
+
+def test_owner_notifications_never_go_to_a_made_up_sso_address(django_assert_num_queries):
+    sso_first = BusinessFactory(owner_email="")
+    MembershipFactory(business=sso_first, user__email="wix-abc@wix-sso.invalid")
+    MembershipFactory(business=sso_first, user__email="second.owner@example.org")
+    only_sso = BusinessFactory(owner_email="")
+    MembershipFactory(business=only_sso, user__email="wix-def@WIX-SSO.INVALID")
+    made_up = BusinessFactory(owner_email="someone@site.invalid")
+    MembershipFactory(business=made_up, user__email="owner@example.org")
+    with django_assert_num_queries(1):
+        emails = owner_emails_for(businesses=[sso_first, only_sso, made_up])
+    assert emails == {
+        sso_first.pk: "second.owner@example.org",  # the first owner mail can reach
+        only_sso.pk: "",  # nobody to tell, rather than a bounce from nowhere
+        made_up.pk: "owner@example.org",
+    }

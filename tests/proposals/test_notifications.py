@@ -106,6 +106,17 @@ def test_expiry_of_a_business_without_owner_email_goes_to_its_owner_member():
     assert Delivery.objects.get(kind=Delivery.Kind.OWNER_EXPIRED).recipient == owner.email
 
 
+def test_the_owner_of_a_business_known_only_by_sso_is_not_emailed_at_a_made_up_address():
+    business = BusinessFactory(owner_email="")
+    MembershipFactory(business=business, user__email="wix-0f3c@wix-sso.invalid")
+    proposal = _sent_then_past(client=ClientFactory(business=business))
+    proposals_expire_due(now=datetime(2026, 2, 1, tzinfo=UTC))
+    proposal.refresh_from_db()
+    assert proposal.status == Proposal.Status.EXPIRED
+    assert not Delivery.objects.filter(kind=Delivery.Kind.OWNER_EXPIRED).exists()
+    assert not Delivery.objects.filter(recipient__iendswith=".invalid").exists()
+
+
 def test_the_client_hears_of_a_withdrawal():
     proposal, version = make_sent_proposal()
     services.proposal_withdraw(proposal=proposal, acting_user=None)
