@@ -105,7 +105,7 @@ def _open_proposal(business: Business):
             current_version__isnull=False,
             current_version__token_revoked_at__isnull=True,
         )
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=today))
+        .filter(Q(sent_valid_until__isnull=True) | Q(sent_valid_until__gte=today))
         .select_related("current_version", "client")
         .order_by("-created_at")
         .first()
