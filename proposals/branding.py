@@ -55,7 +55,7 @@ def _decoded(upload) -> str:
                      f"at least {LOGO_MIN_SIDE} pixels on each side, please."}
                 )  # fmt: skip
             image.load()  # a header alone proves nothing: the whole image must decode
-            return _FORMATS[image.format]
+            return _FORMATS[str(image.format)]  # one of _FORMATS: the only decoders tried
     except Image.DecompressionBombError:  # so many pixels that Pillow will not even open it
         raise _too_large("") from None
     except _UNREADABLE:
