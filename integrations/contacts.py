@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from common import outbox
+from common.outbox.writes import outcomes_written
 from common.request_id import current_request_id
 from integrations.kinds import (
     CONTACT_SYNC,
@@ -24,6 +25,7 @@ from integrations.kinds import (
 )
 from integrations.models import WixContactSync
 from integrations.wix.client import WixClient, WixError
+from proposals.client_contacts import client_wix_contacts_record
 
 log = structlog.get_logger(__name__)
 
@@ -73,11 +75,21 @@ def contact_syncs_work(batch: outbox.Batch) -> list[WixContactSync]:
     synced rows are written together when the batch ends (``batch_of_wix_work``).
     """
     with batch_of_wix_work(CONTACT_SYNC, _SYNCED_FIELDS) as synced:
-        for index, sync in enumerate(batch.rows):
-            if batch.out_of_time():
-                return batch.rows[index:]
-            batch.count(_sync_one(sync, synced=synced))
+        try:
+            for index, sync in enumerate(batch.rows):
+                if batch.out_of_time():
+                    return batch.rows[index:]
+                batch.count(_sync_one(sync, synced=synced))
+        finally:
+            _clients_synced(synced)
     return []
+
+
+def _clients_synced(synced: list[WixContactSync]) -> None:
+    """The clients get the ids of their contacts (what the API shows), before their syncs' rows
+    are written: a worker lost in between leaves the rows claimed, to be synced again."""
+    contact_ids = {sync.client_id: sync.wix_contact_id for sync in synced}
+    outcomes_written(CONTACT_SYNC, lambda: client_wix_contacts_record(contact_ids=contact_ids))
 
 
 # What a successful sync writes.
@@ -152,6 +164,8 @@ def _sync_one(sync: WixContactSync, *, synced: list | None = None) -> str:
         sync.synced_at = timezone.now()
         sync.next_attempt_at = sync.claimed_until = None
         sync.last_error = ""
+        if synced is None:
+            _clients_synced([sync])
         write_done(sync, _SYNCED_FIELDS, done=synced, working_state=Status.RUNNING)
         log.info(
             "wix_contact_synced",

@@ -7,9 +7,11 @@ import pytest
 from django.db import transaction
 
 from accounts.models import Business
+from accounts.services import api_key_create
 from integrations import contacts
 from integrations.models import WixContactSync
 from tests.accounts.factories import BusinessFactory
+from tests.api.conftest import bearer_client
 from tests.integrations.conftest import queued_drains
 from tests.integrations.contact_syncs import KIND, drain
 from tests.integrations.standin_counts import CREATE
@@ -32,6 +34,36 @@ def test_sending_a_proposal_syncs_its_client_as_a_wix_contact(wix, send):
     assert sync.wix_contact_id == contact["id"]
     assert contact["primaryInfo"]["email"] == "ada@example.org"
     assert contact["info"]["name"] == {"first": "Ada", "last": "Lovelace"}
+
+
+@pytest.mark.django_db
+def test_the_api_shows_the_wix_contact_a_client_was_synced_to(wix, send):
+    client = ClientFactory()
+    other = ClientFactory(business=client.business)
+    _, raw_key = api_key_create(business=client.business, name="tests", acting_user=None)
+    api = bearer_client(raw_key)
+    send(client)
+    send(other)
+    assert api.get(f"/api/v1/clients/{client.pk}/").json()["wix_contact_id"] == ""
+
+    assert drain() == {"synced": 2}
+    contact_ids = {
+        c["primaryInfo"]["email"]: c["id"] for c in wix.contacts(client.business.instance_id)
+    }
+    for each in (client, other):
+        shown = api.get(f"/api/v1/clients/{each.pk}/").json()["wix_contact_id"]
+        synced = WixContactSync.objects.get(client=each).wix_contact_id
+        assert shown == synced == contact_ids[each.email.lower()]
+
+
+@pytest.mark.django_db
+def test_a_sync_run_on_its_own_records_the_contact_on_the_client_too(wix, send):
+    client = ClientFactory()
+    send(client)
+    assert contacts.contact_sync_run(sync_id=WixContactSync.objects.get().pk) == "synced"
+    (contact,) = wix.contacts(client.business.instance_id)
+    client.refresh_from_db()
+    assert client.wix_contact_id == contact["id"]
 
 
 @pytest.mark.django_db
@@ -70,9 +102,13 @@ def test_a_client_whose_email_changed_is_synced_again_under_the_new_address(wix,
     assert drain() == {"synced": 1}
     sync = WixContactSync.objects.get(client=client)
     assert sync.synced_email == "new@example.org"
-    emails = sorted(c["primaryInfo"]["email"] for c in wix.contacts(client.business.instance_id))
-    assert emails == ["new@example.org", "old@example.org"]
-    assert sync.wix_contact_id in [c["id"] for c in wix.contacts(client.business.instance_id)]
+    contact_ids = {
+        c["primaryInfo"]["email"]: c["id"] for c in wix.contacts(client.business.instance_id)
+    }
+    assert sorted(contact_ids) == ["new@example.org", "old@example.org"]
+    assert sync.wix_contact_id == contact_ids["new@example.org"]
+    client.refresh_from_db()
+    assert client.wix_contact_id == contact_ids["new@example.org"]
 
 
 @pytest.mark.django_db

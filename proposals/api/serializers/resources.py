@@ -14,7 +14,11 @@ class ClientSerializer(serializers.Serializer):
     name = serializers.CharField(read_only=True)
     email = serializers.EmailField(read_only=True)
     company = serializers.CharField(read_only=True)
-    wix_contact_id = serializers.CharField(read_only=True)
+    wix_contact_id = serializers.CharField(
+        read_only=True,
+        help_text="The client's contact in your Wix contacts, once synced after a proposal is "
+        "sent or accepted (empty before).",
+    )
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
