@@ -14,22 +14,10 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=models.Model)
 
 
-class BusinessScopedQuerySet(models.QuerySet):
-    def for_business(self, business: "Business") -> "BusinessScopedQuerySet":
-        if business is None or business.pk is None:
-            return self.none()
-        return self.filter(business_id=business.pk)
-
-
-BusinessScopedManager = models.Manager.from_queryset(BusinessScopedQuerySet)
-
-
 class BusinessOwned(models.Model):
     """Abstract base for every row that belongs to one business."""
 
     business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="+")
-
-    objects = BusinessScopedManager()
 
     class Meta:
         abstract = True
