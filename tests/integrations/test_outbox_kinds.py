@@ -282,7 +282,8 @@ def test_a_drain_costs_the_same_few_queries_per_row_for_5_and_40_rows(kind, monk
         counts[n] = len(queries.captured_queries)
     # Per batch: the claim and its load, the commit mode set and restored, one UPDATE writing
     # every outcome (and counting the attempts), the last (empty) claim; nothing per row.
-    assert counts[40] == counts[5] <= 6, counts
+    # Contact syncs: one UPDATE more, the clients' Wix contact ids (what the API shows).
+    assert counts[40] == counts[5] <= (7 if kind == "contact_sync" else 6), counts
 
 
 @pytest.mark.django_db
