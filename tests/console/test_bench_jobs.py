@@ -10,7 +10,7 @@ from django.db import connection
 from console.management.commands.bench_jobs import scheduled_jobs
 from proposals.delivery import schedules as delivery_schedules
 from proposals.models import Activity, Proposal
-from tests.proposals.test_delivery_jobs import sent_with_valid_until
+from tests.proposals.dated_proposals import sent_with_valid_until
 
 pytestmark = pytest.mark.django_db
 

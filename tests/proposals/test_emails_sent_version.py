@@ -7,8 +7,8 @@ from proposals import services
 from proposals.delivery import mailer
 from proposals.delivery.jobs import reminders_send_due
 from proposals.models import Delivery
+from tests.proposals.dated_proposals import sent_days_ago
 from tests.proposals.factories import accept
-from tests.proposals.test_delivery_jobs import sent_days_ago
 
 pytestmark = pytest.mark.django_db
 
