@@ -21,14 +21,7 @@ from proposals.models import Activity, Client, Delivery, DeliveryAttempt, Propos
 
 LIST_LIMIT = 50
 COUNT_CAP = 10_000
-FAILED_DELIVERY = (
-    Delivery.State.FAILED_PERMANENT,
-    Delivery.State.FAILED_RETRYING,
-    Delivery.State.BOUNCED,
-)
 FAILED_RECEIPT = (WebhookReceipt.Status.REJECTED, WebhookReceipt.Status.FAILED)
-# Waiting or being sent, and untouched for SUPPORT_STUCK_DELIVERY_SECONDS (no worker took it).
-STUCK = (Delivery.State.PENDING, Delivery.State.SENDING)
 INSTALL_EVENTS = ("AppInstalled", "AppRemoved", *PLAN_KINDS, *(f"Paid{k}" for k in PLAN_KINDS))
 
 
@@ -58,11 +51,13 @@ def business_overview(business: Business, *, now: datetime | None = None) -> dic
         Q(business=business) | Q(instance_id=business.instance_id)
     )
     failed_deliveries = Delivery.objects.filter(
-        business=business, state__in=FAILED_DELIVERY, updated_at__gte=week
+        business=business, state__in=Delivery.FAILED_STATES, updated_at__gte=week
     )
     failed_receipts = receipts.filter(status__in=FAILED_RECEIPT, last_received_at__gte=week)
     failed_calls = IntegrationCall.objects.filter(business=business, ok=False, created_at__gte=week)
-    stuck = Delivery.objects.filter(business=business, state__in=STUCK, updated_at__lt=stuck_before)
+    stuck = Delivery.objects.filter(
+        business=business, state__in=Delivery.STUCK_STATES, updated_at__lt=stuck_before
+    )
     return {
         "business": business,
         "now": now,
@@ -323,7 +318,7 @@ def incidents_overview(*, now: datetime | None = None) -> dict:
         ),
         "stuck_count": _capped(
             Delivery.objects.filter(
-                state__in=STUCK,
+                state__in=Delivery.STUCK_STATES,
                 updated_at__lt=now - timedelta(seconds=settings.SUPPORT_STUCK_DELIVERY_SECONDS),
             ),
             "updated_at",

@@ -25,7 +25,7 @@ from proposals.delivery.services import delivery_record
 from proposals.models import Delivery, DeliveryAttempt, Proposal, ProposalSettings
 
 DONE = (Delivery.State.SENT,)
-GIVEN_UP = (Delivery.State.FAILED_PERMANENT, Delivery.State.CANCELLED)
+GIVEN_UP = Delivery.GIVEN_UP_STATES
 _WORKER_PID = re.compile(r":(\d+)$")
 
 

@@ -19,35 +19,22 @@ from proposals.models import Delivery, Proposal
 
 log = structlog.get_logger(__name__)
 
-RETRYABLE_STATES = (
-    Delivery.State.FAILED_PERMANENT,
-    Delivery.State.FAILED_RETRYING,
-    Delivery.State.PENDING,
-    Delivery.State.SENDING,
-)
-# What "failed deliveries" means for a bulk retry after an outage.
-FAILED_STATES = (Delivery.State.FAILED_PERMANENT, Delivery.State.FAILED_RETRYING)
+# What support reads when the pipeline refuses a retry, where it says more than the pipeline.
+_REFUSALS = {
+    "already_sent": "This email was already sent; retrying would send it twice. "
+    "Use “resend the proposal link” to send a new email.",
+}
 
 
 def support_delivery_retry(*, delivery: Delivery, acting_user: User) -> Delivery:
-    """Send a failed delivery again now. Refuses (audited) a sent or cancelled one."""
+    """Send a failed or bounced delivery again now. Refuses (audited) what the pipeline refuses:
+    a sent or cancelled one, one being sent, one to a still-suppressed address."""
     with audited(actor=acting_user, action="delivery_retry", target=delivery) as entry:
         entry.details["previous_state"] = delivery.state
-        if delivery.state == Delivery.State.SENT:
-            raise ActionRefused(
-                "This email was already sent; retrying would send it twice. "
-                "Use “resend the proposal link” to send a new email.",
-                code="already_sent",
-            )
-        if delivery.state not in RETRYABLE_STATES:
-            raise ActionRefused(
-                f"A {delivery.get_state_display().lower()} delivery cannot be retried.",
-                code="not_retryable",
-            )
         try:
             delivery = delivery_services.delivery_retry(delivery=delivery, acting_user=acting_user)
         except delivery_services.DeliveryRetryError as exc:
-            raise ActionRefused(str(exc), code=exc.code) from None
+            raise ActionRefused(_REFUSALS.get(exc.code, str(exc)), code=exc.code) from None
         entry.message = "Queued for sending now (fresh round of attempts)."
     return delivery
 
@@ -90,9 +77,11 @@ def support_proposal_resend_link(*, proposal: Proposal, acting_user: User) -> De
 def failed_deliveries_in_window(
     *, since: datetime, until: datetime, business: Business | None = None
 ) -> QuerySet:
-    """Failed deliveries whose last change (the failure) falls in [since, until)."""
+    """Deliveries the mail server never took (what an outage leaves) whose last change, the
+    failure, falls in [since, until). Bounces are retried one by one, once their address is
+    lifted."""
     queryset = Delivery.objects.filter(
-        state__in=FAILED_STATES, updated_at__gte=since, updated_at__lt=until
+        state__in=Delivery.SEND_FAILED_STATES, updated_at__gte=since, updated_at__lt=until
     )
     if business is not None:
         queryset = queryset.filter(business=business)

@@ -26,13 +26,6 @@ from integrations.models import WebhookReceipt, WixContactSync
 from proposals.delivery.mailer import message_id_for
 from proposals.models import Delivery, Proposal
 
-# A bounce (the mail service's webhook, after the server accepted the message) is final too.
-FINAL = (
-    Delivery.State.SENT,
-    Delivery.State.FAILED_PERMANENT,
-    Delivery.State.CANCELLED,
-    Delivery.State.BOUNCED,
-)
 SYNC_OPEN = (WixContactSync.Status.PENDING, WixContactSync.Status.RUNNING)
 RECEIPT_OPEN = (WebhookReceipt.Status.PENDING, WebhookReceipt.Status.PROCESSING)
 
@@ -103,7 +96,7 @@ def backlog(business_ids: list[int], *, since: datetime) -> dict[str, int]:
     """Work of these businesses not finished yet, and proposals still waiting for an answer."""
     return {
         "emails": Delivery.objects.filter(business_id__in=business_ids)
-        .exclude(state__in=FINAL)
+        .exclude(state__in=Delivery.FINAL_STATES)
         .count(),
         "contact syncs": WixContactSync.objects.filter(
             business_id__in=business_ids, status__in=SYNC_OPEN
@@ -134,7 +127,7 @@ def oldest_age(business_ids: list[int], *, since: datetime) -> float:
     now = datetime.now(UTC)
     oldest = [
         Delivery.objects.filter(business_id__in=business_ids)
-        .exclude(state__in=FINAL)
+        .exclude(state__in=Delivery.FINAL_STATES)
         .aggregate(m=Min("created_at"))["m"],
         WixContactSync.objects.filter(business_id__in=business_ids, status__in=SYNC_OPEN)
         .filter(Q(created_at__gte=since) | Q(updated_at__gte=since))

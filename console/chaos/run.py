@@ -24,6 +24,7 @@ from console.chaos import measure
 from console.chaos.faults import Fault
 from console.chaos.load import Load, Tally, Tenant, paced
 from integrations.wix.standin.webhooks import sign_webhook, webhook_claims
+from proposals.models import Delivery
 
 log = structlog.get_logger(__name__)
 
@@ -229,7 +230,7 @@ class Run:
     def failed_shown_by_api(self, tenant: Tenant) -> int:
         """Failed and bounced emails the business sees in its API, each with a reason."""
         shown = 0
-        states = ["failed_permanent", "bounced"]
+        states = [state for state in Delivery.FAILED_STATES if state in Delivery.FINAL_STATES]
         with httpx.Client(base_url=self.stack.web_url, timeout=30) as http:
             for state in states:
                 shown += self._shown(http, tenant, f"/api/v1/deliveries/?state={state}&limit=100")

@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from console.selectors import COUNT_CAP, incidents_overview
+from proposals.models import Delivery
 
 register = template.Library()
 
@@ -44,14 +45,17 @@ def incidents(context) -> dict:
             }
         )
     delivery_list = reverse("admin:proposals_delivery_changelist")
+
+    def deliveries_in(states, **more) -> str:
+        return delivery_list + "?" + urlencode({"state__in": ",".join(states), **more}, safe=",")
+
     stuck_before = overview.pop("stuck_before").isoformat()
     return {
         **overview,
         "rows": rows,
-        "stuck_url": delivery_list
-        + "?state__in=pending,sending&"
-        + urlencode({"updated_at__lt": stuck_before}),
+        "stuck_url": deliveries_in(Delivery.STUCK_STATES, updated_at__lt=stuck_before),
+        "waiting_url": deliveries_in(Delivery.WAITING_STATES),
+        "open_url": deliveries_in(Delivery.OPEN_STATES),
         "request": context.get("request"),
-        "delivery_list": delivery_list,
         "breaker_list": reverse("admin:integrations_circuitbreaker_changelist"),
     }

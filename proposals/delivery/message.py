@@ -2,7 +2,7 @@
 Message-ID that stays the same on every retry."""
 
 import hashlib
-from datetime import date
+from datetime import date, datetime
 from email.utils import formataddr, parseaddr
 
 from django.conf import settings
@@ -38,9 +38,16 @@ SUBJECTS = {
 REVISED_PROPOSAL_SUBJECT = "{business}: revised proposal {number} (version {version}) — {title}"
 
 
-def message_id_for(delivery: Delivery) -> str:
-    """Stable per delivery: a retry carries the same id, so receivers can drop a duplicate."""
-    digest = hashlib.sha256(delivery.idempotency_key.encode()).hexdigest()[:20]
+def message_id_for(delivery: Delivery, *, resent_at: datetime | None = None) -> str:
+    """Stable per delivery: a retry carries the same id, so receivers can drop a duplicate.
+
+    A bounced email sent again (``resent_at``, the retry's time) is a new message: the
+    bounced one's late tracking events must not land on it, nor a receiver drop it.
+    """
+    seed = delivery.idempotency_key
+    if resent_at is not None:
+        seed = f"{seed}|resent:{resent_at.isoformat()}"
+    digest = hashlib.sha256(seed.encode()).hexdigest()[:20]
     address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
     domain = address.rpartition("@")[2] or "localhost"
     return f"<delivery.{delivery.pk}.{digest}@{domain}>"

@@ -23,11 +23,6 @@ def check_deliveries() -> dict:
 
 
 def collect_deliveries() -> Iterator[Metric]:
-    open_states = (
-        Delivery.State.PENDING,
-        Delivery.State.SENDING,
-        Delivery.State.FAILED_RETRYING,
-    )
     finished_outcomes = [
         o for o in DeliveryAttempt.Outcome.values if o != DeliveryAttempt.Outcome.IN_PROGRESS
     ]
@@ -40,7 +35,7 @@ def collect_deliveries() -> Iterator[Metric]:
         labels=["kind", "state"],
     )
     for row in (
-        Delivery.objects.filter(state__in=open_states)
+        Delivery.objects.filter(state__in=Delivery.OPEN_STATES)
         .order_by()
         .values("kind", "state")
         .annotate(n=Count("pk"))

@@ -30,7 +30,6 @@ from proposals.timeline import activity_build
 
 log = structlog.get_logger(__name__)
 
-CLAIMABLE = (Delivery.State.PENDING, Delivery.State.FAILED_RETRYING)
 # Kinds whose email makes no sense any more once the proposal is withdrawn or answered.
 _NEEDS_OPEN_PROPOSAL = (Delivery.Kind.PROPOSAL, Delivery.Kind.REMINDER)
 # After this many connections in a row that could not even be opened, the rest of the batch
@@ -99,7 +98,7 @@ def deliveries_cancel_open(*, proposal_ids: list[int], now: datetime) -> int:
     return Delivery.objects.filter(
         proposal_id__in=proposal_ids,
         kind__in=[Delivery.Kind.PROPOSAL, Delivery.Kind.REMINDER],
-        state__in=[Delivery.State.PENDING, Delivery.State.FAILED_RETRYING],
+        state__in=Delivery.WAITING_STATES,
     ).update(state=Delivery.State.CANCELLED, updated_at=now)
 
 
@@ -393,7 +392,7 @@ def _work_one(
     if reason:
         outcomes.cancelled(delivery, reason=reason, now=now)
         return "cancelled"
-    suppression = suppressed.get((delivery.business_id, suppressions.normalise(delivery.recipient)))
+    suppression = suppressions.blocking(suppressed, delivery)
     if suppression is not None:
         # A hard bounce or a complaint earlier: fail now, without asking the mail server.
         outcomes.failed(
@@ -538,29 +537,58 @@ def delivery_execute(delivery_id: int) -> str:
         return outcome
 
 
-def delivery_retry(*, delivery: Delivery, acting_user) -> Delivery:
-    """Try a failed delivery again now (dashboard "retry" button, support action).
+# Why a delivery outside ``Delivery.RETRYABLE_STATES`` is not retried.
+_NOT_RETRYABLE = {
+    Delivery.State.SENT: ("This email was already sent.", "already_sent"),
+    # Cancelled because the proposal was answered, withdrawn or expired.
+    Delivery.State.CANCELLED: ("This email was cancelled.", "cancelled"),
+}
 
-    Starts a fresh round of attempts. Raises ``DeliveryRetryError`` when the email already went
-    out, was cancelled, or is being sent right now.
+
+def delivery_retry(*, delivery: Delivery, acting_user) -> Delivery:
+    """Try a failed or bounced delivery again now (dashboard "retry" button, support action).
+
+    Starts a fresh round of attempts; a bounced email goes out as a new message (a new
+    Message-ID, its tracking fields cleared: its events and timeline keep the bounce). Raises
+    ``DeliveryRetryError`` when the email already went out, was cancelled, is being sent right
+    now, or its address is suppressed for the business (support lifts it first).
     """
     now = timezone.now()
     with transaction.atomic():
         locked = Delivery.objects.select_for_update().get(pk=delivery.pk)
-        if locked.state == Delivery.State.SENT:
-            raise DeliveryRetryError("This email was already sent.", code="already_sent")
-        if locked.state == Delivery.State.CANCELLED:
-            # Cancelled because the proposal was answered, withdrawn or expired.
-            raise DeliveryRetryError("This email was cancelled.", code="cancelled")
+        if locked.state not in Delivery.RETRYABLE_STATES:
+            message, code = _NOT_RETRYABLE.get(
+                locked.state, ("This email cannot be sent again.", "not_retryable")
+            )
+            raise DeliveryRetryError(message, code=code)
         if (
             locked.state == Delivery.State.SENDING
             and locked.claimed_until
             and (locked.claimed_until > now)
         ):
             raise DeliveryRetryError("This email is being sent right now.", code="in_progress")
+        suppression = suppressions.blocking(suppressions.suppressed_for([locked]), locked)
+        if suppression is not None:
+            # Queued again it would only fail at once, with this same reason.
+            raise DeliveryRetryError(
+                f"This email cannot be sent: {suppressions.suppression_reason(suppression)}.",
+                code="suppressed",
+            )
         if locked.state == Delivery.State.SENDING:
             deliveries_interrupted([locked.pk], now=now)
+        resend = {}
+        if locked.state == Delivery.State.BOUNCED:
+            resend = {
+                "message_id": mailer.message_id_for(locked, resent_at=now),
+                "provider_message_id": "",
+                "sent_at": None,
+                "delivered_at": None,
+                "bounced_at": None,
+                "bounce_reason": "",
+                "complained_at": None,
+            }
         Delivery.objects.filter(pk=locked.pk).update(
+            **resend,
             state=Delivery.State.PENDING,
             attempt_count=0,
             next_attempt_at=now,

@@ -21,24 +21,50 @@ def normalise(address: str) -> str:
     return (address or "").strip().lower()
 
 
+def _active(*, business_ids, addresses):
+    # Unordered: the active-suppression unique index answers it (the default order would
+    # walk the table by date).
+    return (
+        Suppression.objects.filter(
+            lifted_at__isnull=True, business_id__in=business_ids, address__in=addresses
+        )
+        .only("id", "business_id", "address", "reason", "created_at")
+        .order_by()
+    )
+
+
 def suppressed_for(deliveries: Iterable[Delivery]) -> dict[tuple[int, str], Suppression]:
-    """The active suppressions that block any of ``deliveries``: one query for a batch."""
+    """The active suppressions that block any of ``deliveries``: one query for a batch.
+
+    Look a delivery up with ``blocking``.
+    """
     wanted = {(d.business_id, normalise(d.recipient)) for d in deliveries}
     if not wanted:
         return {}
-    rows = Suppression.objects.filter(
-        lifted_at__isnull=True,
-        business_id__in={business_id for business_id, _ in wanted},
-        address__in={address for _, address in wanted},
-    ).only("id", "business_id", "address", "reason", "created_at")
-    # Unordered: the active-suppression unique index answers it (the default order would
-    # walk the table by date).
-    rows = rows.order_by()
+    rows = _active(
+        business_ids={business_id for business_id, _ in wanted},
+        addresses={address for _, address in wanted},
+    )
     return {
         (row.business_id, row.address): row
         for row in rows
         if (row.business_id, row.address) in wanted
     }
+
+
+def blocking(suppressed: dict[tuple[int, str], Suppression], delivery: Delivery):
+    """The suppression among ``suppressed`` (from ``suppressed_for``) that blocks ``delivery``."""
+    return suppressed.get((delivery.business_id, normalise(delivery.recipient)))
+
+
+def suppressed_addresses(*, business_id: int, addresses: Iterable[str]) -> set[str]:
+    """Which of ``addresses`` this business may not email (one query; none for no address)."""
+    wanted = {normalise(address) for address in addresses}
+    if not wanted:
+        return set()
+    return set(
+        _active(business_ids=[business_id], addresses=wanted).values_list("address", flat=True)
+    )
 
 
 def suppression_reason(suppression: Suppression) -> str:

@@ -6,6 +6,24 @@ from accounts.scoping import BusinessOwned
 from common.outbox.models import AttemptBase, OutboxRow
 
 
+class DeliveryState(models.TextChoices):
+    """Where a delivery stands (``Delivery.State``)."""
+
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED_RETRYING = "failed_retrying", "Failed, will retry"
+    FAILED_PERMANENT = "failed_permanent", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    # Accepted by the mail server or service, then reported undeliverable (a webhook).
+    BOUNCED = "bounced", "Bounced"
+
+
+# Waiting for a worker: due now or at ``next_attempt_at`` (the drain's and the sweeper's
+# states; cancelled when the proposal closes).
+_WAITING = (DeliveryState.PENDING, DeliveryState.FAILED_RETRYING)
+
+
 class Delivery(OutboxRow, BusinessOwned):
     """An email that must go out (the outbox row), written with the change that causes it."""
 
@@ -19,15 +37,24 @@ class Delivery(OutboxRow, BusinessOwned):
         OWNER_EXPIRED = "owner_expired", "Owner: expired"
         CLIENT_WITHDRAWN = "client_withdrawn", "Withdrawal notice to client"
 
-    class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED_RETRYING = "failed_retrying", "Failed, will retry"
-        FAILED_PERMANENT = "failed_permanent", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-        # Accepted by the mail server or service, then reported undeliverable (a webhook).
-        BOUNCED = "bounced", "Bounced"
+    State = DeliveryState
+    # The sets of states the code asks about, each defined once.
+    WAITING_STATES = _WAITING
+    # Not finished: waiting or in a worker's hands (queue depth, open-delivery metrics).
+    OPEN_STATES = (*_WAITING, DeliveryState.SENDING)
+    # The mail server never took it (what an outage leaves; the bulk retry after one).
+    SEND_FAILED_STATES = (DeliveryState.FAILED_PERMANENT, DeliveryState.FAILED_RETRYING)
+    # Failed as the business and support see it: not sent, or sent and bounced.
+    FAILED_STATES = (*SEND_FAILED_STATES, DeliveryState.BOUNCED)
+    # What "retry" may send again: anything not sent nor cancelled, a bounce included (its
+    # address must not be suppressed any more); a live "sending" is refused by the service.
+    RETRYABLE_STATES = (*FAILED_STATES, DeliveryState.PENDING, DeliveryState.SENDING)
+    # It will never go out (unless retried by hand).
+    GIVEN_UP_STATES = (DeliveryState.FAILED_PERMANENT, DeliveryState.CANCELLED)
+    # Nothing more will happen to it by itself.
+    FINAL_STATES = (DeliveryState.SENT, DeliveryState.BOUNCED, *GIVEN_UP_STATES)
+    # Moves on within seconds: one untouched for long means no worker took it ("stuck").
+    STUCK_STATES = (DeliveryState.PENDING, DeliveryState.SENDING)
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     recipient = models.EmailField()
@@ -81,12 +108,12 @@ class Delivery(OutboxRow, BusinessOwned):
             # The sweeper: due rows in due order, and leases that ran out (both small sets).
             models.Index(
                 fields=["next_attempt_at", "id"],
-                condition=models.Q(state__in=["pending", "failed_retrying"]),
+                condition=models.Q(state__in=list(_WAITING)),
                 name="delivery_due_idx",
             ),
             models.Index(
                 fields=["claimed_until", "id"],
-                condition=models.Q(state="sending"),
+                condition=models.Q(state=DeliveryState.SENDING),
                 name="delivery_lease_idx",
             ),
             # The support console: newest first, by state, by recipient address.

@@ -10,14 +10,13 @@ from django.views.decorators.http import require_POST, require_safe
 
 from proposals import rules, selectors, services
 from proposals.delivery import services as delivery_services
+from proposals.delivery import suppressions
 from proposals.forms import SendForm
 from proposals.models import Delivery, Proposal
 from proposals.templatetags.proposal_tags import money, plain_number
 from proposals.views._helpers import business_required, preview_snapshot, public_items, upgrade_url
 
 log = structlog.get_logger(__name__)
-
-RETRYABLE_DELIVERY_STATES = (Delivery.State.FAILED_PERMANENT, Delivery.State.FAILED_RETRYING)
 
 
 def _error_text(exc: Exception) -> str:
@@ -39,7 +38,17 @@ def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if proposal.status == Proposal.Status.DRAFT
         else None
     )
-    failed = [d for d in context["deliveries"] if d.state in RETRYABLE_DELIVERY_STATES]
+    failed = [d for d in context["deliveries"] if d.state in Delivery.SEND_FAILED_STATES]
+    bounced = [d for d in context["deliveries"] if d.state == Delivery.State.BOUNCED]
+    # A bounce can be sent again once its address is not suppressed (soft, or lifted); only a
+    # page with a bounce asks.
+    suppressed = (
+        suppressions.suppressed_addresses(
+            business_id=proposal.business_id, addresses=[d.recipient for d in bounced]
+        )
+        if bounced
+        else set()
+    )
     currency = proposal.currency
     acceptance = context["acceptance"]
     if acceptance is not None:
@@ -88,6 +97,9 @@ def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_delete": proposal.status == Proposal.Status.DRAFT
             and proposal.current_version_id is None,
             "failed_deliveries": failed,
+            "resendable_bounce_ids": {
+                d.pk for d in bounced if suppressions.normalise(d.recipient) not in suppressed
+            },
             "sends_used": allowance.used if allowance else None,
             "sends_limit": allowance.limit if allowance else None,
             "limit_reached": bool(allowance and allowance.reached),

@@ -135,3 +135,78 @@ def test_a_viewer_without_support_rights_cannot_lift(business, smtp_server, mail
     )
     assert response.status_code == 403
     assert Suppression.objects.get().active
+
+
+def _message_id(received) -> str:
+    from email import message_from_bytes
+
+    return message_from_bytes(received.data)["Message-ID"]
+
+
+def test_support_sends_a_bounce_again_once_its_suppression_is_lifted(
+    staff_client, business, smtp_server, mailgun_webhooks
+):
+    delivery = bounced_email(DjangoClient(), business)
+    old_message_id = delivery.provider_message_id
+    retry_url = reverse("admin:proposals_delivery_changelist")
+    retry = {"action": "retry", "_selected_action": [delivery.pk]}
+
+    # Still suppressed: refused with the reason, audited, nothing queued.
+    page = staff_client.post(retry_url, retry, follow=True).content.decode()
+    assert "address suppressed since" in page and "because it bounced" in page
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.BOUNCED
+    [refused] = StaffAction.objects.filter(action="delivery_retry")
+    assert (refused.outcome, refused.details["code"]) == (StaffAction.Outcome.REFUSED, "suppressed")
+
+    suppression = Suppression.objects.get()
+    staff_client.post(
+        reverse("admin:proposals_suppression_changelist"),
+        {"action": "lift", "_selected_action": [suppression.pk]},
+    )
+    staff_client.post(retry_url, retry)
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.PENDING and delivery.retried_by is not None
+    assert (delivery.bounced_at, delivery.bounce_reason, delivery.provider_message_id) == (
+        None,
+        "",
+        "",
+    )
+    ok = StaffAction.objects.filter(action="delivery_retry").latest("pk")
+    assert (ok.outcome, ok.details["previous_state"]) == (StaffAction.Outcome.OK, "bounced")
+
+    assert delivery_execute(delivery.pk) == "sent"
+    delivery.refresh_from_db()
+    first, again = smtp_server.received
+    # A new message: its own Message-ID, which the webhooks now name it by.
+    assert _message_id(again) == delivery.provider_message_id != _message_id(first)
+    assert _message_id(first).strip("<>") == old_message_id.strip("<>")
+    # A late event about the bounced message no longer lands on the email sent again.
+    late = mailgun.bounced(old_message_id, delivery.recipient)
+    assert mailgun.post(DjangoClient(), mailgun.sign(late)).status_code == 200
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.SENT
+
+
+def test_the_business_sends_a_bounce_again_from_its_page_once_the_address_is_lifted(
+    owner_client, owner, business, smtp_server, mailgun_webhooks
+):
+    from proposals.delivery.suppressions import suppression_lift
+
+    delivery = bounced_email(DjangoClient(), business)
+    page_url = reverse("dashboard:proposal_detail", args=[delivery.proposal_id])
+    retry_url = reverse("dashboard:delivery_retry", args=[delivery.proposal_id, delivery.pk])
+    assert "Send this email again" not in owner_client.get(page_url).content.decode()
+    page = owner_client.post(retry_url, follow=True).content.decode()
+    assert "This email cannot be sent: address suppressed since" in page
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.BOUNCED
+
+    suppression_lift(suppression=Suppression.objects.get(), acting_user=support_staff())
+    assert "Send this email again" in owner_client.get(page_url).content.decode()
+    page = owner_client.post(retry_url, follow=True).content.decode()
+    assert "queued again" in page
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.PENDING and delivery.retried_by == owner
+    assert delivery_execute(delivery.pk) == "sent"
+    assert len(smtp_server.received) == 2
