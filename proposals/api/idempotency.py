@@ -7,8 +7,9 @@ parameters is a 422, and a retry while the first is still running a 409. Keys be
 caller (API key, or user and business for a session) and live ``IDEMPOTENCY_KEY_TTL_HOURS``.
 
 A 5xx or 429 is not stored (nothing was done, or nothing was allowed): the client may retry
-with the same key. A claim whose request died without answering (or whose release failed with
-the database) is taken over after ``IDEMPOTENCY_LOCK_SECONDS``.
+with the same key at once (a claim broken with the database is released on a new connection).
+A claim whose request died without answering (or whose release failed with the database still
+down) is taken over after ``IDEMPOTENCY_LOCK_SECONDS``.
 """
 
 import functools
@@ -20,7 +21,14 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework import exceptions
@@ -42,6 +50,8 @@ MAX_KEY_LENGTH = 255
 KEY_PATTERN = rf"^[!-~](?:[ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?$"
 _KEY = re.compile(KEY_PATTERN)
 _STORED_HEADERS = ("Location", "ETag")
+# What a dead connection raises (a PostgreSQL restart, a dropped socket).
+_BROKEN = (OperationalError, InterfaceError)
 
 
 def ttl() -> timedelta:
@@ -160,19 +170,32 @@ def _store(record: IdempotencyKey, response: Response) -> None:
 def _release(record: IdempotencyKey) -> None:
     """Free the claim of a request that stored nothing, so that a retry may run at once.
 
-    When the database itself failed (a restart, a dropped connection) the release may fail
-    too: the original error is what the caller must see, and the claim frees itself after
-    ``IDEMPOTENCY_LOCK_SECONDS``.
+    When the database itself failed (a restart, a dropped connection), the connection the
+    request ran on is likely broken: the release closes it and tries once more on a fresh one.
+    If that fails too (the database is still down), the original error is what the caller
+    must see, and the claim frees itself after ``IDEMPOTENCY_LOCK_SECONDS`` (its lease).
     """
-    try:
-        IdempotencyKey.objects.filter(pk=record.pk, state=IdempotencyKey.State.IN_PROGRESS).delete()
-    except DatabaseError as exc:
-        log.warning(
-            "idempotency_release_failed",
-            key_id=record.pk,
-            error=type(exc).__name__,
-            lock_seconds=settings.IDEMPOTENCY_LOCK_SECONDS,
-        )
+    for attempt in (1, 2):
+        try:
+            IdempotencyKey.objects.filter(
+                pk=record.pk, state=IdempotencyKey.State.IN_PROGRESS
+            ).delete()
+        except (DatabaseError, InterfaceError) as exc:  # InterfaceError is no DatabaseError
+            # Inside an outer transaction a new connection would lose it: only the lease then.
+            if attempt == 1 and isinstance(exc, _BROKEN) and not connection.in_atomic_block:
+                connection.close()
+                continue
+            log.warning(
+                "idempotency_release_failed",
+                key_id=record.pk,
+                error=type(exc).__name__,
+                attempts=attempt,
+                lock_seconds=settings.IDEMPOTENCY_LOCK_SECONDS,
+            )
+            return
+        if attempt > 1:
+            log.info("idempotency_released_on_new_connection", key_id=record.pk)
+        return
 
 
 class _NotStored(Exception):

@@ -154,6 +154,46 @@ def test_a_claim_whose_release_failed_with_the_database_frees_itself_within_a_mi
     assert Proposal.objects.filter(business=customer.business).count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_release_on_a_connection_broken_by_a_restart_retries_on_a_new_one(
+    api, customer, monkeypatch
+):
+    # A PostgreSQL restart mid-request: the request fails, and the release's first statement
+    # finds the connection dead. It reconnects and frees the claim, so the client's retry
+    # with the same key goes through at once instead of answering 409 for the lock time.
+    from django.db import InterfaceError, OperationalError
+    from django.db.models.query import QuerySet
+
+    real_create, real_delete = services.proposal_create, QuerySet.delete
+    broken_deletes = []
+
+    def restart(**kwargs):
+        raise OperationalError("terminating connection due to administrator command")
+
+    def delete_on_a_dead_connection(self):
+        if self.model is IdempotencyKey and not broken_deletes:
+            broken_deletes.append(True)
+            connection.connection.close()  # the socket the server dropped
+            raise InterfaceError("connection already closed")
+        return real_delete(self)
+
+    monkeypatch.setattr(services, "proposal_create", restart)
+    monkeypatch.setattr(QuerySet, "delete", delete_on_a_dead_connection)
+    failed = api.post(
+        "/api/v1/proposals/", _body(customer), format="json", HTTP_IDEMPOTENCY_KEY="k-restart"
+    )
+    monkeypatch.setattr(services, "proposal_create", real_create)
+    retried = api.post(
+        "/api/v1/proposals/", _body(customer), format="json", HTTP_IDEMPOTENCY_KEY="k-restart"
+    )
+
+    assert broken_deletes == [True]
+    assert failed.status_code == 500
+    assert retried.status_code == 201
+    assert "Idempotent-Replayed" not in retried
+    assert Proposal.objects.filter(business=customer.business).count() == 1
+
+
 def test_invalid_key_is_400(api, customer):
     response = api.post(
         "/api/v1/proposals/", _body(customer), format="json", HTTP_IDEMPOTENCY_KEY="x" * 300
