@@ -266,6 +266,9 @@ ANYMAIL = {
 }
 # Every call to the service: connect and read bounded like the SMTP socket.
 ANYMAIL["REQUESTS_TIMEOUT"] = (EMAIL_TIMEOUT, EMAIL_TIMEOUT)
+# A tracking webhook signed longer ago than this is refused as a replay (and a token seen
+# within it): anymail checks the signature, not its age.
+MAILGUN_WEBHOOK_MAX_AGE_SECONDS = env_int("MAILGUN_WEBHOOK_MAX_AGE_SECONDS", 900, minimum=60)
 if PRODUCTION and EMAIL_BACKEND == "anymail.backends.mailgun.EmailBackend":
     for _name in ("MAILGUN_API_KEY", "MAILGUN_WEBHOOK_SIGNING_KEY"):
         if _name not in ANYMAIL:

@@ -19,9 +19,12 @@ SIGNING_KEY = "test-mailgun-webhook-signing-key"
 URL = "/email/webhooks/mailgun/tracking/"
 
 
-def sign(payload: dict, *, key: str = SIGNING_KEY, token: str | None = None) -> dict:
-    """``payload`` with the ``signature`` block Mailgun adds (a fresh token unless given)."""
-    timestamp = str(int(time.time()))
+def sign(
+    payload: dict, *, key: str = SIGNING_KEY, token: str | None = None, at: float | None = None
+) -> dict:
+    """``payload`` with the ``signature`` block Mailgun adds: signed now (or ``at``, a Unix
+    time), with a fresh token unless given."""
+    timestamp = str(int(time.time() if at is None else at))
     token = token or secrets.token_hex(25)
     signature = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
     return {

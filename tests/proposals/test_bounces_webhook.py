@@ -1,5 +1,6 @@
-"""Mailgun's tracking webhook: what it refuses or shrugs off (bad signatures, unreadable or
-unknown events, missing keys), what it never logs, and the same event twice at once."""
+"""Mailgun's tracking webhook: what it refuses or shrugs off (bad signatures, replays,
+unreadable or unknown events, missing keys), what it never logs, and the same event twice at
+once."""
 
 import json
 
@@ -26,6 +27,64 @@ def test_a_bad_signature_is_refused_and_changes_nothing(client, smtp_server, mai
     delivery.refresh_from_db()
     assert delivery.state == Delivery.State.SENT
     assert not DeliveryEvent.objects.exists() and not Suppression.objects.exists()
+
+
+# --- replays: the signature is valid forever, the request is not -----------------------------
+
+
+def test_a_captured_request_replayed_is_refused_changes_nothing_and_logs_no_email(
+    client, smtp_server, mailgun_webhooks
+):
+    delivery = sent_email(email="private.person@example.org")
+    captured = mailgun.sign(mailgun.delivered(delivery.provider_message_id, delivery.recipient))
+    assert mailgun.post(client, captured).status_code == 200
+    Delivery.objects.filter(pk=delivery.pk).update(delivered_at=None)
+    DeliveryEvent.objects.all().delete()  # as if the event were long gone: the request alone
+    with structlog.testing.capture_logs() as logs:
+        response = mailgun.post(client, captured)
+    assert response.status_code == 400
+    assert response.json()["code"] == "webhook_replayed"
+    delivery.refresh_from_db()
+    assert delivery.delivered_at is None and not DeliveryEvent.objects.exists()
+    [refused] = [entry for entry in logs if entry["event"] == "email_webhook_refused"]
+    assert (refused["why"], refused["log_level"]) == ("token_reused", "warning")
+    assert "private.person" not in repr(logs)
+
+
+@pytest.mark.parametrize(
+    ("signed_ago", "status"),
+    [(880, 200), (920, 400), (-50, 200), (-70, 400)],
+    ids=["just-in-window", "too-old", "small-skew", "from-the-future"],
+)
+def test_a_request_signed_outside_the_window_is_refused(
+    client, smtp_server, mailgun_webhooks, signed_ago, status
+):
+    import time
+
+    assert mailgun_webhooks.MAILGUN_WEBHOOK_MAX_AGE_SECONDS == 900
+    delivery = sent_email()
+    event = mailgun.bounced(delivery.provider_message_id, delivery.recipient)
+    with structlog.testing.capture_logs() as logs:
+        response = mailgun.post(client, mailgun.sign(event, at=time.time() - signed_ago))
+    assert response.status_code == status
+    delivery.refresh_from_db()
+    if status == 400:
+        assert response.json()["code"] == "webhook_replayed"
+        assert delivery.state == Delivery.State.SENT
+        assert not DeliveryEvent.objects.exists() and not Suppression.objects.exists()
+        [refused] = [entry for entry in logs if entry["event"] == "email_webhook_refused"]
+        assert refused["why"] == ("stale" if signed_ago > 0 else "future")
+    else:
+        assert delivery.state == Delivery.State.BOUNCED
+
+
+def test_the_window_is_a_setting(client, smtp_server, mailgun_webhooks):
+    import time
+
+    mailgun_webhooks.MAILGUN_WEBHOOK_MAX_AGE_SECONDS = 60
+    delivery = sent_email()
+    event = mailgun.delivered(delivery.provider_message_id, delivery.recipient)
+    assert mailgun.post(client, mailgun.sign(event, at=time.time() - 120)).status_code == 400
 
 
 def _non_ascii_timestamp():
@@ -145,12 +204,20 @@ def test_production_with_mailgun_refuses_to_start_without_its_keys(missing):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_same_webhook_twice_at_once_is_applied_once(smtp_server, mailgun_webhooks):
+@pytest.mark.parametrize("replay_cache", ["shared", "none"])
+def test_the_same_webhook_twice_at_once_is_applied_once(
+    smtp_server, mailgun_webhooks, replay_cache
+):
     import threading
 
     from django.db import connection
     from django.test import Client as DjangoClient
 
+    if replay_cache == "none":
+        # No replay guard (a cache that keeps nothing): the database's own race is what counts.
+        mailgun_webhooks.CACHES = {
+            "default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+        }
     delivery = sent_email()
     payload = mailgun.sign(mailgun.bounced(delivery.provider_message_id, delivery.recipient))
     statuses, start = [], threading.Barrier(2)
@@ -167,7 +234,8 @@ def test_the_same_webhook_twice_at_once_is_applied_once(smtp_server, mailgun_web
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    assert statuses == [200, 200]
+    # With the guard the second is refused as a replay of the first; without it, a duplicate.
+    assert sorted(statuses) == ([200, 400] if replay_cache == "shared" else [200, 200])
     assert DeliveryEvent.objects.count() == 1
     assert Suppression.objects.count() == 1
     assert Activity.objects.filter(kind=Activity.Kind.DELIVERY_BOUNCED).count() == 1
