@@ -112,31 +112,48 @@ def test_a_server_error_is_not_stored_so_a_retry_can_succeed(api, customer, monk
     assert "Idempotent-Replayed" not in retried
 
 
-def test_a_claim_whose_release_failed_with_the_database_frees_itself_within_a_minute(
-    api, customer, monkeypatch, settings
-):
-    # A PostgreSQL restart: the request fails, and so does releasing its claim. The client sees
-    # the original error, and a retry after the lock time (not 5 minutes) goes through.
-    from django.db import OperationalError
+def _database_restart(monkeypatch, *, dead_releases: int, drop_socket: bool = False):
+    """A PostgreSQL restart mid-request: the handler fails with the database, and so do the
+    release's first ``dead_releases`` statements (``drop_socket``: on a connection the server
+    dropped). Returns ``recover``, which brings the database back."""
+    from django.db import InterfaceError, OperationalError
     from django.db.models.query import QuerySet
 
     real_create, real_delete = services.proposal_create, QuerySet.delete
+    dead = []
 
-    def broken(**kwargs):
-        raise OperationalError("server closed the connection unexpectedly")
+    def restart(**kwargs):
+        raise OperationalError("terminating connection due to administrator command")
 
-    def delete_fails(self):
-        if self.model is IdempotencyKey:
+    def delete(self):
+        if self.model is IdempotencyKey and len(dead) < dead_releases:
+            dead.append(self)
+            if drop_socket:
+                connection.connection.close()
+                raise InterfaceError("connection already closed")
             raise OperationalError("server closed the connection unexpectedly")
         return real_delete(self)
 
-    monkeypatch.setattr(services, "proposal_create", broken)
-    monkeypatch.setattr(QuerySet, "delete", delete_fails)
+    def recover() -> int:
+        monkeypatch.setattr(services, "proposal_create", real_create)
+        monkeypatch.setattr(QuerySet, "delete", real_delete)
+        return len(dead)
+
+    monkeypatch.setattr(services, "proposal_create", restart)
+    monkeypatch.setattr(QuerySet, "delete", delete)
+    return recover
+
+
+def test_a_claim_whose_release_failed_with_the_database_frees_itself_within_a_minute(
+    api, customer, monkeypatch, settings
+):
+    # The database is still down when the claim is released: the client sees the original
+    # error, and a retry after the lock time (not 5 minutes) goes through.
+    recover = _database_restart(monkeypatch, dead_releases=10)
     failed = api.post(
         "/api/v1/proposals/", _body(customer), format="json", HTTP_IDEMPOTENCY_KEY="k-db"
     )
-    monkeypatch.setattr(services, "proposal_create", real_create)
-    monkeypatch.setattr(QuerySet, "delete", real_delete)
+    recover()
     busy = api.post(
         "/api/v1/proposals/", _body(customer), format="json", HTTP_IDEMPOTENCY_KEY="k-db"
     )
@@ -158,36 +175,18 @@ def test_a_claim_whose_release_failed_with_the_database_frees_itself_within_a_mi
 def test_a_release_on_a_connection_broken_by_a_restart_retries_on_a_new_one(
     api, customer, monkeypatch
 ):
-    # A PostgreSQL restart mid-request: the request fails, and the release's first statement
-    # finds the connection dead. It reconnects and frees the claim, so the client's retry
-    # with the same key goes through at once instead of answering 409 for the lock time.
-    from django.db import InterfaceError, OperationalError
-    from django.db.models.query import QuerySet
-
-    real_create, real_delete = services.proposal_create, QuerySet.delete
-    broken_deletes = []
-
-    def restart(**kwargs):
-        raise OperationalError("terminating connection due to administrator command")
-
-    def delete_on_a_dead_connection(self):
-        if self.model is IdempotencyKey and not broken_deletes:
-            broken_deletes.append(True)
-            connection.connection.close()  # the socket the server dropped
-            raise InterfaceError("connection already closed")
-        return real_delete(self)
-
-    monkeypatch.setattr(services, "proposal_create", restart)
-    monkeypatch.setattr(QuerySet, "delete", delete_on_a_dead_connection)
+    # The release's first statement finds the connection the restart broke. It reconnects
+    # and frees the claim, so the client's retry with the same key goes through at once
+    # instead of answering 409 for the lock time.
+    recover = _database_restart(monkeypatch, dead_releases=1, drop_socket=True)
     failed = api.post(
         "/api/v1/proposals/", _body(customer), format="json", HTTP_IDEMPOTENCY_KEY="k-restart"
     )
-    monkeypatch.setattr(services, "proposal_create", real_create)
+    assert recover() == 1
     retried = api.post(
         "/api/v1/proposals/", _body(customer), format="json", HTTP_IDEMPOTENCY_KEY="k-restart"
     )
 
-    assert broken_deletes == [True]
     assert failed.status_code == 500
     assert retried.status_code == 201
     assert "Idempotent-Replayed" not in retried
