@@ -52,7 +52,9 @@ def suppressed_for(deliveries: Iterable[Delivery]) -> dict[tuple[int, str], Supp
     }
 
 
-def blocking(suppressed: dict[tuple[int, str], Suppression], delivery: Delivery):
+def blocking(
+    suppressed: dict[tuple[int, str], Suppression], delivery: Delivery
+) -> Suppression | None:
     """The suppression among ``suppressed`` (from ``suppressed_for``) that blocks ``delivery``."""
     return suppressed.get((delivery.business_id, normalise(delivery.recipient)))
 
