@@ -538,7 +538,7 @@ def delivery_execute(delivery_id: int) -> str:
 
 
 # Why a delivery outside ``Delivery.RETRYABLE_STATES`` is not retried.
-_NOT_RETRYABLE = {
+_NOT_RETRYABLE: dict[str, tuple[str, str]] = {
     Delivery.State.SENT: ("This email was already sent.", "already_sent"),
     # Cancelled because the proposal was answered, withdrawn or expired.
     Delivery.State.CANCELLED: ("This email was cancelled.", "cancelled"),
