@@ -267,8 +267,10 @@ ANYMAIL = {
 # Every call to the service: connect and read bounded like the SMTP socket.
 ANYMAIL["REQUESTS_TIMEOUT"] = (EMAIL_TIMEOUT, EMAIL_TIMEOUT)
 # A tracking webhook signed longer ago than this is refused as a replay (and a token seen
-# within it): anymail checks the signature, not its age.
-MAILGUN_WEBHOOK_MAX_AGE_SECONDS = env_int("MAILGUN_WEBHOOK_MAX_AGE_SECONDS", 900, minimum=60)
+# within it): anymail checks the signature, not its age. Nine hours: Mailgun retries an event
+# we did not take for 8 hours (5 min … 4 h apart) and does not say that it signs a retry anew,
+# so a shorter window could refuse the bounce of an outage; the used tokens guard the replay.
+MAILGUN_WEBHOOK_MAX_AGE_SECONDS = env_int("MAILGUN_WEBHOOK_MAX_AGE_SECONDS", 9 * 3600, minimum=60)
 if PRODUCTION and EMAIL_BACKEND == "anymail.backends.mailgun.EmailBackend":
     for _name in ("MAILGUN_API_KEY", "MAILGUN_WEBHOOK_SIGNING_KEY"):
         if _name not in ANYMAIL:
