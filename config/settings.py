@@ -453,7 +453,7 @@ DELIVERY_SMTP_MAX_PER_CONNECTION = env_int("DELIVERY_SMTP_MAX_PER_CONNECTION", 1
 # killed in between may send those again, with the same Message-ID).
 DELIVERY_FLUSH_EVERY = env_int("DELIVERY_FLUSH_EVERY", 10, minimum=1)
 # The record of an attempt, written before its send, commits without waiting for the disk
-# (see proposals/delivery/services.py _start_attempt); false makes it wait like the rest.
+# (see proposals/delivery/sending.py _start_attempt); false makes it wait like the rest.
 DELIVERY_ATTEMPT_ASYNC_COMMIT = env_bool("DELIVERY_ATTEMPT_ASYNC_COMMIT", True)
 DELIVERY_SWEEP_BATCH_SIZE = env_int("DELIVERY_SWEEP_BATCH_SIZE", 500, minimum=1)
 # Per-business sends per window (0 = unlimited); over it, sends wait for the next window.

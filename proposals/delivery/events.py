@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from common.text import one_line
 from proposals.delivery import suppressions
+from proposals.delivery.outcomes import delivery_activity_build
 from proposals.delivery.rows import insert_once
-from proposals.delivery.services import delivery_activity_build
 from proposals.models import Activity, Delivery, DeliveryEvent, Suppression
 
 log = structlog.get_logger(__name__)

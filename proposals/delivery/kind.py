@@ -6,12 +6,12 @@ from proposals.models import Delivery
 DELIVERY = outbox.Kind(
     name="delivery",
     model="proposals.Delivery",
-    work="proposals.delivery.services.deliveries_work",
+    work="proposals.delivery.sending.deliveries_work",
     # Plain strings: the claim passes them to raw SQL.
     due_states=tuple(str(state) for state in Delivery.WAITING_STATES),
     working_state=str(Delivery.State.SENDING),
     lost_state=str(Delivery.State.FAILED_RETRYING),
-    on_lease_expired="proposals.delivery.services.deliveries_interrupted",
+    on_lease_expired="proposals.delivery.sending.deliveries_interrupted",
     # Everything building the email reads, in the claim's one load.
     select_related=(
         "business",

@@ -1,7 +1,7 @@
 """Emails for the bounce tests: a proposal's email before and after it went out, and a signed
 Mailgun bounce posted for it."""
 
-from proposals.delivery.services import delivery_execute
+from proposals.delivery.sending import delivery_execute
 from proposals.models import Delivery
 from tests.accounts.factories import BusinessFactory
 from tests.proposals import mailgun

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from proposals.delivery.services import delivery_execute
+from proposals.delivery.sending import delivery_execute
 from proposals.models import Activity, Delivery, DeliveryAttempt, DeliveryEvent, Suppression
 from tests.accounts.factories import BusinessFactory
 from tests.proposals import mailgun

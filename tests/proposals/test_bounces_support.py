@@ -5,7 +5,7 @@ from django.test import Client as DjangoClient
 from django.urls import reverse
 
 from accounts.models import StaffAction
-from proposals.delivery.services import delivery_execute
+from proposals.delivery.sending import delivery_execute
 from proposals.models import Delivery, Suppression
 from tests.accounts.factories import BusinessFactory
 from tests.proposals import mailgun

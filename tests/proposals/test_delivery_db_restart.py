@@ -15,7 +15,7 @@ from psycopg import connect
 
 from common import outbox
 from common.outbox import writes
-from proposals.delivery import services
+from proposals.delivery import outcomes
 from proposals.models import Delivery, DeliveryAttempt
 from tests.conftest import database_url_for_subprocess
 from tests.proposals.test_delivery_batch import emails
@@ -37,7 +37,7 @@ def test_emails_the_server_accepted_are_recorded_sent_once_the_database_answers_
     smtp_server, settings, monkeypatch
 ):
     rows = emails(5)
-    real = services.update_rows
+    real = outcomes.update_rows
     cuts = []
 
     def update_rows_on_a_cut_connection(model, objs, fields, **kwargs):
@@ -46,7 +46,7 @@ def test_emails_the_server_accepted_are_recorded_sent_once_the_database_answers_
             cut_own_connection()
         return real(model, objs, fields, **kwargs)
 
-    monkeypatch.setattr(services, "update_rows", update_rows_on_a_cut_connection)
+    monkeypatch.setattr(outcomes, "update_rows", update_rows_on_a_cut_connection)
     outbox.drain("delivery")
 
     assert cuts == [5]  # the first write really met a dead connection

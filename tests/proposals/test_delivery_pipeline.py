@@ -11,9 +11,9 @@ from django.db import connection
 from django.utils import timezone
 
 from common import outbox
+from proposals.delivery.sending import delivery_execute
 from proposals.delivery.services import (
     DeliveryRetryError,
-    delivery_execute,
     delivery_record,
     delivery_retry,
 )

@@ -12,9 +12,7 @@ from django_q.models import OrmQ, Schedule
 from common.outbox.schedules import SCHEDULES as OUTBOX_SCHEDULES
 from proposals.delivery.schedules import SCHEDULES, ensure_schedules
 from proposals.delivery.selectors import delivery_queue_stats
-from proposals.delivery.services import (
-    delivery_execute,
-)
+from proposals.delivery.sending import delivery_execute
 from proposals.models import Delivery, DeliveryAttempt
 from tests.accounts.factories import BusinessFactory
 from tests.proposals.delivery_queue import (

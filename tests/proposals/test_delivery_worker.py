@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from proposals import services
-from proposals.delivery.services import delivery_execute
+from proposals.delivery.sending import delivery_execute
 from proposals.models import Delivery, DeliveryAttempt
 from tests.proposals.factories import make_sent_proposal
 

@@ -11,7 +11,7 @@ from integrations.support import (
     support_token_refresh,
     support_webhook_replay,
 )
-from proposals.delivery.services import delivery_execute
+from proposals.delivery.sending import delivery_execute
 from proposals.models import Delivery
 from proposals.support import (
     bulk_retry_preview,

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import StaffAction
-from proposals.delivery.services import delivery_execute
+from proposals.delivery.sending import delivery_execute
 from proposals.models import Delivery
 from tests.proposals.factories import ClientFactory, make_sent_proposal
 
