@@ -6,7 +6,7 @@ from html import unescape
 import pytest
 from django.urls import reverse
 
-from proposals import rules, services
+from proposals import rules, selectors
 from proposals.models import Proposal
 from tests.api.conftest import _fresh_throttle_counters, api, api_key, customer
 from tests.proposals.factories import ClientFactory, make_proposal, make_sent_proposal
@@ -46,7 +46,7 @@ def api_body(client_pk: int, *section_sizes: int, description: str = "") -> dict
 
 
 def line_count(proposal: Proposal) -> int:
-    return sum(len(s["items"]) for s in services.working_copy_sections(proposal))
+    return sum(len(s["items"]) for s in selectors.working_copy_sections(proposal))
 
 
 def test_the_editor_saves_a_section_of_more_than_200_lines(owner_client, business):
@@ -101,7 +101,7 @@ def test_a_description_takes_the_full_limit_at_both_doors(owner_client, api, bus
     )
     assert created.status_code == 201, created.json()
     for proposal in Proposal.objects.all():
-        assert services.working_copy_sections(proposal)[0]["items"][0]["description"] == longest
+        assert selectors.working_copy_sections(proposal)[0]["items"][0]["description"] == longest
 
 
 def test_one_character_more_is_refused_with_the_same_message(owner_client, api, business):
