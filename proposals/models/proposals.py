@@ -1,3 +1,4 @@
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -267,6 +268,30 @@ class ProposalVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.proposal_id} v{self.number}"
+
+    def answer_state(self, *, proposal: Proposal, now: datetime) -> str:
+        """Whether the client can still answer this version: ``"open"``, or why not.
+
+        The one rule behind the client page (``selectors.public_page_state``) and the accept
+        and decline services, so the page never offers what the service refuses. ``proposal``
+        is this version's proposal as the caller holds it (the services' locked row) with its
+        business: ``"unavailable"`` (app uninstalled, or not open for another reason),
+        ``"withdrawn"``, ``"accepted"`` / ``"declined"`` (this version was answered),
+        ``"superseded"`` (a newer version was sent, or answered), ``"expired"``.
+        """
+        Status = Proposal.Status
+        if not proposal.business.is_active:
+            return "unavailable"
+        if self.token_revoked_at is not None or proposal.status == Status.WITHDRAWN:
+            return "withdrawn"
+        if proposal.current_version_id != self.pk:
+            return "superseded"
+        if proposal.status in (Status.ACCEPTED, Status.DECLINED):
+            return proposal.status
+        expiry = rules.expires_at(proposal.sent_valid_until, proposal.business.timezone)
+        if proposal.status == Status.EXPIRED or (expiry is not None and expiry <= now):
+            return "expired"
+        return "open" if proposal.status in OPEN_STATUSES else "unavailable"
 
 
 class ProposalView(models.Model):

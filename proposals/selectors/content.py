@@ -7,7 +7,7 @@ from django.db.models import Prefetch
 
 from common.compiled import CompiledRead
 from common.money import Totals, compute_totals
-from proposals import rules
+from proposals import branding, rules
 from proposals.models import Acceptance, LineItem, Proposal, ProposalSettings, Section
 
 
@@ -135,8 +135,9 @@ def proposal_snapshot(*, proposal: Proposal, sections: list[dict] | None = None)
             "company": proposal.client.company,
         },
         "business": {
-            "name": (prefs.brand_name if prefs and prefs.brand_name else business.site_name)
-            or "Your supplier",
+            "name": branding.brand_name(
+                chosen=prefs.brand_name if prefs else "", site_name=business.site_name
+            ),
             "brand_color": prefs.brand_color if prefs else "#116dff",
             "logo": prefs.logo if prefs else "",
             "site_url": business.site_url,

@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from common.money import Totals
 from proposals import rules
-from proposals.models import Proposal, ProposalVersion
+from proposals.models import ProposalVersion
 
 
 def version_by_token(*, token: str) -> ProposalVersion | None:
@@ -27,23 +27,7 @@ def version_by_token(*, token: str) -> ProposalVersion | None:
 
 def public_page_state(*, version: ProposalVersion) -> str:
     """What the client sees for this link: open, or why it cannot be answered."""
-    proposal = version.proposal
-    business = proposal.business
-    Status = Proposal.Status
-    if not business.is_active:
-        return "unavailable"
-    if version.token_revoked_at is not None or proposal.status == Status.WITHDRAWN:
-        return "withdrawn"
-    if proposal.status == Status.ACCEPTED:
-        return "accepted" if proposal.current_version_id == version.pk else "superseded"
-    if proposal.status == Status.DECLINED:
-        return "declined" if proposal.current_version_id == version.pk else "superseded"
-    if proposal.current_version_id != version.pk:
-        return "superseded"
-    expiry = rules.expires_at(proposal.sent_valid_until, business.timezone)
-    if proposal.status == Status.EXPIRED or (expiry is not None and expiry <= timezone.now()):
-        return "expired"
-    return "open"
+    return version.answer_state(proposal=version.proposal, now=timezone.now())
 
 
 def version_totals(*, version: ProposalVersion, selected_keys: set[str] | None = None) -> Totals:

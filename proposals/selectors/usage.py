@@ -34,9 +34,7 @@ def pipeline(*, business: Business) -> Pipeline:
     now = timezone.now().astimezone(zone)
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     Status = Proposal.Status
-    opened = _amounts(
-        scoped(Proposal, business).filter(status__in=[Status.SENT, Status.VIEWED]), "open"
-    )
+    opened = _amounts(scoped(Proposal, business).filter(status__in=Proposal.OPEN_STATUSES), "open")
     accepted = _amounts(
         scoped(Proposal, business).filter(status=Status.ACCEPTED, answered_at__gte=month_start),
         "accepted",

@@ -6,7 +6,7 @@ in ``errors``; the reads they need are selectors (``proposals.selectors``), whic
 a service. Import from here: ``from proposals import services; services.proposal_send(...)``.
 """
 
-from proposals.services._common import EDITABLE, OPEN
+from proposals.services._common import EDITABLE
 from proposals.services.answers import proposal_accept, proposal_decline, proposal_mark_viewed
 from proposals.services.clients import client_create, client_delete, client_update
 from proposals.services.drafting import (
@@ -35,7 +35,6 @@ from proposals.services.templates import (
 
 __all__ = [
     "EDITABLE",
-    "OPEN",
     "ClientInUse",
     "ConcurrentEditError",
     "PlanLimitReached",

@@ -14,9 +14,6 @@ Status = Proposal.Status
 EDITABLE = (Status.DRAFT, Status.SENT, Status.VIEWED)
 
 
-OPEN = (Status.SENT, Status.VIEWED)
-
-
 def _activity(
     proposal: Proposal,
     kind: str,
@@ -50,7 +47,7 @@ def _user_id(user: User | None) -> int | None:
 def _clean_text(value: str, field: str, max_length: int = rules.MAX_TEXT) -> str:
     value = value or ""
     if len(value) > max_length:
-        raise ValidationError({field: f"At most {max_length} characters."})
+        raise ValidationError({field: rules.too_long(max_length)})
     return value
 
 

@@ -11,7 +11,6 @@ from proposals.delivery.services import deliveries_cancel_open, delivery_record
 from proposals.models import Acceptance, Activity, Delivery, Proposal, ProposalVersion, ProposalView
 from proposals.selectors import owner_email_for
 from proposals.services._common import (
-    OPEN,
     Status,
     _activity,
     _clean_text,
@@ -79,20 +78,23 @@ def _notify_owner(
     )
 
 
+# Why a version cannot be answered (ProposalVersion.answer_state), as the service says it.
+_REFUSALS = {
+    "unavailable": "This proposal cannot be answered.",
+    "withdrawn": "This proposal was withdrawn and can no longer be answered.",
+    "accepted": "This proposal was already accepted.",
+    "declined": "This proposal was already declined.",
+    "superseded": "A newer version of this proposal was sent; open the latest link.",
+    "expired": "This proposal has expired and can no longer be answered.",
+}
+
+
 def _answerable(version: ProposalVersion) -> Proposal:
     """Lock the proposal and refuse unless this version can still be answered."""
     proposal = _lock(version.proposal)
-    if version.token_revoked_at is not None or proposal.status == Status.WITHDRAWN:
-        raise TransitionError("This proposal was withdrawn and can no longer be answered.")
-    if proposal.status in (Status.ACCEPTED, Status.DECLINED):
-        raise TransitionError(f"This proposal was already {proposal.status}.")
-    if proposal.current_version_id != version.pk:
-        raise TransitionError("A newer version of this proposal was sent; open the latest link.")
-    expiry = rules.expires_at(proposal.sent_valid_until, proposal.business.timezone)
-    if proposal.status == Status.EXPIRED or (expiry is not None and expiry <= timezone.now()):
-        raise TransitionError("This proposal has expired and can no longer be answered.")
-    if proposal.status not in OPEN:
-        raise TransitionError("This proposal cannot be answered.")
+    state = version.answer_state(proposal=proposal, now=timezone.now())
+    if state != "open":
+        raise TransitionError(_REFUSALS[state])
     return proposal
 
 
@@ -109,8 +111,8 @@ def proposal_accept(
     errors = {}
     if not signed_name:
         errors["signed_name"] = "Type your full name to sign."
-    elif len(signed_name) > 200:
-        errors["signed_name"] = "At most 200 characters."
+    elif len(signed_name) > rules.MAX_NAME:
+        errors["signed_name"] = rules.too_long(rules.MAX_NAME)
     if not agreed:
         errors["agreed"] = "Tick the box to confirm you agree."
     optional_keys = {
@@ -192,7 +194,7 @@ def proposal_accept(
 def proposal_decline(
     *, version: ProposalVersion, reason: str, ip: str | None, user_agent: str
 ) -> Proposal:
-    reason = _clean_text(reason, "reason", 5000).strip()
+    reason = _clean_text(reason, "reason", rules.MAX_MESSAGE).strip()
     with transaction.atomic():
         proposal = _answerable(version)
         now = timezone.now()

@@ -6,6 +6,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from accounts.models import Business, User
+from proposals import rules
 from proposals.models import Client, Proposal
 from proposals.services._common import _user_id
 from proposals.services.errors import ClientInUse
@@ -19,14 +20,14 @@ def _clean_client_fields(name: str, email: str, company: str) -> dict:
     email = (email or "").strip().lower()
     if not name:
         errors["name"] = "A client needs a name."
-    elif len(name) > 200:
-        errors["name"] = "At most 200 characters."
+    elif len(name) > rules.MAX_NAME:
+        errors["name"] = rules.too_long(rules.MAX_NAME)
     try:
         validate_email(email)
     except ValidationError:
         errors["email"] = "Enter a valid email address."
-    if len(company or "") > 200:
-        errors["company"] = "At most 200 characters."
+    if len(company or "") > rules.MAX_NAME:
+        errors["company"] = rules.too_long(rules.MAX_NAME)
     if errors:
         raise ValidationError(errors)
     return {"name": name, "email": email, "company": (company or "").strip()}

@@ -41,8 +41,8 @@ def _clean_title(title: str) -> str:
     title = (title or "").strip()
     if not title:
         raise ValidationError({"title": "A proposal needs a title."})
-    if len(title) > 200:
-        raise ValidationError({"title": "At most 200 characters."})
+    if len(title) > rules.MAX_NAME:
+        raise ValidationError({"title": rules.too_long(rules.MAX_NAME)})
     return title
 
 
@@ -198,7 +198,7 @@ def proposal_duplicate(
             business=proposal.business,
             acting_user=acting_user,
             client=proposal.client,
-            title=f"{proposal.title} (copy)"[:200] if title is None else title,
+            title=f"{proposal.title} (copy)"[: rules.MAX_NAME] if title is None else title,
             currency=proposal.currency,
             valid_until=None,
             intro=proposal.intro,

@@ -22,7 +22,6 @@ from proposals.selectors import (
 )
 from proposals.services._common import (
     EDITABLE,
-    OPEN,
     Status,
     _activity,
     _clean_text,
@@ -51,7 +50,7 @@ def proposal_send(
     ``expected_revision`` is the revision the sender saw: a double-clicked or replayed send
     of an unchanged proposal is refused instead of sending a second version.
     """
-    message = _clean_text(message, "message", 5000).strip()
+    message = _clean_text(message, "message", rules.MAX_MESSAGE).strip()
     with transaction.atomic():
         locked = _lock(proposal)
         if expected_revision is not None and locked.revision != expected_revision:
@@ -134,7 +133,7 @@ def proposal_send(
 def proposal_withdraw(*, proposal: Proposal, acting_user: User | None) -> Proposal:
     with transaction.atomic():
         locked = _lock(proposal)
-        if locked.status not in OPEN:
+        if not locked.is_open:
             raise TransitionError(
                 f"Only a sent proposal can be withdrawn; this one is "
                 f"{locked.get_status_display().lower()}."

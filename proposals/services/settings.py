@@ -59,7 +59,7 @@ def settings_update(
         raise ValidationError(errors)
     with transaction.atomic():
         prefs, _ = ProposalSettings.objects.get_or_create(business=business)
-        prefs.brand_name = one_line(brand_name, max_length=200)
+        prefs.brand_name = one_line(brand_name, max_length=rules.MAX_NAME)
         prefs.brand_color = brand_color
         prefs.remind_unopened_after_days = remind_unopened_after_days
         prefs.remind_unanswered_after_days = remind_unanswered_after_days

@@ -21,8 +21,8 @@ def _clean_template_fields(name, title, intro, terms, sections) -> dict:
         raise ValidationError({"name": "A template needs a name."})
     cleaned = rules.clean_sections(sections)
     return {
-        "name": name[:200],
-        "title": (title or "").strip()[:200],
+        "name": name[: rules.MAX_NAME],
+        "title": (title or "").strip()[: rules.MAX_NAME],
         "intro": sanitize_rich_text(_clean_text(intro, "intro")),
         "terms": sanitize_rich_text(_clean_text(terms, "terms")),
         "sections": [
