@@ -1,3 +1,5 @@
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import models
@@ -6,6 +8,15 @@ from django.utils.html import format_html
 
 from accounts.models import ApiKey, Business, Membership, StaffAction, User
 from common.admin_tools import HistoryAdmin, RecentValuesFilter, ScaleAdminMixin, count_of
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _MemberCount(TypedDict):
+    """What ``BusinessAdmin.get_queryset`` annotates on each row."""
+
+    _member_count: int
 
 
 class MembershipInline(admin.TabularInline):
@@ -70,8 +81,19 @@ class BusinessAdmin(ScaleAdminMixin, admin.ModelAdmin):
         return super().get_queryset(request).annotate(_member_count=members)
 
     @admin.display(description="Members")
-    def member_count(self, obj: Business) -> int:
+    def member_count(self, obj: "WithAnnotations[Business, _MemberCount]") -> int:
         return obj._member_count
+
+
+_API_KEY_FIELDS = (
+    "business",
+    "name",
+    "prefix",
+    "created_by",
+    "created_at",
+    "last_used_at",
+    "revoked_at",
+)
 
 
 @admin.register(ApiKey)
@@ -82,16 +104,8 @@ class ApiKeyAdmin(ScaleAdminMixin, admin.ModelAdmin):
     list_filter = ["revoked_at"]
     ordering = ["-pk"]
     search_fields = ["=prefix", "=business__instance_id"]
-    fields = [
-        "business",
-        "name",
-        "prefix",
-        "created_by",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
-    ]
-    readonly_fields = fields
+    fields = _API_KEY_FIELDS
+    readonly_fields = _API_KEY_FIELDS
 
     def has_add_permission(self, request) -> bool:
         return False

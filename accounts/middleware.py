@@ -3,6 +3,7 @@ from collections.abc import Callable
 import structlog
 from django.http import HttpRequest, HttpResponse
 
+from accounts.http import BusinessRequest
 from accounts.selectors import business_for_user
 
 SESSION_BUSINESS_KEY = "business_id"
@@ -14,7 +15,7 @@ class CurrentBusinessMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: BusinessRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             business = business_for_user(

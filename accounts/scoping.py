@@ -23,7 +23,9 @@ class BusinessOwned(models.Model):
         abstract = True
 
 
-def scoped(model_or_queryset: type[M] | models.QuerySet, business: "Business") -> models.QuerySet:
+def scoped(
+    model_or_queryset: type[M] | models.QuerySet[M], business: "Business"
+) -> models.QuerySet[M]:
     queryset = (
         model_or_queryset
         if isinstance(model_or_queryset, models.QuerySet)
@@ -35,7 +37,7 @@ def scoped(model_or_queryset: type[M] | models.QuerySet, business: "Business") -
 
 
 def get_for_business_or_404(
-    model_or_queryset: type[M] | models.QuerySet, business: "Business", **lookup: object
+    model_or_queryset: type[M] | models.QuerySet[M], business: "Business", **lookup: object
 ) -> M:
     try:
         return scoped(model_or_queryset, business).get(**lookup)

@@ -32,14 +32,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-SUITES: dict[str, type] = {}
+# Suites are duck-typed (the methods listed above), so their classes are ``type[Any]``.
+SUITES: dict[str, type[Any]] = {}
 
 
-def register(name: str) -> Callable[[type], type]:
+def register(name: str) -> Callable[[type[Any]], type[Any]]:
     """Class decorator: make a suite available to the bench command under ``name``."""
 
-    def wrap(cls: type) -> type:
+    def wrap(cls: type[Any]) -> type[Any]:
         SUITES[name] = cls
         cls.name = name
         return cls

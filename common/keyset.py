@@ -24,7 +24,7 @@ from operator import or_
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Field, Model, Q, QuerySet
 
 from common.ids import MAX_ID, MIN_BIGINT
 
@@ -81,6 +81,8 @@ def _decode_value(model: type[Model], name: str, raw: Any) -> Any:
         raise InvalidCursor("Bad cursor value.")
     try:
         field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+        # The ordering is the code's, never the client's: it names columns, not relations.
+        assert isinstance(field, Field), f"keyset ordering names {name!r}, not a column"
         value = field.to_python(raw)
     except (FieldDoesNotExist, ValidationError, ValueError, TypeError, OverflowError):
         raise InvalidCursor("Bad cursor value.") from None

@@ -5,6 +5,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from common.request_id import sanitize_request_id
 
 
+class IdentifiedRequest(HttpRequest):
+    """A request after ``RequestIdMiddleware``: the sanitised id it echoes in X-Request-ID."""
+
+    request_id: str
+
+
 class RequestIdMiddleware:
     """Decide the request id before anything logs, and echo it on the response.
 
@@ -16,7 +22,7 @@ class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: IdentifiedRequest) -> HttpResponse:
         request_id = sanitize_request_id(request.META.get("HTTP_X_REQUEST_ID"))
         request.META["HTTP_X_REQUEST_ID"] = request_id
         # request.headers is cached on first use; make sure it reflects the sanitised value.

@@ -172,7 +172,9 @@ def supported_locale(code: object) -> str | None:
 def locale_label(code: str | None) -> str:
     """A locale as CLDR names it, in English and in itself: ``German (Germany) · Deutsch …``."""
     loc = babel_locale(code)
-    english, own = loc.get_display_name("en"), loc.get_display_name()
+    # Babel returns None for a locale it has no name for in that language: fall back to the code.
+    english = loc.get_display_name("en") or str(loc)
+    own = loc.get_display_name()
     return english if own is None or own == english else f"{english} · {own}"
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
+from redis import Redis
 from redis.exceptions import NoScriptError
 
 PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -121,7 +122,7 @@ return counts
 _HIT_SHA = hashlib.sha1(_HIT_SCRIPT.encode(), usedforsecurity=False).hexdigest()
 # One redis-py client per cache backend: building one per call (as Django's get_client does)
 # copies its table of reply parsers every time.
-_clients: "weakref.WeakKeyDictionary[object, object]" = weakref.WeakKeyDictionary()
+_clients: "weakref.WeakKeyDictionary[object, Redis]" = weakref.WeakKeyDictionary()
 
 
 def _hit_redis(cache: RedisCache, keys: list[str], windows: list[int]) -> list[int]:

@@ -58,7 +58,9 @@ def client_links(content: bytes) -> list[str]:
     for part in email.message_from_bytes(content).walk():
         if part.get_content_type() != "text/plain":
             continue
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):  # None only for a multipart part
+            continue
         for link in _LINK.findall(payload.decode(errors="replace")):
             if link not in links:
                 links.append(link)

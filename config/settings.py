@@ -253,7 +253,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # tested (EMAIL_BACKEND=anymail.backends.mailgun.EmailBackend). Its tracking webhook
 # (/email/webhooks/mailgun/tracking/) reports delivered / bounced / complained and exists only
 # with MAILGUN_WEBHOOK_SIGNING_KEY; ANYMAIL_WEBHOOK_SECRET ("user:password") adds basic auth.
-ANYMAIL = {
+ANYMAIL: dict[str, object] = {
     key: value
     for key, value in {
         "MAILGUN_API_KEY": env_str("MAILGUN_API_KEY", ""),

@@ -2,10 +2,11 @@
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from accounts.http import MemberRequest
 from accounts.models import ApiKey, Membership
 from accounts.scoping import get_for_business_or_404, scoped
 from accounts.selectors import membership_for
@@ -21,7 +22,7 @@ class ApiKeyForm(forms.Form):
     )
 
 
-def _can_manage(request: HttpRequest) -> bool:
+def _can_manage(request: MemberRequest) -> bool:
     membership = membership_for(user=request.user, business=request.business)
     return membership is not None and membership.role in MANAGERS
 
@@ -34,7 +35,7 @@ CREATED_KEY_SESSION = "api_key_created"
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @business_required
-def api_key_list(request: HttpRequest) -> HttpResponse:
+def api_key_list(request: MemberRequest) -> HttpResponse:
     can_manage = _can_manage(request)
     form = ApiKeyForm(request.POST or None)
     if request.method == "POST":
@@ -65,7 +66,7 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 @business_required
-def api_key_created(request: HttpRequest) -> HttpResponse:
+def api_key_created(request: MemberRequest) -> HttpResponse:
     """The new key, once: a reload (or a second tab) finds it gone and says so."""
     created = request.session.pop(CREATED_KEY_SESSION, None) if request.method == "GET" else None
     key = None
@@ -88,7 +89,7 @@ def api_key_created(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @business_required
-def api_key_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+def api_key_revoke_view(request: MemberRequest, pk: int) -> HttpResponse:
     if not _can_manage(request):
         raise Http404("Only owners and admins manage API keys.")
     key = get_for_business_or_404(ApiKey, request.business, pk=pk)

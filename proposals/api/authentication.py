@@ -75,6 +75,14 @@ def request_business(request: Request) -> Business | None:
     return getattr(request._request, "business", None)
 
 
+def active_business(request: Request) -> Business:
+    """The business of a request that ``HasActiveBusiness`` let through; 403 for any other."""
+    business = request_business(request)
+    if business is None:
+        raise exceptions.PermissionDenied(HasActiveBusiness.message)
+    return business
+
+
 def api_key_of(request: Request) -> ApiKey | None:
     return request.auth if isinstance(request.auth, ApiKey) else None
 

@@ -38,7 +38,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from common.request_id import current_request_id
-from proposals.api.authentication import api_key_of, request_business
+from proposals.api.authentication import active_business, api_key_of, request_business
 from proposals.api.problems import Conflict, UnprocessableContent
 from proposals.models import IdempotencyKey
 
@@ -70,6 +70,7 @@ def _request_hash(request: Request) -> str:
     body = json.dumps(
         request.data, cls=JSONEncoder, sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
+    assert request.method is not None  # Django sets it on every request it serves
     material = "\n".join((request.method, request.path, body))
     return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -90,7 +91,8 @@ def _clean_key(raw: str) -> str:
 def _claim(*, request: Request, key: str, request_hash: str) -> IdempotencyKey | None:
     """Our claim on the key, or None when its stored response must be replayed."""
     scope = _scope(request)
-    business = request_business(request)
+    business = active_business(request)
+    assert request.method is not None  # Django sets it on every request it serves
     for _ in range(2):
         now = timezone.now()
         try:

@@ -15,7 +15,7 @@ class ApiCursorPagination(CursorPagination):
     page_size = 25
     page_size_query_param = "limit"
     max_page_size = 100
-    ordering = ("-created_at", "-pk")
+    ordering: tuple[str, ...] = ("-created_at", "-pk")
     page_size_query_description = "Items per page (1–100, default 25)."
     cursor_query_description = "Opaque cursor from a previous page's `next` or `previous`."
 

@@ -132,8 +132,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         header = view.get_authenticate_header(context["request"]) if view else None
         if header and authenticator is None:
             headers["WWW-Authenticate"] = header
-    if getattr(exc, "wait", None) is not None:
-        headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+    wait = getattr(exc, "wait", None)
+    if wait is not None:
+        headers["Retry-After"] = str(max(1, int(wait + 0.999)))
 
     if isinstance(exc, exceptions.ValidationError):
         errors = _flatten(exc.detail)
@@ -143,12 +144,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         )
         return _problem(400, code="invalid", detail=detail, errors=errors, headers=headers)
 
-    detail = exc.detail
-    if isinstance(detail, (list, dict)):
-        errors = _flatten(detail)
-        detail_text = next(iter(errors.values()), [""])[0]
+    listed: dict[str, list[str]] | None = None
+    if isinstance(exc.detail, (list, dict)):
+        listed = _flatten(exc.detail)
+        detail_text = next(iter(listed.values()), [""])[0]
     else:
-        errors = None
-        detail_text = str(detail)
-    code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
-    return _problem(exc.status_code, code=code, detail=detail_text, errors=errors, headers=headers)
+        detail_text = str(exc.detail)
+    codes = exc.get_codes()
+    code = codes if isinstance(codes, str) else exc.default_code
+    return _problem(exc.status_code, code=code, detail=detail_text, errors=listed, headers=headers)

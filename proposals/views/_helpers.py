@@ -3,6 +3,7 @@
 import functools
 import ipaddress
 from collections.abc import Callable, Sequence
+from typing import Concatenate, ParamSpec
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
@@ -12,20 +13,25 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from ipware import get_client_ip
 
+from accounts.http import MemberRequest, is_member_request
 from common import ratelimit
 from common.keyset import InvalidCursor, KeysetPage, keyset_page
 
 PAGE_SIZE = 25
 
+P = ParamSpec("P")
 
-def business_required(view: Callable) -> Callable:
+
+def business_required(
+    view: Callable[Concatenate[MemberRequest, P], HttpResponse],
+) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
     """Signed in and working for a business; otherwise the login page or a clear page."""
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if getattr(request, "business", None) is None:
+        if not is_member_request(request):
             return render(request, "proposals/no_business.html", status=403)
         return view(request, *args, **kwargs)
 

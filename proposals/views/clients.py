@@ -4,11 +4,12 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
+from accounts.http import MemberRequest
 from proposals import selectors, services
 from proposals.forms import ClientForm, apply_validation_error
 from proposals.views._helpers import business_required, paginate
@@ -16,7 +17,7 @@ from proposals.views._helpers import business_required, paginate
 
 @require_safe
 @business_required
-def client_list(request: HttpRequest) -> HttpResponse:
+def client_list(request: MemberRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:200]
     clients = selectors.client_list(business=request.business, search=search or None)
     return render(
@@ -31,7 +32,7 @@ def client_list(request: HttpRequest) -> HttpResponse:
 
 
 @business_required
-def client_create(request: HttpRequest) -> HttpResponse:
+def client_create(request: MemberRequest) -> HttpResponse:
     form = ClientForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -56,7 +57,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
 
 
 @business_required
-def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def client_edit(request: MemberRequest, pk: int) -> HttpResponse:
     client = selectors.client_get(business=request.business, pk=pk)
     form = ClientForm(
         request.POST or None,

@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
+from accounts.http import MemberRequest
 from proposals import rules, selectors, services
 from proposals.delivery import services as delivery_services
 from proposals.delivery import suppressions
@@ -29,7 +30,7 @@ def _error_text(exc: Exception) -> str:
 
 @require_safe
 @business_required
-def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def proposal_detail(request: MemberRequest, pk: int) -> HttpResponse:
     proposal = selectors.proposal_get(business=request.business, pk=pk, with_sender=True)
     context = selectors.proposal_detail_context(proposal=proposal)
     # The page shows the month's usage only beside a draft's first send.
@@ -137,7 +138,7 @@ def _item_row(item: dict, line, currency: str, *, chosen: bool | None = None) ->
 
 @require_POST
 @business_required
-def proposal_send(request: HttpRequest, pk: int) -> HttpResponse:
+def proposal_send(request: MemberRequest, pk: int) -> HttpResponse:
     proposal = selectors.proposal_get(business=request.business, pk=pk)
     form = SendForm(request.POST)
     if not form.is_valid():
@@ -162,7 +163,7 @@ def proposal_send(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @business_required
-def proposal_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+def proposal_withdraw(request: MemberRequest, pk: int) -> HttpResponse:
     proposal = selectors.proposal_get(business=request.business, pk=pk)
     try:
         services.proposal_withdraw(proposal=proposal, acting_user=request.user)
@@ -175,7 +176,7 @@ def proposal_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @business_required
-def proposal_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def proposal_delete(request: MemberRequest, pk: int) -> HttpResponse:
     """Delete a draft (the page asks first); a sent proposal is withdrawn, never deleted."""
     proposal = selectors.proposal_get(business=request.business, pk=pk)
     try:
@@ -201,7 +202,7 @@ def _posted_revision(request: HttpRequest) -> int | None:
 
 @require_POST
 @business_required
-def proposal_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
+def proposal_duplicate(request: MemberRequest, pk: int) -> HttpResponse:
     """A new draft from this one, under the title typed in the page's duplicate form."""
     proposal = selectors.proposal_get(business=request.business, pk=pk)
     try:
@@ -217,7 +218,7 @@ def proposal_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_safe
 @business_required
-def proposal_preview(request: HttpRequest, pk: int) -> HttpResponse:
+def proposal_preview(request: MemberRequest, pk: int) -> HttpResponse:
     """The client's view of the working copy: no token, no view recorded, no answer forms."""
     proposal = selectors.proposal_get(business=request.business, pk=pk)
     snapshot = preview_snapshot(proposal=proposal)
@@ -247,7 +248,7 @@ def _selected_keys(request: HttpRequest) -> set[str] | None:
 
 @require_POST
 @business_required
-def delivery_retry(request: HttpRequest, pk: int, delivery_pk: int) -> HttpResponse:
+def delivery_retry(request: MemberRequest, pk: int, delivery_pk: int) -> HttpResponse:
     proposal = selectors.proposal_get(business=request.business, pk=pk)
     delivery = selectors.proposal_deliveries(proposal=proposal).filter(pk=delivery_pk).first()
     if delivery is None:

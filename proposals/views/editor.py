@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from accounts.http import MemberRequest
 from proposals import selectors, services
 from proposals.forms import ProposalForm, SectionsEditor, apply_validation_error
 from proposals.models import Proposal
@@ -19,7 +20,9 @@ def _posted_initial(request: HttpRequest) -> dict:
     return {key: request.POST.get(key) for key in ProposalForm.base_fields}
 
 
-def _save(request, form: ProposalForm, editor: SectionsEditor, proposal: Proposal | None):
+def _save(
+    request: MemberRequest, form: ProposalForm, editor: SectionsEditor, proposal: Proposal | None
+):
     """Call the service; return the saved proposal, or None with errors on the form."""
     if not (form.is_valid() & editor.is_valid()):
         return None
@@ -76,7 +79,7 @@ def _render(request, form, editor, proposal, template=None, status=200) -> HttpR
 
 
 @business_required
-def proposal_create(request: HttpRequest) -> HttpResponse:
+def proposal_create(request: MemberRequest) -> HttpResponse:
     business = request.business
     clients = _clients(business)
     template = None
@@ -108,7 +111,7 @@ def proposal_create(request: HttpRequest) -> HttpResponse:
 
 
 @business_required
-def proposal_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def proposal_edit(request: MemberRequest, pk: int) -> HttpResponse:
     proposal = selectors.proposal_get(business=request.business, pk=pk)
     if proposal.is_locked:
         messages.error(request, "This proposal was accepted, so it can no longer be edited.")

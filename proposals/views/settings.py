@@ -2,9 +2,10 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
+from accounts.http import MemberRequest
 from common.money import locale_label
 from proposals import branding, selectors, services
 from proposals.forms import SettingsForm, apply_validation_error
@@ -12,7 +13,7 @@ from proposals.views._helpers import business_required
 
 
 @business_required
-def settings_edit(request: HttpRequest) -> HttpResponse:
+def settings_edit(request: MemberRequest) -> HttpResponse:
     business = request.business
     prefs = selectors.proposal_settings_for(business=business)
     form = SettingsForm(

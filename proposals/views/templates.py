@@ -2,10 +2,11 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
+from accounts.http import MemberRequest
 from proposals import selectors, services
 from proposals.forms import SectionsEditor, TemplateForm, apply_validation_error
 from proposals.views._helpers import business_required, editor_with_new_row, paginate
@@ -13,12 +14,12 @@ from proposals.views._helpers import business_required, editor_with_new_row, pag
 
 @require_safe
 @business_required
-def template_list(request: HttpRequest) -> HttpResponse:
+def template_list(request: MemberRequest) -> HttpResponse:
     templates = selectors.template_list(business=request.business)
     return render(request, "proposals/templates/list.html", {"page": paginate(request, templates)})
 
 
-def _template_form(request: HttpRequest, template=None) -> HttpResponse:
+def _template_form(request: MemberRequest, template=None) -> HttpResponse:
     if request.method == "POST":
         rebuilt = editor_with_new_row(request)
         if rebuilt is not None:
@@ -70,17 +71,17 @@ def _render(request, form, editor, template, status=200) -> HttpResponse:
 
 
 @business_required
-def template_create(request: HttpRequest) -> HttpResponse:
+def template_create(request: MemberRequest) -> HttpResponse:
     return _template_form(request)
 
 
 @business_required
-def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def template_edit(request: MemberRequest, pk: int) -> HttpResponse:
     return _template_form(request, selectors.template_get(business=request.business, pk=pk))
 
 
 @business_required
-def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def template_delete(request: MemberRequest, pk: int) -> HttpResponse:
     template = selectors.template_get(business=request.business, pk=pk)
     if request.method == "POST":
         name = template.name
@@ -92,7 +93,7 @@ def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @business_required
-def template_from_proposal(request: HttpRequest, pk: int) -> HttpResponse:
+def template_from_proposal(request: MemberRequest, pk: int) -> HttpResponse:
     """Save a proposal's working copy as a template, under the name typed on its page."""
     proposal = selectors.proposal_get(business=request.business, pk=pk)
     try:

@@ -14,7 +14,7 @@ from proposals.api.authentication import (
     ApiKeyAuthentication,
     BusinessSessionAuthentication,
     HasActiveBusiness,
-    request_business,
+    active_business,
 )
 from proposals.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from proposals.api.idempotency import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
@@ -80,7 +80,7 @@ class ApiView(generics.GenericAPIView):
 
     @property
     def business(self) -> Business:
-        return request_business(self.request)
+        return active_business(self.request)
 
     @property
     def acting_user(self) -> User | None:

@@ -45,7 +45,7 @@ class ProposalFilterSerializer(serializers.Serializer):
     updated_before = serializers.DateTimeField(required=False)
 
 
-class ProposalViewMixin:
+class ProposalViewMixin(ApiView):
     def get_proposal(self, pk: int) -> Proposal:
         return selectors.proposal_get(business=self.business, pk=pk)
 
@@ -93,6 +93,7 @@ class ProposalListView(ProposalViewMixin, ApiView):
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
+        assert page is not None  # None only for a view without pagination_class
         tz = timezone.get_current_timezone()
         # ProposalSummarySerializer's shape, built directly (proposals.api.representations).
         return self.get_paginated_response(

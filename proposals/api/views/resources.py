@@ -220,5 +220,6 @@ class BusinessView(ApiView):
     def get(self, request: Request) -> Response:
         business = self.business
         sent, limit = selectors.send_usage(business=business)
-        business.usage = {"sends_this_month": sent, "monthly_send_limit": limit}
-        return Response(self.get_serializer(business).data)
+        usage = {"sends_this_month": sent, "monthly_send_limit": limit}
+        context = {**self.get_serializer_context(), "usage": usage}
+        return Response(self.get_serializer(business, context=context).data)
