@@ -70,8 +70,8 @@ def api_key_created(request: MemberRequest) -> HttpResponse:
     """The new key, once: a reload (or a second tab) finds it gone and says so."""
     created = request.session.pop(CREATED_KEY_SESSION, None) if request.method == "GET" else None
     key = None
-    if isinstance(created, dict):
-        key = scoped(ApiKey, request.business).filter(pk=created.get("id")).first()
+    if isinstance(created, dict) and isinstance(created.get("id"), int):
+        key = scoped(ApiKey, request.business).filter(pk=created["id"]).first()
     if key is None:
         messages.info(
             request,
@@ -79,6 +79,7 @@ def api_key_created(request: MemberRequest) -> HttpResponse:
             "revoke it and create another.",
         )
         return redirect("dashboard:api_keys")
+    assert isinstance(created, dict)  # the key was found through it
     response = render(
         request, "proposals/api_keys_created.html", {"key": key, "raw_key": created["raw"]}
     )

@@ -142,7 +142,7 @@ def proposal_send(request: MemberRequest, pk: int) -> HttpResponse:
     proposal = selectors.proposal_get(business=request.business, pk=pk)
     form = SendForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors.get("message", ["Check the form."])))
+        messages.error(request, " ".join(map(str, form.errors.get("message", ["Check the form."]))))
         return redirect("dashboard:proposal_detail", pk=proposal.pk)
     try:
         version = services.proposal_send(

@@ -51,7 +51,13 @@ def _not_found(request: HttpRequest, *, signed_in_elsewhere: bool = False) -> Ht
     )
 
 
-def _version_or_404(request: HttpRequest, token: str) -> tuple[ProposalVersion | None, object]:
+class ClientPageRequest(HttpRequest):
+    """A request on the client's page: ``_is_member`` caches its answer on it."""
+
+    _proposal_member_of: tuple[int, bool]
+
+
+def _version_or_404(request: ClientPageRequest, token: str) -> ProposalVersion | HttpResponse:
     """The version behind a token, or the 404 response.
 
     A user signed in to the dashboard of business A never sees business B's proposals on any
@@ -60,18 +66,18 @@ def _version_or_404(request: HttpRequest, token: str) -> tuple[ProposalVersion |
     """
     version = selectors.version_by_token(token=token)
     if version is None:
-        return None, _not_found(request)
+        return _not_found(request)
     business = getattr(request, "business", None)
     if (
         business is not None
         and business.pk != version.business_id
         and not _is_member(request, version)
     ):
-        return None, _not_found(request, signed_in_elsewhere=True)
-    return version, None
+        return _not_found(request, signed_in_elsewhere=True)
+    return version
 
 
-def _is_member(request: HttpRequest, version: ProposalVersion) -> bool:
+def _is_member(request: ClientPageRequest, version: ProposalVersion) -> bool:
     """Whether the signed-in user works for the business that sent this proposal.
 
     Any membership counts, not only the business chosen in the dashboard: a user of two
@@ -93,7 +99,7 @@ def _is_member(request: HttpRequest, version: ProposalVersion) -> bool:
     return member
 
 
-def _state_page(request: HttpRequest, version: ProposalVersion, state: str, status=None):
+def _state_page(request: ClientPageRequest, version: ProposalVersion, state: str, status=None):
     proposal = version.proposal
     snapshot = version.snapshot
     context = {
@@ -130,7 +136,7 @@ def _accepted_content(version: ProposalVersion) -> dict:
 
 
 def _proposal_page(
-    request: HttpRequest,
+    request: ClientPageRequest,
     version: ProposalVersion,
     *,
     selected: set[str] | None,
@@ -166,10 +172,10 @@ def _proposal_page(
 
 
 @require_safe
-def proposal_page(request: HttpRequest, token: str) -> HttpResponse:
-    version, missing = _version_or_404(request, token)
-    if missing is not None:
-        return missing
+def proposal_page(request: ClientPageRequest, token: str) -> HttpResponse:
+    version = _version_or_404(request, token)
+    if isinstance(version, HttpResponse):
+        return version
     state = selectors.public_page_state(version=version)
     if (
         request.method == "GET"
@@ -186,18 +192,18 @@ def proposal_page(request: HttpRequest, token: str) -> HttpResponse:
     return _proposal_page(request, version, selected=selected)
 
 
-def _answer_guard(request: HttpRequest, token: str):
+def _answer_guard(request: ClientPageRequest, token: str) -> ProposalVersion | HttpResponse:
     """Rate limit, then the version and its state; a response when the answer can't go on."""
     if rate_limited(
         scope="public-answer", ip=client_ip(request), rate=settings.PUBLIC_ANSWER_RATE_LIMIT
     ):
-        return None, no_index(render(request, "public/rate_limited.html", status=429))
-    version, missing = _version_or_404(request, token)
-    if missing is not None:
-        return None, missing
+        return no_index(render(request, "public/rate_limited.html", status=429))
+    version = _version_or_404(request, token)
+    if isinstance(version, HttpResponse):
+        return version
     state = selectors.public_page_state(version=version)
     if state != "open":
-        return None, _state_page(request, version, state, status=409)
+        return _state_page(request, version, state, status=409)
     if _is_member(request, version):
         # The business cannot answer for its client: the same page, read-only, says so.
         log.info(
@@ -205,10 +211,8 @@ def _answer_guard(request: HttpRequest, token: str):
             proposal_id=version.proposal_id,
             user_id=request.user.pk,
         )
-        return None, _proposal_page(
-            request, version, selected=None, status=403, refused_member=True
-        )
-    return version, None
+        return _proposal_page(request, version, selected=None, status=403, refused_member=True)
+    return version
 
 
 def _to_page(token: str) -> HttpResponse:
@@ -217,24 +221,24 @@ def _to_page(token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-def proposal_accept(request: HttpRequest, token: str) -> HttpResponse:
+def proposal_accept(request: ClientPageRequest, token: str) -> HttpResponse:
     if request.method != "POST":
         return _to_page(token)
     selected = set(request.POST.getlist("item"))
     if "update_total" in request.POST:
         # The no-JavaScript "Update total" button: show the new total, accept nothing.
-        version, missing = _version_or_404(request, token)
-        if missing is not None:
-            return missing
+        version = _version_or_404(request, token)
+        if isinstance(version, HttpResponse):
+            return version
         state = selectors.public_page_state(version=version)
         if state != "open":
             return _state_page(request, version, state)
         form = AcceptForm(initial={"signed_name": request.POST.get("signed_name", "")})
         return _proposal_page(request, version, selected=selected, accept_form=form)
 
-    version, refused = _answer_guard(request, token)
-    if refused is not None:
-        return refused
+    version = _answer_guard(request, token)
+    if isinstance(version, HttpResponse):
+        return version
     form = AcceptForm(request.POST)
     if form.is_valid():
         try:
@@ -257,12 +261,12 @@ def proposal_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-def proposal_decline(request: HttpRequest, token: str) -> HttpResponse:
+def proposal_decline(request: ClientPageRequest, token: str) -> HttpResponse:
     if request.method != "POST":
         return _to_page(token)
-    version, refused = _answer_guard(request, token)
-    if refused is not None:
-        return refused
+    version = _answer_guard(request, token)
+    if isinstance(version, HttpResponse):
+        return version
     form = DeclineForm(request.POST)
     if form.is_valid():
         try:
@@ -288,7 +292,7 @@ def _state_after_refusal(version: ProposalVersion) -> str:
 
 
 @require_safe
-def brand_logo(request: HttpRequest, name: str) -> HttpResponse:
+def brand_logo(request: HttpRequest, name: str) -> FileResponse:
     """A business's logo, read through the storage API (whatever backend holds it).
 
     Only names ``branding.logo_store`` gives are served; each upload gets a new name, so a
