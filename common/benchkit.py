@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 # Suites are duck-typed (the methods listed above), so their classes are ``type[Any]``.
 SUITES: dict[str, type[Any]] = {}
@@ -174,7 +174,7 @@ class Child:
     cwd: Path
     process: subprocess.Popen | None = None
 
-    def start(self) -> "Child":
+    def start(self) -> Self:
         with open(self.log_path, "ab") as log_file:
             self.process = subprocess.Popen(
                 self.argv,

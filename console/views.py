@@ -17,7 +17,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.audit import ActionRefused
-from accounts.models import Business, StaffAction
+from accounts.models import Business, StaffAction, User
 from common.admin_tools import can_run_support_actions
 from console import selectors
 from console.links import business_support_url
@@ -29,7 +29,13 @@ from proposals.delivery import suppressions
 from proposals.models import Delivery, Proposal, Suppression
 
 
-def _context(request: HttpRequest, **extra) -> dict:
+class StaffRequest(HttpRequest):
+    """A request to these pages: the admin's ``admin_view`` lets only signed-in staff through."""
+
+    user: User
+
+
+def _context(request: StaffRequest, **extra) -> dict:
     return {
         **admin.site.each_context(request),
         "can_act": can_run_support_actions(request),
@@ -37,7 +43,7 @@ def _context(request: HttpRequest, **extra) -> dict:
     }
 
 
-def business_support(request: HttpRequest, business_id: int) -> HttpResponse:
+def business_support(request: StaffRequest, business_id: int) -> HttpResponse:
     business = get_object_or_404(Business, pk=business_id)
     if not request.user.has_perm("accounts.view_business"):
         raise PermissionDenied
@@ -52,7 +58,7 @@ def business_support(request: HttpRequest, business_id: int) -> HttpResponse:
     )
 
 
-def _run(request: HttpRequest, action, **kwargs) -> None:
+def _run(request: StaffRequest, action, **kwargs) -> None:
     try:
         action(acting_user=request.user, **kwargs)
     except ActionRefused as exc:
@@ -72,7 +78,7 @@ def _pk(value: object) -> int:
         raise Http404("Not found") from None
 
 
-def _business_action(request: HttpRequest, business: Business) -> HttpResponse:
+def _business_action(request: StaffRequest, business: Business) -> HttpResponse:
     if not can_run_support_actions(request):
         raise PermissionDenied
     action = request.POST.get("action", "")
@@ -115,7 +121,7 @@ def _business_action(request: HttpRequest, business: Business) -> HttpResponse:
     return HttpResponseRedirect(back)
 
 
-def search(request: HttpRequest) -> HttpResponse:
+def search(request: StaffRequest) -> HttpResponse:
     if not request.user.has_perm("accounts.view_business"):
         raise PermissionDenied
     query = request.GET.get("q", "")
@@ -135,7 +141,7 @@ def _parse_when(value: str | None, default: datetime) -> datetime:
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
 
 
-def bulk_retry(request: HttpRequest) -> HttpResponse:
+def bulk_retry(request: StaffRequest) -> HttpResponse:
     """Retry every failed delivery of a time window: a confirmation page that says how many."""
     if not can_run_support_actions(request):
         raise PermissionDenied

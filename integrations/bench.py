@@ -13,10 +13,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -38,6 +39,7 @@ class _StandinSuite:
     default_count = 2000
     supports_paced = False
     supports_kill = False
+    unfinished: tuple[str, ...]  # each suite's statuses of rows still in flight
 
     def __init__(self, *, run: str, tmp: Path, base_dir: Path, options: dict) -> None:
         self.run = run
@@ -124,6 +126,10 @@ class _StandinSuite:
 
     def busy_worker_pids(self, step) -> set[int]:
         return set()
+
+    def _rows(self, step) -> QuerySet:
+        """The rows this step recorded (each suite its own table)."""
+        raise NotImplementedError
 
     def retried(self, step) -> int:
         return self._rows(step).filter(attempt_count__gt=1).count()
@@ -246,6 +252,7 @@ class WebhookSuite(_StandinSuite):
         if step.kind != "floor":
             # Loaded once: parsing the PEM (its RSA checks) costs ~100x the signature itself.
             key = load_pem_private_key(DEV_PRIVATE_KEY.encode(), password=None)
+            assert isinstance(key, RSAPrivateKey)  # the stand-in's key, for RS256
             step.data["bodies"] = [
                 sign_webhook(
                     webhook_claims(event_type="AppInstalled", instance_id=instance_id),

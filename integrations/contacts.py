@@ -117,7 +117,11 @@ def contact_sync_run(*, sync_id: int) -> str:
 def _context(sync: WixContactSync) -> dict:
     """Log (and record Wix calls) under the row's own origin, not the drain task's: a batch
     holds rows of many requests and businesses."""
-    context = {"sync_id": sync.pk, "client_id": sync.client_id, "business_id": sync.business_id}
+    context: dict[str, object] = {
+        "sync_id": sync.pk,
+        "client_id": sync.client_id,
+        "business_id": sync.business_id,
+    }
     if sync.request_id:
         context["request_id"] = sync.request_id
     return context

@@ -191,14 +191,18 @@ def _owner_account_email(site: dict) -> str:
     ``site.ownerEmail`` of the same response. Never the site properties' ``email``: that is a
     public contact address any editor of the site can set, and SSO links on this one.
     """
-    owner_info = site.get("ownerInfo") if isinstance(site.get("ownerInfo"), dict) else {}
+    owner_info = site.get("ownerInfo")
+    if not isinstance(owner_info, dict):
+        owner_info = {}
     return _valid_email(owner_info.get("email")) or _valid_email(site.get("ownerEmail")) or ""
 
 
 def _wix_locale(properties: dict, site: dict) -> str:
     """``de-DE`` from the site's language and country where the product supports it, else
     the language alone (money falls back to it)."""
-    locale = properties.get("locale") if isinstance(properties.get("locale"), dict) else {}
+    locale = properties.get("locale")
+    if not isinstance(locale, dict):
+        locale = {}
     language = str(locale.get("languageCode") or site.get("locale") or "")
     country = str(locale.get("country") or "")
     return supported_locale(f"{language}-{country}") or language[:16]

@@ -1,6 +1,7 @@
 """Dashboard single sign-on from a verified Wix instance: find or create the user and business."""
 
 import structlog
+from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, transaction
 
 from accounts.models import Business, Membership, User
@@ -37,9 +38,9 @@ def _is_sso_account(user: User) -> bool:
     return user.email.endswith(f"@{SSO_EMAIL_DOMAIN}")
 
 
-def is_sso_account_of(user: User, instance: WixInstance) -> bool:
+def is_sso_account_of(user: User | AnonymousUser, instance: WixInstance) -> bool:
     """Whether ``user`` is the account made here for the Wix user this instance signs in."""
-    return user.is_authenticated and user.email == _sso_email(instance.wix_user_id)
+    return isinstance(user, User) and user.email == _sso_email(instance.wix_user_id)
 
 
 def owner_account(*, business: Business, instance: WixInstance) -> User | None:

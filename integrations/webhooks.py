@@ -162,7 +162,7 @@ def _process_one(receipt: WebhookReceipt, *, processed: list | None = None) -> s
     """One claimed receipt: an attempt, written with its outcome in one UPDATE (given
     ``processed``, appended there to be written with the batch's others)."""
     # Logs (and Wix call records) follow the delivery's own request, not the drain task's.
-    context = {"receipt_id": receipt.pk}
+    context: dict[str, object] = {"receipt_id": receipt.pk}
     if receipt.request_id:
         context["request_id"] = receipt.request_id
     with structlog.contextvars.bound_contextvars(**context):
@@ -238,6 +238,7 @@ def _handle(receipt: WebhookReceipt) -> tuple[Business | None, str]:
     kind = lifecycle.normalize_event_type(receipt.event_type)
     data = (receipt.claims or {}).get("data", {}).get("data") or {}
     occurred_at = receipt.occurred_at or receipt.received_at
+    business: Business | None
     if kind == "AppInstalled":
         business, _ = lifecycle.business_install(
             instance_id=receipt.instance_id, occurred_at=occurred_at

@@ -10,7 +10,7 @@ order, through a partial index (``proposals.delivery.jobs``).
 
 from datetime import datetime, timedelta
 
-from django.db.models import DateTimeField, ExpressionWrapper, OuterRef, Subquery
+from django.db.models import DateTimeField, ExpressionWrapper, Field, OuterRef, Subquery
 
 from proposals.models import Proposal, ProposalSettings, ProposalVersion
 
@@ -32,7 +32,9 @@ def rule_days(*, business_id: int) -> dict[str, int]:
 
 
 def _default(rule: str) -> int:
-    return ProposalSettings._meta.get_field(f"remind_{rule}_after_days").default
+    field = ProposalSettings._meta.get_field(f"remind_{rule}_after_days")
+    assert isinstance(field, Field)  # a column of the model, not a relation
+    return field.default
 
 
 def due_times(*, business_id: int, sent_at: datetime) -> dict[str, datetime | None]:

@@ -91,6 +91,7 @@ def _session(user: User, business: Business | None) -> str:
         store[SESSION_BUSINESS_KEY] = business.pk
     store.set_expiry(timedelta(hours=6))
     store.create()
+    assert store.session_key is not None  # create() saved it under a new key
     return store.session_key
 
 

@@ -19,11 +19,17 @@ from console.chaos.run import Run
 from console.chaos.stack import Ports, Stack
 
 
+def _port(url: str) -> int:
+    port = urlsplit(url).port
+    assert port is not None, f"{url} names no port"  # the outer command writes them all with one
+    return port
+
+
 def _ports() -> Ports:
     return Ports(
-        web=urlsplit(settings.SITE_URL).port,
+        web=_port(settings.SITE_URL),
         smtp=int(settings.EMAIL_PORT),
-        wix=urlsplit(settings.WIX_API_BASE_URL).port,
+        wix=_port(settings.WIX_API_BASE_URL),
     )
 
 

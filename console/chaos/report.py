@@ -171,7 +171,7 @@ def render(
     ]
     notes = [(r.name, n) for r in results for n in r.notes]
     gave_up = [(r.name, g) for r in results for g in r.gave_up]
-    reasons = {}
+    reasons: dict[str, int] = {}
     for r in results:
         for reason, n in r.emails.failed_reasons.items():
             reasons[reason] = reasons.get(reason, 0) + n

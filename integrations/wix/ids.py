@@ -7,10 +7,11 @@ rather than failing the database write.
 """
 
 import re
+from typing import TypeGuard
 
 MAX_ID_LENGTH = 64
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
 
-def is_wix_id(value: object) -> bool:
+def is_wix_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and _ID.fullmatch(value) is not None

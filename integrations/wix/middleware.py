@@ -123,8 +123,10 @@ class WixInstanceSSOMiddleware:
         return response
 
     def _confirm_switch(self, request: HttpRequest) -> HttpResponse:
-        # CsrfViewMiddleware checks views only; this answer is handled before any view.
-        rejected = CsrfViewMiddleware(self.get_response).process_view(request, None, (), {})
+        # CsrfViewMiddleware checks views only; this answer is handled before any view (it is
+        # the view here, and not a csrf_exempt one).
+        csrf = CsrfViewMiddleware(self.get_response)
+        rejected = csrf.process_view(request, self._confirm_switch, (), {})
         if rejected is not None:
             return rejected
         answered = self._sign_in(request, request.POST.get("instance"), confirmed=True)

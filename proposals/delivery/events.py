@@ -33,7 +33,7 @@ _TYPES = {
 # A refusal by the service itself suppresses the address only when it is about the address.
 _HARD_REJECTS = {RejectReason.BOUNCED, RejectReason.INVALID, RejectReason.SPAM}
 # What the business reads when the service gave no description.
-_DEFAULT_REASONS = {
+_DEFAULT_REASONS: dict[str, str] = {
     DeliveryEvent.Type.BOUNCED: "the recipient's mail server refused the email",
     DeliveryEvent.Type.REJECTED: "the email service refused to send the email",
 }
@@ -71,7 +71,7 @@ def _bounced(delivery: Delivery, stored: DeliveryEvent, *, now) -> None:
         :500
     ]
     first = delivery.bounced_at is None
-    updates = {}
+    updates: dict[str, object] = {}
     if first:
         updates.update(bounced_at=stored.occurred_at or now, bounce_reason=reason)
     if delivery.state == Delivery.State.SENT:

@@ -97,8 +97,10 @@ def proposals_expire(*, proposals: list[Proposal], now: datetime) -> list[Propos
     )
     cancelled = deliveries_cancel_open(proposal_ids=ids, now=now)
     request_id = current_request_id() or ""
-    Activity.objects.bulk_create(
-        [
+    activities = []
+    for proposal in due:
+        assert proposal.valid_until is not None  # a proposal without one never expires
+        activities.append(
             Activity(
                 business_id=proposal.business_id,
                 proposal_id=proposal.pk,
@@ -108,9 +110,8 @@ def proposals_expire(*, proposals: list[Proposal], now: datetime) -> list[Propos
                 details={"valid_until": proposal.sent_valid_until.isoformat()},
                 request_id=request_id,
             )
-            for proposal in due
-        ]
-    )
+        )
+    Activity.objects.bulk_create(activities)
     _notify_owners_of_expiry(due, request_id=request_id, now=now)
     for proposal in due:
         proposal.status = Proposal.Status.EXPIRED
@@ -244,7 +245,11 @@ def _remind_batch(rule: str, *, now: datetime, size: int) -> tuple[int, int]:
             )
         if not remind:
             return len(batch), 0
-        version_ids = [p.current_version_id for p in remind]
+        versions = []
+        for p in remind:
+            assert p.current_version is not None  # _reminder_decision drops one without
+            versions.append(p.current_version)
+        version_ids = [version.pk for version in versions]
         # The proposal rows are locked and only this job sets the marks: this matches all.
         ProposalVersion.objects.filter(
             pk__in=version_ids, **{f"{mark_field}__isnull": True}
@@ -256,7 +261,7 @@ def _remind_batch(rule: str, *, now: datetime, size: int) -> tuple[int, int]:
                 Delivery(
                     business_id=p.business_id,
                     kind=Delivery.Kind.REMINDER,
-                    recipient=p.current_version.recipient_email,
+                    recipient=version.recipient_email,
                     idempotency_key=f"reminder:{rule}:{p.current_version_id}",
                     proposal_id=p.pk,
                     version_id=p.current_version_id,
@@ -264,7 +269,7 @@ def _remind_batch(rule: str, *, now: datetime, size: int) -> tuple[int, int]:
                     request_id=request_id,
                     next_attempt_at=recorded_at,
                 )
-                for p in remind
+                for p, version in zip(remind, versions, strict=True)
             ]
         )
         Activity.objects.bulk_create(
@@ -277,12 +282,12 @@ def _remind_batch(rule: str, *, now: datetime, size: int) -> tuple[int, int]:
                     actor_type=Activity.Actor.SYSTEM,
                     details={
                         "rule": rule,
-                        "recipient": p.current_version.recipient_email,
+                        "recipient": version.recipient_email,
                         "delivery_id": delivery.pk,
                     },
                     request_id=request_id,
                 )
-                for p, delivery in zip(remind, deliveries, strict=True)
+                for p, version, delivery in zip(remind, versions, deliveries, strict=True)
             ]
         )
         # The rows are the record; one drain on commit is the fast path (the sweeper covers

@@ -1,6 +1,13 @@
 """One-statement writes the webhook path needs: insert a row unless it conflicts."""
 
 from django.db import connection, models
+from django.db.models.fields import Field
+
+
+def column_of(field: Field | None) -> str:
+    """A concrete field's column (the stubs allow None: only a non-concrete field has none)."""
+    assert field is not None and field.column is not None
+    return field.column
 
 
 def insert_once(obj: models.Model) -> bool:
@@ -13,12 +20,13 @@ def insert_once(obj: models.Model) -> bool:
     meta = obj._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
+    columns = ", ".join(quote(column_of(f)) for f in fields)
     params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
     sql = " ".join(
         [
-            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})",
+            f"INSERT INTO {quote(meta.db_table)} ({columns})",
             f"VALUES ({', '.join(['%s'] * len(fields))})",
-            f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}",
+            f"ON CONFLICT DO NOTHING RETURNING {quote(column_of(meta.pk))}",
         ]
     )
     with connection.cursor() as cursor:

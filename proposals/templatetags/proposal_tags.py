@@ -111,7 +111,7 @@ def field(bound_field, label: str | None = None, extra_class: str = "", hide_lab
         describedby.append(f"{bound_field.auto_id}-help")
     if bound_field.errors:
         describedby.append(f"{bound_field.auto_id}-error")
-    attrs = {}
+    attrs: dict[str, str | bool] = {}
     if describedby:
         attrs["aria-describedby"] = " ".join(describedby)
     if bound_field.errors:

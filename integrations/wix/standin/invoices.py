@@ -298,7 +298,9 @@ def control_list(state, instance_id: str) -> dict:
 def control_pay(state, body: dict) -> Answer:
     """A customer's payment reaches the invoice, as Wix eCommerce would report it."""
     with state.lock:
-        invoice = site(state, body.get("instance_id") or "").invoices.get(body.get("invoice_id"))
+        invoice_id = body.get("invoice_id")
+        invoices = site(state, body.get("instance_id") or "").invoices
+        invoice = invoices.get(invoice_id) if isinstance(invoice_id, str) else None
         if invoice is None:
             return error(404, "invoice not found")
         if "PAY" not in ACTIONS[invoice["status"]]:

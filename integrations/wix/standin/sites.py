@@ -36,7 +36,7 @@ class SiteData:
 
 
 def site(state, instance_id: str) -> SiteData:
-    book = getattr(state, "_business_sites", None)
+    book: tuple[object, dict[str, SiteData]] | None = getattr(state, "_business_sites", None)
     if book is None or book[0] is not state.instances:
         book = (state.instances, {})
         state._business_sites = book

@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 KEYS = Path(__file__).resolve().parent / "keys"
 DEV_PRIVATE_KEY = (KEYS / "DEV_ONLY_webhook_private.pem").read_text()
@@ -46,5 +47,7 @@ def webhook_claims(
     return {"data": json.dumps(envelope), "iat": now, "exp": now + expires_in}
 
 
-def sign_webhook(claims: dict, *, private_key: str = DEV_PRIVATE_KEY, algorithm="RS256") -> str:
+def sign_webhook(
+    claims: dict, *, private_key: str | RSAPrivateKey = DEV_PRIVATE_KEY, algorithm="RS256"
+) -> str:
     return jwt.encode(claims, private_key, algorithm=algorithm)
