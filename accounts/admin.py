@@ -85,17 +85,6 @@ class BusinessAdmin(ScaleAdminMixin, admin.ModelAdmin):
         return obj._member_count
 
 
-_API_KEY_FIELDS = (
-    "business",
-    "name",
-    "prefix",
-    "created_by",
-    "created_at",
-    "last_used_at",
-    "revoked_at",
-)
-
-
 @admin.register(ApiKey)
 class ApiKeyAdmin(ScaleAdminMixin, admin.ModelAdmin):
     # The hash is never shown: it is useless to support and a secret to everyone else.
@@ -104,8 +93,15 @@ class ApiKeyAdmin(ScaleAdminMixin, admin.ModelAdmin):
     list_filter = ["revoked_at"]
     ordering = ["-pk"]
     search_fields = ["=prefix", "=business__instance_id"]
-    fields = _API_KEY_FIELDS
-    readonly_fields = _API_KEY_FIELDS
+    fields = readonly_fields = (
+        "business",
+        "name",
+        "prefix",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
 
     def has_add_permission(self, request) -> bool:
         return False

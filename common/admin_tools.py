@@ -9,7 +9,7 @@ what an index holds (``lower(email)``, numbers, ids, request ids, tokens).
 
 import re
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from django.contrib import admin
 from django.contrib.admin.filters import AllValuesFieldListFilter
@@ -23,6 +23,9 @@ from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan, StartsWith
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 SUPPORT_PERMISSION = "accounts.run_support_actions"
 # Past this many rows, OFFSET gets slow on big tables: a deeper page is refused, and support
@@ -129,7 +132,7 @@ class LookaheadPaginator(Paginator):
         self._known_count = count
 
     @property
-    def count(self) -> int:  # type: ignore[override]
+    def count(self) -> int:
         return self._known_count
 
 
@@ -150,11 +153,13 @@ class ScaleChangeList(ChangeList):
             return list(self.list_select_related)
         names = []
         for name in self.list_display:
+            if not isinstance(name, str):
+                continue  # a callable column
             try:
                 field = self.lookup_opts.get_field(name)
             except FieldDoesNotExist:
                 continue
-            if field.many_to_one and name != field.attname:
+            if isinstance(field, models.Field) and field.many_to_one and name != field.attname:
                 names.append(name)
         return names
 
@@ -331,8 +336,11 @@ class ScaleAdminMixin:
     show_full_result_count = False
     show_facets = ShowFacets.NEVER
     list_max_show_all = 0
-    sortable_by: tuple | list = ()
-    search_help_text = "Exact: an email, a number (P-0042), an id, a request id or a token."
+    # ClassVars as ModelAdmin declares them, so that the admins mixing this in may override them.
+    sortable_by: ClassVar[list[str] | tuple[str, ...] | None] = ()
+    search_help_text: ClassVar["StrOrPromise | None"] = (
+        "Exact: an email, a number (P-0042), an id, a request id or a token."
+    )
 
     def get_changelist(self, request, **kwargs):
         return ScaleChangeList

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Aggregate, Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -86,7 +86,7 @@ def histogram(name: str, doc: str, label_names: list[str], rows: dict) -> Histog
 def _bucket_aggregates(field: str) -> dict:
     from django.db.models import Sum
 
-    aggregates = {
+    aggregates: dict[str, Aggregate] = {
         f"le_{i}": Count("pk", filter=Q(**{f"{field}__lte": bound}))
         for i, bound in enumerate(DURATION_BUCKETS_MS)
     }

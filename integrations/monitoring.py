@@ -43,11 +43,11 @@ def collect_wix() -> Iterator[Metric]:
         "Webhook receipts received in the window, by status.",
         labels=["status"],
     )
-    for row in (
+    for receipt_row in (
         WebhookReceipt.objects.filter(last_received_at__gte=since)
         .order_by()
         .values("status")
         .annotate(n=Count("pk"))
     ):
-        receipts.add_metric([row["status"]], row["n"])
+        receipts.add_metric([receipt_row["status"]], receipt_row["n"])
     yield receipts

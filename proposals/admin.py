@@ -5,6 +5,8 @@ dashboard, through the services) and deliveries, attempts, activity, versions an
 are history. Support acts through the audited actions of ``proposals.support``.
 """
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin
 from django.utils.html import format_html
 
@@ -35,6 +37,21 @@ from proposals.models import (
     Section,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _FailedCount(TypedDict):
+    """What ``ProposalAdmin.get_queryset`` annotates on each row."""
+
+    _failed: int
+
+
+class _ProposalCount(TypedDict):
+    """What ``ClientAdmin.get_queryset`` annotates on each row."""
+
+    _proposals: int
+
 
 # --- proposals -------------------------------------------------------------------------------
 class SectionInline(HistoryInline):
@@ -45,16 +62,27 @@ class SectionInline(HistoryInline):
 class VersionInline(HistoryInline):
     model = ProposalVersion
     # The token is the client's key to the proposal page: never shown (search finds it).
-    fields = ["number", "recipient_email", "sent_at", "sent_by", "token_revoked_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "number",
+        "recipient_email",
+        "sent_at",
+        "sent_by",
+        "token_revoked_at",
+    )
     ordering = ["-number"]
 
 
 class DeliveryInline(HistoryInline):
     model = Delivery
     fk_name = "proposal"
-    fields = ["kind", "recipient", "state", "attempt_count", "last_error", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "kind",
+        "recipient",
+        "state",
+        "attempt_count",
+        "last_error",
+        "created_at",
+    )
     ordering = ["-created_at"]
 
 
@@ -103,7 +131,7 @@ class ProposalAdmin(BusinessColumnMixin, HistoryAdmin):
         return format_money(obj.total, obj.currency, obj.business.locale)
 
     @admin.display(description="Failed emails")
-    def failed_deliveries(self, obj: Proposal) -> int:
+    def failed_deliveries(self, obj: "WithAnnotations[Proposal, _FailedCount]") -> int:
         return obj._failed
 
     @admin.display(description="Accepted with")
@@ -140,7 +168,7 @@ class ClientAdmin(BusinessColumnMixin, HistoryAdmin):
         )
 
     @admin.display(description="Proposals")
-    def proposal_count(self, obj: Client) -> int:
+    def proposal_count(self, obj: "WithAnnotations[Client, _ProposalCount]") -> int:
         return obj._proposals
 
 

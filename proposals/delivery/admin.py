@@ -20,7 +20,7 @@ from proposals.models import Delivery, DeliveryAttempt, DeliveryEvent, Suppressi
 
 class AttemptInline(HistoryInline):
     model = DeliveryAttempt
-    fields = [
+    fields = readonly_fields = (
         "number",
         "outcome",
         "started_at",
@@ -29,8 +29,7 @@ class AttemptInline(HistoryInline):
         "error",
         "worker",
         "request_id",
-    ]
-    readonly_fields = fields
+    )
     show_change_link = False
 
 
@@ -38,8 +37,14 @@ class EventInline(HistoryInline):
     """What the email service reported after it accepted the message (its webhooks)."""
 
     model = DeliveryEvent
-    fields = ["received_at", "event_type", "reject_reason", "description", "mta_response", "esp"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "received_at",
+        "event_type",
+        "reject_reason",
+        "description",
+        "mta_response",
+        "esp",
+    )
     ordering = ["-received_at"]
     show_change_link = False
 

@@ -47,13 +47,13 @@ def collect_deliveries() -> Iterator[Metric]:
         "Deliveries that failed for good in the window, by kind.",
         labels=["kind"],
     )
-    for row in (
+    for failed_row in (
         Delivery.objects.filter(state=Delivery.State.FAILED_PERMANENT, updated_at__gte=since)
         .order_by()
         .values("kind")
         .annotate(n=Count("pk"))
     ):
-        failed.add_metric([row["kind"]], row["n"])
+        failed.add_metric([failed_row["kind"]], failed_row["n"])
     yield failed
 
     attempts = DeliveryAttempt.objects.filter(outcome__in=finished_outcomes, started_at__gte=since)
@@ -62,8 +62,12 @@ def collect_deliveries() -> Iterator[Metric]:
         "Delivery attempts started in the window and finished, by kind and outcome.",
         labels=["kind", "outcome"],
     )
-    for row in attempts.order_by().values("delivery__kind", "outcome").annotate(n=Count("pk")):
-        attempt_counts.add_metric([row["delivery__kind"], row["outcome"]], row["n"])
+    for attempt_row in (
+        attempts.order_by().values("delivery__kind", "outcome").annotate(n=Count("pk"))
+    ):
+        attempt_counts.add_metric(
+            [attempt_row["delivery__kind"], attempt_row["outcome"]], attempt_row["n"]
+        )
     yield attempt_counts
     yield histogram(
         "proposals_delivery_attempt_duration_seconds",

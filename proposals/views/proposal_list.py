@@ -3,13 +3,15 @@ box's suggestions."""
 
 from dataclasses import dataclass, field
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django import forms
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS, MONTHS_3
 from django.views.decorators.http import require_safe
 
+from accounts.http import MemberRequest
 from proposals import selectors
 from proposals.forms import ProposalFilterForm
 from proposals.models import Client
@@ -133,14 +135,17 @@ def _filter_boxes(filters: ProposalFilterForm) -> dict:
     errors = filters.errors if filters.is_bound else {}
     status = data.get("status")
     selected = "" if status is None else str(status)
+    status_field = filters.fields["status"]
+    assert isinstance(status_field, forms.ChoiceField)  # ProposalFilterForm declares it so
+    # The stub types the getter as anything the setter takes; Django gives (value, label) pairs.
+    status_choices: list[tuple[object, str]] = status_field.choices  # type: ignore[assignment]
     return {
-        "search": {"value": data.get("q") or "", "error": " ".join(errors.get("q", []))},
+        "search": {"value": data.get("q") or "", "error": " ".join(map(str, errors.get("q", [])))},
         "status": {
             "options": [
-                (str(value), label, str(value) == selected)
-                for value, label in filters.fields["status"].choices
+                (str(value), label, str(value) == selected) for value, label in status_choices
             ],
-            "error": " ".join(errors.get("status", [])),
+            "error": " ".join(map(str, errors.get("status", []))),
         },
     }
 
@@ -167,7 +172,7 @@ def _pipeline_box(business) -> dict:
 
 @require_safe
 @business_required
-def proposal_list(request: HttpRequest) -> HttpResponse:
+def proposal_list(request: MemberRequest) -> HttpResponse:
     business = request.business
     filters = ProposalFilterForm(request.GET or None)
     filters.is_valid()  # an invalid value drops that filter only, never the page
@@ -215,7 +220,7 @@ def proposal_list(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 @business_required
-def client_search(request: HttpRequest) -> HttpResponse:
+def client_search(request: MemberRequest) -> HttpResponse:
     """The client box's suggestions: at most 20 of the business's clients, as JSON."""
     term = request.GET.get("q", "")
     if len(term) > 200:
