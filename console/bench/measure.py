@@ -6,6 +6,10 @@ import contextlib
 import subprocess
 import time
 import uuid
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import OutputWrapper
 
 from console.bench.base import (
     ADMIN_CONNECTIONS,
@@ -24,6 +28,15 @@ from console.bench.targets import Target
 class Measurer:
     """The measuring half of ``WebBench``: it reads what ``WebBench.run`` set up (``stdout``,
     ``state``, ``base``, ``tmp``, ``duration``, ``connections``, ``rate``, ``raw_dir``)."""
+
+    stdout: OutputWrapper
+    state: Any  # the setup step's JSON: ids, keys and sessions of the seeded data
+    base: str
+    tmp: Path
+    duration: int
+    connections: list[int]
+    rate: int  # webhooks per second
+    raw_dir: Path | None
 
     def _headers(self, auth: str) -> dict:
         if auth.startswith("api:"):

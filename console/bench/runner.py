@@ -57,7 +57,7 @@ class WebBench(Measurer):
         ensure_tools(self.stdout)
         self.tmp = Path(tempfile.mkdtemp(prefix="bench_web-"))
         self.env = server_env(options, self.port, self.tmp)
-        self.server = None
+        self.server: subprocess.Popen | None = None
         self.state = None
         previous = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)

@@ -5,6 +5,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TypedDict
 
 import structlog
 from django.db import DatabaseError
@@ -51,6 +52,14 @@ def _write_calls(calls: list[IntegrationCall]) -> None:
         log.error("wix_call_records_lost", count=len(calls), error=exc.__class__.__name__)
     finally:
         calls.clear()
+
+
+class CallTarget(TypedDict):
+    """Which call a record is of (the rest of ``_record``'s arguments say how it went)."""
+
+    business_id: int | None
+    api: str
+    endpoint: str
 
 
 def _record(

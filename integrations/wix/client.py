@@ -28,7 +28,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from integrations.wix import breaker
-from integrations.wix.call_log import _record, calls_recorded_in_bulk
+from integrations.wix.call_log import CallTarget, _record, calls_recorded_in_bulk
 from integrations.wix.retry_budget import _backoff, _budget_allows_retry, _budget_note_call
 from integrations.wix.tokens import _tokens, access_token, drop_tokens
 from integrations.wix.transport import (
@@ -66,6 +66,11 @@ def reset_transport() -> None:
 
 
 # --- the client -----------------------------------------------------------------------------
+class _CallFields(CallTarget):
+    method: str
+    attempt: int
+
+
 class WixClient:
     """Calls Wix on behalf of one business (one app instance)."""
 
@@ -161,7 +166,7 @@ class WixClient:
         attempt: int,
         stale: str,
     ) -> dict:
-        fields = {
+        fields: _CallFields = {
             "business_id": self.business_id,
             "api": api,
             "endpoint": path,

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from integrations.models import WixAccessToken
 from integrations.wix import breaker
-from integrations.wix.call_log import _record
+from integrations.wix.call_log import CallTarget, _record
 from integrations.wix.transport import (
     RETRYABLE_STATUSES,
     WixError,
@@ -34,7 +34,7 @@ def _request_token(*, instance_id: str, business_id: int | None, deadline: float
         "client_secret": settings.WIX_APP_SECRET,
         "instance_id": instance_id,
     }
-    fields = {"business_id": business_id, "api": "oauth", "endpoint": "/oauth2/token"}
+    fields: CallTarget = {"business_id": business_id, "api": "oauth", "endpoint": "/oauth2/token"}
     try:
         answer = _send("POST", "/oauth2/token", headers={}, body=body, deadline=deadline)
     except _Transient as exc:
@@ -114,14 +114,16 @@ def access_token(
     if held and _usable(*held, stale):
         return held[0]
     _tokens.pop(instance_id, None)
-    row = (
+    stored = (
         WixAccessToken.objects.filter(instance_id=instance_id)
         .values_list("access_token", "expires_at")
         .first()
     )
-    if row and _usable(*row, stale):
-        _hold(instance_id, *row)
-        return row[0]
+    if stored and _usable(*stored, stale):
+        token, expires_at = stored
+        assert expires_at is not None  # _usable refuses a token without an expiry
+        _hold(instance_id, token, expires_at)
+        return token
     failure: Exception | None = None
     nested = connection.in_atomic_block
     try:
@@ -133,6 +135,7 @@ def access_token(
             row = WixAccessToken.objects.select_for_update().get(instance_id=instance_id)
             _restore_lock_wait(previous)
             if _usable(row.access_token, row.expires_at, stale):
+                assert row.expires_at is not None  # _usable refuses a token without an expiry
                 _hold(instance_id, row.access_token, row.expires_at)
                 return row.access_token
             try:

@@ -139,7 +139,9 @@ def _retry_after(headers: httpx.Headers) -> float | None:
 def _wix_error_parts(data: Any) -> tuple[str, str, dict]:
     if not isinstance(data, dict):
         return "", "", {}
-    details = data.get("details") if isinstance(data.get("details"), dict) else {}
+    details = data.get("details")
+    if not isinstance(details, dict):
+        details = {}
     app_error = details.get("applicationError") or {}
     if not isinstance(app_error, dict):
         app_error = {}

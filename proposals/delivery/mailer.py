@@ -12,6 +12,7 @@ import smtplib
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -49,6 +50,9 @@ class SendResult:
 
 class _Backend(EmailBackend):
     """Django's SMTP backend; closing never fails a send that the server already accepted."""
+
+    # Django's own (the connection while it is being opened), which the stubs do not declare.
+    _partial_connection: smtplib.SMTP | None
 
     def close(self) -> None:
         try:
@@ -88,13 +92,13 @@ class _Watchdog:
     TICK = 0.2
 
     def __init__(self) -> None:
-        self._armed: tuple[float, object] | None = None
+        self._armed: tuple[float, Callable[[], object]] | None = None
         self._closed = threading.Event()
         self.fired = False
         self._thread = threading.Thread(target=self._run, daemon=True, name="smtp-deadline")
         self._thread.start()
 
-    def arm(self, seconds: float, action) -> None:
+    def arm(self, seconds: float, action: Callable[[], object]) -> None:
         self.fired = False
         self._armed = (time.monotonic() + seconds, action)
 

@@ -24,7 +24,7 @@ CLIENT_KINDS = frozenset(
     }
 )
 
-SUBJECTS = {
+SUBJECTS: dict[str, str] = {
     Delivery.Kind.PROPOSAL: "{business}: proposal {number} — {title}",
     Delivery.Kind.REMINDER: "Reminder from {business}: proposal {number} — {title}",
     Delivery.Kind.ACCEPTANCE_CONFIRMATION: "You accepted proposal {number} from {business}",

@@ -55,7 +55,7 @@ def build_plan(suite_cls, options: dict) -> list[Step]:
 def targets_met(results: list[benchkit.StepResult], *, floor_share: float = 0.5) -> list[list]:
     """The issue's targets, judged on this run's figures (a row per target measured)."""
     rows: list[list] = []
-    by = {}
+    by: dict[tuple[str, str], list[benchkit.StepResult]] = {}
     for result in results:
         by.setdefault((result.queue, result.step), []).append(result)
     for result in by.get(("deliveries", "burst"), []):
@@ -70,7 +70,7 @@ def targets_met(results: list[benchkit.StepResult], *, floor_share: float = 0.5)
         )
     for result in by.get(("deliveries", "paced"), []):
         p95, p99 = result.latency.get("p95"), result.latency.get("p99")
-        ok = p95 is not None and p95 <= 1000 and p99 <= 2000
+        ok = p95 is not None and p99 is not None and p95 <= 1000 and p99 <= 2000
         rows.append(
             [
                 f"deliveries paced {result.offered_rate:g}/s, {result.workers} workers",

@@ -42,7 +42,7 @@ class SuiteRunner:
             LOG_LEVEL=options["log_level"],
             LOG_FORMAT="json",
             PYTHONUNBUFFERED="1",
-            Q_CLUSTER_NAME=settings.Q_CLUSTER["name"],
+            Q_CLUSTER_NAME=str(settings.Q_CLUSTER["name"]),
             DATABASE_URL=database_url(),
         )
         env.update(suite.cluster_env(kill=step.kind == "kill"))
@@ -97,6 +97,7 @@ class SuiteRunner:
         )
 
     def _pipeline(self, suite, step: Step, options: dict) -> benchkit.StepResult:
+        assert step.workers is not None  # the plan gives every pipeline step its workers
         self._purge_queue()
         log_path = suite.tmp / f"qcluster-{step.tag}.log"
         cluster = benchkit.Cluster.create(
@@ -193,12 +194,14 @@ class SuiteRunner:
         waiting on its commit must not hold back the next item, as one web worker does not
         hold back another.
         """
+        rate = step.rate
+        assert rate, "a paced step has a rate"
         errors: list[BaseException] = []
 
         def recorder(offset: int) -> None:
             try:
                 for index in range(offset, step.count, recorders):
-                    pause = started + index / step.rate - time.monotonic()
+                    pause = started + index / rate - time.monotonic()
                     if pause > 0:
                         time.sleep(pause)
                     with transaction.atomic():

@@ -364,6 +364,7 @@ class StandinServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
+        assert isinstance(host, str)  # an IPv4 socket's address (only Unix sockets have bytes)
         return f"http://{host}:{port}"
 
     def shutdown(self) -> None:
