@@ -29,13 +29,13 @@ def delete_in_batches(model: type[Model], rules: list[tuple[Q, str]]) -> int:
         while budget > 0:
             budget -= 1
             ids = list(
-                model.objects.filter(condition)
+                model._default_manager.filter(condition)
                 .order_by(time_field)
                 .values_list("pk", flat=True)[:size]
             )
             if ids:
                 # No cascades or signals on these models: Django issues one DELETE … IN (ids).
-                _, per_model = model.objects.filter(pk__in=ids).delete()
+                _, per_model = model._default_manager.filter(pk__in=ids).delete()
                 deleted += per_model.get(model._meta.label, 0)
             if len(ids) < size:
                 break

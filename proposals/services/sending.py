@@ -162,6 +162,7 @@ def proposal_withdraw(*, proposal: Proposal, acting_user: User | None) -> Propos
         )
         locked.refresh_from_db()
         version = locked.current_version
+        assert version is not None  # an open proposal was sent, so it has a version
         # The client has the link (it was sent): they hear that it no longer stands.
         delivery_record(
             business=locked.business,

@@ -38,7 +38,7 @@ def settings_update(
     (proposals.branding); ``remove_logo`` clears it (the file stays for the versions already
     sent with it)."""
     currency = rules.clean_currency(default_currency)
-    errors = {}
+    errors: dict[str, str | list[str]] = {}
     if time_zone is not None and time_zone not in zoneinfo.available_timezones():
         errors["timezone"] = "Choose a time zone from the list."
     chosen_locale = supported_locale(locale) if locale else None
