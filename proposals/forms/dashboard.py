@@ -63,9 +63,9 @@ class ProposalForm(forms.Form):
     def __init__(self, *args, clients=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.clients_by_pk = {c.pk: c for c in clients}
-        self.fields["client"].choices = [("", "Choose a client")] + [
-            (c.pk, str(c)) for c in clients
-        ]
+        client_field = self.fields["client"]
+        assert isinstance(client_field, forms.TypedChoiceField)  # declared just above
+        client_field.choices = [("", "Choose a client")] + [(c.pk, str(c)) for c in clients]
 
     def clean_client(self):
         pk = self.cleaned_data["client"]

@@ -92,7 +92,9 @@ class LineItemForm(forms.Form):
     def __init__(self, *args, locale: str | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         for name in self.NUMBER_FIELDS:
-            self.fields[name].locale = locale
+            field = self.fields[name]
+            assert isinstance(field, LocaleDecimalField)  # every NUMBER_FIELDS entry is one
+            field.locale = locale
 
     def is_blank(self) -> bool:
         data = self.cleaned_data if hasattr(self, "cleaned_data") else {}

@@ -30,7 +30,7 @@ class LineItemInputSerializer(StrictSerializer):
 
 class SectionInputSerializer(StrictSerializer):
     title = text_field(rules.MAX_NAME, default="")
-    items = LineItemInputSerializer(
+    items = LineItemInputSerializer(  # type: ignore[call-arg]  # stub lacks many=True's max_length
         many=True,
         max_length=rules.MAX_ITEMS,
         error_messages={"max_length": rules.TOO_MANY_ITEMS},
@@ -39,7 +39,8 @@ class SectionInputSerializer(StrictSerializer):
 
 
 class LineItemSerializer(serializers.Serializer):
-    id = serializers.IntegerField(read_only=True)
+    # Optional so that a subclass may drop it (DRF's way: set it to None).
+    id: serializers.IntegerField | None = serializers.IntegerField(read_only=True)
     name = serializers.CharField(read_only=True)
     description = serializers.CharField(read_only=True)
     quantity = amount_output(rules.QUANTITY_DIGITS)
@@ -73,7 +74,7 @@ class TotalsSerializer(serializers.Serializer):
 
 
 def sections_input(**kwargs) -> "SectionInputSerializer":
-    return SectionInputSerializer(
+    return SectionInputSerializer(  # type: ignore[call-arg]  # stub lacks many=True's max_length
         many=True,
         max_length=rules.MAX_SECTIONS,
         error_messages={"max_length": rules.TOO_MANY_SECTIONS},

@@ -96,7 +96,8 @@ class ProposalSerializer(ProposalSummarySerializer):
 
     @extend_schema_field(SectionSerializer(many=True))
     def get_sections(self, proposal: Proposal) -> list[dict]:
-        return SectionSerializer(self.context["sections"], many=True).data
+        # The stub types .data as a Serializer's dict; many=True makes a ListSerializer's list.
+        return SectionSerializer(self.context["sections"], many=True).data  # type: ignore[return-value]
 
     @extend_schema_field(TotalsSerializer)
     def get_totals(self, proposal: Proposal) -> dict:

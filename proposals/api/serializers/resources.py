@@ -1,7 +1,9 @@
 """Clients, templates and the business, in and out."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.models import Business
 from proposals import rules
 from proposals.api.serializers.base import StrictSerializer, name_field, text_field
 from proposals.api.serializers.content import TemplateSectionSerializer, sections_input
@@ -92,4 +94,9 @@ class BusinessSerializer(serializers.Serializer):
     plan = serializers.CharField(read_only=True)
     status = serializers.CharField(read_only=True)
     installed_at = serializers.DateTimeField(read_only=True)
-    usage = UsageSerializer(read_only=True)
+    usage = serializers.SerializerMethodField()
+
+    @extend_schema_field(UsageSerializer)
+    def get_usage(self, business: Business) -> dict:
+        """This month's sends and the plan's limit, counted by the view (``context["usage"]``)."""
+        return UsageSerializer(self.context["usage"]).data
