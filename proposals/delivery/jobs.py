@@ -99,7 +99,7 @@ def proposals_expire(*, proposals: list[Proposal], now: datetime) -> list[Propos
     request_id = current_request_id() or ""
     activities = []
     for proposal in due:
-        assert proposal.valid_until is not None  # a proposal without one never expires
+        assert proposal.sent_valid_until is not None  # a proposal without one never expires
         activities.append(
             Activity(
                 business_id=proposal.business_id,

@@ -9,7 +9,7 @@ are written together every ``DELIVERY_FLUSH_EVERY`` messages (through a database
 import os
 import socket
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
@@ -22,6 +22,7 @@ from common.request_id import current_request_id
 from proposals.delivery import mailer, policy, suppressions
 from proposals.delivery.kind import DELIVERY
 from proposals.delivery.outcomes import Outcomes
+from proposals.delivery.rows import column_of
 from proposals.models import Delivery, DeliveryAttempt, Proposal
 
 log = structlog.get_logger(__name__)
@@ -44,14 +45,17 @@ def _worker_name() -> str:
 
 def _still_wanted(delivery: Delivery) -> str:
     """Empty when the email should go out, else why it is cancelled."""
-    if delivery.kind not in _NEEDS_OPEN_PROPOSAL or delivery.proposal_id is None:
+    if delivery.kind not in _NEEDS_OPEN_PROPOSAL:
         return ""
-    proposal = delivery.proposal
+    proposal = delivery.proposal  # None, without a query, when proposal_id is None
+    if proposal is None:
+        return ""
     if delivery.kind == Delivery.Kind.REMINDER and not proposal.is_open:
         return f"proposal is {proposal.status}"
     if proposal.status == Proposal.Status.WITHDRAWN:
         return "proposal was withdrawn"
-    if delivery.version_id and delivery.version.token_revoked_at:
+    version = delivery.version  # None, without a query, when version_id is None
+    if version is not None and version.token_revoked_at:
         return "client link was revoked"
     return ""
 
@@ -110,7 +114,7 @@ def _start_attempt(delivery: Delivery, *, number: int, now) -> DeliveryAttempt:
 def _start_attempt_postgresql(delivery: Delivery, attempt: DeliveryAttempt) -> int:
     quote = db_connection.ops.quote_name
     fields = [f for f in DeliveryAttempt._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(quote(column_of(f)) for f in fields)
     values, params = [], []
     for f in fields:
         if f.attname == "delivery_id":
@@ -149,7 +153,7 @@ def _work_one(
     *,
     connection: mailer.Connection,
     outcomes: Outcomes,
-    deferred: dict,
+    deferred: dict[int, datetime],
     number: int,
     max_attempts: int,
     suppressed: dict,
@@ -214,7 +218,7 @@ def deliveries_work(batch: outbox.Batch) -> list[Delivery]:
     suppressed = suppressions.suppressed_for(rows)
     max_attempts = DELIVERY.setting("MAX_ATTEMPTS")
     outcomes = Outcomes()
-    deferred: dict[int, object] = {}
+    deferred: dict[int, datetime] = {}
     left: list[Delivery] = []
     in_request = bool(current_request_id())
     try:
@@ -281,7 +285,7 @@ def delivery_execute(delivery_id: int) -> str:
     The batch path for one row (support tools, tests): safe to run any number of times, by
     any number of workers — the claim lets one through.
     """
-    context = {"delivery_id": delivery_id}
+    context: dict[str, object] = {"delivery_id": delivery_id}
     if not current_request_id():
         # Run outside a request: log under the id of the request that caused the email.
         origin = Delivery.objects.filter(pk=delivery_id).values_list("request_id", flat=True)
