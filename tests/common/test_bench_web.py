@@ -376,7 +376,9 @@ def test_paced_percentiles_are_the_measured_latencies():
     finally:
         server.shutdown()
         server.server_close()
-    assert result.p95_ms < 100
+    # Far under the ~400 ms the correction would give, with room for a loaded machine (a run
+    # beside other test suites measured 122 ms).
+    assert result.p95_ms < 250
     assert result.p99_ms >= 400 and result.max_ms >= 450
     # While one connection waited the other three kept the schedule.
     assert result.late == 0
