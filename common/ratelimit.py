@@ -151,6 +151,37 @@ def _hit_portable(cache: BaseCache, key: str, left: int) -> int:
         return cache.incr(key)
 
 
+# DECR a counter only while it exists: a counter that expired (its window ended) is not
+# re-created without an expiry.
+_GIVE_BACK_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+_GIVE_BACK_SHA = hashlib.sha1(_GIVE_BACK_SCRIPT.encode(), usedforsecurity=False).hexdigest()
+
+
+def give_back(limit: Limit, *, cache: BaseCache | None = None) -> None:
+    """Uncount one hit of ``limit`` in its current window: for a hit whose work never happened
+    (a send the mail server could not take). A window that ended meanwhile is left alone."""
+    cache = cache or caches["default"]
+    key = _counter_key(limit, _window(limit.rate, time.time())[0])
+    if isinstance(cache, RedisCache):
+        raw_key = cache.make_and_validate_key(key)
+        backend = cache._cache
+        client = _clients.get(backend)
+        if client is None:
+            client = _clients[backend] = backend.get_client(raw_key, write=True)
+        try:
+            client.evalsha(_GIVE_BACK_SHA, 1, raw_key)
+        except NoScriptError:
+            client.eval(_GIVE_BACK_SCRIPT, 1, raw_key)
+        return
+    try:
+        cache.decr(key)
+    except ValueError:  # no such counter (its window ended): nothing to give back
+        pass
+
+
 def peek(limits: Sequence[Limit], *, cache: BaseCache | None = None) -> list[int]:
     """The counts of the limits' current windows so far, without counting a hit (one read)."""
     cache = cache or caches["default"]

@@ -15,9 +15,13 @@ from anymail.exceptions import (
 from django.conf import settings
 from django.core.mail import BadHeaderError
 
+# "Service not available, closing transmission channel" (RFC 5321): the server, not the
+# recipient, cannot take mail now, so the rest of a batch waits instead of trying one by one.
+SERVICE_UNAVAILABLE = 421
+
 # What the business reads on its timeline for the common SMTP replies.
 SMTP_REASONS = {
-    421: "mail server temporarily unavailable",
+    SERVICE_UNAVAILABLE: "mail server temporarily unavailable",
     450: "mailbox temporarily unavailable",
     451: "mail server error, will retry",
     452: "mail server out of storage",

@@ -22,7 +22,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend
 from django.core.validators import validate_email
 
-from proposals.delivery.failures import DeliveryError, classify
+from proposals.delivery.failures import SERVICE_UNAVAILABLE, DeliveryError, classify
 from proposals.delivery.message import build_message, message_id_for
 from proposals.models import Delivery
 
@@ -122,15 +122,17 @@ class Connection:
 
     A new connection is opened for the first message, after any error (the session's state is
     unknown then), and after ``DELIVERY_SMTP_MAX_PER_CONNECTION`` messages (servers limit the
-    messages per session). Each send keeps its own deadline. ``consecutive_connect_failures``
-    tells the caller when the server cannot be reached at all.
+    messages per session). Each send keeps its own deadline. ``consecutive_unavailable``
+    tells the caller when the server cannot take mail at all: sends in a row whose connection
+    could not be opened, or that the server answered ``421`` (service not available, closing
+    the channel — about the server, not the recipient).
     """
 
     def __init__(self) -> None:
         self.backend: _Backend | None = None
         self.sent_on_connection = 0
         self.connections_opened = 0
-        self.consecutive_connect_failures = 0
+        self.consecutive_unavailable = 0
         self._watchdog: _Watchdog | None = None
 
     def __enter__(self) -> "Connection":
@@ -185,15 +187,14 @@ class Connection:
             if connecting:
                 backend.open()
                 self.connections_opened += 1
-                self.consecutive_connect_failures = 0
                 connecting = False
             backend.send_messages([message])
         except Exception as exc:
-            if connecting:
-                self.consecutive_connect_failures += 1
             self.close()  # the session's state is unknown: the next message gets a new one
             watchdog.disarm()
             error = classify(exc)
+            if connecting or error.smtp_code == SERVICE_UNAVAILABLE:
+                self.consecutive_unavailable += 1
             if watchdog.fired and not error.permanent:
                 error = DeliveryError(
                     "mail server did not finish within "
@@ -204,6 +205,7 @@ class Connection:
         finally:
             watchdog.disarm()
         self.sent_on_connection += 1
+        self.consecutive_unavailable = 0
         return SendResult(message_id=message.extra_headers["Message-ID"])
 
 

@@ -29,9 +29,10 @@ log = structlog.get_logger(__name__)
 
 # Kinds whose email makes no sense any more once the proposal is withdrawn or answered.
 _NEEDS_OPEN_PROPOSAL = (Delivery.Kind.PROPOSAL, Delivery.Kind.REMINDER)
-# After this many connections in a row that could not even be opened, the rest of the batch
-# waits (no attempt counted) instead of timing out one by one.
-CONNECT_FAILURES_TO_PAUSE = 2
+# After this many sends in a row that the server could not take at all (no connection, or
+# 421), the rest of the batch waits (no attempt counted, no send slot spent) instead of
+# failing one by one.
+UNAVAILABLE_TO_PAUSE = 2
 
 _WORKER: dict[int, str] = {}
 
@@ -199,6 +200,8 @@ def _work_one(
         result = connection.send(delivery)
     except mailer.DeliveryError as exc:
         error = exc
+        if not exc.permanent:
+            policy.give_back_send_slot(delivery.business_id)
     duration_ms = int((time.monotonic() - started) * 1000)
     return outcomes.attempted(
         delivery, attempt, error=error, duration_ms=duration_ms, result=result
@@ -227,13 +230,13 @@ def deliveries_work(batch: outbox.Batch) -> list[Delivery]:
                 if batch.out_of_time():
                     left = rows[index:]
                     break
-                if connection.consecutive_connect_failures >= CONNECT_FAILURES_TO_PAUSE:
-                    # The mail server cannot be reached: the rest wait, without an attempt.
+                if connection.consecutive_unavailable >= UNAVAILABLE_TO_PAUSE:
+                    # The mail server cannot take mail: the rest wait, without an attempt.
                     pause = timezone.now() + timedelta(
                         seconds=DELIVERY.setting("BACKOFF_BASE_SECONDS")
                     )
                     deferred.update({row.pk: pause for row in rows[index:]})
-                    log.warning("delivery_server_unreachable", deferred=len(rows) - index)
+                    log.warning("delivery_server_unavailable", deferred=len(rows) - index)
                     batch.stop()
                     break
                 # Log and write the timeline under the request that caused the email.

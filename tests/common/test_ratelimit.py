@@ -165,3 +165,25 @@ def test_rate_settings_are_read_by_the_one_parser(monkeypatch, bad):
     monkeypatch.setenv("SOME_RATE", bad)
     with pytest.raises(ImproperlyConfigured, match="SOME_RATE"):
         env_rate("SOME_RATE", "1/day")
+
+
+def test_a_hit_given_back_frees_its_place_in_the_window(any_cache, frozen):
+    limit = Limit(key="test:back", rate=Rate(limit=2, window=60))
+    assert [ratelimit.hit_one(limit, cache=any_cache).allowed for _ in range(3)] == [
+        True,
+        True,
+        False,
+    ]
+    ratelimit.give_back(limit, cache=any_cache)
+    ratelimit.give_back(limit, cache=any_cache)
+    assert ratelimit.peek([limit], cache=any_cache) == [1]
+    assert ratelimit.hit_one(limit, cache=any_cache).allowed
+
+
+def test_giving_back_after_the_window_ended_leaves_the_next_window_alone(any_cache, frozen):
+    limit = Limit(key="test:ended", rate=Rate(limit=2, window=60))
+    ratelimit.hit_one(limit, cache=any_cache)
+    frozen["t"] += 60  # the next window: its counter does not exist yet
+    ratelimit.give_back(limit, cache=any_cache)
+    assert ratelimit.peek([limit], cache=any_cache) == [0]
+    assert ratelimit.hit_one(limit, cache=any_cache).count == 1

@@ -219,6 +219,49 @@ def test_an_unreachable_server_pauses_the_batch_without_spending_attempts(settin
     assert later > timezone.now() + timedelta(seconds=20)
 
 
+@pytest.mark.django_db
+def test_a_server_answering_421_pauses_the_batch_without_spending_attempts_or_slots(
+    smtp_server, settings
+):
+    # 421 is the server closing the channel ("service not available"), not a verdict on the
+    # recipient: after two in a row the rest of the batch waits instead of spending an attempt
+    # and a send slot each (which would push them past the business's rate for a minute).
+    settings.DELIVERY_BACKOFF_BASE_SECONDS = 30.0
+    settings.DELIVERY_RATE_LIMIT = 3
+    settings.DELIVERY_RATE_WINDOW_SECONDS = 86400
+    smtp_server.rcpt_script = ["421 4.3.2 Service not available, try again later"] * 6
+    rows = emails(6)
+    result = outbox.drain(KIND)
+    assert result["failed_retrying"] == 2 and result["stopped"] is True
+    spent = dict(
+        Delivery.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", "attempt_count")
+    )
+    assert [spent[r.pk] for r in rows] == [1, 1, 0, 0, 0, 0]
+    assert states(rows) == [Delivery.State.FAILED_RETRYING] * 2 + [Delivery.State.PENDING] * 4
+    waiting = Delivery.objects.get(pk=rows[5].pk)
+    assert waiting.next_attempt_at > timezone.now() + timedelta(seconds=20)
+    assert waiting.last_error == ""
+    assert Delivery.objects.get(pk=rows[0].pk).last_error == "mail server temporarily unavailable"
+    # The server is back: the refused tries gave their send slots back, the waiting rows took
+    # none, so the business's whole rate (3) is there for them.
+    smtp_server.rcpt_script = []
+    Delivery.objects.filter(pk__in=[r.pk for r in rows]).update(next_attempt_at=timezone.now())
+    result = outbox.drain(KIND)
+    assert result["sent"] == 3
+
+
+@pytest.mark.django_db
+def test_a_421_between_accepted_sends_does_not_pause_the_batch(smtp_server, settings):
+    settings.DELIVERY_RATE_LIMIT = 0
+    smtp_server.rcpt_script = ["421 4.3.2 try again later", ""] * 3
+    emails(6)
+    result = outbox.drain(KIND)
+    # Every row claimed was tried: three refused (one at a time), the rest sent.
+    assert result["failed_retrying"] == 3
+    assert result["sent"] == result["claimed"] - 3
+    assert not result.get("stopped") and not result.get("deferred")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_drains_at_once_send_every_email_exactly_once(smtp_server, settings):
     if connection.vendor != "postgresql":

@@ -13,8 +13,8 @@ from tests.proposals.delivery_batches import KIND, emails, queued_drains, states
 
 
 def wait_out_a_backoff(smtp_server, count: int) -> list[Delivery]:
-    """``count`` emails the mail server refused for now (421): each waits out a long backoff."""
-    smtp_server.data_script = ["421 4.3.2 Try again later"] * count
+    """``count`` emails the mail server refused for now (451): each waits out a long backoff."""
+    smtp_server.data_script = ["451 4.3.0 Try again later"] * count
     rows = emails(count)
     assert outbox.drain(KIND)["failed_retrying"] == count
     assert all(
@@ -54,7 +54,7 @@ def test_once_the_mail_server_takes_email_again_the_emails_waiting_out_a_backoff
 @pytest.mark.django_db
 def test_a_batch_still_meeting_failures_pulls_nothing_forward(smtp_server, slow_retries):
     waiting = wait_out_a_backoff(smtp_server, 2)
-    smtp_server.data_script = ["250 ok", "421 4.3.2 Try again later"]
+    smtp_server.data_script = ["250 ok", "451 4.3.0 Try again later"]
     emails(2)
     result = outbox.drain(KIND)
     assert (result["sent"], result["failed_retrying"]) == (1, 1)
