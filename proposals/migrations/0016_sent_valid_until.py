@@ -4,6 +4,27 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def _fill_sent_valid_until(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        sql = """
+            UPDATE proposals_proposal p
+               SET sent_valid_until = (v.snapshot ->> 'valid_until')::date
+              FROM proposals_proposalversion v
+             WHERE v.id = p.current_version_id AND v.snapshot ->> 'valid_until' IS NOT NULL
+        """
+    else:  # SQLite (development): the date is stored as its ISO text
+        sql = """
+            UPDATE proposals_proposal
+               SET sent_valid_until = (
+                   SELECT json_extract(v.snapshot, '$.valid_until')
+                     FROM proposals_proposalversion v
+                    WHERE v.id = proposals_proposal.current_version_id
+               )
+             WHERE current_version_id IS NOT NULL
+        """
+    schema_editor.execute(sql)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -20,18 +41,10 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='proposal',
             name='sent_valid_until',
-            field=models.DateField(blank=True, db_default=None, default=None, editable=False, null=True),
+            field=models.DateField(blank=True, default=None, editable=False, null=True),
         ),
         # Proposals already sent: the date their current version carries.
-        migrations.RunSQL(
-            """
-            UPDATE proposals_proposal p
-               SET sent_valid_until = (v.snapshot ->> 'valid_until')::date
-              FROM proposals_proposalversion v
-             WHERE v.id = p.current_version_id AND v.snapshot ->> 'valid_until' IS NOT NULL
-            """,
-            migrations.RunSQL.noop,
-        ),
+        migrations.RunPython(_fill_sent_valid_until, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name='proposal',
             index=models.Index(condition=models.Q(('sent_valid_until__isnull', False), ('status__in', ['sent', 'viewed'])), fields=['sent_valid_until', 'id'], name='proposal_open_expiry_idx'),

@@ -55,9 +55,9 @@ class Proposal(BusinessOwned):
     valid_until = models.DateField(null=True, blank=True)
     # The valid-until date of the version sent (what the client saw), which expiry follows;
     # ``valid_until`` is the working copy's, perhaps edited since. Null while a draft.
-    sent_valid_until = models.DateField(
-        null=True, blank=True, editable=False, default=None, db_default=None
-    )
+    # NULL by default in the database too (no db_default: on SQLite one would rebuild the table,
+    # and with it the PostgreSQL-only trigram index).
+    sent_valid_until = models.DateField(null=True, blank=True, editable=False, default=None)
     intro = models.TextField(blank=True, help_text="Sanitised HTML.")
     terms = models.TextField(blank=True, help_text="Sanitised HTML.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
