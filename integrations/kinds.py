@@ -40,6 +40,19 @@ WEBHOOK_RECEIPT = outbox.Kind(
     retry_outcomes=("retry",),
 )
 
+WIX_INVOICE = outbox.Kind(
+    name="wix_invoice",
+    model="integrations.WixInvoice",
+    work="integrations.invoices.wix_invoices_work",
+    on_lease_expired="integrations.invoices.wix_invoices_interrupted",
+    due_states=("pending",),
+    working_state="working",
+    select_related=("business", "proposal__client"),
+    lease_error="worker lost while invoicing",
+    success_outcomes=("published", "sent", "watched"),
+    retry_outcomes=("retry",),
+)
+
 
 @contextmanager
 def commits_without_waiting():

@@ -1,10 +1,13 @@
-"""Durable records of the Wix integration: calls, tokens, breakers, webhooks, contact sync."""
+"""Durable records of the Wix integration: calls, tokens, breakers, webhooks, contact sync,
+invoices."""
+
+import uuid
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from common.outbox.models import due_index, lease_index
+from common.outbox.models import OutboxRow, due_index, lease_index
 
 
 class IntegrationCall(models.Model):
@@ -205,3 +208,78 @@ class WixContactSync(models.Model):
 
     def __str__(self) -> str:
         return f"contact sync of client {self.client_id} ({self.status})"
+
+
+class WixInvoice(OutboxRow):
+    """Outbox row: one scheduled payment of an accepted proposal, as an invoice in the
+    business's Wix site (Get Paid Invoices v4) — created, published, sent to the client when
+    due, then watched until it is paid.
+
+    Exactly one Wix invoice per row: ``reference`` is written into the invoice (its extended
+    fields), ``create_attempted_at`` is committed before the create call, and a row that has
+    tried before looks its invoice up by that reference (and adopts it) before creating again.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        WORKING = "working", "Working"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed (permanent)"
+
+    class Step(models.TextChoices):
+        CREATE = "create", "Create in Wix"
+        PUBLISH = "publish", "Publish"
+        SEND = "send", "Send to the client"
+        WATCH = "watch", "Watch the payment"
+
+    class Payment(models.TextChoices):
+        UNPAID = "unpaid", "Unpaid"
+        PARTIALLY_PAID = "partially_paid", "Partially paid"
+        PAID = "paid", "Paid"
+        OVERDUE = "overdue", "Overdue"
+        VOIDED = "voided", "Voided"
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="+")
+    proposal = models.ForeignKey(
+        "proposals.Proposal", on_delete=models.CASCADE, related_name="wix_invoices"
+    )
+    acceptance = models.ForeignKey(
+        "proposals.Acceptance", on_delete=models.CASCADE, related_name="wix_invoices"
+    )
+    position = models.PositiveSmallIntegerField(help_text="1 for the first payment.")
+    label = models.CharField(max_length=200)
+    amount = models.DecimalField(max_digits=16, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    due_at = models.DateTimeField()
+    reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    step = models.CharField(max_length=16, choices=Step.choices, default=Step.CREATE)
+    payment = models.CharField(max_length=16, choices=Payment.choices, default=Payment.UNPAID)
+    wix_invoice_id = models.CharField(max_length=64, blank=True)
+    number = models.CharField(max_length=40, blank=True, help_text="Wix's invoice number.")
+    paid_amount = models.DecimalField(max_digits=16, decimal_places=4, default=0)
+    # Committed before the create call: a row that has tried looks its invoice up first.
+    create_attempted_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # When support (or a new event) gave a failed row a fresh start: the age limit counts from
+    # then, else from ``due_at``.
+    retried_at = models.DateTimeField(null=True, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["acceptance", "position"], name="wix_invoice_one_per_payment"
+            )
+        ]
+        indexes = [
+            due_index(name="wix_invoice_due_idx", due_states=("pending",)),
+            lease_index(name="wix_invoice_lease_idx", working_state="working"),
+            models.Index(fields=["proposal", "position"], name="wix_invoice_proposal_idx"),
+            models.Index(fields=["business", "-id"], name="wix_invoice_business_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"invoice {self.position} of proposal {self.proposal_id} ({self.state})"

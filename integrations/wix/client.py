@@ -53,6 +53,8 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
+INVOICES = "/invoices/v4/invoices"
+
 
 def reset_transport() -> None:
     """Forget pooled connections, tokens kept in the process and the breakers' healthy view
@@ -98,8 +100,46 @@ class WixClient:
     def create_contact(self, info: dict) -> dict:
         return self.call("contacts", "POST", "/contacts/v4/contacts", {"info": info})["contact"]
 
+    # Get Paid Invoices v4 (docs/wix-apis.md: which parts the docs confirm) ---------------
+    def create_invoice(self, invoice: dict) -> dict:
+        """Not retried when the outcome is unknown (a timeout, a 5xx, a dropped answer): Wix
+        may have created it, and Create Invoice has no idempotency key. The caller looks the
+        invoice up by its reference before creating again (integrations.invoices)."""
+        body = {"invoice": invoice}
+        return self.call("invoices", "POST", INVOICES, body, retry_unknown=False)["invoice"]
+
+    def get_invoice(self, invoice_id: str) -> dict:
+        return self.call("invoices", "GET", f"{INVOICES}/{invoice_id}")["invoice"]
+
+    def query_invoices(self, query_filter: dict, *, limit: int = 100) -> list[dict]:
+        """One page (Wix's query: at most 100 a page), oldest first."""
+        body = {
+            "query": {
+                "filter": query_filter,
+                "sort": [{"fieldName": "createdDate", "order": "ASC"}],
+                "cursorPaging": {"limit": limit},
+            }
+        }
+        return self.call("invoices", "POST", f"{INVOICES}/query", body).get("invoices", [])
+
+    def publish_invoice(self, invoice_id: str) -> dict:
+        """Not retried blind either: a second publish is refused (the invoice is no draft any
+        more); the caller reads the invoice's status before publishing again."""
+        path = f"{INVOICES}/{invoice_id}/publish"
+        return self.call("invoices", "POST", path, {}, retry_unknown=False)["invoice"]
+
+    def send_invoice(self, invoice_id: str) -> dict:
+        """Not retried blind: a second send emails the client again; the caller checks the
+        invoice's ``SENT`` qualifier before sending again."""
+        path = f"{INVOICES}/{invoice_id}/send"
+        return self.call("invoices", "POST", path, {}, retry_unknown=False)["invoice"]
+
     # Machinery ---------------------------------------------------------------------------
-    def call(self, api: str, method: str, path: str, body: Any = None) -> dict:
+    def call(
+        self, api: str, method: str, path: str, body: Any = None, *, retry_unknown: bool = True
+    ) -> dict:
+        """``retry_unknown=False``: a failure that may have come after Wix did the work
+        (timeout, 5xx, dropped answer) is raised at once, not retried (a 429 still is)."""
         deadline = time.monotonic() + settings.WIX_CALL_DEADLINE
         stale = ""
         refreshed = False
@@ -125,7 +165,7 @@ class WixClient:
             except _Transient as exc:
                 last_error = str(exc)
                 wait = _backoff(attempt)
-                if not self._may_retry(api, attempt, deadline, wait):
+                if not retry_unknown or not self._may_retry(api, attempt, deadline, wait):
                     raise WixError(f"Wix unavailable: {last_error}") from None
             except breaker.CircuitOpen as exc:
                 raise WixError(
