@@ -23,7 +23,8 @@ MAX_IDENT = 64
 
 
 def _rate(scope: str) -> ratelimit.Rate:
-    # The stub types DRF's rates as numbers; DRF reads them (and settings.py sets them) as text.
+    # The stub types DRF's rates as numbers; DRF reads them (and config/settings/api.py sets
+    # them) as text.
     return ratelimit.Rate.parse(api_settings.DEFAULT_THROTTLE_RATES[scope])  # type: ignore[arg-type]
 
 
