@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -100,7 +101,7 @@ class RunningProcess:
 
 
 @pytest.fixture
-def start_qcluster(tmp_path):
+def start_qcluster(tmp_path) -> Iterator[Callable[..., RunningProcess]]:
     """Start real `manage.py qcluster` processes against the test database."""
     started: list[RunningProcess] = []
 

@@ -120,7 +120,7 @@ def _database_restart(monkeypatch, *, dead_releases: int, drop_socket: bool = Fa
     from django.db.models.query import QuerySet
 
     real_create, real_delete = services.proposal_create, QuerySet.delete
-    dead = []
+    dead: list[QuerySet] = []
 
     def restart(**kwargs):
         raise OperationalError("terminating connection due to administrator command")

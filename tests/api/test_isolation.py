@@ -138,12 +138,13 @@ def test_lists_never_include_another_business_rows(api, business, b_objects, nam
 
 def _is_own(row: dict, name: str, business) -> bool:
     """Ids are per table: a row of A may share a number with an object of B in another table."""
-    model = {
+    tables: dict[str, type[Proposal | Client | ProposalTemplate | Delivery]] = {
         "api:proposal-list": Proposal,
         "api:client-list": Client,
         "api:template-list": ProposalTemplate,
         "api:delivery-list": Delivery,
-    }.get(name)
+    }
+    model = tables.get(name)
     if model is None:
         return row["id"] == business.pk
     return model.objects.filter(pk=row["id"], business=business).exists()

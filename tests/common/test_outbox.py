@@ -23,7 +23,7 @@ KIND = "delivery"
 
 
 def due_rows(count: int, *, state=Delivery.State.PENDING, ago=timedelta(minutes=1)) -> list:
-    business = BusinessFactory()
+    business = BusinessFactory.create()
     at = timezone.now() - ago
     return Delivery.objects.bulk_create(
         Delivery(
@@ -84,7 +84,7 @@ def test_a_claim_stops_at_its_limit_and_can_target_ids():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_drains_claiming_at_once_never_take_the_same_row():
+def test_two_drains_claiming_at_once_never_take_the_same_row() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("SKIP LOCKED is PostgreSQL's; the fallback has its own test")
     due_rows(200)

@@ -26,7 +26,7 @@ def test_the_token_is_cached_per_instance(wix, wix_client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_twenty_concurrent_callers_cause_exactly_one_token_request(wix):
+def test_twenty_concurrent_callers_cause_exactly_one_token_request(wix) -> None:
     business = BusinessFactory()
     barrier = threading.Barrier(20)
     errors: list[BaseException] = []

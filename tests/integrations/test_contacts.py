@@ -157,7 +157,7 @@ class _WixMissingTheContact:
     it in the 409, with ``code`` spelled as given."""
 
     def __init__(self, *, code: str, data: dict, status: int = 409) -> None:
-        self.error = {"code": code, "data": data, "status": status}
+        self.code, self.data, self.status = code, data, status
         self.creates = 0
 
     def query_contacts_by_email(self, email: str) -> list:
@@ -170,9 +170,9 @@ class _WixMissingTheContact:
         raise WixError(
             "refused",
             permanent=True,
-            status=self.error["status"],
-            code=self.error["code"],
-            data=self.error["data"],
+            status=self.status,
+            code=self.code,
+            data=self.data,
         )
 
 

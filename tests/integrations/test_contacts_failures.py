@@ -2,6 +2,7 @@
 stop, hangs are cut, lost enqueues and dead workers are swept up."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -211,7 +212,7 @@ def test_a_row_whose_last_attempt_never_finished_is_given_up_not_rerun(wix, send
     WixContactSync.objects.update(
         status=WixContactSync.Status.RUNNING,
         attempt_count=max_attempts - 1,
-        claimed_until=timezone.now() - timezone.timedelta(seconds=1),
+        claimed_until=timezone.now() - timedelta(seconds=1),
     )
     assert swept() == {"recovered": 1, "drain": True}
     assert WixContactSync.objects.get().attempt_count == max_attempts  # the lost one counts
@@ -231,19 +232,19 @@ def test_a_huge_retry_after_is_capped_and_never_overflows(wix, send):
     assert drain() == {"retry": 1}
     sync = WixContactSync.objects.get()
     assert sync.status == WixContactSync.Status.PENDING
-    assert sync.next_attempt_at <= timezone.now() + timezone.timedelta(hours=1, seconds=5)
+    assert sync.next_attempt_at <= timezone.now() + timedelta(hours=1, seconds=5)
 
 
 def _lost_syncs(count: int) -> None:
     """Rows whose worker died: running, their lease over."""
-    business = BusinessFactory()
+    business = BusinessFactory.create()
     WixContactSync.objects.bulk_create(
         WixContactSync(
             business=business,
-            client=ClientFactory(business=business),
+            client=ClientFactory.create(business=business),
             status=WixContactSync.Status.RUNNING,
             attempt_count=1,
-            claimed_until=timezone.now() - timezone.timedelta(seconds=1),
+            claimed_until=timezone.now() - timedelta(seconds=1),
         )
         for _ in range(count)
     )

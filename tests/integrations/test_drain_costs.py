@@ -30,8 +30,8 @@ def breaker_read_once(monkeypatch):
 
 
 def _syncs(count: int) -> None:
-    business = BusinessFactory()
-    clients = [ClientFactory(business=business) for _ in range(count)]
+    business = BusinessFactory.create()
+    clients = [ClientFactory.create(business=business) for _ in range(count)]
     WixContactSync.objects.bulk_create(
         WixContactSync(business=business, client=client) for client in clients
     )

@@ -38,9 +38,9 @@ def _receipts(count: int, event_type: str = "SomethingNew") -> list[WebhookRecei
 
 
 def _syncs(count: int) -> list[WixContactSync]:
-    business = BusinessFactory()
+    business = BusinessFactory.create()
     return WixContactSync.objects.bulk_create(
-        WixContactSync(business=business, client=ClientFactory(business=business))
+        WixContactSync(business=business, client=ClientFactory.create(business=business))
         for _ in range(count)
     )
 
@@ -77,7 +77,7 @@ def _race(kind: str, drains: int = 4) -> list[dict]:
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SKIP LOCKED is PostgreSQL's")
 @pytest.mark.django_db(transaction=True)
-def test_four_drains_at_once_never_take_the_same_receipt(settings, monkeypatch):
+def test_four_drains_at_once_never_take_the_same_receipt(settings, monkeypatch) -> None:
     settings.OUTBOX_WEBHOOK_RECEIPT_BATCH_SIZE = 5
     _receipts(60)
     handled: list[int] = []
@@ -101,7 +101,7 @@ def test_four_drains_at_once_never_take_the_same_receipt(settings, monkeypatch):
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SKIP LOCKED is PostgreSQL's")
 @pytest.mark.django_db(transaction=True)
-def test_four_drains_at_once_never_take_the_same_contact_sync(settings, monkeypatch):
+def test_four_drains_at_once_never_take_the_same_contact_sync(settings, monkeypatch) -> None:
     settings.OUTBOX_CONTACT_SYNC_BATCH_SIZE = 5
     _syncs(60)
     upserted: list[int] = []

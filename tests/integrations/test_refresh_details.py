@@ -1,6 +1,8 @@
 """The site-details refresh from Wix: what it takes from which field of Wix's answers, and what
 it leaves alone (a locale or time zone the owner chose in Settings)."""
 
+from typing import Any
+
 import pytest
 
 from accounts.models import Business, Membership
@@ -19,8 +21,8 @@ def _refresh(business: Business) -> Business:
     return Business.objects.get(pk=business.pk)
 
 
-def _save_settings(business: Business, **changes) -> None:
-    fields = {
+def _save_settings(business: Business, **changes: Any) -> None:
+    fields: dict[str, Any] = {
         "brand_name": "",
         "brand_color": "#116dff",
         "remind_unopened_after_days": 3,

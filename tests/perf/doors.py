@@ -248,6 +248,7 @@ def _api_proposal_reads(ctx: Ctx) -> None:
 def _api_other_reads(ctx: Ctx) -> None:
     world = ctx.world
     delivery = world.sent.deliveries.order_by("pk").first()
+    assert delivery is not None
     for url in (
         f"/api/v1/clients/{world.client.pk}/",
         f"/api/v1/deliveries/{delivery.pk}/",

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.apps import apps
 from django.db import DatabaseError, connection, transaction
@@ -130,7 +131,8 @@ def guarded_tables() -> dict[str, str]:
 @dataclass
 class Statement:
     sql: str
-    params: object
+    # As the cursor got them: a sequence or mapping (or None), for executemany an iterable of them.
+    params: Any
     many: bool = False
 
 

@@ -59,10 +59,12 @@ class World:
 def build_world() -> World:
     now = timezone.now()
     today = now.date()
-    big = BusinessFactory(site_name="Big Studio", plan=Business.Plan.PAID)
-    small = BusinessFactory(site_name="Small Studio")
-    gone = BusinessFactory(site_name="Gone Studio")  # uninstalled below, once it has data
-    owner = MembershipFactory(business=big, user=UserFactory(email="owner@big.example")).user
+    big = BusinessFactory.create(site_name="Big Studio", plan=Business.Plan.PAID)
+    small = BusinessFactory.create(site_name="Small Studio")
+    gone = BusinessFactory.create(site_name="Gone Studio")  # uninstalled below, once it has data
+    owner = MembershipFactory.create(
+        business=big, user=UserFactory.create(email="owner@big.example")
+    ).user
     MembershipFactory(business=small)
     MembershipFactory(business=gone)
     superuser = User.objects.create_superuser("root@example.com", "correct horse battery")
@@ -74,7 +76,7 @@ def build_world() -> World:
     )
 
     # A few proposals through the services, as the dashboard makes them.
-    real_client = ClientFactory(business=big, name="Ada Client", email="ada@client.example")
+    real_client = ClientFactory.create(business=big, name="Ada Client", email="ada@client.example")
     sent = make_proposal(client=real_client, acting_user=owner, title="Real sent")
     sent_version = services.proposal_send(proposal=sent, acting_user=owner)
     sent.refresh_from_db()

@@ -260,10 +260,12 @@ def bulk_wix(*, big, owner, clients, now) -> None:
 
 def bulk_logs(*, big, superuser, now) -> None:
     """Idempotency keys, staff actions, members, the task queue and the padding rows."""
+    api_key = ApiKey.objects.filter(business=big).first()
+    assert api_key is not None
     IdempotencyKey.objects.bulk_create(
         IdempotencyKey(
             business=big,
-            scope=f"key:{ApiKey.objects.filter(business=big).first().pk}",
+            scope=f"key:{api_key.pk}",
             key=f"idem-{i}",
             request_hash="0" * 64,
             method="POST",

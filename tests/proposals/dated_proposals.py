@@ -12,14 +12,14 @@ from tests.proposals.factories import make_sent_proposal, sent_valid_until
 
 
 def sent_with_valid_until(valid_until: date, tz: str = "UTC", business=None) -> Proposal:
-    business = business or BusinessFactory(timezone=tz)
+    business = business or BusinessFactory.create(timezone=tz)
     proposal, _ = make_sent_proposal(business=business)
     sent_valid_until(proposal, valid_until)
     return proposal
 
 
-def sent_days_ago(days: float, *, unopened: int | None = 3, unanswered: int | None = 7):
-    business = BusinessFactory()
+def sent_days_ago(days: float, *, unopened: int | None = 3, unanswered: int = 7):
+    business = BusinessFactory.create()
     if unopened is not None:
         ProposalSettings.objects.create(
             business=business,

@@ -8,7 +8,7 @@ from proposals.models import Client, Proposal, ProposalVersion
 from tests.accounts.factories import BusinessFactory
 
 
-class ClientFactory(factory.django.DjangoModelFactory):
+class ClientFactory(factory.django.DjangoModelFactory[Client]):
     class Meta:
         model = Client
 

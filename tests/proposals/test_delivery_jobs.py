@@ -111,7 +111,7 @@ def test_reminders_work_in_bounded_batches(settings):
 
 
 def _due_for_reminders(count: int) -> list[Proposal]:
-    business = BusinessFactory(plan=Business.Plan.PAID)
+    business = BusinessFactory.create(plan=Business.Plan.PAID)
     due = []
     for _ in range(count):
         proposal, version = make_sent_proposal(business=business)

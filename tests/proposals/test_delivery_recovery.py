@@ -18,7 +18,7 @@ def wait_out_a_backoff(smtp_server, count: int) -> list[Delivery]:
     rows = emails(count)
     assert outbox.drain(KIND)["failed_retrying"] == count
     assert all(
-        d.next_attempt_at > timezone.now()
+        d.next_attempt_at is not None and d.next_attempt_at > timezone.now()
         for d in Delivery.objects.filter(pk__in=[r.pk for r in rows])
     )
     return rows

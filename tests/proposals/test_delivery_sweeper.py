@@ -135,7 +135,7 @@ def test_a_lease_shorter_than_the_task_timeout_refuses_to_start():
 
 def _lost_deliveries(count: int) -> None:
     """``count`` rows whose worker died mid-send and ``count`` whose enqueue was lost."""
-    business = BusinessFactory()
+    business = BusinessFactory.create()
     past = timezone.now() - timedelta(hours=1)
     rows = Delivery.objects.bulk_create(
         Delivery(

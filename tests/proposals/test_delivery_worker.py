@@ -71,7 +71,7 @@ def test_a_worker_killed_mid_send_loses_nothing_and_sends_once(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_accepting_twice_at_once_sends_one_confirmation_and_one_notification(smtp_server):
+def test_accepting_twice_at_once_sends_one_confirmation_and_one_notification(smtp_server) -> None:
     proposal, version = make_sent_proposal()
     # The client got the proposal by email, then accepts it from two tabs at once.
     assert delivery_execute(Delivery.objects.get(kind=Delivery.Kind.PROPOSAL).pk) == "sent"

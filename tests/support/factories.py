@@ -8,7 +8,7 @@ from proposals.models import Delivery, DeliveryAttempt
 from tests.accounts.factories import BusinessFactory, UserFactory
 
 
-class DeliveryFactory(factory.django.DjangoModelFactory):
+class DeliveryFactory(factory.django.DjangoModelFactory[Delivery]):
     class Meta:
         model = Delivery
 
@@ -21,7 +21,7 @@ class DeliveryFactory(factory.django.DjangoModelFactory):
     last_error = "mail server temporarily unavailable"
 
 
-class AttemptFactory(factory.django.DjangoModelFactory):
+class AttemptFactory(factory.django.DjangoModelFactory[DeliveryAttempt]):
     class Meta:
         model = DeliveryAttempt
 
@@ -35,7 +35,7 @@ class AttemptFactory(factory.django.DjangoModelFactory):
     error = "mail server temporarily unavailable"
 
 
-class CallFactory(factory.django.DjangoModelFactory):
+class CallFactory(factory.django.DjangoModelFactory[IntegrationCall]):
     class Meta:
         model = IntegrationCall
 
@@ -49,7 +49,7 @@ class CallFactory(factory.django.DjangoModelFactory):
     error = "HTTP 503"
 
 
-class ReceiptFactory(factory.django.DjangoModelFactory):
+class ReceiptFactory(factory.django.DjangoModelFactory[WebhookReceipt]):
     class Meta:
         model = WebhookReceipt
 
@@ -62,7 +62,7 @@ class ReceiptFactory(factory.django.DjangoModelFactory):
     last_error = "Wix unavailable: HTTP 503"
 
 
-class BreakerFactory(factory.django.DjangoModelFactory):
+class BreakerFactory(factory.django.DjangoModelFactory[CircuitBreaker]):
     class Meta:
         model = CircuitBreaker
         django_get_or_create = ("api",)
@@ -76,6 +76,6 @@ class BreakerFactory(factory.django.DjangoModelFactory):
 
 
 def support_staff(email: str = "support@example.com") -> User:
-    user = UserFactory(email=email, is_staff=True)
+    user = UserFactory.create(email=email, is_staff=True)
     user.groups.add(ensure_support_group())
     return User.objects.get(pk=user.pk)  # fresh: no cached permissions

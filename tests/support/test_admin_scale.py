@@ -38,7 +38,7 @@ def _queries(client, url: str, **params) -> tuple[object, list[str]]:
 
 def _world(n: int) -> None:
     """n rows in the big tables, around one business, including what the searches look for."""
-    business = BusinessFactory()
+    business = BusinessFactory.create()
     client = ClientFactory(business=business, email="client.person@example.com")
     for _ in range(n):
         proposal = make_proposal(business=business, client=client)

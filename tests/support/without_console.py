@@ -36,6 +36,7 @@ def _walk() -> dict:
     from django.urls import reverse
 
     from accounts.models import User
+    from proposals.delivery.admin import DeliveryAdmin
     from proposals.models import Delivery
     from tests.proposals.factories import make_sent_proposal
     from tests.support.factories import CallFactory, ReceiptFactory
@@ -64,6 +65,7 @@ def _walk() -> dict:
 
     delivery = Delivery.objects.get(proposal=proposal)
     delivery_admin = admin.site.get_model_admin(Delivery)
+    assert isinstance(delivery_admin, DeliveryAdmin)
     return {
         "registered": registered,
         "pages": pages,
