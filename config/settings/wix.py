@@ -63,12 +63,19 @@ WIX_FRAME_ANCESTORS = env_list(
     ["https://*.wix.com", "https://*.wixapps.net", "https://*.editorx.com"],
 )
 WIX_UNINSTALLED_RETENTION_DAYS = env_int("WIX_UNINSTALLED_RETENTION_DAYS", 90, minimum=1)
-# Contact syncs and webhook receipts are outbox kinds (integrations/kinds.py): each reads
+# Contact syncs, webhook receipts and invoices are outbox kinds (integrations/kinds.py): each reads
 # OUTBOX_<KIND>_<NAME> first, then OUTBOX_DEFAULTS (backoff, age limit, lease, batch size).
 OUTBOX_CONTACT_SYNC_MAX_ATTEMPTS = env_int("OUTBOX_CONTACT_SYNC_MAX_ATTEMPTS", 12, minimum=1)
 OUTBOX_WEBHOOK_RECEIPT_MAX_ATTEMPTS = env_int("OUTBOX_WEBHOOK_RECEIPT_MAX_ATTEMPTS", 10, minimum=1)
 OUTBOX_WEBHOOK_RECEIPT_BACKOFF_BASE_SECONDS = env_float(
     "OUTBOX_WEBHOOK_RECEIPT_BACKOFF_BASE_SECONDS", 15.0, minimum=0.0
+)
+# Invoices (integrations/invoices.py) outlast a Wix outage of a whole day: the age limit counts
+# from the payment's due time, and at the backoff's cap (an hour, full jitter) 60 tries span
+# about a day and a half.
+OUTBOX_WIX_INVOICE_MAX_ATTEMPTS = env_int("OUTBOX_WIX_INVOICE_MAX_ATTEMPTS", 60, minimum=1)
+OUTBOX_WIX_INVOICE_MAX_AGE_SECONDS = env_int(
+    "OUTBOX_WIX_INVOICE_MAX_AGE_SECONDS", 3 * 86400, minimum=60
 )
 # Their drains commit without waiting for the disk (integrations/kinds.py explains the risk).
 WIX_DRAIN_ASYNC_COMMIT = env_bool("WIX_DRAIN_ASYNC_COMMIT", True)

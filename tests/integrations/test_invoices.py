@@ -252,3 +252,16 @@ def test_another_sites_invoice_is_not_found_from_this_business(wix, accepted):
     with pytest.raises(WixError) as refused:
         WixClient.for_business(other).get_invoice(fresh(deposit).wix_invoice_id)
     assert refused.value.status == 404
+
+
+def test_the_retry_policy_outlasts_a_day_long_wix_outage():
+    from integrations.kinds import WIX_INVOICE
+
+    # The tries the policy allows, each waiting its expected (mean) jittered delay, span more
+    # than a day; and the age limit (from the due time) lets the last of them happen.
+    base = WIX_INVOICE.setting("BACKOFF_BASE_SECONDS")
+    cap = WIX_INVOICE.setting("BACKOFF_CAP_SECONDS")
+    tries = WIX_INVOICE.setting("MAX_ATTEMPTS")
+    expected_span = sum(min(cap, base * 2 ** (n - 1)) / 2 for n in range(1, tries + 1))
+    assert expected_span > 86400
+    assert WIX_INVOICE.setting("MAX_AGE_SECONDS") > expected_span
