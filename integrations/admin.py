@@ -13,6 +13,7 @@ from integrations.models import (
     WebhookReceipt,
     WixAccessToken,
     WixContactSync,
+    WixInvoice,
     WixUserLink,
 )
 
@@ -170,3 +171,43 @@ class WixContactSyncAdmin(BusinessColumnMixin, HistoryAdmin):
     # Request ids and Wix contact ids are not indexed here: a row is found by its client.
     search_fields = ["=client__email", "=client", "=business__instance_id"]
     raw_id_fields = ["business", "client"]
+
+
+@admin.register(WixInvoice)
+class WixInvoiceAdmin(BusinessColumnMixin, HistoryAdmin):
+    """A proposal's scheduled payments as Wix invoices: where each one is, and why it failed."""
+
+    list_display = [
+        "proposal",
+        "position",
+        "label",
+        "amount",
+        "currency",
+        "due_at",
+        "state",
+        "step",
+        "payment",
+        "number",
+        "attempt_count",
+        "last_error",
+        "business_link",
+    ]
+    list_select_related = ["business", "proposal"]
+    list_filter = ["state", "step", "payment"]
+    ordering = ["-pk"]
+    search_fields = ["=proposal", "=wix_invoice_id", "=business__instance_id"]
+    raw_id_fields = ["business", "proposal", "acceptance"]
+    readonly_fields = ["reference", "create_attempted_at", "sent_at", "wix_invoice_id"]
+    actions = ["retry"]
+
+    @admin.action(description="Try the selected failed invoices again", permissions=["support"])
+    def retry(self, request, queryset) -> None:
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda invoice: support.support_invoice_retry(
+                invoice=invoice, acting_user=request.user
+            ),
+            name=lambda invoice: f"Invoice #{invoice.pk}",
+        )

@@ -14,8 +14,8 @@ from django.utils import timezone
 from accounts.audit import ActionRefused, audited
 from accounts.models import Business, User
 from common import outbox
-from integrations.kinds import WEBHOOK_RECEIPT
-from integrations.models import CircuitBreaker, WebhookReceipt, WixAccessToken
+from integrations.kinds import WEBHOOK_RECEIPT, WIX_INVOICE
+from integrations.models import CircuitBreaker, WebhookReceipt, WixAccessToken, WixInvoice
 from integrations.wix import breaker as wix_breaker
 from integrations.wix import client as wix_client
 
@@ -53,6 +53,32 @@ def support_webhook_replay(*, receipt: WebhookReceipt, acting_user: User) -> Web
         entry.message = "Queued for processing again."
     receipt.refresh_from_db()
     return receipt
+
+
+def support_invoice_retry(*, invoice: WixInvoice, acting_user: User) -> WixInvoice:
+    """Try a failed invoice again (the business enabled Wix Invoices or granted the permission).
+
+    It resumes at the step it failed in: an invoice Wix already holds is not created again.
+    """
+    with audited(actor=acting_user, action="wix_invoice_retry", target=invoice) as entry:
+        entry.details["previous_error"] = invoice.last_error
+        if invoice.state != WixInvoice.State.FAILED:
+            raise ActionRefused("Only a failed invoice can be tried again.", code="not_failed")
+        now = timezone.now()
+        taken = WixInvoice.objects.filter(pk=invoice.pk, state=WixInvoice.State.FAILED).update(
+            state=WixInvoice.State.PENDING,
+            next_attempt_at=now,
+            retried_at=now,
+            claimed_until=None,
+            attempt_count=0,
+            last_error="",
+        )
+        if not taken:
+            raise ActionRefused("This invoice changed meanwhile; reload the page.", code="raced")
+        outbox.record_on_commit(WIX_INVOICE)
+        entry.message = "Queued to be tried again."
+    invoice.refresh_from_db()
+    return invoice
 
 
 def support_token_refresh(*, business: Business, acting_user: User) -> None:

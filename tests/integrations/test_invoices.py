@@ -265,3 +265,27 @@ def test_the_retry_policy_outlasts_a_day_long_wix_outage():
     expected_span = sum(min(cap, base * 2 ** (n - 1)) / 2 for n in range(1, tries + 1))
     assert expected_span > 86400
     assert WIX_INVOICE.setting("MAX_AGE_SECONDS") > expected_span
+
+
+@pytest.mark.django_db
+def test_support_tries_a_failed_invoice_again_once_the_site_has_wix_invoices(wix, accepted):
+    from accounts.audit import ActionRefused
+    from accounts.models import StaffAction
+    from integrations.support import support_invoice_retry
+    from tests.accounts.factories import UserFactory
+
+    staff = UserFactory.create(is_staff=True)
+    wix.seed(instance_id=accepted.business.instance_id, invoices_access="not_migrated")
+    [deposit] = schedule(accepted)
+    with pytest.raises(ActionRefused):  # not failed (yet): nothing to try again
+        support_invoice_retry(invoice=fresh(deposit), acting_user=staff)
+    outbox.drain(KIND)
+    assert fresh(deposit).state == State.FAILED
+
+    wix.seed(instance_id=accepted.business.instance_id, invoices_access="ok")
+    row = support_invoice_retry(invoice=fresh(deposit), acting_user=staff)
+
+    assert (row.state, row.attempt_count, row.last_error) == (State.PENDING, 0, "")
+    assert StaffAction.objects.filter(action="wix_invoice_retry", actor=staff).count() == 2
+    assert outbox.drain(KIND)["sent"] == 1
+    assert len(site_of(wix, accepted).sends()) == 1
