@@ -61,8 +61,10 @@ PERMANENT_REASONS = {
 
 @dataclass(frozen=True)
 class ScheduledPayment:
-    """One payment of a schedule, resolved at acceptance: what, how much, when due."""
+    """One payment of a schedule, resolved at acceptance: its place in the schedule (1-based,
+    stable for the acceptance: one invoice per position), what, how much, when due."""
 
+    position: int
     label: str
     amount: Decimal
     due_at: datetime
@@ -84,7 +86,7 @@ def invoices_schedule(
             business_id=acceptance.business_id,
             proposal_id=acceptance.proposal_id,
             acceptance=acceptance,
-            position=position,
+            position=payment.position,
             label=payment.label[:200],
             amount=quantize(payment.amount, currency),
             currency=currency,
@@ -93,7 +95,7 @@ def invoices_schedule(
             next_attempt_at=timezone.now(),
             request_id=request_id,
         )
-        for position, payment in enumerate(payments, start=1)
+        for payment in payments
     ]
     WixInvoice.objects.bulk_create(rows, ignore_conflicts=True)
     outbox.record_on_commit(WIX_INVOICE)

@@ -39,9 +39,9 @@ def accepted(wix):
 def schedule(acceptance, *later_days: int) -> list[WixInvoice]:
     """A deposit due now, then a payment due ``n`` days later for each of ``later_days``."""
     now = timezone.now()
-    payments = [ScheduledPayment("Deposit", Decimal("250.50"), now)]
+    payments = [ScheduledPayment(1, "Deposit", Decimal("250.50"), now)]
     payments += [
-        ScheduledPayment(f"Milestone {n}", Decimal("100"), now + timedelta(days=days))
+        ScheduledPayment(n, f"Milestone {n}", Decimal("100"), now + timedelta(days=days))
         for n, days in enumerate(later_days, start=2)
     ]
     return invoices_schedule(acceptance=acceptance, currency="USD", payments=payments)
