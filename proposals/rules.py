@@ -37,6 +37,11 @@ TOO_MANY_ITEMS = f"A proposal has at most {MAX_ITEMS} lines."
 MAX_VALIDITY = timedelta(days=3660)
 # Totals are stored in DECIMAL(16, 4): keep every total (all options ticked) well inside it.
 MAX_TOTAL = Decimal("99999999999.99")
+# A payment schedule (proposals.schedule): at most one deposit, then at most this many milestones,
+# each due at most MAX_DUE_DAYS after acceptance (or on a date within MAX_VALIDITY of today).
+MAX_MILESTONES = 12
+MAX_DUE_DAYS = 3660
+TOO_MANY_MILESTONES = f"A payment schedule has at most {MAX_MILESTONES} milestones."
 
 
 def too_long(limit: int) -> str:
@@ -51,6 +56,11 @@ def business_zone(tz_name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+def business_today(tz_name: str, now: datetime | None = None) -> date:
+    """Today's date where the business is (a due date before it has passed)."""
+    return (now or datetime.now(business_zone("UTC"))).astimezone(business_zone(tz_name)).date()
+
+
 def expires_at(valid_until: date | None, tz_name: str) -> datetime | None:
     """A proposal valid until a date expires at the end of that day in the business's zone."""
     if valid_until is None:
@@ -62,14 +72,20 @@ def expires_at(valid_until: date | None, tz_name: str) -> datetime | None:
     )
 
 
-def _decimal(value: object, *, field: str, where: str, lo: Decimal, hi: Decimal) -> Decimal:
+def input_decimal(value: object) -> Decimal | None:
+    """A posted number (string, int, float, Decimal) as a finite ``Decimal``; None if it isn't."""
     if isinstance(value, float):
         value = repr(value)
     try:
         number = Decimal(str(value).strip()) if value not in (None, "") else None
     except (InvalidOperation, ValueError):
-        number = None
-    if number is None or not number.is_finite():
+        return None
+    return number if number is not None and number.is_finite() else None
+
+
+def _decimal(value: object, *, field: str, where: str, lo: Decimal, hi: Decimal) -> Decimal:
+    number = input_decimal(value)
+    if number is None:
         raise ValidationError({"sections": f"{where}: {field} must be a number."})
     if number < lo or number > hi:
         raise ValidationError({"sections": f"{where}: {field} must be between {lo} and {hi}."})

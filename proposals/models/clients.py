@@ -54,6 +54,8 @@ class ProposalTemplate(BusinessOwned):
     # [{"title": str, "items": [{"name", "description", "quantity", "unit_price",
     #   "discount_percent", "tax_rate", "optional"}]}]
     sections = models.JSONField(default=list, blank=True)
+    # A payment schedule copied into the proposals started from it (proposals.schedule).
+    payment_schedule = models.JSONField(default=list, db_default=[], blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -60,6 +60,8 @@ class Proposal(BusinessOwned):
     sent_valid_until = models.DateField(null=True, blank=True, editable=False, default=None)
     intro = models.TextField(blank=True, help_text="Sanitised HTML.")
     terms = models.TextField(blank=True, help_text="Sanitised HTML.")
+    # The deposit and milestones as ``proposals.schedule.clean_schedule`` stores them.
+    payment_schedule = models.JSONField(default=list, db_default=[], blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     # The version the client sees (the last one sent); null while a draft.
     current_version = models.ForeignKey(
@@ -325,6 +327,8 @@ class Acceptance(models.Model):
     selected_item_keys = models.JSONField(default=list)
     total = models.DecimalField(max_digits=16, decimal_places=4)
     content_hash = models.CharField(max_length=64)
+    # The version's schedule resolved for this total and day (``ResolvedPart.as_dict()``).
+    payment_schedule = models.JSONField(default=list, db_default=[], blank=True)
 
     class Meta:
         # Support finds who signed with an address.

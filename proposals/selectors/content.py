@@ -144,6 +144,9 @@ def proposal_snapshot(*, proposal: Proposal, sections: list[dict] | None = None)
         },
         "sections": sections,
     }
+    if proposal.payment_schedule:
+        # Frozen with the version (a snapshot without the key has no schedule).
+        snapshot["payment_schedule"] = proposal.payment_schedule
     snapshot["totals"] = rules.snapshot_totals(snapshot).as_dict()
     return snapshot
 

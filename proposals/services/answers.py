@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from proposals import reminders, rules, signals
+from proposals import reminders, rules, schedule, signals
 from proposals.delivery.services import deliveries_cancel_open, delivery_record
 from proposals.models import Acceptance, Activity, Delivery, Proposal, ProposalVersion, ProposalView
 from proposals.selectors import owner_email_for
@@ -129,12 +129,23 @@ def proposal_accept(
     with transaction.atomic():
         proposal = _answerable(version)
         totals = rules.snapshot_totals(version.snapshot, selected)
+        now = timezone.now()
+        payments = [
+            part.as_dict()
+            for part in schedule.resolve_schedule(
+                version.snapshot.get("payment_schedule") or [],
+                total=totals.total,
+                currency=totals.currency,
+                accepted_on=rules.business_today(proposal.business.timezone, now),
+            )
+        ]
         accepted_content = {
             "snapshot": version.snapshot,
             "selected_item_keys": sorted(selected),
             "total": str(totals.total),
         }
-        now = timezone.now()
+        if payments:  # the amounts and days agreed are part of what was signed
+            accepted_content["payment_schedule"] = payments
         acceptance = Acceptance.objects.create(
             proposal=proposal,
             version=version,
@@ -147,6 +158,7 @@ def proposal_accept(
             selected_item_keys=sorted(selected),
             total=totals.total,
             content_hash=rules.canonical_hash(accepted_content),
+            payment_schedule=payments,
         )
         # From now on the proposal is worth what was signed: lists, the API's ``total`` and
         # the admin read this column, so it carries the optional items the client chose.

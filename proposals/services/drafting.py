@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Business, User
 from common.html import sanitize_rich_text
 from common.money import compute_totals
-from proposals import rules
+from proposals import rules, schedule
 from proposals.models import (
     Activity,
     Client,
@@ -87,8 +87,10 @@ def proposal_create(
     intro: str = "",
     terms: str = "",
     sections: list | None = None,
+    payment_schedule: list | None = None,
     template: ProposalTemplate | None = None,
 ) -> Proposal:
+    """A new draft; ``payment_schedule`` None takes the template's (or none)."""
     if client is None or client.business_id != business.pk:
         raise ValidationError({"client": "Choose one of your clients."})
     if template is not None:
@@ -98,14 +100,23 @@ def proposal_create(
         intro = intro or template.intro
         terms = terms or template.terms
         sections = sections if sections else template.sections
-    fields = {
+        if payment_schedule is None:
+            payment_schedule = template.payment_schedule
+    currency = rules.clean_currency(currency or business.currency)
+    fields: dict[str, object] = {
         "title": _clean_title(title),
-        "currency": rules.clean_currency(currency or business.currency),
+        "currency": currency,
         "valid_until": _validate_valid_until(valid_until),
         "intro": sanitize_rich_text(_clean_text(intro, "intro")),
         "terms": sanitize_rich_text(_clean_text(terms, "terms")),
     }
     cleaned_sections = rules.clean_sections(sections)
+    fields["payment_schedule"] = schedule.clean_schedule(
+        payment_schedule,
+        currency=currency,
+        sections=cleaned_sections,
+        today=rules.business_today(business.timezone),
+    )
     with transaction.atomic():
         proposal = Proposal.objects.create(
             business=business,
@@ -138,17 +149,20 @@ def proposal_update(
     intro: str,
     terms: str,
     sections: list | None,
+    payment_schedule: list | None = None,
     expected_revision: int | None = None,
     drafts_only: bool = False,
 ) -> Proposal:
     """Edit the working copy. A sent proposal keeps showing its sent version until re-sent;
-    ``drafts_only`` is for doors (the API) that may change drafts and nothing else."""
+    ``drafts_only`` is for doors (the API) that may change drafts and nothing else.
+    ``payment_schedule`` None keeps the working copy's, checked again against the new items."""
     if client is None or client.business_id != proposal.business_id:
         raise ValidationError({"client": "Choose one of your clients."})
+    currency = rules.clean_currency(currency)
     fields = {
         "title": _clean_title(title),
         "client": client,
-        "currency": rules.clean_currency(currency),
+        "currency": currency,
         "valid_until": _validate_valid_until(valid_until),
         "intro": sanitize_rich_text(_clean_text(intro, "intro")),
         "terms": sanitize_rich_text(_clean_text(terms, "terms")),
@@ -171,6 +185,12 @@ def proposal_update(
             raise TransitionError(
                 "Only a draft can be updated here; this proposal was already sent."
             )
+        locked.payment_schedule = schedule.clean_schedule(
+            locked.payment_schedule if payment_schedule is None else payment_schedule,
+            currency=currency,
+            sections=cleaned_sections,
+            today=rules.business_today(locked.business.timezone),
+        )
         for field, value in fields.items():
             setattr(locked, field, value)
         locked.total = _write_sections(locked, cleaned_sections)
@@ -204,6 +224,7 @@ def proposal_duplicate(
             intro=proposal.intro,
             terms=proposal.terms,
             sections=working_copy_sections(proposal),
+            payment_schedule=proposal.payment_schedule,
         )
         _activity(
             proposal,

@@ -10,7 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Business, User
-from proposals import reminders, rules, signals
+from proposals import reminders, rules, schedule, signals
 from proposals.delivery.jobs import proposals_expire
 from proposals.delivery.services import deliveries_cancel_open, delivery_record
 from proposals.models import Activity, Delivery, Proposal, ProposalVersion
@@ -75,6 +75,13 @@ def proposal_send(
         sections = working_copy_sections(locked)
         if not any(section["items"] for section in sections):
             raise ValidationError({"sections": "Add at least one line item before sending."})
+        # Checked again as it is frozen: a due date may have passed since it was written.
+        schedule.clean_schedule(
+            locked.payment_schedule,
+            currency=locked.currency,
+            sections=sections,
+            today=rules.business_today(business.timezone),
+        )
         first_send = locked.current_version_id is None
         limit = send_limit_for(business)
         if first_send and limit is not None and sends_this_month(business) >= limit:

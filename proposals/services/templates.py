@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import Business, User
 from common.html import sanitize_rich_text
-from proposals import rules
+from proposals import rules, schedule
 from proposals.models import Proposal, ProposalTemplate
 from proposals.selectors import working_copy_sections
 from proposals.services._common import _clean_text, _user_id
@@ -15,12 +15,22 @@ from proposals.services._common import _clean_text, _user_id
 log = structlog.get_logger(__name__)
 
 
-def _clean_template_fields(name, title, intro, terms, sections) -> dict:
+def _clean_template_fields(
+    business: Business, name, title, intro, terms, sections, payment_schedule
+) -> dict:
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "A template needs a name."})
     cleaned = rules.clean_sections(sections)
+    # Checked as a proposal's would be: a proposal started from it starts valid.
+    payment_schedule = schedule.clean_schedule(
+        payment_schedule,
+        currency=business.currency,
+        sections=cleaned,
+        today=rules.business_today(business.timezone),
+    )
     return {
+        "payment_schedule": payment_schedule,
         "name": name[: rules.MAX_NAME],
         "title": (title or "").strip()[: rules.MAX_NAME],
         "intro": sanitize_rich_text(_clean_text(intro, "intro")),
@@ -47,6 +57,7 @@ def template_from_proposal(
         intro=proposal.intro,
         terms=proposal.terms,
         sections=working_copy_sections(proposal),
+        payment_schedule=proposal.payment_schedule,
     )
 
 
@@ -59,8 +70,9 @@ def template_create(
     intro: str = "",
     terms: str = "",
     sections: list | None = None,
+    payment_schedule: list | None = None,
 ) -> ProposalTemplate:
-    fields = _clean_template_fields(name, title, intro, terms, sections)
+    fields = _clean_template_fields(business, name, title, intro, terms, sections, payment_schedule)
     template = ProposalTemplate.objects.create(business=business, **fields)
     log.info("template_created", template_id=template.pk, acting_user_id=_user_id(acting_user))
     return template
@@ -75,8 +87,15 @@ def template_update(
     intro: str = "",
     terms: str = "",
     sections: list | None = None,
+    payment_schedule: list | None = None,
 ) -> ProposalTemplate:
-    for field, value in _clean_template_fields(name, title, intro, terms, sections).items():
+    """``payment_schedule`` None keeps the template's, checked again against its new items."""
+    if payment_schedule is None:
+        payment_schedule = template.payment_schedule
+    fields = _clean_template_fields(
+        template.business, name, title, intro, terms, sections, payment_schedule
+    )
+    for field, value in fields.items():
         setattr(template, field, value)
     template.save()
     log.info("template_updated", template_id=template.pk, acting_user_id=_user_id(acting_user))
