@@ -68,7 +68,7 @@ def _clean_value(part: dict, amount_type: str, currency: str, where: str) -> Dec
             raise _refuse(f"{where}: the percentage must be more than 0 and at most 100.")
         if _places(number) > rules.PERCENT_DIGITS[1]:
             raise _refuse(f"{where}: a percentage has at most {rules.PERCENT_DIGITS[1]} decimals.")
-        return number
+        return number.quantize(Decimal(1).scaleb(-rules.PERCENT_DIGITS[1]))
     number = _number(value, where, "amount")
     if number <= 0:
         raise _refuse(f"{where}: the amount must be more than 0.")
@@ -78,7 +78,7 @@ def _clean_value(part: dict, amount_type: str, currency: str, where: str) -> Dec
         raise _refuse(f"{where}: amounts in {currency} have {cents}.")
     if number > rules.MAX_TOTAL:
         raise _refuse(f"{where}: the amount must stay below {rules.MAX_TOTAL:,}.")
-    return number
+    return quantize(number, currency)
 
 
 def _clean_due(part: dict, kind: str, today: date, where: str) -> dict:
@@ -160,22 +160,22 @@ def _check_adds_up(parts: list[dict], currency: str, sections: list[dict]) -> No
     percent = sum((Decimal(p["value"]) for p in parts if p["amount_type"] == PERCENT), ZERO)
     if percent > HUNDRED:
         raise _refuse(f"The percentages add up to {percent.normalize():f}%: at most 100%.")
-    smallest, largest = total_range(sections, currency)
     has_balance = parts[-1]["amount_type"] == BALANCE
     has_fixed = any(p["amount_type"] == FIXED for p in parts)
+    if not has_balance and not has_fixed and percent != HUNDRED:
+        raise _refuse(
+            f"The percentages add up to {percent.normalize():f}%, not 100%: adjust them, "
+            "or end the schedule with a balance payment that takes the rest."
+        )
+    if not has_fixed:
+        return
+    smallest, largest = total_range(sections, currency)
     if has_balance:
         if _exact_sum(parts, smallest) > smallest:
             raise _refuse(
                 "The fixed amounts and percentages come to more than the total of "
                 f"{format_money(smallest, currency)} (without optional items): "
                 "lower them so that the balance is not negative."
-            )
-        return
-    if not has_fixed:
-        if percent != HUNDRED:
-            raise _refuse(
-                f"The percentages add up to {percent.normalize():f}%, not 100%: adjust them, "
-                "or end the schedule with a balance payment that takes the rest."
             )
         return
     for total in {smallest, largest}:

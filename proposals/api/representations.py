@@ -100,6 +100,7 @@ def proposal_detail(
             "total": f"{quantize(acceptance.total, totals.currency):f}",
             # The optional items the client ticked, as line items of the accepted version.
             "selected_items": accepted.chosen_ids(),
+            "payment_schedule": acceptance.payment_schedule,
         }
     data["intro"] = row["intro"]
     data["terms"] = row["terms"]
@@ -124,6 +125,7 @@ def proposal_detail(
         }
         for section in sections
     ]
+    data["payment_schedule"] = row["payment_schedule"]
     data["totals"] = {
         "currency": totals.currency,
         "subtotal": f"{totals.subtotal:f}",

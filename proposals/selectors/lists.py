@@ -103,7 +103,9 @@ API_PROPOSAL_VALUES = (
 )
 
 
-API_PROPOSAL_DETAIL_VALUES = (*API_PROPOSAL_VALUES, "intro", "terms", "decline_reason")
+API_PROPOSAL_DETAIL_VALUES = (
+    *API_PROPOSAL_VALUES, "intro", "terms", "decline_reason", "payment_schedule",
+)  # fmt: skip
 
 
 def api_proposal_list(

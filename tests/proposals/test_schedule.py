@@ -50,9 +50,9 @@ def refusal(parts, sections=None, currency="USD") -> str:
 def test_a_deposit_and_milestones_of_100_percent_are_stored_normalised():
     stored = clean([deposit(value="30"), milestone(value="70", due_days="14")])
     assert stored == [
-        {"kind": "deposit", "label": "Deposit", "amount_type": "percent", "value": "30",
+        {"kind": "deposit", "label": "Deposit", "amount_type": "percent", "value": "30.00",
          "due": "acceptance", "due_date": None, "due_days": None},
-        {"kind": "milestone", "label": "Payment 1", "amount_type": "percent", "value": "70",
+        {"kind": "milestone", "label": "Payment 1", "amount_type": "percent", "value": "70.00",
          "due": "days_after", "due_date": None, "due_days": 14},
     ]  # fmt: skip
 
@@ -183,7 +183,7 @@ def test_due_dates_are_concrete_days_from_acceptance():
     ]  # fmt: skip
     assert resolved[0].as_dict() == {
         "position": 1, "kind": "deposit", "label": "Deposit", "amount_type": "percent",
-        "percent": "10", "amount": "100.00", "currency": "USD", "due": "acceptance",
+        "percent": "10.00", "amount": "100.00", "currency": "USD", "due": "acceptance",
         "due_date": "2027-04-01",
     }  # fmt: skip
 

@@ -44,7 +44,7 @@ def test_a_refused_schedule_saves_nothing():
     assert "payment_schedule" in caught.value.message_dict
     proposal.refresh_from_db()
     assert proposal.title == "Website redesign"
-    assert proposal.payment_schedule[0]["value"] == "25"
+    assert proposal.payment_schedule[0]["value"] == "25.00"
     with pytest.raises(ValidationError):
         make_proposal(client=proposal.client, payment_schedule=too_much)
     assert Proposal.objects.filter(business=proposal.business).count() == 1
@@ -75,11 +75,11 @@ def test_sending_freezes_the_schedule_and_later_edits_do_not_change_it():
     version.refresh_from_db()
     assert version.snapshot["payment_schedule"] == DEPOSIT_AND_BALANCE_STORED
     proposal.refresh_from_db()
-    assert proposal.payment_schedule[0]["value"] == "100"
+    assert proposal.payment_schedule[0]["value"] == "100.00"
 
 
 DEPOSIT_AND_BALANCE_STORED = [
-    {"kind": "deposit", "label": "Deposit", "amount_type": "percent", "value": "25",
+    {"kind": "deposit", "label": "Deposit", "amount_type": "percent", "value": "25.00",
      "due": "acceptance", "due_date": None, "due_days": None},
     {"kind": "milestone", "label": "On delivery", "amount_type": "balance", "value": None,
      "due": "days_after", "due_date": None, "due_days": 30},

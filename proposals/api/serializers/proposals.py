@@ -12,6 +12,11 @@ from proposals import rules, selectors
 from proposals.api.serializers.base import StrictSerializer, name_field, text_field
 from proposals.api.serializers.content import SectionSerializer, TotalsSerializer, sections_input
 from proposals.api.serializers.resources import ClientSummarySerializer
+from proposals.api.serializers.schedule import (
+    PaymentPartSerializer,
+    ResolvedPaymentSerializer,
+    schedule_input,
+)
 from proposals.models import Activity, Delivery, Proposal
 
 # --- proposals -------------------------------------------------------------------------------
@@ -76,6 +81,11 @@ class AcceptanceSummarySerializer(serializers.Serializer):
     selected_items = serializers.SerializerMethodField(
         help_text="The optional items the client chose (counted in the total)."
     )
+    payment_schedule = ResolvedPaymentSerializer(
+        many=True,
+        read_only=True,
+        help_text="The accepted version's schedule as amounts and days for this total.",
+    )
 
     @extend_schema_field({"type": "string", "format": "decimal", "example": "1250.00"})
     def get_total(self, acceptance) -> str:
@@ -91,6 +101,9 @@ class ProposalSerializer(ProposalSummarySerializer):
     terms = serializers.CharField(read_only=True, help_text="Sanitised HTML.")
     decline_reason = serializers.CharField(read_only=True)
     sections = serializers.SerializerMethodField()
+    payment_schedule = PaymentPartSerializer(
+        many=True, read_only=True, help_text="The working copy's deposit and milestones."
+    )
     totals = serializers.SerializerMethodField()
     acceptance = serializers.SerializerMethodField()
 
@@ -129,6 +142,9 @@ class ProposalCreateSerializer(StrictSerializer):
     intro = text_field(rules.MAX_TEXT, help_text="HTML; sanitised.")
     terms = text_field(rules.MAX_TEXT, help_text="HTML; sanitised.")
     sections = sections_input(required=False)
+    payment_schedule = schedule_input(
+        required=False, help_text="Default: the template's schedule, or none."
+    )
     template = serializers.IntegerField(
         min_value=1,
         max_value=MAX_ID,
@@ -155,6 +171,7 @@ class ProposalUpdateSerializer(StrictSerializer):
     intro = text_field(rules.MAX_TEXT, help_text="HTML; sanitised.")
     terms = text_field(rules.MAX_TEXT, help_text="HTML; sanitised.")
     sections = sections_input(required=False, help_text="Replaces all sections when given.")
+    payment_schedule = schedule_input(required=False)
 
 
 class ProposalSendSerializer(StrictSerializer):

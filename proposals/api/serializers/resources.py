@@ -7,6 +7,10 @@ from accounts.models import Business
 from proposals import rules
 from proposals.api.serializers.base import StrictSerializer, name_field, text_field
 from proposals.api.serializers.content import TemplateSectionSerializer, sections_input
+from proposals.api.serializers.schedule import (
+    PaymentPartSerializer,
+    schedule_input,
+)
 
 # --- clients ---------------------------------------------------------------------------------
 
@@ -54,6 +58,7 @@ class TemplateSerializer(serializers.Serializer):
     intro = serializers.CharField(read_only=True)
     terms = serializers.CharField(read_only=True)
     sections = TemplateSectionSerializer(many=True, read_only=True)
+    payment_schedule = PaymentPartSerializer(many=True, read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
@@ -64,6 +69,7 @@ class TemplateInputSerializer(StrictSerializer):
     intro = text_field(rules.MAX_TEXT, default="")
     terms = text_field(rules.MAX_TEXT, default="")
     sections = sections_input(default=list)
+    payment_schedule = schedule_input(default=list)
 
 
 class TemplatePatchSerializer(TemplateInputSerializer):
@@ -72,6 +78,7 @@ class TemplatePatchSerializer(TemplateInputSerializer):
     intro = text_field(rules.MAX_TEXT)
     terms = text_field(rules.MAX_TEXT)
     sections = sections_input(required=False)
+    payment_schedule = schedule_input(required=False)
 
 
 # --- business --------------------------------------------------------------------------------

@@ -122,6 +122,7 @@ class ProposalListView(ProposalViewMixin, ApiView):
             intro=data.get("intro", ""),
             terms=data.get("terms", ""),
             sections=data.get("sections"),
+            payment_schedule=data.get("payment_schedule"),
             template=template,
         )
         return self.proposal_response(proposal, status=201)
@@ -165,6 +166,7 @@ class ProposalDetailView(ProposalViewMixin, ApiView):
             intro=data.get("intro", proposal.intro),
             terms=data.get("terms", proposal.terms),
             sections=sections,
+            payment_schedule=data.get("payment_schedule"),
             expected_revision=revision,
             drafts_only=True,
         )

@@ -155,6 +155,7 @@ class TemplateDetailView(ApiView):
             intro=data.get("intro", template.intro),
             terms=data.get("terms", template.terms),
             sections=data["sections"] if "sections" in data else template.sections,
+            payment_schedule=data.get("payment_schedule"),
         )
         return Response(self.get_serializer(template).data)
 
