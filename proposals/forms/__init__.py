@@ -26,6 +26,7 @@ from proposals.forms.dashboard import (
     timezone_choices,
 )
 from proposals.forms.public import AcceptForm, DeclineForm
+from proposals.forms.schedule import DepositForm, MilestoneForm, ScheduleEditor
 from proposals.forms.sections import (
     LineItemForm,
     LocaleDecimalField,
@@ -40,11 +41,14 @@ __all__ = [
     "AcceptForm",
     "ClientForm",
     "DeclineForm",
+    "DepositForm",
     "LineItemForm",
     "LocaleDecimalField",
+    "MilestoneForm",
     "ProposalFilterForm",
     "ProposalForm",
     "RichTextarea",
+    "ScheduleEditor",
     "SectionBlock",
     "SectionForm",
     "SectionsEditor",

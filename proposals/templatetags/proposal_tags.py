@@ -12,8 +12,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from common.html import sanitize_rich_text
-from common.money import Totals, format_money, minor_units, number_symbols
-from proposals import branding
+from common.money import Totals, format_money, format_number, minor_units, number_symbols
+from proposals import branding, schedule
 
 register = template.Library()
 
@@ -211,3 +211,38 @@ def iso_date(value: str):
         return date.fromisoformat(str(value))
     except ValueError:
         return value
+
+
+@register.inclusion_tag("public/_schedule.html")
+def payment_schedule(source, totals: Totals | None = None, acceptance=None, level: int = 2) -> dict:
+    """The payment schedule as the client reads it: a table of parts with their amounts.
+
+    ``source`` is a version's snapshot (the client's page) or a proposal (its working copy, on
+    the dashboard). With ``acceptance``: the parts agreed (its resolved amounts and due days).
+    Otherwise the schedule for ``totals`` (the options shown ticked), due dates as their rules
+    say ("14 days after acceptance"). Nothing when there is no schedule.
+    """
+    if isinstance(source, dict):
+        currency, parts = source.get("currency", ""), source.get("payment_schedule") or []
+    else:
+        currency, parts = source.currency, source.payment_schedule or []
+    rows = []
+    if acceptance is not None:
+        for part in acceptance.payment_schedule or []:
+            rows.append({**part, "share": _share(part), "due_day": iso_date(part["due_date"])})
+    elif totals is not None:
+        resolved = schedule.resolve_schedule(
+            parts, total=totals.total, currency=totals.currency, accepted_on=date.today()
+        )
+        for part, payment in zip(parts, resolved, strict=True):
+            row = {**part, "amount": payment.amount, "share": _share(part)}
+            if part["due"] == schedule.ON_DATE:
+                row["due_day"] = iso_date(part["due_date"])
+            rows.append(row)
+    return {"rows": rows, "currency": currency, "accepted": acceptance is not None, "level": level}
+
+
+def _share(part: dict) -> str:
+    if part["amount_type"] == schedule.PERCENT:
+        return f"{format_number(Decimal(part.get('percent') or part['value']))}%"
+    return "Balance" if part["amount_type"] == schedule.BALANCE else "Fixed amount"

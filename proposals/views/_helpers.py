@@ -8,6 +8,7 @@ from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -39,23 +40,41 @@ def business_required(
 
 
 def editor_with_new_row(request: HttpRequest):
-    """The no-JavaScript "add item" / "add section" buttons: the posted rows plus one.
+    """The no-JavaScript "add item" / "add section" / "add payment" buttons: the posted rows
+    plus one, as (sections editor, schedule editor).
 
     None when the form was submitted to be saved.
     """
-    from proposals.forms import SectionsEditor
+    from proposals.forms import ScheduleEditor, SectionsEditor
 
-    if "add_section" not in request.POST and "add_item" not in request.POST:
+    if not any(name in request.POST for name in ("add_section", "add_item", "add_payment")):
         return None
     editor = SectionsEditor(request.POST).unbound_copy()
     if "add_section" in request.POST:
         editor.add_section()
-    else:
+    elif "add_item" in request.POST:
         try:
             editor.add_item(int(request.POST["add_item"]))
         except ValueError:
             pass
-    return editor
+    schedule = ScheduleEditor(request.POST).unbound_copy(add_row="add_payment" in request.POST)
+    return editor, schedule
+
+
+def apply_editor_errors(form, exc: ValidationError, editor, schedule) -> None:
+    """A service's refusal on the editor page: the sections' and the schedule's problems with
+    their editors (and the summary at the top), the rest on the form's fields."""
+    from proposals.forms import apply_validation_error
+
+    if not hasattr(exc, "error_dict"):
+        apply_validation_error(form, exc)
+        return
+    messages = exc.message_dict
+    schedule.errors.extend(messages.get("payment_schedule", []))
+    editor.errors.extend(messages.get("sections", []))
+    rest = {field: errors for field, errors in messages.items() if field != "payment_schedule"}
+    if rest:
+        apply_validation_error(form, ValidationError(rest))
 
 
 def paginate(request: HttpRequest, queryset, per_page: int = PAGE_SIZE):

@@ -7,9 +7,9 @@ from django.shortcuts import redirect, render
 
 from accounts.http import MemberRequest
 from proposals import selectors, services
-from proposals.forms import ProposalForm, SectionsEditor, apply_validation_error
+from proposals.forms import ProposalForm, ScheduleEditor, SectionsEditor
 from proposals.models import Proposal
-from proposals.views._helpers import business_required, editor_with_new_row
+from proposals.views._helpers import apply_editor_errors, business_required, editor_with_new_row
 
 
 def _clients(business) -> list:
@@ -21,10 +21,14 @@ def _posted_initial(request: HttpRequest) -> dict:
 
 
 def _save(
-    request: MemberRequest, form: ProposalForm, editor: SectionsEditor, proposal: Proposal | None
+    request: MemberRequest,
+    form: ProposalForm,
+    editor: SectionsEditor,
+    schedule: ScheduleEditor,
+    proposal: Proposal | None,
 ):
     """Call the service; return the saved proposal, or None with errors on the form."""
-    if not (form.is_valid() & editor.is_valid()):
+    if not (form.is_valid() & editor.is_valid() & schedule.is_valid()):
         return None
     data = form.cleaned_data
     try:
@@ -41,6 +45,7 @@ def _save(
                 intro=data["intro"],
                 terms=data["terms"],
                 sections=editor.cleaned_sections(),
+                payment_schedule=schedule.cleaned_schedule(),
             )
         return services.proposal_update(
             proposal=proposal,
@@ -52,24 +57,24 @@ def _save(
             intro=data["intro"],
             terms=data["terms"],
             sections=editor.cleaned_sections(),
+            payment_schedule=schedule.cleaned_schedule(),
             expected_revision=data.get("revision"),
         )
     except ValidationError as exc:
-        apply_validation_error(form, exc)
-        if hasattr(exc, "error_dict") and "sections" in exc.error_dict:
-            editor.errors.extend(exc.message_dict["sections"])
+        apply_editor_errors(form, exc, editor, schedule)
     except services.ProposalError as exc:
         form.add_error(None, exc.message)
     return None
 
 
-def _render(request, form, editor, proposal, template=None, status=200) -> HttpResponse:
+def _render(request, form, editor, schedule, proposal, template=None, status=200) -> HttpResponse:
     return render(
         request,
         "proposals/edit.html",
         {
             "form": form,
             "editor": editor,
+            "schedule": schedule,
             "proposal": proposal,
             "template": template,
             "has_clients": bool(form.clients_by_pk),
@@ -89,25 +94,30 @@ def proposal_create(request: MemberRequest) -> HttpResponse:
         rebuilt = editor_with_new_row(request)
         if rebuilt is not None:
             form = ProposalForm(initial=_posted_initial(request), clients=clients)
-            return _render(request, form, rebuilt, None, template)
+            sections_editor, schedule_editor = rebuilt
+            return _render(request, form, sections_editor, schedule_editor, None, template)
         form = ProposalForm(request.POST, clients=clients)
         editor = SectionsEditor(request.POST)
-        proposal = _save(request, form, editor, None)
+        schedule = ScheduleEditor(request.POST)
+        proposal = _save(request, form, editor, schedule, None)
         if proposal is not None:
             messages.success(request, f"{proposal.display_number} created as a draft.")
             return redirect("dashboard:proposal_detail", pk=proposal.pk)
-        return _render(request, form, editor, None, template, status=400)
+        return _render(request, form, editor, schedule, None, template, status=400)
 
     initial = {"currency": business.currency}
     sections = None
+    parts: list[dict] = []
     if template is not None:
         initial.update(title=template.title or template.name, intro=template.intro)
         initial["terms"] = template.terms
         sections = template.sections
+        parts = template.payment_schedule
     if request.GET.get("client"):
         initial["client"] = request.GET["client"]
     form = ProposalForm(initial=initial, clients=clients)
-    return _render(request, form, SectionsEditor(initial=sections), None, template)
+    schedule = ScheduleEditor(initial=parts, extra=0 if parts else 1)
+    return _render(request, form, SectionsEditor(initial=sections), schedule, None, template)
 
 
 @business_required
@@ -128,15 +138,17 @@ def proposal_edit(request: MemberRequest, pk: int) -> HttpResponse:
         rebuilt = editor_with_new_row(request)
         if rebuilt is not None:
             form = ProposalForm(initial=_posted_initial(request), clients=clients)
-            return _render(request, form, rebuilt, proposal)
+            sections_editor, schedule_editor = rebuilt
+            return _render(request, form, sections_editor, schedule_editor, proposal)
         form = ProposalForm(request.POST, clients=clients)
         editor = SectionsEditor(request.POST)
-        saved = _save(request, form, editor, proposal)
+        schedule = ScheduleEditor(request.POST)
+        saved = _save(request, form, editor, schedule, proposal)
         if saved is not None:
             note = " Send it again so the client sees the changes." if saved.is_open else ""
             messages.success(request, f"Changes saved.{note}")
             return redirect("dashboard:proposal_detail", pk=saved.pk)
-        return _render(request, form, editor, proposal, status=400)
+        return _render(request, form, editor, schedule, proposal, status=400)
 
     form = ProposalForm(
         initial={
@@ -151,4 +163,6 @@ def proposal_edit(request: MemberRequest, pk: int) -> HttpResponse:
         clients=clients,
     )
     editor = SectionsEditor(initial=selectors.working_copy_sections(proposal), extra_items=0)
-    return _render(request, form, editor, proposal)
+    parts = proposal.payment_schedule
+    schedule = ScheduleEditor(initial=parts, extra=0 if parts else 1)
+    return _render(request, form, editor, schedule, proposal)

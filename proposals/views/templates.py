@@ -8,8 +8,13 @@ from django.views.decorators.http import require_POST, require_safe
 
 from accounts.http import MemberRequest
 from proposals import selectors, services
-from proposals.forms import SectionsEditor, TemplateForm, apply_validation_error
-from proposals.views._helpers import business_required, editor_with_new_row, paginate
+from proposals.forms import ScheduleEditor, SectionsEditor, TemplateForm
+from proposals.views._helpers import (
+    apply_editor_errors,
+    business_required,
+    editor_with_new_row,
+    paginate,
+)
 
 
 @require_safe
@@ -24,11 +29,18 @@ def _template_form(request: MemberRequest, template=None) -> HttpResponse:
         rebuilt = editor_with_new_row(request)
         if rebuilt is not None:
             initial = {key: request.POST.get(key) for key in TemplateForm.base_fields}
-            return _render(request, TemplateForm(initial=initial), rebuilt, template)
+            sections_editor, schedule_editor = rebuilt
+            form = TemplateForm(initial=initial)
+            return _render(request, form, sections_editor, schedule_editor, template)
         form = TemplateForm(request.POST)
         editor = SectionsEditor(request.POST)
-        if form.is_valid() & editor.is_valid():
-            fields = {**form.cleaned_data, "sections": editor.cleaned_sections()}
+        schedule = ScheduleEditor(request.POST)
+        if form.is_valid() & editor.is_valid() & schedule.is_valid():
+            fields = {
+                **form.cleaned_data,
+                "sections": editor.cleaned_sections(),
+                "payment_schedule": schedule.cleaned_schedule(),
+            }
             try:
                 if template is None:
                     saved = services.template_create(
@@ -39,15 +51,13 @@ def _template_form(request: MemberRequest, template=None) -> HttpResponse:
                         template=template, acting_user=request.user, **fields
                     )
             except ValidationError as exc:
-                apply_validation_error(form, exc)
-                if hasattr(exc, "error_dict") and "sections" in exc.error_dict:
-                    editor.errors.extend(exc.message_dict["sections"])
+                apply_editor_errors(form, exc, editor, schedule)
             else:
                 messages.success(request, f"Template “{saved.name}” saved.")
                 return redirect("dashboard:template_list")
-        return _render(request, form, editor, template, status=400)
+        return _render(request, form, editor, schedule, template, status=400)
     if template is None:
-        return _render(request, TemplateForm(), SectionsEditor(), None)
+        return _render(request, TemplateForm(), SectionsEditor(), ScheduleEditor(), None)
     form = TemplateForm(
         initial={
             "name": template.name,
@@ -56,16 +66,21 @@ def _template_form(request: MemberRequest, template=None) -> HttpResponse:
             "terms": template.terms,
         }
     )
+    parts = template.payment_schedule
     return _render(
-        request, form, SectionsEditor(initial=template.sections, extra_items=0), template
+        request,
+        form,
+        SectionsEditor(initial=template.sections, extra_items=0),
+        ScheduleEditor(initial=parts, extra=0 if parts else 1),
+        template,
     )
 
 
-def _render(request, form, editor, template, status=200) -> HttpResponse:
+def _render(request, form, editor, schedule, template, status=200) -> HttpResponse:
     return render(
         request,
         "proposals/templates/form.html",
-        {"form": form, "editor": editor, "template": template},
+        {"form": form, "editor": editor, "schedule": schedule, "template": template},
         status=status,
     )
 
