@@ -212,7 +212,22 @@ def proposal_duplicate(
     *, proposal: Proposal, acting_user: User | None, title: str | None = None
 ) -> Proposal:
     """A new draft with the same client and content; ``title`` is the copy's own (the title
-    goes into the client's email subject, so the dashboard asks for it)."""
+    goes into the client's email subject, so the dashboard asks for it). A payment schedule
+    that no longer holds (a due date passed) is left out of the copy."""
+    sections = working_copy_sections(proposal)
+    payment_schedule = proposal.payment_schedule
+    schedule_dropped = None
+    try:
+        schedule.clean_schedule(
+            payment_schedule,
+            currency=proposal.currency,
+            sections=sections,
+            today=rules.business_today(proposal.business.timezone),
+        )
+    except ValidationError as exc:
+        # An old proposal's due dates have passed: the copy starts without a schedule rather
+        # than not at all (its editor asks for a new one).
+        payment_schedule, schedule_dropped = [], " ".join(exc.messages)
     with transaction.atomic():
         copy = proposal_create(
             business=proposal.business,
@@ -223,8 +238,8 @@ def proposal_duplicate(
             valid_until=None,
             intro=proposal.intro,
             terms=proposal.terms,
-            sections=working_copy_sections(proposal),
-            payment_schedule=proposal.payment_schedule,
+            sections=sections,
+            payment_schedule=payment_schedule,
         )
         _activity(
             proposal,
@@ -232,6 +247,7 @@ def proposal_duplicate(
             actor_type=_user_actor(acting_user),
             actor_user=acting_user,
             copy_number=copy.display_number,
+            schedule_not_copied=schedule_dropped,
         )
     return copy
 

@@ -212,7 +212,12 @@ def proposal_duplicate(request: MemberRequest, pk: int) -> HttpResponse:
     except (services.ProposalError, ValidationError) as exc:
         messages.error(request, _error_text(exc))
         return redirect("dashboard:proposal_detail", pk=proposal.pk)
-    messages.success(request, f"Duplicated as {copy.display_number}, a new draft.")
+    note = (
+        " Its payment schedule was not copied (a due date has passed): set a new one."
+        if proposal.payment_schedule and not copy.payment_schedule
+        else ""
+    )
+    messages.success(request, f"Duplicated as {copy.display_number}, a new draft.{note}")
     return redirect("dashboard:proposal_edit", pk=copy.pk)
 
 

@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from proposals import services
@@ -151,3 +153,20 @@ def test_another_business_cannot_read_or_change_a_schedule(api, other):
     theirs.refresh_from_db()
     assert len(theirs.payment_schedule) == 1
     assert len(bearer_client(raw).get(url).json()["payment_schedule"]) == 1
+
+
+def test_the_schedule_costs_no_query_on_the_api_detail(api, customer, key_cached):
+    plain = make_proposal(client=customer)
+    scheduled = Proposal.objects.get(
+        pk=api.post("/api/v1/proposals/", _body(customer), format="json").json()["id"]
+    )
+    for proposal in (plain, scheduled):
+        accept(services.proposal_send(proposal=proposal, acting_user=None))
+
+    def queries(proposal) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert api.get(f"/api/v1/proposals/{proposal.pk}/").status_code == 200
+        return len(captured)
+
+    queries(plain)  # the key's first use
+    assert queries(plain) == queries(scheduled)

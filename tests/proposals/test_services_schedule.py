@@ -137,3 +137,15 @@ def test_a_template_refuses_a_schedule_that_does_not_add_up():
             business=proposal.business, acting_user=None, name="Bad", sections=with_option(),
             payment_schedule=[{"kind": "deposit", "amount_type": "percent", "value": "40"}],
         )  # fmt: skip
+
+
+def test_duplicating_leaves_out_a_schedule_whose_due_date_passed():
+    dated = [{"kind": "milestone", "amount_type": "percent", "value": "100", "due": "date",
+              "due_date": (timezone.localdate() + timedelta(days=3)).isoformat()}]  # fmt: skip
+    proposal = make_proposal(payment_schedule=dated)
+    passed = [{**proposal.payment_schedule[0], "due_date": "2020-01-01"}]
+    Proposal.objects.filter(pk=proposal.pk).update(payment_schedule=passed)
+    proposal.refresh_from_db()
+    copy = services.proposal_duplicate(proposal=proposal, acting_user=None)
+    assert copy.payment_schedule == []
+    assert copy.title == "Website redesign (copy)"

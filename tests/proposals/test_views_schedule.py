@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -198,3 +200,34 @@ def test_a_proposal_without_a_schedule_shows_none(client, business):
     assert "Payment schedule" not in html(
         client.get(reverse("public:proposal", args=[version.token]))
     )
+
+
+def _queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_the_schedule_costs_no_query_on_the_pages_that_show_it(client, owner_client, business):
+    plain = make_proposal(client=ClientFactory(business=business))
+    plain_version = services.proposal_send(proposal=plain, acting_user=None)
+    scheduled, version = _sent(business)
+    plain_url = reverse("public:proposal", args=[plain_version.token])
+    url = reverse("public:proposal", args=[version.token])
+    _queries(client, plain_url), _queries(client, url)  # the first views: sent → viewed
+    assert _queries(client, plain_url) == _queries(client, url)
+    for view in (
+        "dashboard:proposal_detail",
+        "dashboard:proposal_edit",
+        "dashboard:proposal_preview",
+    ):
+        assert _queries(owner_client, reverse(view, args=[plain.pk])) == _queries(
+            owner_client, reverse(view, args=[scheduled.pk])
+        )
+    accept(plain_version)
+    accept(version)
+    assert _queries(client, plain_url) == _queries(client, url)
+    for view in ("dashboard:proposal_detail",):
+        assert _queries(owner_client, reverse(view, args=[plain.pk])) == _queries(
+            owner_client, reverse(view, args=[scheduled.pk])
+        )
