@@ -17,7 +17,7 @@ client can choose: the smallest (no optional item) and the largest (all of them)
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -309,3 +309,12 @@ def resolve_schedule(
             )
         )
     return tuple(resolved)
+
+
+def payment_due_at(payment: dict, *, tz_name: str, accepted_at: datetime) -> datetime:
+    """When a resolved payment (``ResolvedPart.as_dict()``, as an acceptance stores it) is due:
+    the start of its due day where the business is, never before the acceptance itself (a
+    deposit is due the moment the client accepts). What a payment request is sent at."""
+    day = date.fromisoformat(payment["due_date"])
+    start = datetime.combine(day, time.min, tzinfo=rules.business_zone(tz_name))
+    return max(start, accepted_at)

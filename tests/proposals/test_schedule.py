@@ -1,13 +1,13 @@
 """The payment schedule's rules (proposals.schedule): what is refused, and the resolved parts."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 
 from proposals import rules
-from proposals.schedule import clean_schedule, resolve_schedule, total_range
+from proposals.schedule import clean_schedule, payment_due_at, resolve_schedule, total_range
 
 TODAY = date(2027, 3, 10)
 
@@ -190,3 +190,15 @@ def test_due_dates_are_concrete_days_from_acceptance():
 
 def test_no_schedule_resolves_to_no_parts():
     assert resolve_schedule([], total=Decimal("10"), currency="USD", accepted_on=ACCEPTED) == ()
+
+
+def test_a_payment_is_due_at_the_start_of_its_day_and_never_before_acceptance():
+    accepted_at = datetime(2027, 4, 1, 15, 30, tzinfo=UTC)
+    parts = [deposit(value="10"), milestone("balance", None, due_days=2)]
+    deposit_part, later = (p.as_dict() for p in resolve(parts, "1000.00"))
+    assert payment_due_at(deposit_part, tz_name="Europe/Berlin", accepted_at=accepted_at) == (
+        accepted_at
+    )
+    assert payment_due_at(later, tz_name="Europe/Berlin", accepted_at=accepted_at) == datetime(
+        2027, 4, 2, 22, 0, tzinfo=UTC
+    )  # 3 April, 00:00 in Berlin (summer time)
