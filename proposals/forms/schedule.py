@@ -32,6 +32,7 @@ class DepositForm(forms.Form):
     """The deposit: a percentage or a fixed amount, always due on acceptance."""
 
     amount_type = _amount_type_field("Deposit", [("", "No deposit"), *_SHARES])
+    TYPE_MISSING = "Choose a percentage or a fixed amount."
     value = _value_field()
     label = text_field(rules.MAX_NAME, required=False, label="Label (optional)")
 
@@ -40,6 +41,13 @@ class DepositForm(forms.Form):
         value = self.fields["value"]
         assert isinstance(value, LocaleDecimalField)  # declared above
         value.locale = locale
+
+    def clean(self):
+        data = super().clean()
+        # A number typed with no kind chosen is not a row to drop silently.
+        if data.get("value") is not None and not data.get("amount_type"):
+            self.add_error("amount_type", self.TYPE_MISSING)
+        return data
 
     def is_blank(self) -> bool:
         return not self.cleaned_data.get("amount_type")
@@ -62,6 +70,7 @@ class MilestoneForm(DepositForm):
     amount_type = _amount_type_field(
         "Payment", [("", "—"), *_SHARES, (schedule.BALANCE, "The balance (what is left)")]
     )
+    TYPE_MISSING = "Choose a percentage, a fixed amount or the balance."
     due = forms.ChoiceField(
         label="Due",
         required=False,

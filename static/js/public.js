@@ -55,9 +55,33 @@
       var cell = form.querySelector('[data-sum="' + name + '"]');
       if (cell) cell.textContent = format(sums[name]);
     });
+    schedule(sums.total);
     // Shown as the server's discount_line tag shows it: only when a discount counts.
     var discountLine = form.querySelector("[data-discount-line]");
     if (discountLine) discountLine.hidden = sums.discount === 0;
+  }
+
+  // The payment schedule for the new total, as proposals/schedule.py resolves it: each
+  // percentage rounded half-up to minor units (never past what is left), a fixed amount as
+  // it is, the last part the rest. BigInt: a total in minor units times a percentage in
+  // hundredths can pass 2^53.
+  function schedule(total) {
+    var rows = form.querySelectorAll("[data-payment]");
+    var remaining = BigInt(total);
+    rows.forEach(function (row, index) {
+      var type = row.getAttribute("data-type");
+      var amount = remaining;
+      if (index < rows.length - 1 && type === "percent") {
+        var hundredths = BigInt(Math.round(parseFloat(row.getAttribute("data-value")) * 100));
+        amount = (BigInt(total) * hundredths * 2n + 10000n) / 20000n;
+      } else if (index < rows.length - 1 && type === "fixed") {
+        amount = BigInt(toMinor(row.getAttribute("data-value")));
+      }
+      if (amount > remaining) amount = remaining;
+      remaining -= amount;
+      var cell = row.querySelector("[data-payment-amount]");
+      if (cell) cell.textContent = format(Number(amount));
+    });
   }
 
   form.addEventListener("change", function (event) {

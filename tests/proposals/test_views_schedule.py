@@ -231,3 +231,14 @@ def test_the_schedule_costs_no_query_on_the_pages_that_show_it(client, owner_cli
         assert _queries(owner_client, reverse(view, args=[plain.pk])) == _queries(
             owner_client, reverse(view, args=[scheduled.pk])
         )
+
+
+def test_a_deposit_amount_without_its_kind_is_an_error_not_dropped(owner_client, business):
+    ada = ClientFactory(business=business)
+    response = owner_client.post(
+        reverse("dashboard:proposal_create"),
+        editor_post(client=str(ada.pk), **schedule_post(**{"ps-d-amount_type": ""})),
+    )
+    assert response.status_code == 400
+    assert 'aria-invalid="true"' in tag_with_id(html(response), "id_ps-d-amount_type")
+    assert not Proposal.objects.filter(business=business).exists()
