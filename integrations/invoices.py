@@ -38,6 +38,7 @@ from common.request_id import current_request_id
 from integrations.kinds import WIX_INVOICE, commits_without_waiting
 from integrations.models import WixInvoice
 from integrations.wix.client import WixClient, WixError, calls_recorded_in_bulk
+from proposals import schedule
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +69,26 @@ class ScheduledPayment:
     label: str
     amount: Decimal
     due_at: datetime
+
+
+def invoices_for_acceptance(*, acceptance) -> list[WixInvoice]:
+    """The payments the client agreed to (``Acceptance.payment_schedule``, resolved by
+    ``proposals.schedule`` at acceptance) as invoice rows; a payment of 0 asks nothing."""
+    business = acceptance.business
+    payments = [
+        ScheduledPayment(
+            position=int(part["position"]),
+            label=str(part["label"]),
+            amount=Decimal(part["amount"]),
+            due_at=schedule.payment_due_at(
+                part, tz_name=business.timezone, accepted_at=acceptance.accepted_at
+            ),
+        )
+        for part in acceptance.payment_schedule or []
+        if Decimal(part["amount"]) > 0
+    ]
+    currency = acceptance.payment_schedule[0]["currency"] if payments else ""
+    return invoices_schedule(acceptance=acceptance, currency=currency, payments=payments)
 
 
 def invoices_schedule(

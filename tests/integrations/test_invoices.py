@@ -2,8 +2,9 @@
 exactly one Wix invoice per payment whatever is lost on the way, sent when due, payment status
 read back, and a site without Wix Invoices told why."""
 
-from datetime import timedelta
+from datetime import time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -289,3 +290,51 @@ def test_support_tries_a_failed_invoice_again_once_the_site_has_wix_invoices(wix
     assert StaffAction.objects.filter(action="wix_invoice_retry", actor=staff).count() == 2
     assert outbox.drain(KIND)["sent"] == 1
     assert len(site_of(wix, accepted).sends()) == 1
+
+
+@pytest.mark.django_db
+def test_accepting_a_proposal_with_a_schedule_invoices_each_payment_from_its_own_day(wix):
+    from proposals import services
+    from tests.proposals.factories import item, make_proposal, sections
+
+    business = BusinessFactory(timezone="Europe/Berlin")
+    deposit_then_balance = [
+        {"kind": "deposit", "amount_type": "percent", "value": "25"},
+        {"kind": "milestone", "label": "On delivery", "amount_type": "balance",
+         "due": "days_after", "due_days": 30},
+    ]  # fmt: skip
+    proposal = make_proposal(
+        business=business,
+        sections=sections(
+            item("Design", "1", "1000.00"), item("Extra", "1", "200.00", optional=True)
+        ),
+        payment_schedule=deposit_then_balance,
+    )
+    version = services.proposal_send(proposal=proposal, acting_user=None)
+    option = next(
+        i["key"] for s in version.snapshot["sections"] for i in s["items"] if i["optional"]
+    )
+    client = proposal.client
+    client.wix_contact_id = WixClient.for_business(business).create_contact(
+        {"emails": {"items": [{"email": client.email}]}}
+    )["id"]
+    client.save(update_fields=["wix_contact_id"])
+
+    acceptance = accept(version, keys=[option])  # 1,200.00: 300.00 now, 900.00 in 30 days
+
+    rows = list(WixInvoice.objects.filter(acceptance=acceptance).order_by("position"))
+    assert [(r.label, r.amount, r.currency) for r in rows] == [
+        ("Deposit", Decimal("300.00"), proposal.currency),
+        ("On delivery", Decimal("900.00"), proposal.currency),
+    ]
+    assert rows[0].due_at == acceptance.accepted_at
+    assert rows[1].due_at.astimezone(ZoneInfo("Europe/Berlin")).time() == time(0, 0)
+    outbox.drain(KIND)
+    site = Site(wix, instance_id=business.instance_id)
+    assert [s["invoiceId"] for s in site.sends()] == [fresh(rows[0]).wix_invoice_id]
+    assert len(site.stored_invoices()) == 2
+
+
+@pytest.mark.django_db
+def test_accepting_a_proposal_without_a_schedule_invoices_nothing(wix, accepted):
+    assert not WixInvoice.objects.filter(acceptance=accepted).exists()
