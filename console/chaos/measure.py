@@ -46,6 +46,9 @@ class EmailCount:
     expected: int = 0
     received: int = 0
     lost: int = 0
+    # Still in the outbox when counted (pending, sending, retrying): late if the backlog did not
+    # drain, not lost — a lost email is one the product holds as done that never arrived.
+    queued: int = 0
     failed: int = 0
     failed_without_reason: int = 0
     bounced: int = 0  # received, then reported bounced by the mail service
@@ -53,6 +56,11 @@ class EmailCount:
     allowed_repeats: int = 0
     lost_ids: list[int] = field(default_factory=list)
     failed_reasons: dict[str, int] = field(default_factory=dict)
+
+
+def lost_cell(count: EmailCount) -> str:
+    """The report's "lost" cell: the lost, and those still queued when counted."""
+    return f"{count.lost}" + (f" (+{count.queued} still queued)" if count.queued else "")
 
 
 def count_emails(
@@ -86,6 +94,8 @@ def count_emails(
             count.failed_reasons[reason or "(none)"] = count.failed_reasons.get(reason, 0) + 1
         elif delivery.state == Delivery.State.CANCELLED:
             count.expected -= 1  # withdrawn before it went out: never owed
+        elif delivery.state not in Delivery.FINAL_STATES:
+            count.queued += 1
         else:
             count.lost += 1
             count.lost_ids.append(delivery.pk)

@@ -158,7 +158,8 @@ def soak(run, *, seconds: float, facts: dict, stdout) -> tuple[str, bool]:
         "|---|---|---|---|---|---|---|---|---|---|---|",
         f"| {sum(tally.requests.values())} | {len(tally.server_errors)} | "
         f"{len(tally.unexpected)} | {len(tally.cut)} | "
-        f"{len(tally.gave_up)} | {emails.expected} | {emails.received} | {emails.lost} | "
+        f"{len(tally.gave_up)} | {emails.expected} | {emails.received} | "
+        f"{measure.lost_cell(emails)} | "
         f"{emails.duplicates} | {emails.failed} | "
         + ("never" if drained_at is None else f"{drained_at:.1f} s")
         + " |",

@@ -136,13 +136,14 @@ def test_emails_are_counted_received_lost_failed_and_duplicated_by_message_id():
     received = _delivery(business, 1, Delivery.State.SENT)
     twice = _delivery(business, 2, Delivery.State.SENT)
     _delivery(business, 3, Delivery.State.SENT)  # marked sent, never reached the server
-    _delivery(business, 4, Delivery.State.FAILED_RETRYING)  # still waiting: lost at the end
+    _delivery(business, 4, Delivery.State.FAILED_RETRYING)  # still waiting: queued, not lost
     _delivery(business, 5, Delivery.State.FAILED_PERMANENT, "mailbox does not exist")
     _delivery(business, 6, Delivery.State.FAILED_PERMANENT)  # no reason shown
     _delivery(business, 7, Delivery.State.CANCELLED)
     arrivals = {message_id_for(received): [1.0], message_id_for(twice): [2.0, 3.0]}
     count = measure.count_emails(business_ids=[business.pk], arrivals=arrivals, kill_times=[])
-    assert (count.expected, count.received, count.lost, count.failed) == (6, 2, 2, 2)
+    assert (count.expected, count.received, count.lost, count.failed) == (6, 2, 1, 2)
+    assert count.queued == 1 and measure.lost_cell(count) == "1 (+1 still queued)"
     assert (count.duplicates, count.allowed_repeats, count.failed_without_reason) == (1, 0, 1)
     assert count.failed_reasons == {"mailbox does not exist": 1, "(none)": 1}
 
