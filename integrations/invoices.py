@@ -39,6 +39,7 @@ from integrations.kinds import WIX_INVOICE, commits_without_waiting
 from integrations.models import WixInvoice
 from integrations.wix.client import WixClient, WixError, calls_recorded_in_bulk
 from proposals import schedule
+from proposals.payments import PaymentProgress
 
 log = structlog.get_logger(__name__)
 
@@ -69,6 +70,33 @@ class ScheduledPayment:
     label: str
     amount: Decimal
     due_at: datetime
+
+
+def invoice_progress(acceptance_id: int) -> dict[int, PaymentProgress]:
+    """Where each payment of an acceptance stands (``proposals.payments`` asks, one query)."""
+    rows = WixInvoice.objects.filter(acceptance_id=acceptance_id).values(
+        "position", "state", "step", "payment", "number", "paid_amount", "last_error"
+    )
+    return {
+        row["position"]: PaymentProgress(
+            status=_status(row["state"], row["step"]),
+            payment=row["payment"],
+            number=row["number"],
+            paid_amount=row["paid_amount"],
+            reason=row["last_error"] if row["state"] == State.FAILED else "",
+        )
+        for row in rows
+    }
+
+
+def _status(state: str, step: str) -> str:
+    if state == State.FAILED:
+        return "failed"
+    if step == Step.WATCH or state == State.DONE:
+        return "sent"
+    if step in (Step.PUBLISH, Step.SEND):
+        return "created"
+    return "scheduled"
 
 
 def invoices_for_acceptance(*, acceptance) -> list[WixInvoice]:

@@ -39,7 +39,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
     # "kind" names several choice sets (activity, delivery, payment): each enum its own name.
-    "ENUM_NAME_OVERRIDES": {"PaymentKindEnum": "proposals.schedule.KINDS"},
+    "ENUM_NAME_OVERRIDES": {
+        "PaymentKindEnum": "proposals.schedule.KINDS",
+        "InvoiceStatusEnum": "proposals.payments.INVOICE_STATUSES",
+        "PaymentStatusEnum": "proposals.payments.PAYMENT_STATES",
+        "StatusEnum": "proposals.models.proposals.ProposalStatus",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

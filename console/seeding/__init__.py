@@ -58,7 +58,12 @@ from console.seeding.sql_deliveries import (
     ATTEMPTS_SQL,
     DELIVERIES_SQL,
 )
-from console.seeding.sql_integrations import CALLS_SQL, CONTACT_SYNC_SQL, WEBHOOKS_SQL
+from console.seeding.sql_integrations import (
+    CALLS_SQL,
+    CONTACT_SYNC_SQL,
+    WEBHOOKS_SQL,
+    WIX_INVOICES_SQL,
+)
 from console.seeding.sql_proposals import (
     ACCEPTANCES_SQL,
     LINE_ITEMS_SQL,
@@ -135,6 +140,7 @@ DATA_PHASES: tuple[Phase, ...] = (
     Phase("activities_version", (ACTIVITIES_VERSION_SQL,), after=("versions",), split=True),
     Phase("activities_delivery", (ACTIVITIES_DELIVERY_SQL,), after=("deliveries",), split=True),
     Phase("contact_syncs", (CONTACT_SYNC_SQL,), after=("clients",)),
+    Phase("wix_invoices", (WIX_INVOICES_SQL,), after=("acceptances",)),
     Phase("webhook_receipts", (WEBHOOKS_SQL,), after=("businesses",)),
     Phase("integration_calls", (CALLS_SQL,), after=("businesses",)),
 )

@@ -20,6 +20,7 @@ INDEXED_TABLES = (
     "proposals_deliveryattempt",
     "proposals_activity",
     "integrations_wixcontactsync",
+    "integrations_wixinvoice",
     "integrations_webhookreceipt",
     "integrations_integrationcall",
 )

@@ -13,6 +13,7 @@ BENCH_PASSWORD = "bench-seed-password"  # noqa: S105 - printed for the benchmark
 # Tables the seed fills, children first (TRUNCATE order does not matter with CASCADE).
 SEEDED_TABLES = (
     "integrations_integrationcall",
+    "integrations_wixinvoice",
     "integrations_webhookreceipt",
     "integrations_wixcontactsync",
     "proposals_deliveryattempt",

@@ -1,7 +1,7 @@
 # SQL is assembled from this module's constants only (no input reaches it); some SQL lines
 # (user agents, nested CASEs) read better unbroken.
 # ruff: noqa: S608, E501
-"""The Wix side: contact syncs, webhook receipts and outbound integration calls."""
+"""The Wix side: contact syncs, webhook receipts, invoices and outbound integration calls."""
 
 from console.seeding.schema import SCHEMA
 
@@ -30,6 +30,56 @@ CROSS JOIN LATERAL (
                 WHEN {SCHEMA}.u(c.id, 8) < 0.004 THEN 'pending' END AS status
 ) s
 WHERE s.status IS NOT NULL
+"""
+
+# One accepted proposal in five has a schedule: a 30% deposit invoiced at acceptance and the
+# balance 30 days later. Most are sent and paid; the balance of recent ones waits for its day;
+# a few failed (Invoices not on the site).
+WIX_INVOICES_SQL = f"""
+INSERT INTO integrations_wixinvoice (id, business_id, proposal_id, acceptance_id, position, label,
+    amount, currency, due_at, reference, state, step, payment, wix_invoice_id, number,
+    paid_amount, create_attempted_at, sent_at, retried_at, request_id, created_at, updated_at,
+    attempt_count, next_attempt_at, claimed_until, last_error)
+SELECT 2 * a.id + n.pos - 1, a.business_id, a.proposal_id, a.id, n.pos,
+       CASE n.pos WHEN 1 THEN 'Deposit' ELSE 'Balance' END,
+       CASE n.pos WHEN 1 THEN round(a.total * 0.3, 2) ELSE a.total - round(a.total * 0.3, 2) END,
+       p.currency, d.due_at,
+       md5(%(salt)s || ':invoice:' || a.id || ':' || n.pos)::uuid,
+       d.state, d.step, d.payment,
+       CASE WHEN d.state <> 'failed' THEN {SCHEMA}.hex(a.id * 2 + n.pos, 'invoice') ELSE '' END,
+       CASE WHEN d.state <> 'failed' THEN 'INV-' || lpad((2 * a.id + n.pos)::text, 6, '0') ELSE '' END,
+       CASE WHEN d.payment = 'paid' THEN
+            CASE n.pos WHEN 1 THEN round(a.total * 0.3, 2) ELSE a.total - round(a.total * 0.3, 2) END
+            ELSE 0 END,
+       a.accepted_at + interval '3 seconds',
+       CASE WHEN d.step = 'watch' THEN greatest(d.due_at, a.accepted_at) + interval '5 seconds' END,
+       NULL, '', a.accepted_at, a.accepted_at + interval '5 seconds',
+       CASE d.state WHEN 'failed' THEN 1 ELSE 0 END,
+       CASE WHEN d.state = 'pending' THEN
+            CASE d.step WHEN 'send' THEN d.due_at ELSE %(now)s::timestamptz + interval '6 hours' END
+       END,
+       NULL,
+       CASE WHEN d.state = 'failed' THEN 'Wix Invoices is not yet available on this site' ELSE '' END
+FROM proposals_acceptance a
+JOIN proposals_proposal p ON p.id = a.proposal_id
+CROSS JOIN (VALUES (1), (2)) n(pos)
+CROSS JOIN LATERAL (
+    SELECT CASE n.pos WHEN 1 THEN a.accepted_at ELSE a.accepted_at + interval '30 days' END AS due_at
+) t
+CROSS JOIN LATERAL (
+    SELECT t.due_at,
+           CASE WHEN {SCHEMA}.u(a.id, 61) < 0.01 THEN 'failed'
+                WHEN t.due_at > %(now)s::timestamptz THEN 'pending'
+                WHEN {SCHEMA}.u(a.id * 2 + n.pos, 62) < 0.1 THEN 'pending'
+                ELSE 'done' END AS state,
+           CASE WHEN {SCHEMA}.u(a.id, 61) < 0.01 THEN 'create'
+                WHEN t.due_at > %(now)s::timestamptz THEN 'send'
+                ELSE 'watch' END AS step,
+           CASE WHEN t.due_at > %(now)s::timestamptz OR {SCHEMA}.u(a.id, 61) < 0.01 THEN 'unpaid'
+                WHEN {SCHEMA}.u(a.id * 2 + n.pos, 62) < 0.1 THEN 'overdue'
+                ELSE 'paid' END AS payment
+) d
+WHERE {SCHEMA}.u(a.id, 60) < 0.2
 """
 
 WEBHOOKS_SQL = f"""

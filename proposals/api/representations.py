@@ -12,7 +12,7 @@ from datetime import date, datetime, tzinfo
 from django.utils import timezone
 
 from common.money import Totals, quantize
-from proposals import selectors
+from proposals import payments, selectors
 from proposals.models import Acceptance, Proposal
 
 
@@ -100,7 +100,8 @@ def proposal_detail(
             "total": f"{quantize(acceptance.total, totals.currency):f}",
             # The optional items the client ticked, as line items of the accepted version.
             "selected_items": accepted.chosen_ids(),
-            "payment_schedule": acceptance.payment_schedule,
+            # Each payment with its invoice (in the business's Wix site) once there is one.
+            "payment_schedule": payments.with_progress(acceptance),
         }
     data["intro"] = row["intro"]
     data["terms"] = row["terms"]

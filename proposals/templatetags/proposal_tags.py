@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from common.html import sanitize_rich_text
 from common.money import Totals, format_money, format_number, minor_units, number_symbols
-from proposals import branding, schedule
+from proposals import branding, payments, schedule
 
 register = template.Library()
 
@@ -214,13 +214,16 @@ def iso_date(value: str):
 
 
 @register.inclusion_tag("public/_schedule.html")
-def payment_schedule(source, totals: Totals | None = None, acceptance=None, level: int = 2) -> dict:
+def payment_schedule(
+    source, totals: Totals | None = None, acceptance=None, level: int = 2, invoices: bool = False
+) -> dict:
     """The payment schedule as the client reads it: a table of parts with their amounts.
 
     ``source`` is a version's snapshot (the client's page) or a proposal (its working copy, on
     the dashboard). With ``acceptance``: the parts agreed (its resolved amounts and due days).
     Otherwise the schedule for ``totals`` (the options shown ticked), due dates as their rules
-    say ("14 days after acceptance"). Nothing when there is no schedule.
+    say ("14 days after acceptance"). Nothing when there is no schedule. ``invoices`` (the
+    business's own page): each accepted payment with its invoice (number, sent, paid).
     """
     if isinstance(source, dict):
         currency, parts = source.get("currency", ""), source.get("payment_schedule") or []
@@ -228,7 +231,10 @@ def payment_schedule(source, totals: Totals | None = None, acceptance=None, leve
         currency, parts = source.currency, source.payment_schedule or []
     rows = []
     if acceptance is not None:
-        for part in acceptance.payment_schedule or []:
+        parts_agreed = (
+            payments.with_progress(acceptance) if invoices else acceptance.payment_schedule or []
+        )
+        for part in parts_agreed:
             rows.append({**part, "share": _share(part), "due_day": iso_date(part["due_date"])})
     elif totals is not None:
         resolved = schedule.resolve_schedule(
@@ -239,7 +245,34 @@ def payment_schedule(source, totals: Totals | None = None, acceptance=None, leve
             if part["due"] == schedule.ON_DATE:
                 row["due_day"] = iso_date(part["due_date"])
             rows.append(row)
-    return {"rows": rows, "currency": currency, "accepted": acceptance is not None, "level": level}
+    return {
+        "rows": rows,
+        "currency": currency,
+        "accepted": acceptance is not None,
+        "level": level,
+        "invoices": invoices and acceptance is not None,
+    }
+
+
+INVOICE_WORDS = {"scheduled": "To be created", "created": "Created, not sent yet", "sent": "Sent"}
+PAYMENT_WORDS = {
+    "unpaid": "",
+    "partially_paid": "partially paid",
+    "paid": "paid",
+    "overdue": "overdue",
+    "voided": "voided",
+}
+
+
+@register.filter
+def invoice_words(invoice: dict | None) -> str:
+    """A payment's invoice as the business reads it: "INV-0003 · Sent · paid"."""
+    if not invoice:
+        return "No invoice yet"
+    if invoice["status"] == "failed":
+        return f"Failed: {invoice['reason']}"
+    words = [invoice["number"], INVOICE_WORDS[invoice["status"]], PAYMENT_WORDS[invoice["payment"]]]
+    return " · ".join(word for word in words if word)
 
 
 def _share(part: dict) -> str:

@@ -119,6 +119,13 @@ CONSISTENCY = {
     "contact sync of another business": """
         SELECT count(*) FROM integrations_wixcontactsync s
         JOIN proposals_client c ON c.id = s.client_id WHERE s.business_id <> c.business_id""",
+    "invoice of another business, or not summing to its acceptance": """
+        SELECT count(*) FROM (
+            SELECT i.acceptance_id, sum(i.amount) AS billed, min(x.total) AS total,
+                   bool_or(i.business_id <> x.business_id OR i.proposal_id <> x.proposal_id) AS bad
+            FROM integrations_wixinvoice i JOIN proposals_acceptance x ON x.id = i.acceptance_id
+            GROUP BY i.acceptance_id) s
+        WHERE s.bad OR s.billed <> s.total""",
     "sequence not the business's last number": """
         SELECT count(*) FROM (SELECT business_id, max(number) AS last, count(*) AS n
                               FROM proposals_proposal GROUP BY business_id) p

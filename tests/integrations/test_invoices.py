@@ -7,6 +7,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from common import outbox
@@ -338,3 +339,42 @@ def test_accepting_a_proposal_with_a_schedule_invoices_each_payment_from_its_own
 @pytest.mark.django_db
 def test_accepting_a_proposal_without_a_schedule_invoices_nothing(wix, accepted):
     assert not WixInvoice.objects.filter(acceptance=accepted).exists()
+
+
+@pytest.mark.django_db
+def test_the_business_sees_each_payments_invoice_in_the_api_and_on_its_proposal_page(
+    wix, accepted, client
+):
+    from accounts.models import Membership
+    from proposals import payments
+    from tests.accounts.factories import MembershipFactory
+
+    Acceptance = type(accepted)
+    Acceptance.objects.filter(pk=accepted.pk).update(
+        payment_schedule=[
+            {"position": 1, "kind": "deposit", "label": "Deposit", "amount_type": "fixed",
+             "percent": None, "amount": "250.50", "currency": "USD", "due": "acceptance",
+             "due_date": timezone.localdate().isoformat()},
+        ]
+    )  # fmt: skip
+    accepted.refresh_from_db()
+    assert payments.with_progress(accepted)[0]["invoice"] is None
+    [deposit] = schedule(accepted)
+    outbox.drain(KIND)
+    site_of(wix, accepted).pay(fresh(deposit).wix_invoice_id, "250.50")
+    due_now(deposit)
+    outbox.drain(KIND)
+
+    [payment] = payments.with_progress(accepted)
+    assert payment["invoice"] == {
+        "status": "sent",
+        "payment": "paid",
+        "number": "INV-0001",
+        "paid_amount": "250.5000",
+        "reason": "",
+    }
+    owner = MembershipFactory.create(business=accepted.business, role=Membership.Role.OWNER).user
+    client.force_login(owner)
+    page = client.get(reverse("dashboard:proposal_detail", args=[accepted.proposal_id]))
+    assert page.status_code == 200
+    assert "INV-0001 · Sent · paid" in page.content.decode()

@@ -19,6 +19,7 @@ from integrations.models import (
     WebhookReceipt,
     WixAccessToken,
     WixContactSync,
+    WixInvoice,
     WixUserLink,
 )
 from proposals.models import (
@@ -253,6 +254,28 @@ def bulk_wix(*, big, owner, clients, now) -> None:
         for i, c in enumerate(clients[:120])
     )
     WixContactSync.objects.update(created_at=now - timedelta(hours=1))
+    # Invoices of accepted proposals: two payments each, in every state and step.
+    invoice_states = [s for s, _ in WixInvoice.State.choices]
+    invoice_steps = [s for s, _ in WixInvoice.Step.choices]
+    WixInvoice.objects.bulk_create(
+        WixInvoice(
+            business=big,
+            proposal_id=acceptance.proposal_id,
+            acceptance=acceptance,
+            position=position,
+            label="Deposit" if position == 1 else "Balance",
+            amount=Decimal("100.00"),
+            currency="USD",
+            due_at=now + timedelta(days=30 * (position - 1) - 8),
+            state=invoice_states[(i + position) % len(invoice_states)],
+            step=invoice_steps[(i + position) % len(invoice_steps)],
+            attempt_count=(i + position) % 3,
+            claimed_until=now - timedelta(hours=2),
+            next_attempt_at=now + timedelta(minutes=5 * ((i % 5) - 2)),
+        )
+        for i, acceptance in enumerate(Acceptance.objects.filter(business=big)[:60])
+        for position in (1, 2)
+    )
     CircuitBreaker.objects.create(api="contacts", state=CircuitBreaker.State.OPEN)
     WixAccessToken.objects.create(instance_id=big.instance_id, access_token="t")
     WixUserLink.objects.create(wix_user_id="wix-user-1", user=owner)

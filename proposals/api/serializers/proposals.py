@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from common.ids import MAX_ID
 from common.money import CURRENCIES, quantize
-from proposals import rules, selectors
+from proposals import payments, rules, selectors
 from proposals.api.serializers.base import StrictSerializer, name_field, text_field
 from proposals.api.serializers.content import SectionSerializer, TotalsSerializer, sections_input
 from proposals.api.serializers.resources import ClientSummarySerializer
@@ -81,15 +81,18 @@ class AcceptanceSummarySerializer(serializers.Serializer):
     selected_items = serializers.SerializerMethodField(
         help_text="The optional items the client chose (counted in the total)."
     )
-    payment_schedule = ResolvedPaymentSerializer(
-        many=True,
-        read_only=True,
-        help_text="The accepted version's schedule as amounts and days for this total.",
+    payment_schedule = serializers.SerializerMethodField(
+        help_text="The accepted version's schedule as amounts and days for this total, each "
+        "payment with its invoice once there is one."
     )
 
     @extend_schema_field({"type": "string", "format": "decimal", "example": "1250.00"})
     def get_total(self, acceptance) -> str:
         return str(quantize(acceptance.total, acceptance.version.snapshot["currency"]))
+
+    @extend_schema_field(ResolvedPaymentSerializer(many=True))
+    def get_payment_schedule(self, acceptance) -> list[dict]:
+        return payments.with_progress(acceptance)
 
     @extend_schema_field(AcceptedItemSerializer(many=True))
     def get_selected_items(self, acceptance) -> list[dict]:

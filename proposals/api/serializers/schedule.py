@@ -6,7 +6,7 @@ are rules, checked by ``proposals.schedule`` in the services for every door (422
 
 from rest_framework import serializers
 
-from proposals import rules, schedule
+from proposals import payments, rules, schedule
 from proposals.api.serializers.base import StrictSerializer, amount_input, text_field
 
 # A percentage or an amount (3 minor units at most: KWD); the rule bounds it (rules.MAX_TOTAL).
@@ -64,6 +64,18 @@ class PaymentPartSerializer(serializers.Serializer):
     due_days = serializers.IntegerField(read_only=True, allow_null=True)
 
 
+class PaymentInvoiceSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=payments.INVOICE_STATUSES,
+        read_only=True,
+        help_text="The invoice in the business's Wix site: sent to the client when due.",
+    )
+    payment = serializers.ChoiceField(choices=payments.PAYMENT_STATES, read_only=True)
+    number = serializers.CharField(read_only=True, help_text="Wix's invoice number, once given.")
+    paid_amount = serializers.CharField(read_only=True)
+    reason = serializers.CharField(read_only=True, help_text="Why it failed (status failed).")
+
+
 class ResolvedPaymentSerializer(serializers.Serializer):
     position = serializers.IntegerField(read_only=True, help_text="1-based, the schedule's order.")
     kind = serializers.ChoiceField(choices=schedule.KINDS, read_only=True)
@@ -77,6 +89,7 @@ class ResolvedPaymentSerializer(serializers.Serializer):
     currency = serializers.CharField(read_only=True)
     due = serializers.ChoiceField(choices=schedule.DUE_RULES, read_only=True)
     due_date = serializers.DateField(read_only=True, help_text="In the business's time zone.")
+    invoice = PaymentInvoiceSerializer(read_only=True, allow_null=True)
 
 
 def schedule_input(**kwargs) -> PaymentPartInputSerializer:
