@@ -8,9 +8,10 @@ PORT ?= 8000
 
 .PHONY: run test lint format ci install migrate clean schema bench chaos
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt scripts/system-packages.sh
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"' \
 		|| { echo "Python 3.11 or newer is required (found: $$($(PYTHON) --version))"; exit 1; }
+	@bash scripts/system-packages.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"

@@ -146,6 +146,10 @@ def build_logging_config(*, log_format: str, level: str) -> dict:
             "httpx": {"level": "WARNING"},
             "httpcore": {"level": "WARNING"},
             "mail.log": {"level": "WARNING"},
+            # The PDF renderer warns for every screen-only CSS rule it skips and logs its
+            # progress at INFO: a dozen lines per PDF that say nothing about the document.
+            "weasyprint": {"level": "ERROR"},
+            "weasyprint.progress": {"level": "ERROR"},
         },
     }
 

@@ -12,8 +12,10 @@ class ProposalsConfig(AppConfig):
         from proposals.delivery import monitoring
         from proposals.delivery.kind import DELIVERY
         from proposals.delivery.schedules import ensure_schedules
+        from proposals.pdf.kind import PROPOSAL_PDF
 
         outbox.register(DELIVERY)
+        outbox.register(PROPOSAL_PDF)
         health.register_check("deliveries", monitoring.check_deliveries)
         metrics.register_collector("deliveries", monitoring.collect_deliveries)
 

@@ -1,6 +1,14 @@
 from django.urls import include, path
 
-from proposals.views import clients, dashboard, editor, proposal_list, settings, templates
+from proposals.views import (
+    clients,
+    dashboard,
+    documents,
+    editor,
+    proposal_list,
+    settings,
+    templates,
+)
 
 app_name = "dashboard"
 
@@ -17,6 +25,16 @@ urlpatterns = [
         "proposals/<int:pk>/save-as-template",
         templates.template_from_proposal,
         name="proposal_save_as_template",
+    ),
+    path(
+        "proposals/<int:pk>/versions/<int:number>/pdf",
+        documents.proposal_version_pdf,
+        name="proposal_version_pdf",
+    ),
+    path(
+        "proposals/<int:pk>/accepted.pdf",
+        documents.proposal_accepted_pdf,
+        name="proposal_accepted_pdf",
     ),
     path("proposals/<int:pk>/preview", dashboard.proposal_preview, name="proposal_preview"),
     path(

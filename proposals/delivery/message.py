@@ -88,6 +88,10 @@ def build_message(delivery: Delivery) -> EmailMultiAlternatives:
         link = (
             f"{settings.SITE_URL}/app/proposals/{proposal.pk}/" if proposal else settings.SITE_URL
         )
+    # The signed copy as a PDF (proposals.pdf): the client page's PDF address, by the token.
+    pdf_link = (
+        f"{link}/pdf" if delivery.kind == Delivery.Kind.ACCEPTANCE_CONFIRMATION and version else ""
+    )
     sent = version.snapshot if version else {}
     context = {
         # What the client was sent (the version's), not the working copy edited since.
@@ -101,6 +105,7 @@ def build_message(delivery: Delivery) -> EmailMultiAlternatives:
         "version": version,
         "client_name": client.name if client else "",
         "link": link,
+        "pdf_link": pdf_link,
         "personal_message": version.message if version else "",
         "extra": delivery.context or {},
     }

@@ -1,6 +1,7 @@
 from proposals.models.activity import Activity
 from proposals.models.clients import Client, ProposalSettings, ProposalTemplate
 from proposals.models.deliveries import Delivery, DeliveryAttempt, DeliveryEvent, Suppression
+from proposals.models.documents import ProposalPdf
 from proposals.models.idempotency import IdempotencyKey
 from proposals.models.proposals import (
     Acceptance,
@@ -22,6 +23,7 @@ __all__ = [
     "IdempotencyKey",
     "LineItem",
     "Proposal",
+    "ProposalPdf",
     "ProposalSequence",
     "ProposalSettings",
     "ProposalTemplate",

@@ -32,6 +32,7 @@ from proposals.selectors.detail import (
     proposal_deliveries,
     proposal_detail_context,
     proposal_timeline,
+    proposal_version_get,
     proposal_versions,
 )
 from proposals.selectors.lists import (
@@ -90,6 +91,7 @@ __all__ = [
     "proposal_snapshot",
     "proposal_timeline",
     "proposal_totals",
+    "proposal_version_get",
     "proposal_versions",
     "public_page_state",
     "send_allowance",

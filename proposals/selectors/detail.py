@@ -1,6 +1,7 @@
 """The proposal page: its timeline, versions, emails and acceptance."""
 
 from django.db.models import QuerySet
+from django.http import Http404
 
 from proposals.models import Acceptance, Activity, Delivery, Proposal, ProposalVersion
 from proposals.selectors.content import proposal_content_data
@@ -74,3 +75,13 @@ def _page_versions(proposal: Proposal) -> list[ProposalVersion]:
     if current.number == 1:
         return [current]
     return list(proposal_versions(proposal=proposal).defer("snapshot"))
+
+
+def proposal_version_get(*, business_id: int, proposal_pk: int, number: int) -> ProposalVersion:
+    """One sent version of one of the business's proposals, by its number (404 otherwise)."""
+    version = ProposalVersion.objects.filter(
+        business_id=business_id, proposal_id=proposal_pk, number=number
+    ).first()
+    if version is None:
+        raise Http404("No such version.")
+    return version

@@ -9,6 +9,7 @@ a service. Import from here: ``from proposals import services; services.proposal
 from proposals.services._common import EDITABLE
 from proposals.services.answers import proposal_accept, proposal_decline, proposal_mark_viewed
 from proposals.services.clients import client_create, client_delete, client_update
+from proposals.services.documents import PdfDownload, proposal_pdf
 from proposals.services.drafting import (
     proposal_create,
     proposal_delete,
@@ -37,6 +38,7 @@ __all__ = [
     "EDITABLE",
     "ClientInUse",
     "ConcurrentEditError",
+    "PdfDownload",
     "PlanLimitReached",
     "ProposalError",
     "ProposalLocked",
@@ -51,6 +53,7 @@ __all__ = [
     "proposal_duplicate",
     "proposal_expire",
     "proposal_mark_viewed",
+    "proposal_pdf",
     "proposal_send",
     "proposal_update",
     "proposal_withdraw",

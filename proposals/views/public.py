@@ -17,7 +17,7 @@ from accounts.models import Membership
 from common.money import use_locale
 from proposals import branding, selectors, services
 from proposals.forms import AcceptForm, DeclineForm, apply_validation_error
-from proposals.models import ProposalVersion
+from proposals.models import ProposalPdf, ProposalVersion
 from proposals.views._helpers import (
     FORM_PAGE_REFERRER_POLICY,
     client_ip,
@@ -26,6 +26,7 @@ from proposals.views._helpers import (
     rate_limited,
     user_agent,
 )
+from proposals.views.documents import pdf_response
 
 log = structlog.get_logger(__name__)
 
@@ -190,6 +191,23 @@ def proposal_page(request: ClientPageRequest, token: str) -> HttpResponse:
         return _state_page(request, version, state)
     selected = set(request.GET.getlist("item")) if "update_total" in request.GET else None
     return _proposal_page(request, version, selected=selected)
+
+
+@require_safe
+def proposal_pdf(request: ClientPageRequest, token: str) -> HttpResponse:
+    """The client's PDF: what they signed once accepted, else the version as sent.
+
+    A link that no longer shows the proposal (withdrawn, expired, superseded, declined, …)
+    answers as the page does, with the same state page; downloading records no view.
+    """
+    version = _version_or_404(request, token)
+    if isinstance(version, HttpResponse):
+        return version
+    state = selectors.public_page_state(version=version)
+    if state not in ("open", "accepted"):
+        return _state_page(request, version, state)
+    kind = ProposalPdf.Kind.ACCEPTED if state == "accepted" else ProposalPdf.Kind.SENT
+    return no_index(pdf_response(request, services.proposal_pdf(version=version, kind=kind)))
 
 
 def _answer_guard(request: ClientPageRequest, token: str) -> ProposalVersion | HttpResponse:

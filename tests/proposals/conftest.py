@@ -19,3 +19,15 @@ def slow_retries(settings):
     settings.DELIVERY_BACKOFF_BASE_SECONDS = 600.0
     settings.DELIVERY_BACKOFF_CAP_SECONDS = 600.0
     return settings
+
+
+# Files saved through the storage API (logos, PDFs) land in the test's own folder.
+@pytest.fixture
+def media_in_tmp(settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+    }

@@ -22,7 +22,7 @@ from proposals.models import Delivery, ProposalSettings
 from tests.proposals.factories import make_sent_proposal
 from tests.proposals.test_views_manage import settings_post
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
 
 
 def _image(size: tuple[int, int], fmt: str = "PNG") -> bytes:
@@ -47,17 +47,6 @@ def _png_header(width: int, height: int) -> bytes:
 
 
 PNG = _image((64, 32))
-
-
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media")},
-        },
-    }
 
 
 def _upload(content: bytes = PNG, name: str = "logo.png", content_type: str = "image/png"):
