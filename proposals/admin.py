@@ -29,6 +29,7 @@ from proposals.models import (
     IdempotencyKey,
     LineItem,
     Proposal,
+    ProposalPdf,
     ProposalSequence,
     ProposalSettings,
     ProposalTemplate,
@@ -269,6 +270,27 @@ def _accepted_choice(acceptance: Acceptance) -> str:
         format_money(content.totals.total, content.totals.currency, acceptance.business.locale),
         ", ".join(chosen) if chosen else "none",
     )
+
+
+@admin.register(ProposalPdf)
+class ProposalPdfAdmin(BusinessColumnMixin, HistoryAdmin):
+    """The PDFs rendered (or waiting, or failed: ``last_error`` says why) and their hashes."""
+
+    list_display = [
+        "proposal",
+        "business_link",
+        "version",
+        "kind",
+        "state",
+        "size",
+        "render_ms",
+        "rendered_at",
+    ]
+    list_select_related = ["proposal", "version", "business"]
+    list_filter = ["state", "kind"]
+    ordering = ["-pk"]
+    search_fields = ["=proposal", "=sha256", "=business__instance_id"]
+    raw_id_fields = ["proposal", "version", "business"]
 
 
 @admin.register(Activity)

@@ -104,6 +104,13 @@ def _client_page(ctx: Ctx) -> None:
     _ok(ctx.public.get(f"/p/{ctx.world.sent_version.token}"))
 
 
+def _pdf_downloads(ctx: Ctx) -> None:
+    # The first download records the PDF to render (202); the worker's side is the drain door.
+    _ok(ctx.dashboard.get(f"/app/proposals/{ctx.world.sent.pk}/versions/1/pdf"), 200, 202)
+    _ok(ctx.dashboard.get(f"/app/proposals/{ctx.world.accepted.pk}/accepted.pdf"), 200, 202)
+    _ok(ctx.public.get(f"/p/{ctx.world.sent_version.token}/pdf"), 200, 202)
+
+
 def _client_accept(ctx: Ctx) -> None:
     response = ctx.public.post(
         f"/p/{ctx.world.sent_version.token}/accept",

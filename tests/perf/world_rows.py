@@ -32,6 +32,7 @@ from proposals.models import (
     IdempotencyKey,
     LineItem,
     Proposal,
+    ProposalPdf,
     ProposalVersion,
     ProposalView,
     Section,
@@ -156,6 +157,21 @@ def bulk_proposals(*, big, owner, snapshot, now, today) -> tuple[list, list, dic
         )
         for p in proposals
         if p.status == "accepted"
+    )
+    # PDFs asked for: most stored, some waiting for a worker (the sweeper's due rows).
+    ProposalPdf.objects.bulk_create(
+        ProposalPdf(
+            business=big,
+            proposal=p,
+            version=by_proposal[p.pk],
+            kind="accepted" if p.status == "accepted" else "sent",
+            state="pending" if i % 5 == 0 else "ready",
+            next_attempt_at=now - timedelta(minutes=1) if i % 5 == 0 else None,
+            file_name="" if i % 5 == 0 else f"pdfs/{big.pk}/{p.pk:064d}.pdf",
+            sha256="" if i % 5 == 0 else f"{p.pk:064d}",
+        )
+        for i, p in enumerate(proposals)
+        if p.pk in by_proposal
     )
     return clients, proposals, by_proposal
 

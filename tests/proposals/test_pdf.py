@@ -4,6 +4,8 @@ door scoped as its page is."""
 
 import hashlib
 import io
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import pypdf
@@ -22,6 +24,7 @@ from proposals.models import Delivery, ProposalPdf
 from proposals.pdf import render
 from proposals.pdf.kind import PROPOSAL_PDF
 from tests.accounts.factories import MembershipFactory
+from tests.conftest import ROOT, subprocess_env
 from tests.proposals.factories import Decimal, accept, make_sent_proposal, sent_valid_until
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
@@ -284,3 +287,49 @@ def test_loading_the_renderer_leaves_the_logo_check_strict():
     import proposals.pdf.work  # noqa: F401  (imports WeasyPrint, which relaxes Pillow)
 
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+RENDER_IN_A_NEW_PROCESS = """
+import hashlib, sys
+import django
+django.setup()
+import weasyprint
+from proposals.pdf import render
+html = sys.stdin.read()
+fetcher = render.LocalFetcher()
+data = weasyprint.HTML(string=html, base_url=render.BASE_URL, url_fetcher=fetcher).write_pdf(
+    pdf_identifier=sys.argv[1].encode()
+)
+print(hashlib.sha256(data).hexdigest())
+"""
+
+
+@pytest.mark.slow
+def test_another_process_renders_the_same_bytes(business):
+    """A worker restoring a tampered file is another process, with another hash seed."""
+    proposal, version = make_sent_proposal(business=business)
+    acceptance = accept(version)
+    expected = hashlib.sha256(render.render(version=version, acceptance=acceptance).data)
+    html = render.document_html(version=version, acceptance=acceptance)
+    for seed in ("1", "2"):
+        result = subprocess.run(
+            [sys.executable, "-c", RENDER_IN_A_NEW_PROCESS, acceptance.content_hash[:32]],
+            input=html,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=subprocess_env(PYTHONHASHSEED=seed),
+            timeout=120,
+            check=True,
+        )
+        assert result.stdout.strip().splitlines()[-1] == expected.hexdigest()
+
+
+def test_the_retention_purge_deletes_the_stored_files(owner_client, business):
+    proposal, _ = make_sent_proposal(business=business)
+    downloaded(owner_client, version_pdf_url(proposal))
+    name = ProposalPdf.objects.get().file_name
+    assert default_storage.exists(name)
+    services.proposals_purge(business=business)
+    assert not default_storage.exists(name)
+    assert not ProposalPdf.objects.exists()

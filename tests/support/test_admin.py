@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, StaffAction
 from integrations.models import WixAccessToken
-from proposals.models import Delivery
+from proposals.models import Delivery, ProposalPdf
 from tests.accounts.factories import MembershipFactory, UserFactory
 from tests.proposals.factories import make_proposal, make_sent_proposal
 from tests.support.factories import (
@@ -48,6 +48,10 @@ def world(superuser):
         business=business, name="CI", prefix="pk_test", key_hash=ApiKey.hash_key("raw-key-xyz")
     )
     StaffAction.objects.create(action="test", outcome="ok", business=business)
+    ProposalPdf.objects.create(
+        business=business, proposal=proposal, version=version, kind="sent",
+        next_attempt_at=timezone.now(),
+    )  # fmt: skip
     return {"proposal": proposal, "version": version, "delivery": delivery, "api_key": key}
 
 
