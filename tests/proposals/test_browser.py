@@ -6,9 +6,12 @@ pytest-django's live server. Sending only records a delivery row, so no SMTP is 
 
 import os
 
+import pypdf
 import pytest
 
+from common import outbox
 from proposals.models import Acceptance, Proposal, ProposalVersion
+from proposals.pdf.kind import PROPOSAL_PDF
 from tests.accounts.factories import MembershipFactory
 from tests.proposals.factories import ClientFactory
 
@@ -46,7 +49,7 @@ def browser_page():
             browser.close()
 
 
-def test_write_send_open_tick_accept(live_server, browser_page):
+def test_write_send_open_tick_accept(live_server, browser_page, media_in_tmp):
     membership = MembershipFactory()
     business, user = membership.business, membership.user
     ClientFactory(business=business, name="Ada Lovelace", email="ada@example.org")
@@ -100,6 +103,23 @@ def test_write_send_open_tick_accept(live_server, browser_page):
     client_page.get_by_label("I have read and accept this proposal and its terms.").check()
     client_page.get_by_role("button", name="Accept proposal").click()
     client_page.get_by_role("heading", name="Accepted — thank you").wait_for()
+
+    # The signed copy as a PDF: the first click asks for it (a worker renders it: drained
+    # here), the next downloads it.
+    pdf_link = client_page.get_by_role("link", name="Download your signed copy (PDF)")
+    preparing = client_page.request.get(f"{live_server.url}{pdf_link.get_attribute('href')}")
+    assert preparing.status == 202
+    assert outbox.drain(PROPOSAL_PDF)["rendered"] == 1
+    with client_page.expect_download() as download_info:
+        pdf_link.click()
+    download = download_info.value
+    assert download.suggested_filename == "P-0001-accepted.pdf"
+    with open(download.path(), "rb") as handle:
+        data = handle.read()
+    assert data.startswith(b"%PDF")
+    assert "Ada Lovelace" in "".join(
+        p.extract_text() for p in pypdf.PdfReader(download.path()).pages
+    )
     client_context.close()
 
     acceptance = Acceptance.objects.get(proposal=proposal)
