@@ -1,7 +1,8 @@
 """Rendering PDFs as an outbox kind (registered in ProposalsConfig.ready()).
 
-Rendering takes about a second for a usual proposal and a minute for one at the input limits
-(300 lines with long descriptions), so it never runs in a request: the download records a
+Rendering takes 0.15-0.5 s for a usual proposal (about a second for a process's first) and over
+a minute for one at the input limits (300 lines with long descriptions), so it never runs in a
+request: the download records a
 pending row and a worker renders it (``proposals.pdf.work``). Settings:
 ``OUTBOX_PROPOSAL_PDF_MAX_ATTEMPTS``, ``…_BATCH_SIZE``, … (then ``OUTBOX_DEFAULTS``).
 """

@@ -5,6 +5,7 @@ from the content itself (the version's sent time or the acceptance's time, and i
 fingerprint), so rendering the same version twice, on any day, gives the same bytes.
 """
 
+import functools
 import mimetypes
 import re
 import time
@@ -22,6 +23,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from PIL import ImageFile
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from common.money import use_locale
@@ -135,9 +137,40 @@ def render(*, version: ProposalVersion, acceptance: Acceptance | None = None) ->
     started = time.perf_counter()
     html = document_html(version=version, acceptance=acceptance)
     fingerprint = acceptance.content_hash if acceptance is not None else version.content_hash
-    data = weasyprint.HTML(string=html, base_url=BASE_URL, url_fetcher=LocalFetcher()).write_pdf(
-        # The file identifier (the trailer's /ID): the content's fingerprint, never random.
-        pdf_identifier=fingerprint[:32].encode(),
-    )
+    # The file identifier (the trailer's /ID): the content's fingerprint, never random.
+    data = html_to_pdf(html, identifier=fingerprint[:32])
     duration_ms = round((time.perf_counter() - started) * 1000)
-    return Rendered(data=bytes(data or b""), duration_ms=duration_ms)
+    return Rendered(data=data, duration_ms=duration_ms)
+
+
+# The style sheets every PDF uses, parsed once per process (a third of a render otherwise).
+STYLESHEETS = ("css/app.css", "css/proposals.css", "css/pdf.css")
+
+
+@functools.cache
+def _fonts() -> FontConfiguration:
+    return FontConfiguration()
+
+
+@functools.cache
+def _stylesheets() -> tuple[weasyprint.CSS, ...]:
+    return tuple(
+        weasyprint.CSS(
+            string=_static_bytes(name).decode(),
+            base_url=f"{BASE_URL}static/{name}",
+            url_fetcher=LocalFetcher(),
+            font_config=_fonts(),
+        )
+        for name in STYLESHEETS
+    )
+
+
+def html_to_pdf(html: str, *, identifier: str) -> bytes:
+    """PDF bytes of the document HTML, with the project's style sheets and nothing fetched."""
+    document = weasyprint.HTML(string=html, base_url=BASE_URL, url_fetcher=LocalFetcher())
+    data = document.write_pdf(
+        stylesheets=list(_stylesheets()),
+        font_config=_fonts(),
+        pdf_identifier=identifier.encode(),
+    )
+    return bytes(data or b"")

@@ -293,13 +293,8 @@ RENDER_IN_A_NEW_PROCESS = """
 import hashlib, sys
 import django
 django.setup()
-import weasyprint
 from proposals.pdf import render
-html = sys.stdin.read()
-fetcher = render.LocalFetcher()
-data = weasyprint.HTML(string=html, base_url=render.BASE_URL, url_fetcher=fetcher).write_pdf(
-    pdf_identifier=sys.argv[1].encode()
-)
+data = render.html_to_pdf(sys.stdin.read(), identifier=sys.argv[1])
 print(hashlib.sha256(data).hexdigest())
 """
 
