@@ -328,3 +328,13 @@ def test_the_retention_purge_deletes_the_stored_files(owner_client, business):
     services.proposals_purge(business=business)
     assert not default_storage.exists(name)
     assert not ProposalPdf.objects.exists()
+
+
+def test_the_business_downloads_through_its_own_clients_link_without_a_view(owner_client, business):
+    proposal, version = make_sent_proposal(business=business)
+    response = downloaded(owner_client, public_pdf_url(version))
+    assert pdf_text(response.content).count("Website redesign") >= 1
+    assert response["X-Robots-Tag"] == "noindex, nofollow"
+    Client().get(public_pdf_url(version))  # the client's download: no view either
+    proposal.refresh_from_db()
+    assert proposal.status == "sent" and not proposal.views.exists()
