@@ -104,22 +104,19 @@ def test_write_send_open_tick_accept(live_server, browser_page, media_in_tmp):
     client_page.get_by_role("button", name="Accept proposal").click()
     client_page.get_by_role("heading", name="Accepted — thank you").wait_for()
 
-    # The signed copy as a PDF: the first click asks for it (a worker renders it: drained
-    # here), the next downloads it.
-    pdf_link = client_page.get_by_role("link", name="Download your signed copy (PDF)")
-    preparing = client_page.request.get(f"{live_server.url}{pdf_link.get_attribute('href')}")
-    assert preparing.status == 202
-    assert outbox.drain(PROPOSAL_PDF)["rendered"] == 1
+    # The signed copy as a PDF: the first click opens "Preparing your PDF" (a worker renders
+    # it: drained here), whose refresh then downloads it.
+    client_page.get_by_role("link", name="Download your signed copy (PDF)").click()
+    client_page.get_by_role("heading", name="Preparing your PDF…").wait_for()
     with client_page.expect_download() as download_info:
-        pdf_link.click()
+        assert outbox.drain(PROPOSAL_PDF)["rendered"] == 1
     download = download_info.value
     assert download.suggested_filename == "P-0001-accepted.pdf"
     with open(download.path(), "rb") as handle:
         data = handle.read()
     assert data.startswith(b"%PDF")
-    assert "Ada Lovelace" in "".join(
-        p.extract_text() for p in pypdf.PdfReader(download.path()).pages
-    )
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(download.path()).pages)
+    assert "Signed by Ada Lovelace" in text
     client_context.close()
 
     acceptance = Acceptance.objects.get(proposal=proposal)
