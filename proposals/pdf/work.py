@@ -56,14 +56,16 @@ def pdfs_interrupted(ids: list[int], *, now: datetime) -> int:
     )
 
 
-def _held(row: ProposalPdf):
-    return ProposalPdf.objects.filter(pk=row.pk, state=State.RENDERING)
+def _write(row: ProposalPdf, **values: object) -> int:
+    """Update the row while this worker still holds it (its lease not taken back)."""
+    held = ProposalPdf.objects.filter(pk=row.pk, state=State.RENDERING)
+    return held.update(**values, updated_at=timezone.now())
 
 
 def _render_row(row: ProposalPdf, *, now: datetime) -> str:
     attempts = row.attempt_count + 1
     # Counted before rendering: a worker killed mid-way has used its attempt.
-    _held(row).update(attempt_count=F("attempt_count") + 1)
+    _write(row, attempt_count=F("attempt_count") + 1)
     context = {"pdf_id": row.pk, "proposal_id": row.proposal_id, "kind": row.kind}
     acceptance = None
     if row.kind == ProposalPdf.Kind.ACCEPTED:
@@ -80,8 +82,8 @@ def _render_row(row: ProposalPdf, *, now: datetime) -> str:
         retry = outbox.retry_at(PROPOSAL_PDF, attempts=attempts, since=row.created_at, now=now)
         if retry is None:
             return _failed(row, now=now, error=error, **context)
-        _held(row).update(
-            state=State.PENDING, next_attempt_at=retry, claimed_until=None, last_error=error
+        _write(
+            row, state=State.PENDING, next_attempt_at=retry, claimed_until=None, last_error=error
         )
         log.warning("proposal_pdf_retry", error=error, attempts=attempts, **context)
         return "retry"
@@ -94,7 +96,8 @@ def _render_row(row: ProposalPdf, *, now: datetime) -> str:
             **context,
         )
     name = _stored(business_id=row.business_id, sha256=digest, data=rendered.data)
-    _held(row).update(
+    _write(
+        row,
         state=State.READY,
         file_name=name,
         sha256=digest,
@@ -128,8 +131,6 @@ def _stored(*, business_id: int, sha256: str, data: bytes) -> str:
 
 
 def _failed(row: ProposalPdf, *, now: datetime, error: str, **context: object) -> str:
-    _held(row).update(
-        state=State.FAILED, next_attempt_at=None, claimed_until=None, last_error=error
-    )
+    _write(row, state=State.FAILED, next_attempt_at=None, claimed_until=None, last_error=error)
     log.error("proposal_pdf_failed", error=error, **context)
     return "failed"

@@ -338,3 +338,30 @@ def test_the_business_downloads_through_its_own_clients_link_without_a_view(owne
     Client().get(public_pdf_url(version))  # the client's download: no view either
     proposal.refresh_from_db()
     assert proposal.status == "sent" and not proposal.views.exists()
+
+
+def test_a_renderer_failure_is_retried_with_backoff_then_fails_with_its_reason(
+    business, monkeypatch, settings
+):
+    import weasyprint
+
+    def broken(self, *args, **kwargs):
+        raise OSError("pango: cannot load font")
+
+    monkeypatch.setattr(weasyprint.HTML, "write_pdf", broken)  # the edge: the library
+    proposal, version = make_sent_proposal(business=business)
+    Client().get(public_pdf_url(version))
+    with structlog.testing.capture_logs() as logs:
+        assert outbox.drain(PROPOSAL_PDF).get("retry") == 1
+    row = ProposalPdf.objects.get()
+    assert row.state == "pending" and row.attempt_count == 1
+    assert row.next_attempt_at > version.sent_at and "cannot load font" in row.last_error
+    assert "proposal_pdf_retry" in [e["event"] for e in logs]
+    assert Client().get(public_pdf_url(version)).status_code == 202  # still being prepared
+
+    settings.OUTBOX_PROPOSAL_PDF_MAX_ATTEMPTS = 2
+    ProposalPdf.objects.update(next_attempt_at=version.sent_at)  # due again
+    assert outbox.drain(PROPOSAL_PDF).get("failed") == 1
+    row.refresh_from_db()
+    assert row.state == "failed" and row.attempt_count == 2 and row.next_attempt_at is None
+    assert Client().get(public_pdf_url(version)).status_code == 409
