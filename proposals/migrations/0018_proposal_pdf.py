@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0006_business_locale_timezone_chosen'),
-        ('proposals', '0016_sent_valid_until'),
+        ('proposals', '0017_payment_schedule'),
     ]
 
     operations = [
