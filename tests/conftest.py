@@ -38,7 +38,7 @@ def other_business(db):
 def database_url_for_subprocess() -> str:
     """A DATABASE_URL for child processes that points at the test database of this run."""
     s = connection.settings_dict
-    if s["ENGINE"].endswith("sqlite3"):
+    if connection.vendor == "sqlite":
         return f"sqlite:///{s['NAME']}"
     auth = s["USER"] or "postgres"
     if s.get("PASSWORD"):

@@ -20,6 +20,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     )
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's SQLite without the PostgreSQL-only indexes (common/sqlite/base.py says why).
+    DATABASES["default"]["ENGINE"] = "common.sqlite"
     # Web and worker share the SQLite file in development: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
