@@ -39,7 +39,9 @@ from integrations.kinds import WIX_INVOICE, commits_without_waiting
 from integrations.models import WixInvoice
 from integrations.wix.client import WixClient, WixError, calls_recorded_in_bulk
 from proposals import schedule
+from proposals.models import Activity
 from proposals.payments import PaymentProgress
+from proposals.timeline import activity_record
 
 log = structlog.get_logger(__name__)
 
@@ -234,13 +236,38 @@ def _steps(row: WixInvoice, wix: WixClient) -> str:
         if "SENT" not in (invoice.get("statusQualifiers") or []):
             invoice = wix.send_invoice(row.wix_invoice_id)
             log.info("wix_invoice_sent", number=row.number)
+        # On the move to watching, whoever sent it (a worker lost after the send is seen here).
+        _timeline(row, Activity.Kind.INVOICE_SENT)
         row.sent_at = row.sent_at or timezone.now()
         row.step = Step.WATCH
         _payment_read(row, invoice)
         return _watch_or_done(row, outcome="sent")
     invoice = wix.get_invoice(row.wix_invoice_id)
+    was = row.payment
     _payment_read(row, invoice)
+    if row.payment != was and row.payment != Payment.UNPAID:
+        _timeline(row, Activity.Kind.INVOICE_PAYMENT)
     return _watch_or_done(row, outcome="watched")
+
+
+def _timeline(row: WixInvoice, kind: str, **details) -> None:
+    """The proposal's timeline hears of it (proposals' one way to write an event)."""
+    activity_record(
+        business_id=row.business_id,
+        proposal_id=row.proposal_id,
+        kind=kind,
+        actor_type=Activity.Actor.SYSTEM,
+        details={
+            "invoice_id": row.pk,
+            "label": row.label,
+            "amount": str(row.amount),
+            "number": row.number,
+            "payment": row.payment,
+            "paid_amount": str(row.paid_amount),
+            **details,
+        },
+        origin_request_id=row.request_id,
+    )
 
 
 def _invoice_body(row: WixInvoice, contact_id: str) -> dict:
@@ -401,7 +428,7 @@ def _retry(row: WixInvoice, error: str, *, retry_after: float | None = None) -> 
 
 
 def _fail(row: WixInvoice, reason: str) -> str:
-    WixInvoice.objects.filter(pk=row.pk, state=State.WORKING).update(
+    failed = WixInvoice.objects.filter(pk=row.pk, state=State.WORKING).update(
         state=State.FAILED,
         next_attempt_at=None,
         claimed_until=None,
@@ -409,5 +436,7 @@ def _fail(row: WixInvoice, reason: str) -> str:
         attempt_count=row.attempt_count,
         step=row.step,
     )
+    if failed:
+        _timeline(row, Activity.Kind.INVOICE_FAILED, reason=reason)
     log.warning("wix_invoice_failed", reason=reason, step=row.step)
     return "failed"

@@ -22,6 +22,9 @@ class Activity(BusinessOwned):
         REMINDED = "reminded", "Reminder sent"
         WITHDRAWN = "withdrawn", "Withdrawn"
         DUPLICATED = "duplicated", "Duplicated"
+        INVOICE_SENT = "invoice_sent", "Invoice sent"
+        INVOICE_PAYMENT = "invoice_payment", "Invoice payment"
+        INVOICE_FAILED = "invoice_failed", "Invoice failed"
 
     class Actor(models.TextChoices):
         USER = "user", "User"

@@ -378,3 +378,45 @@ def test_the_business_sees_each_payments_invoice_in_the_api_and_on_its_proposal_
     page = client.get(reverse("dashboard:proposal_detail", args=[accepted.proposal_id]))
     assert page.status_code == 200
     assert "INV-0001 · Sent · paid" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_proposal_timeline_tells_of_the_invoice_sent_paid_and_failed(wix, accepted, client):
+    from accounts.models import Membership
+    from proposals.models import Activity
+    from tests.accounts.factories import MembershipFactory
+
+    wix.seed(instance_id=accepted.business.instance_id, invoices_access="ok")
+    deposit, milestone = schedule(accepted, 30)
+    outbox.drain(KIND)
+    site = site_of(wix, accepted)
+    site.pay(fresh(deposit).wix_invoice_id, "100.00")
+    due_now(deposit)
+    outbox.drain(KIND)
+    due_now(deposit)
+    outbox.drain(KIND)  # no change since: no new event
+
+    events = list(
+        Activity.objects.filter(proposal_id=accepted.proposal_id, kind__startswith="invoice_")
+        .order_by("id")
+        .values_list("kind", "details__number", "details__payment")
+    )
+    assert events == [
+        ("invoice_sent", "INV-0001", "unpaid"),
+        ("invoice_payment", "INV-0001", "partially_paid"),
+    ]
+    wix.seed(instance_id=accepted.business.instance_id, invoices_access="forbidden")
+    WixInvoice.objects.filter(pk=milestone.pk).update(
+        step=Step.CREATE, wix_invoice_id="", next_attempt_at=timezone.now()
+    )
+    outbox.drain(KIND)
+    failed = Activity.objects.get(proposal_id=accepted.proposal_id, kind="invoice_failed")
+    assert "Manage Invoices permission" in failed.details["reason"]
+
+    owner = MembershipFactory.create(business=accepted.business, role=Membership.Role.OWNER).user
+    client.force_login(owner)
+    page = client.get(reverse("dashboard:proposal_detail", args=[accepted.proposal_id]))
+    text = " ".join(page.content.decode().split())
+    assert "Invoice INV-0001 for Deposit ($250.50) was sent to the client through Wix." in text
+    assert "Invoice INV-0001 for Deposit is partially paid ($100.00)." in text
+    assert "The invoice for Milestone 2 ($100.00) could not be made in Wix: the app may" in text
