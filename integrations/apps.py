@@ -10,14 +10,15 @@ class IntegrationsConfig(AppConfig):
 
         from common import metrics, outbox
         from integrations import checks, monitoring, receivers  # noqa: F401  (registers; connects)
-        from integrations.invoices import invoice_progress
+        from integrations.invoices import invoice_progress, invoice_summaries
         from integrations.kinds import CONTACT_SYNC, WEBHOOK_RECEIPT, WIX_INVOICE
         from integrations.schedules import ensure_schedules
-        from proposals.payments import register_progress_reader
+        from proposals.payments import register_list_reader, register_progress_reader
 
         outbox.register(CONTACT_SYNC)
         outbox.register(WEBHOOK_RECEIPT)
         outbox.register(WIX_INVOICE)
         register_progress_reader(invoice_progress)
+        register_list_reader(invoice_summaries)
         metrics.register_collector("wix", monitoring.collect_wix)
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="integrations_schedules")

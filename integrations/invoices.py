@@ -72,6 +72,7 @@ class ScheduledPayment:
     label: str
     amount: Decimal
     due_at: datetime
+    kind: str = "milestone"
 
 
 def invoice_progress(acceptance_id: int) -> dict[int, PaymentProgress]:
@@ -89,6 +90,21 @@ def invoice_progress(acceptance_id: int) -> dict[int, PaymentProgress]:
         )
         for row in rows
     }
+
+
+def invoice_summaries(proposal_ids: list[int]) -> dict[int, list[PaymentProgress]]:
+    """The invoices of these proposals in schedule order (a list page asks, one query)."""
+    found: dict[int, list[PaymentProgress]] = {}
+    rows = (
+        WixInvoice.objects.filter(proposal_id__in=proposal_ids)
+        .order_by("proposal_id", "position")
+        .values_list("proposal_id", "kind", "state", "step", "payment")
+    )
+    for proposal_id, kind, state, step, payment in rows:
+        found.setdefault(proposal_id, []).append(
+            PaymentProgress(status=_status(state, step), payment=payment, kind=kind)
+        )
+    return found
 
 
 def _status(state: str, step: str) -> str:
@@ -109,6 +125,7 @@ def invoices_for_acceptance(*, acceptance) -> list[WixInvoice]:
         ScheduledPayment(
             position=int(part["position"]),
             label=str(part["label"]),
+            kind=str(part.get("kind") or "milestone"),
             amount=Decimal(part["amount"]),
             due_at=schedule.payment_due_at(
                 part, tz_name=business.timezone, accepted_at=acceptance.accepted_at
@@ -138,6 +155,7 @@ def invoices_schedule(
             proposal_id=acceptance.proposal_id,
             acceptance=acceptance,
             position=payment.position,
+            kind=payment.kind,
             label=payment.label[:200],
             amount=quantize(payment.amount, currency),
             currency=currency,

@@ -247,6 +247,8 @@ class WixInvoice(OutboxRow):
         "proposals.Acceptance", on_delete=models.CASCADE, related_name="wix_invoices"
     )
     position = models.PositiveSmallIntegerField(help_text="1 for the first payment.")
+    # The schedule part's kind: "deposit" (due on acceptance) or "milestone".
+    kind = models.CharField(max_length=16, default="milestone")
     label = models.CharField(max_length=200)
     amount = models.DecimalField(max_digits=16, decimal_places=4)
     currency = models.CharField(max_length=3)

@@ -19,6 +19,7 @@ class PaymentProgress:
     status: str  # one of INVOICE_STATUSES
     payment: str  # one of PAYMENT_STATES
     number: str = ""
+    kind: str = ""  # the schedule part's: "deposit" or "milestone" (lists only)
     paid_amount: Decimal = Decimal(0)
     reason: str = ""  # why it failed, for the business to act on
 
@@ -35,11 +36,47 @@ class PaymentProgress:
 # acceptance id → {position: progress}; one query for the lot.
 Reader = Callable[[int], dict[int, PaymentProgress]]
 _readers: list[Reader] = []
+# proposal ids → {proposal id: its payments' progress in schedule order}; one query per page.
+ListReader = Callable[[list[int]], dict[int, list[PaymentProgress]]]
+_list_readers: list[ListReader] = []
 
 
 def register_progress_reader(reader: Reader) -> None:
     if reader not in _readers:
         _readers.append(reader)
+
+
+def register_list_reader(reader: ListReader) -> None:
+    if reader not in _list_readers:
+        _list_readers.append(reader)
+
+
+def summaries(proposals) -> dict[int, str]:
+    """A line per accepted proposal with invoices, for a list ("Deposit paid", "2 of 3 paid",
+    "Payment overdue", "Invoice failed"); one query for the page, none without an accepted
+    proposal on it."""
+    ids = [p.pk for p in proposals if p.status == "accepted"]
+    if not ids:
+        return {}
+    found: dict[int, list[PaymentProgress]] = {}
+    for reader in _list_readers:
+        found.update(reader(ids))
+    return {pk: _summary(parts) for pk, parts in found.items() if parts}
+
+
+def _summary(parts: list[PaymentProgress]) -> str:
+    if any(p.status == "failed" for p in parts):
+        return "Invoice failed"
+    if any(p.payment == "overdue" for p in parts):
+        return "Payment overdue"
+    paid = sum(1 for p in parts if p.payment == "paid")
+    if paid == len(parts):
+        return "Paid in full"
+    if paid == 0:
+        return "Invoiced" if any(p.status == "sent" for p in parts) else "Invoices scheduled"
+    if paid == 1 and parts[0].payment == "paid" and parts[0].kind == "deposit":
+        return "Deposit paid"
+    return f"{paid} of {len(parts)} paid"
 
 
 def progress_of(acceptance) -> dict[int, PaymentProgress]:

@@ -36,11 +36,12 @@ WHERE s.status IS NOT NULL
 # balance 30 days later. Most are sent and paid; the balance of recent ones waits for its day;
 # a few failed (Invoices not on the site).
 WIX_INVOICES_SQL = f"""
-INSERT INTO integrations_wixinvoice (id, business_id, proposal_id, acceptance_id, position, label,
+INSERT INTO integrations_wixinvoice (id, business_id, proposal_id, acceptance_id, position, kind, label,
     amount, currency, due_at, reference, state, step, payment, wix_invoice_id, number,
     paid_amount, create_attempted_at, sent_at, retried_at, request_id, created_at, updated_at,
     attempt_count, next_attempt_at, claimed_until, last_error)
 SELECT 2 * a.id + n.pos - 1, a.business_id, a.proposal_id, a.id, n.pos,
+       CASE n.pos WHEN 1 THEN 'deposit' ELSE 'milestone' END,
        CASE n.pos WHEN 1 THEN 'Deposit' ELSE 'Balance' END,
        CASE n.pos WHEN 1 THEN round(a.total * 0.3, 2) ELSE a.total - round(a.total * 0.3, 2) END,
        p.currency, d.due_at,

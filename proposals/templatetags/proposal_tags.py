@@ -62,7 +62,7 @@ _LIST_ROW = (
     '<tr><td><a href="{url}">{number}</a></td>'
     '<td><a href="{url}">{title}</a>{unsent}</td>'
     "<td>{client_name}{client_company}</td>"
-    '<td><span class="badge status-{status}">{status_label}</span></td>'
+    '<td><span class="badge status-{status}">{status_label}</span>{payment_line}</td>'
     '<td class="num">{total}</td>'
     '<td><time datetime="{created_iso}">{created}</time></td>'
     "<td>{sent}</td><td>{viewed}</td></tr>\n"
@@ -87,6 +87,7 @@ def proposal_rows(rows: list[dict]) -> SafeString:
                 **row,
                 "unsent": _UNSENT_BADGE if row["unsent"] else "",
                 "client_company": _muted_line(row["client_company"]),
+                "payment_line": _muted_line(row.get("payment_line", "")),
                 "sent": _time(row["sent_iso"], row["sent"]),
                 "viewed": _time(row["viewed_iso"], row["viewed"]),
             }

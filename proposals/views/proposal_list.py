@@ -12,7 +12,7 @@ from django.utils.dates import MONTHS, MONTHS_3
 from django.views.decorators.http import require_safe
 
 from accounts.http import MemberRequest
-from proposals import selectors
+from proposals import payments, selectors
 from proposals.forms import ProposalFilterForm
 from proposals.models import Client
 from proposals.templatetags.proposal_tags import money
@@ -73,7 +73,7 @@ def _client_filter(*, business, client_id: int | None, typed: str) -> ClientFilt
     )
 
 
-def _list_rows(proposals: list) -> list[dict]:
+def _list_rows(proposals: list, payment_lines: dict[int, str] | None = None) -> list[dict]:
     """What each row of the list shows, computed once per row in plain Python.
 
     The page renders 25 rows on every visit of the busiest page of the dashboard: a URL
@@ -99,6 +99,7 @@ def _list_rows(proposals: list) -> list[dict]:
                 "client_company": p.client.company,
                 "status": p.status,
                 "status_label": p.get_status_display(),
+                "payment_line": (payment_lines or {}).get(p.pk, ""),
                 "total": money(p.total, p.currency),
                 "created_iso": created.isoformat(),
                 "created": _day(created),
@@ -201,7 +202,7 @@ def proposal_list(request: MemberRequest) -> HttpResponse:
         "proposals/list.html",
         {
             "page": page,
-            "rows": _list_rows(page.object_list),
+            "rows": _list_rows(page.object_list, payments.summaries(page.object_list)),
             "boxes": _filter_boxes(filters),
             "client_filter": by_client,
             "filtered": filtered,

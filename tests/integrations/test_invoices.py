@@ -7,6 +7,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -420,3 +422,54 @@ def test_the_proposal_timeline_tells_of_the_invoice_sent_paid_and_failed(wix, ac
     assert "Invoice INV-0001 for Deposit ($250.50) was sent to the client through Wix." in text
     assert "Invoice INV-0001 for Deposit is partially paid ($100.00)." in text
     assert "The invoice for Milestone 2 ($100.00) could not be made in Wix: the app may" in text
+
+
+@pytest.mark.parametrize(
+    ("parts", "line"),
+    [
+        ([("deposit", "sent", "paid"), ("milestone", "created", "unpaid")], "Deposit paid"),
+        ([("deposit", "sent", "paid"), ("milestone", "sent", "paid")], "Paid in full"),
+        ([("milestone", "sent", "paid"), ("milestone", "sent", "unpaid")], "1 of 2 paid"),
+        ([("deposit", "sent", "overdue"), ("milestone", "created", "unpaid")], "Payment overdue"),
+        ([("deposit", "failed", "unpaid")], "Invoice failed"),
+        ([("deposit", "sent", "unpaid")], "Invoiced"),
+        ([("deposit", "scheduled", "unpaid")], "Invoices scheduled"),
+    ],
+)
+def test_a_list_line_sums_up_a_proposals_payments(parts, line):
+    from proposals.payments import PaymentProgress, _summary
+
+    progress = [PaymentProgress(status=s, payment=p, kind=k) for k, s, p in parts]
+    assert _summary(progress) == line
+
+
+@pytest.mark.django_db
+def test_the_dashboard_list_says_deposit_paid_in_one_query_for_the_page(wix, accepted, client):
+    from accounts.models import Membership
+    from tests.accounts.factories import MembershipFactory
+
+    owner = MembershipFactory.create(business=accepted.business, role=Membership.Role.OWNER).user
+    client.force_login(owner)
+    url = reverse("dashboard:proposal_list")
+    client.get(url)
+    with CaptureQueriesContext(connection) as before:
+        client.get(url)
+    deposit, _ = invoices_schedule(
+        acceptance=accepted,
+        currency="USD",
+        payments=[
+            ScheduledPayment(1, "Deposit", Decimal("100"), timezone.now(), kind="deposit"),
+            ScheduledPayment(2, "Rest", Decimal("50"), timezone.now() + timedelta(days=9)),
+        ],
+    )
+    outbox.drain(KIND)
+    site_of(wix, accepted).pay(fresh(deposit).wix_invoice_id, "100.00")
+    due_now(deposit)
+    outbox.drain(KIND)
+
+    with CaptureQueriesContext(connection) as after:
+        page = client.get(url)
+    assert "Deposit paid" in page.content.decode()
+    # The page's accepted proposals cost one read of their invoices, whether they have any.
+    assert len(after) == len(before)
+    assert sum("integrations_wixinvoice" in q["sql"] for q in after.captured_queries) == 1
