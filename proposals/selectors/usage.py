@@ -39,7 +39,10 @@ def pipeline(*, business: Business) -> Pipeline:
         scoped(Proposal, business).filter(status=Status.ACCEPTED, answered_at__gte=month_start),
         "accepted",
     )
-    rows = sorted(opened.union(accepted, all=True))
+    rows = sorted(
+        (kind, currency, n, _as_stored(amount))
+        for kind, currency, n, amount in opened.union(accepted, all=True)
+    )
     return Pipeline(
         open_count=sum(n for kind, _, n, _ in rows if kind == "open"),
         open_amounts=[(currency, amount) for kind, currency, _, amount in rows if kind == "open"],
@@ -49,6 +52,16 @@ def pipeline(*, business: Business) -> Pipeline:
         ],
         month_start=month_start,
     )
+
+
+# A sum of totals has the totals' own places on every database: PostgreSQL's numeric keeps them,
+# while SQLite (development) adds in floating point and hands back 80 for 80.0000, or
+# 0.300000000000000 for 0.1000 + 0.2000.
+_TOTAL_EXPONENT = Decimal(1).scaleb(-Proposal._meta.get_field("total").decimal_places)
+
+
+def _as_stored(amount: Decimal) -> Decimal:
+    return amount.quantize(_TOTAL_EXPONENT)
 
 
 def _amounts(queryset: QuerySet[Proposal], kind: str) -> QuerySet:
