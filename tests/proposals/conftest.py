@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 
 # Loopback SMTP servers and Mailgun for the delivery tests (tests/proposals/smtp.py, mailgun.py).
 from tests.proposals.mailgun import fake_mailgun, mailgun_webhooks
@@ -11,6 +12,15 @@ __all__ = [
     "silent_smtp_server",
     "smtp_server",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_counters():
+    # Each business's send rate is counted in the cache under its id. SQLite hands the ids of a
+    # rolled-back test out again, so a new business would find an earlier one's counts.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 # Retries wait ten minutes, so that one drain tries a failing row once (the batch tests).

@@ -12,13 +12,12 @@ from proposals.models import Delivery
 from tests.conftest import ROOT, subprocess_env
 from tests.support.factories import CallFactory, DeliveryFactory
 
-pytestmark = pytest.mark.django_db
-
 
 @pytest.mark.slow
-def test_every_admin_page_of_the_apps_renders_with_the_console_not_installed():
+def test_every_admin_page_of_the_apps_renders_with_the_console_not_installed(django_db_setup):
     """A process of its own, ``console`` out of INSTALLED_APPS: admin discovery, templates and
-    URLs are those of a project that never had it."""
+    URLs are those of a project that never had it. Only the test database is needed here, not a
+    transaction of this process: on SQLite an open one would lock the child out of writing."""
     script = "import django; django.setup(); from tests.support.without_console import main; main()"
     result = subprocess.run(
         [sys.executable, "-c", script],
@@ -40,6 +39,7 @@ def test_every_admin_page_of_the_apps_renders_with_the_console_not_installed():
     assert walk["request_trace"] == "req-without-console"
 
 
+@pytest.mark.django_db
 def test_with_the_console_a_business_links_to_its_support_page_and_a_request_id_to_search():
     delivery = DeliveryFactory(request_id="req-with-console")
     call = CallFactory(business=delivery.business)
