@@ -209,3 +209,15 @@ def test_amounts_are_decimal_strings_never_floats(api, customer):
     assert response.status_code == 201, response.json()
     assert response.json()["totals"]["total"] == "0.30"
     assert Decimal(response.json()["sections"][0]["items"][0]["unit_price"]) == Decimal("0.1")
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "yes", None])
+@pytest.mark.parametrize("path", ["/api/v1/proposals/", "/api/v1/templates/"])
+def test_a_line_items_flags_are_json_booleans_or_refused(api, customer, path, value):
+    line = {"name": "Survey", "unit_price": "99.99", "optional": value}
+    body = _body(customer, sections=[{"title": "Plan", "items": [line]}])
+    if path.endswith("templates/"):
+        body = {"name": "Standard", "sections": body["sections"]}
+    answer = api.post(path, body, format="json")
+    assert answer.status_code == 400, answer.content
+    assert not Proposal.objects.filter(business=customer.business).exists()

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from proposals import rules
 from proposals.api.serializers.base import (
+    StrictBooleanField,
     StrictSerializer,
     amount_input,
     amount_output,
@@ -22,8 +23,8 @@ class LineItemInputSerializer(StrictSerializer):
     unit_price = amount_input(rules.UNIT_PRICE_DIGITS, rules.MAX_UNIT_PRICE)
     discount_percent = amount_input(rules.PERCENT_DIGITS, rules.MAX_PERCENT, default="0")
     tax_rate = amount_input(rules.PERCENT_DIGITS, rules.MAX_PERCENT, default="0")
-    optional = serializers.BooleanField(default=False)
-    selected = serializers.BooleanField(
+    optional = StrictBooleanField(default=False)
+    selected = StrictBooleanField(
         default=True, help_text="For optional items: ticked when the client opens the proposal."
     )
 
