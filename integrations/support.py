@@ -36,17 +36,7 @@ def support_webhook_replay(*, receipt: WebhookReceipt, acting_user: User) -> Web
             )
         if receipt.status not in REPLAYABLE:
             raise ActionRefused("This webhook is already queued or being processed.", code="busy")
-        # Conditional update: two clicks (or a worker finishing meanwhile) replay once.
-        now = timezone.now()
-        taken = WebhookReceipt.objects.filter(pk=receipt.pk, status__in=REPLAYABLE).update(
-            status=Status.PENDING,
-            next_attempt_at=now,
-            retried_at=now,
-            claimed_until=None,
-            attempt_count=0,
-            last_error="",
-        )
-        if not taken:
+        if not outbox.retry_now(WEBHOOK_RECEIPT, receipt.pk, from_states=REPLAYABLE):
             raise ActionRefused("This webhook changed meanwhile; reload the page.", code="raced")
         # A drain after the audit commits (the sweeper takes a pending receipt up anyway).
         outbox.record_on_commit(WEBHOOK_RECEIPT)
@@ -64,16 +54,7 @@ def support_invoice_retry(*, invoice: WixInvoice, acting_user: User) -> WixInvoi
         entry.details["previous_error"] = invoice.last_error
         if invoice.state != WixInvoice.State.FAILED:
             raise ActionRefused("Only a failed invoice can be tried again.", code="not_failed")
-        now = timezone.now()
-        taken = WixInvoice.objects.filter(pk=invoice.pk, state=WixInvoice.State.FAILED).update(
-            state=WixInvoice.State.PENDING,
-            next_attempt_at=now,
-            retried_at=now,
-            claimed_until=None,
-            attempt_count=0,
-            last_error="",
-        )
-        if not taken:
+        if not outbox.retry_now(WIX_INVOICE, invoice.pk, from_states=[WixInvoice.State.FAILED]):
             raise ActionRefused("This invoice changed meanwhile; reload the page.", code="raced")
         outbox.record_on_commit(WIX_INVOICE)
         entry.message = "Queued to be tried again."

@@ -16,12 +16,13 @@ Public interface::
     outbox.claim(kind, limit=50)                 # rows, state = working, lease set
     outbox.release(kind, rows, at=...)           # give rows back without an attempt
     outbox.pull_forward(kind, limit=500)         # rows waiting out a backoff: due now
+    outbox.retry_now(kind, pk, from_states=...)  # support's "try again" (fresh attempts)
     outbox.retry_at(kind, attempts=..., since=..., now=..., retry_after=None)  # or None: give up
     outbox.drain("delivery")                     # the django-q2 task body
     outbox.sweep()                               # the scheduled safety net, every kind
 """
 
-from common.outbox.claim import claim, expire_leases, pull_forward, release
+from common.outbox.claim import claim, expire_leases, pull_forward, release, retry_now
 from common.outbox.drain import Batch, drain, record_on_commit, request_drain, sweep
 from common.outbox.kinds import Kind, all_kinds, get_kind, register, retry_at
 from common.outbox.models import AttemptBase, OutboxRow
@@ -42,5 +43,6 @@ __all__ = [
     "release",
     "request_drain",
     "retry_at",
+    "retry_now",
     "sweep",
 ]

@@ -165,6 +165,29 @@ def _case(values: dict, default):
     return Case(*(When(pk=pk, then=Value(v)) for pk, v in values.items()), default=Value(default))
 
 
+def retry_now(kind: "str | Kind", pk: int, *, from_states, now: datetime | None = None) -> bool:
+    """Support's "try again": the row due now with a fresh count of attempts (its age limit
+    counting from now, through ``retried_at``), only while it is still in ``from_states`` — two
+    clicks, or a worker finishing meanwhile, retry it once. The caller requests the drain on
+    commit. Returns whether the row was taken."""
+    kind = get_kind(kind)
+    now = now or timezone.now()
+    model = kind.model_class
+    return bool(
+        model._default_manager.filter(
+            pk=pk, **{f"{kind.state_field}__in": list(from_states)}
+        ).update(
+            **{kind.state_field: kind.due_states[0]},
+            next_attempt_at=now,
+            retried_at=now,
+            claimed_until=None,
+            attempt_count=0,
+            last_error="",
+            **_touch(model, now),
+        )
+    )
+
+
 def pull_forward(kind: "str | Kind", *, limit: int, now: datetime | None = None) -> int:
     """Make up to ``limit`` rows waiting out a retry backoff due now, soonest first (rows
     never tried, such as those deferred by a rate limit, keep their time). Returns how many.
