@@ -197,15 +197,6 @@ def wix_invoices_interrupted(ids: list[int], *, now) -> int:
     return WixInvoice.objects.filter(pk__in=ids).update(attempt_count=F("attempt_count") + 1)
 
 
-def wix_invoice_run(*, invoice_id: int) -> str:
-    """Work one row if it is due and nobody holds it (support, tests)."""
-    rows = outbox.claim(WIX_INVOICE, limit=1, ids=[invoice_id])
-    if not rows:
-        return "not claimed"
-    with calls_recorded_in_bulk():
-        return _work_one(rows[0])
-
-
 def _work_one(row: WixInvoice) -> str:
     if row.attempt_count >= WIX_INVOICE.setting("MAX_ATTEMPTS"):
         return _fail(row, row.last_error or "gave up: the last allowed attempt did not finish")
@@ -333,12 +324,10 @@ def _find(wix: WixClient, row: WixInvoice, contact_id: str) -> dict | None:
 
 def _mark_create_attempted(row: WixInvoice) -> None:
     """Committed before the call (autocommit): a try that dies now is seen by the next one."""
-    now = timezone.now()
+    row.create_attempted_at = row.create_attempted_at or timezone.now()
     WixInvoice.objects.filter(pk=row.pk).update(
-        create_attempted_at=F("create_attempted_at") if row.create_attempted_at else now,
-        attempt_count=row.attempt_count,
+        create_attempted_at=row.create_attempted_at, attempt_count=row.attempt_count
     )
-    row.create_attempted_at = row.create_attempted_at or now
 
 
 def _record_created(row: WixInvoice, invoice: dict) -> bool:
