@@ -10,9 +10,11 @@ class IntegrationsConfig(AppConfig):
 
         from common import metrics, outbox
         from integrations import checks, monitoring, receivers  # noqa: F401  (registers; connects)
+        from integrations.catalog import catalog
         from integrations.invoices import invoice_progress, invoice_summaries
         from integrations.kinds import CONTACT_SYNC, WEBHOOK_RECEIPT, WIX_INVOICE
         from integrations.schedules import ensure_schedules
+        from proposals.catalog import register_reader
         from proposals.payments import register_list_reader, register_progress_reader
 
         outbox.register(CONTACT_SYNC)
@@ -20,5 +22,6 @@ class IntegrationsConfig(AppConfig):
         outbox.register(WIX_INVOICE)
         register_progress_reader(invoice_progress)
         register_list_reader(invoice_summaries)
+        register_reader(catalog)
         metrics.register_collector("wix", monitoring.collect_wix)
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="integrations_schedules")

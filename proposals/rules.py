@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +23,15 @@ QUANTITY_DIGITS = (12, 3)
 UNIT_PRICE_DIGITS = (14, 4)
 PERCENT_DIGITS = (5, 2)  # discount and tax rate, 0 to 100
 MAX_PERCENT = Decimal(100)
+# Where a line item came from, when it was copied from a catalog: "<source>:<id>[/<variant id>]",
+# e.g. "wix-stores:<product id>/<variant id>" or "wix-bookings:<service id>". A reference
+# only: the line's own name and price are what the proposal says.
+LINE_SOURCES = ("wix-stores", "wix-bookings")
+MAX_SOURCE = 140
+# Empty, for a line typed by hand, or a reference.
+SOURCE_PATTERN = r"^(?:(?:wix-stores|wix-bookings):[A-Za-z0-9_-]{1,64}(?:/[A-Za-z0-9_-]{1,64})?)?$"
+_SOURCE = re.compile(SOURCE_PATTERN)
+SOURCE_INVALID = "source must look like wix-stores:<id>[/<variant id>] or wix-bookings:<id>."
 
 
 def largest_decimal(digits: tuple[int, int]) -> Decimal:
@@ -125,6 +135,7 @@ def clean_sections(sections: object) -> list[dict]:
             if len(description) > MAX_TEXT:
                 raise ValidationError({"sections": f"{where}: description is too long."})
             optional = bool(item.get("optional", False))
+            source = clean_source(item.get("source"), where=where)
             clean_items.append(
                 {
                     "name": name,
@@ -147,6 +158,7 @@ def clean_sections(sections: object) -> list[dict]:
                     ),
                     "optional": optional,
                     "selected": bool(item.get("selected", not optional)) if optional else True,
+                    "source": source,
                 }
             )  # fmt: skip
         item_count += len(clean_items)
@@ -155,6 +167,15 @@ def clean_sections(sections: object) -> list[dict]:
         cleaned.append({"title": title, "items": clean_items})
     _check_total_bound(cleaned)
     return cleaned
+
+
+def clean_source(value: object, *, where: str = "") -> str:
+    """A line item's catalog reference ("" for a line typed by hand) or a ValidationError."""
+    text = "" if value is None else str(value).strip()
+    if text and not _SOURCE.match(text):
+        prefix = f"{where}: " if where else ""
+        raise ValidationError({"sections": f"{prefix}{SOURCE_INVALID}"})
+    return text
 
 
 def _check_total_bound(sections: list[dict]) -> None:

@@ -53,6 +53,11 @@ WIX_BACKOFF_CAP = env_float("WIX_BACKOFF_CAP", 8.0, minimum=0.0)
 WIX_RETRY_BUDGET_RATIO = env_float("WIX_RETRY_BUDGET_RATIO", 0.2, minimum=0.0)
 WIX_BREAKER_THRESHOLD = env_int("WIX_BREAKER_THRESHOLD", 5, minimum=1)
 WIX_BREAKER_COOLDOWN = env_float("WIX_BREAKER_COOLDOWN", 30.0, minimum=0.1)
+# "Add from catalog" in the editor: the page's own deadline for both parts (products,
+# services), how long a page read is kept, and how many of each a page lists.
+WIX_CATALOG_DEADLINE = env_float("WIX_CATALOG_DEADLINE", 1.5, minimum=0.1)
+WIX_CATALOG_CACHE_SECONDS = env_int("WIX_CATALOG_CACHE_SECONDS", 120, minimum=0)
+WIX_CATALOG_PAGE_SIZE = env_int("WIX_CATALOG_PAGE_SIZE", 20, minimum=1)
 WIX_TOKEN_REFRESH_MARGIN = env_int("WIX_TOKEN_REFRESH_MARGIN", 300, minimum=0)
 WIX_WEBHOOK_MAX_BYTES = env_int("WIX_WEBHOOK_MAX_BYTES", 65536, minimum=1024)
 # Rejected webhooks stored per minute (per cache); beyond it they are only logged.

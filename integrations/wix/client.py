@@ -20,6 +20,7 @@ This module is the client and the door to the rest: ``transport`` (one HTTP exch
 errors), ``tokens`` (access tokens), ``call_log`` (the call records) and ``retry_budget``.
 """
 
+import json
 import time
 from typing import Any
 
@@ -100,6 +101,29 @@ class WixClient:
     def create_contact(self, info: dict) -> dict:
         return self.call("contacts", "POST", "/contacts/v4/contacts", {"info": info})["contact"]
 
+    # Catalog reads: Stores Catalog V1 Query Products, Bookings Services V2 Query Services
+    # (docs/wix-apis.md §2–3). ``deadline`` (time.monotonic()) is the page's own, shorter one.
+    def query_products(
+        self, query_filter: dict, *, offset: int, limit: int, deadline: float | None = None
+    ) -> dict:
+        """One offset page with variants. V1 takes ``filter`` as a JSON-encoded string."""
+        body = {
+            "query": {
+                "filter": json.dumps(query_filter, separators=(",", ":")),
+                "paging": {"limit": limit, "offset": offset},
+            },
+            "includeVariants": True,
+        }
+        path = "/stores-reader/v1/products/query"
+        return self.call("stores", "POST", path, body, deadline=deadline)
+
+    def query_services(
+        self, query_filter: dict, *, offset: int, limit: int, deadline: float | None = None
+    ) -> dict:
+        body = {"query": {"filter": query_filter, "paging": {"limit": limit, "offset": offset}}}
+        path = "/bookings/v2/services/query"
+        return self.call("bookings", "POST", path, body, deadline=deadline)
+
     # Get Paid Invoices v4 (docs/wix-apis.md: which parts the docs confirm) ---------------
     def create_invoice(self, invoice: dict) -> dict:
         """Not retried when the outcome is unknown (a timeout, a 5xx, a dropped answer): Wix
@@ -136,11 +160,20 @@ class WixClient:
 
     # Machinery ---------------------------------------------------------------------------
     def call(
-        self, api: str, method: str, path: str, body: Any = None, *, retry_unknown: bool = True
+        self,
+        api: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        retry_unknown: bool = True,
+        deadline: float | None = None,
     ) -> dict:
         """``retry_unknown=False``: a failure that may have come after Wix did the work
-        (timeout, 5xx, dropped answer) is raised at once, not retried (a 429 still is)."""
-        deadline = time.monotonic() + settings.WIX_CALL_DEADLINE
+        (timeout, 5xx, dropped answer) is raised at once, not retried (a 429 still is).
+        ``deadline`` (a ``time.monotonic()``) cuts the call sooner than ``WIX_CALL_DEADLINE``."""
+        longest = time.monotonic() + settings.WIX_CALL_DEADLINE
+        deadline = longest if deadline is None else min(deadline, longest)
         stale = ""
         refreshed = False
         attempt = 0

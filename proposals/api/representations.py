@@ -120,6 +120,7 @@ def proposal_detail(
                     "tax_rate": _PERCENT(item["tax_rate"]),
                     "optional": item["optional"],
                     "selected": item["selected"],
+                    "source": item["source"],
                 }
                 for item in section["items"]
             ],

@@ -3,6 +3,7 @@ checked so that no posted row is silently dropped."""
 
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -86,6 +87,12 @@ class LineItemForm(forms.Form):
     tax_rate = _percent_field("Tax %")
     optional = forms.BooleanField(required=False, label="Optional")
     selected = forms.BooleanField(required=False, label="Preselected")
+    # Set by "add from catalog" (the catalog item copied), kept as the row is edited.
+    source = forms.CharField(
+        required=False,
+        max_length=rules.MAX_SOURCE,
+        widget=forms.HiddenInput(attrs={"data-item-source": ""}),
+    )
 
     NUMBER_FIELDS = ("quantity", "unit_price", "discount_percent", "tax_rate")
 
@@ -108,6 +115,10 @@ class LineItemForm(forms.Form):
             self.add_error("name", "Give this item a name.")
         if data.get("unit_price") is None and "unit_price" not in self.errors:
             self.add_error("unit_price", "Enter a price (0 is fine).")
+        try:
+            data["source"] = rules.clean_source(data.get("source"))
+        except ValidationError:
+            self.add_error("name", "This row's catalog reference is damaged: remove the row.")
         return data
 
     def as_item(self) -> dict:
@@ -121,6 +132,7 @@ class LineItemForm(forms.Form):
             "tax_rate": d.get("tax_rate") or Decimal("0"),
             "optional": bool(d.get("optional")),
             "selected": bool(d.get("selected")) if d.get("optional") else True,
+            "source": d.get("source") or "",
         }
 
 
@@ -166,6 +178,8 @@ class SectionsEditor:
     ):
         self.data = data
         self.locale = locale
+        # The "add from catalog" panel (proposals.views._catalog), set by the view.
+        self.catalog: Any = None
         self.blocks: list[SectionBlock] = []
         self.errors: list[str] = []
         if data is not None:
@@ -261,6 +275,19 @@ class SectionsEditor:
             if block.index == section_index:
                 block.items.append(self._item(prefix=f"{block.prefix}-i-{len(block.items)}"))
 
+    def add_line(self, section_index: int, line: dict) -> None:
+        """A filled row (e.g. copied from the catalog) in the section: in place of its last
+        row when that one is still empty, else after it."""
+        block = next((b for b in self.blocks if b.index == section_index), self.blocks[-1])
+        last = block.items[-1] if block.items else None
+        at = len(block.items)
+        if last is not None and not any(
+            last.initial.get(name) for name in ("name", "description", "unit_price")
+        ):
+            at -= 1
+            block.items.pop()
+        block.items.append(self._item(prefix=f"{block.prefix}-i-{at}", initial=_item_initial(line)))
+
     def add_section(self) -> None:
         i = len(self.blocks)
         prefix = f"s-{i}"
@@ -307,4 +334,5 @@ def _item_initial(item: dict) -> dict:
         initial[key] = _stored_number(item.get(key))
     initial["optional"] = bool(item.get("optional"))
     initial["selected"] = bool(item.get("selected", True))
+    initial["source"] = item.get("source") or ""
     return initial

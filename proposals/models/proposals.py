@@ -220,6 +220,8 @@ class LineItem(models.Model):
     )
     optional = models.BooleanField(default=False)
     selected = models.BooleanField(default=True, help_text="For optional items: preselected.")
+    # The catalog item it was copied from (rules.LINE_SOURCES), "" when typed by hand.
+    source = models.CharField(max_length=rules.MAX_SOURCE, blank=True, default="", db_default="")
     position = models.PositiveIntegerField(default=0)
 
     class Meta:

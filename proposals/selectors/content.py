@@ -49,6 +49,7 @@ CONTENT_ITEM_FIELDS = (
     "tax_rate",
     "optional",
     "selected",
+    "source",
 )
 
 
@@ -101,6 +102,7 @@ def item_dict(item: LineItem) -> dict:
         "tax_rate": str(item.tax_rate),
         "optional": item.optional,
         "selected": item.selected,
+        "source": item.source,
     }
 
 

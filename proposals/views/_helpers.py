@@ -40,17 +40,21 @@ def business_required(
 
 
 def editor_with_new_row(request: HttpRequest):
-    """The no-JavaScript "add item" / "add section" / "add payment" buttons: the posted rows
-    plus one, as (sections editor, schedule editor).
+    """The no-JavaScript "add item" / "add section" / "add payment" buttons and the catalog
+    panel's search / add: the posted rows plus one, as (sections editor, schedule editor).
 
     None when the form was submitted to be saved.
     """
     from proposals.forms import ScheduleEditor, SectionsEditor
+    from proposals.views._catalog import ACTIONS, catalog_action
 
-    if not any(name in request.POST for name in ("add_section", "add_item", "add_payment")):
+    rebuilds = ("add_section", "add_item", "add_payment", *ACTIONS)
+    if not any(name in request.POST for name in rebuilds):
         return None
     editor = SectionsEditor(request.POST).unbound_copy()
-    if "add_section" in request.POST:
+    if any(name in request.POST for name in ACTIONS):
+        editor.catalog = catalog_action(request, editor)
+    elif "add_section" in request.POST:
         editor.add_section()
     elif "add_item" in request.POST:
         try:

@@ -9,6 +9,7 @@ from accounts.http import MemberRequest
 from proposals import selectors, services
 from proposals.forms import ProposalForm, ScheduleEditor, SectionsEditor
 from proposals.models import Proposal
+from proposals.views._catalog import idle_panel
 from proposals.views._helpers import apply_editor_errors, business_required, editor_with_new_row
 
 
@@ -68,6 +69,8 @@ def _save(
 
 
 def _render(request, form, editor, schedule, proposal, template=None, status=200) -> HttpResponse:
+    if editor.catalog is None:
+        editor.catalog = idle_panel(request, editor)
     return render(
         request,
         "proposals/edit.html",

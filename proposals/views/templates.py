@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST, require_safe
 from accounts.http import MemberRequest
 from proposals import selectors, services
 from proposals.forms import ScheduleEditor, SectionsEditor, TemplateForm
+from proposals.views._catalog import idle_panel
 from proposals.views._helpers import (
     apply_editor_errors,
     business_required,
@@ -77,6 +78,8 @@ def _template_form(request: MemberRequest, template=None) -> HttpResponse:
 
 
 def _render(request, form, editor, schedule, template, status=200) -> HttpResponse:
+    if editor.catalog is None:
+        editor.catalog = idle_panel(request, editor)
     return render(
         request,
         "proposals/templates/form.html",

@@ -1,6 +1,7 @@
 // Progressive enhancement for the proposal and template editors. Without JavaScript every
 // part still works by posting the form:
 // - "Add item" / "Add section" add a row in place (else the server re-renders with one more);
+// - Enter in the catalog search runs the search (without JavaScript it saves, as Enter does);
 // - an estimated total follows what is typed, by the server's rules (common/money.py);
 // - the introduction and terms get the vendored Trix editor (static/vendor/trix) instead of a
 //   raw HTML textarea; the server sanitises whatever is posted (nh3), as before.
@@ -13,6 +14,17 @@
   var editor = document.querySelector("[data-editor]");
   if (!editor) return;
   var estimate = estimator(editor);
+
+  // Enter in the catalog search searches the catalog; it doesn't save the proposal.
+  var catalogQuery = editor.querySelector("[data-catalog-q]");
+  if (catalogQuery) {
+    catalogQuery.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter") return;
+      event.preventDefault();
+      var search = editor.querySelector("[data-catalog-search]");
+      if (search) search.click();
+    });
+  }
 
   var ATTRS = ["name", "id", "for", "aria-describedby"];
 
@@ -37,6 +49,7 @@
     root.querySelectorAll("[data-line-estimate]").forEach(function (el) { el.textContent = ""; });
     root.querySelectorAll("input, textarea, select").forEach(function (el) {
       if (el.type === "checkbox") el.checked = false;
+      else if (el.hasAttribute("data-item-source")) el.value = "";  // a new row is typed by hand
       else if (el.type !== "hidden") el.value = /-quantity$/.test(el.name) ? "1" : "";
     });
   }

@@ -221,3 +221,29 @@ def test_a_line_items_flags_are_json_booleans_or_refused(api, customer, path, va
     answer = api.post(path, body, format="json")
     assert answer.status_code == 400, answer.content
     assert not Proposal.objects.filter(business=customer.business).exists()
+
+
+def test_a_line_items_catalog_source_is_kept_and_a_malformed_one_is_refused(api, customer):
+    source = "wix-stores:0d2fccad-2f60-5375-b626-2f4c9afdc8cd/variant-1"
+    line = {"name": "Album", "unit_price": "120", "source": source}
+    created = api.post(
+        "/api/v1/proposals/",
+        _body(
+            customer, sections=[{"title": "", "items": [line, {"name": "Hour", "unit_price": "5"}]}]
+        ),
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    items = api.get(f"/api/v1/proposals/{created.json()['id']}/").json()["sections"][0]["items"]
+    assert [i["source"] for i in items] == [source, ""]
+
+    before = Proposal.objects.count()
+    for bad in ("shopify:123", "wix-stores:", "wix-stores:a/b/c", 42):
+        refused = api.post(
+            "/api/v1/proposals/",
+            _body(customer, sections=[{"title": "", "items": [{**line, "source": bad}]}]),
+            format="json",
+        )
+        assert refused.status_code == 400, bad
+        assert "source" in str(refused.json()), bad
+    assert Proposal.objects.count() == before

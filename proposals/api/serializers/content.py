@@ -14,6 +14,11 @@ from proposals.api.serializers.base import (
 )
 
 # --- line items and sections -----------------------------------------------------------------
+SOURCE_HELP = (
+    "The catalog item the line was copied from: wix-stores:<product id>[/<variant id>] or "
+    'wix-bookings:<service id>; "" for a line typed by hand. A reference only: the line\'s own '
+    "name and price are what the proposal says."
+)
 
 
 class LineItemInputSerializer(StrictSerializer):
@@ -26,6 +31,16 @@ class LineItemInputSerializer(StrictSerializer):
     optional = StrictBooleanField(default=False)
     selected = StrictBooleanField(
         default=True, help_text="For optional items: ticked when the client opens the proposal."
+    )
+    # The schema's pattern is the rule's, so a client (and schemathesis) knows the form.
+    # (A field named "source": DRF collects it as any other; only the stubs see Field.source.)
+    source = serializers.RegexField(  # type: ignore[assignment]
+        rules.SOURCE_PATTERN,
+        max_length=rules.MAX_SOURCE,
+        allow_blank=True,
+        default="",
+        help_text=SOURCE_HELP,
+        error_messages={"invalid": rules.SOURCE_INVALID},
     )
 
 
@@ -50,6 +65,8 @@ class LineItemSerializer(serializers.Serializer):
     tax_rate = amount_output(rules.PERCENT_DIGITS)
     optional = serializers.BooleanField(read_only=True)
     selected = serializers.BooleanField(read_only=True)
+    # Lines saved before sources existed (templates' stored JSON) have none: "".
+    source = serializers.CharField(read_only=True, default="", help_text=SOURCE_HELP)  # type: ignore[assignment]
 
 
 class SectionSerializer(serializers.Serializer):
