@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from integrations.catalog import catalog
-from proposals import selectors
+from proposals import selectors, services
 from proposals.models import LineItem
 from tests.proposals.factories import ClientFactory, make_proposal
 from tests.proposals.pages import html
@@ -231,30 +231,24 @@ def test_a_damaged_source_on_a_posted_row_is_a_form_error_not_saved(
     assert not LineItem.objects.filter(section__proposal__business=business).exists()
 
 
-def test_a_line_keeps_its_source_through_edits_and_sending(wix, owner_client, business, ada):
-    source = by_name(catalog.search(business, "", 0))["Consultation"].source
-    proposal = make_proposal(
-        business=business,
-        client=ada,
-        sections=[
-            {"title": "", "items": [{"name": "Consultation", "unit_price": "80", "source": source}]}
-        ],
+def with_line(business, client, name: str, source: str):
+    """A draft with one line copied from the catalog item ``source``."""
+    line = {"name": name, "unit_price": "10", "source": source}
+    return make_proposal(
+        business=business, client=client, sections=[{"title": "", "items": [line]}]
     )
+
+
+def test_a_line_keeps_its_source_in_the_editor(wix, owner_client, business, ada):
+    source = by_name(catalog.search(business, "", 0))["Consultation"].source
+    proposal = with_line(business, ada, "Consultation", source)
     page = html(owner_client.get(reverse("dashboard:proposal_edit", args=[proposal.pk])))
     assert f'name="s-0-i-0-source" value="{source}"' in page
     assert selectors.working_copy_sections(proposal)[0]["items"][0]["source"] == source
 
 
 def test_the_sent_version_keeps_each_lines_source(wix, business, ada):
-    from proposals import services
-
     source = by_name(catalog.search(business, "", 0))["Workshop"].source
-    proposal = make_proposal(
-        business=business,
-        client=ada,
-        sections=[
-            {"title": "", "items": [{"name": "Workshop", "unit_price": "45", "source": source}]}
-        ],
-    )
+    proposal = with_line(business, ada, "Workshop", source)
     version = services.proposal_send(proposal=proposal, acting_user=None)
     assert version.snapshot["sections"][0]["items"][0]["source"] == source
