@@ -79,5 +79,6 @@ def item_json(pid: str, j: int) -> str:
         f"jsonb_build_object('key', (3 * {pid} - {3 - j})::text, 'name', ln.name{j}, "
         f"'description', {description}, 'quantity', ln.q{j}::text, "
         f"'unit_price', ln.pr{j}::text, 'discount_percent', ln.d{j}::text, "
-        f"'tax_rate', ln.tax::text, 'optional', {optional}, 'selected', {selected})"
+        f"'tax_rate', ln.tax::text, 'optional', {optional}, 'selected', {selected}, "
+        "'source', '')"
     )
