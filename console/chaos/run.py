@@ -205,10 +205,11 @@ class Run:
         return result
 
     def _count(self, result: PhaseResult, ids: list[int], tenants: list[Tenant]) -> None:
-        arrivals = measure.accepted_by_server(self.stack.accepted_log)
         result.emails = measure.safe(
             lambda: measure.count_emails(
-                business_ids=ids, arrivals=arrivals, kill_times=self.kills
+                business_ids=ids,
+                arrivals=lambda: measure.accepted_by_server(self.stack.accepted_log),
+                kill_times=self.kills,
             ),
             default=measure.EmailCount(),
         )

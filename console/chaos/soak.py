@@ -113,11 +113,15 @@ def soak(run, *, seconds: float, facts: dict, stdout) -> tuple[str, bool]:
                 f"  {time.monotonic() - started:5.0f} s: {sum(tally.requests.values())} requests, "
                 f"{len(tally.server_errors)} 5xx, {len(tally.unexpected)} unexpected, "
                 f"{len(tally.cut)} without an answer; "
+                f"{behind(started, tick, run.rate)} ticks behind, {load.busy()} in flight; "
                 f"load {benchkit.load_average()}"
             )
     offered = time.monotonic() - started
+    lag = behind(started, tick, run.rate)
+    in_flight = load.busy()
     drained_at = None
     ended = time.monotonic()
+    left: dict[str, int] = {}
     while time.monotonic() - ended < run.recovery_timeout:
         left = measure.safe(lambda: measure.backlog(ids, since=started_at), default={"?": 1})
         if not any(left.values()) and load.busy() == 0:
@@ -125,8 +129,11 @@ def soak(run, *, seconds: float, facts: dict, stdout) -> tuple[str, bool]:
             break
         time.sleep(0.5)
     rss_end = stack.rss()
-    arrivals = measure.accepted_by_server(stack.accepted_log)
-    emails = measure.count_emails(business_ids=ids, arrivals=arrivals, kill_times=[])
+    emails = measure.count_emails(
+        business_ids=ids,
+        arrivals=lambda: measure.accepted_by_server(stack.accepted_log),
+        kill_times=[],
+    )
     tally = run.tally
     grew = {
         name: (rss_start[name], rss_end[name])
@@ -164,6 +171,9 @@ def soak(run, *, seconds: float, facts: dict, stdout) -> tuple[str, bool]:
         + ("never" if drained_at is None else f"{drained_at:.1f} s")
         + " |",
         "",
+        f"The load offered {tick} ticks of {math.ceil(offered * run.rate)} due "
+        f"({lag} behind when it stopped, {in_flight} requests in flight).",
+        "",
         "Requests by kind: "
         + ", ".join(f"{k} {v}" for k, v in sorted(tally.requests.items()))
         + "; answers by class: "
@@ -185,11 +195,24 @@ def soak(run, *, seconds: float, facts: dict, stdout) -> tuple[str, bool]:
             "",
             "Unexpected answers: " + ", ".join(f"{k} ×{n}" for k, n in sorted(wrong.items())) + ".",
         ]
+    if drained_at is None:
+        still = {k: v for k, v in left.items() if v}
+        lines += [
+            "",
+            f"Left after {run.recovery_timeout:.0f} s: "
+            + (", ".join(f"{k} {v}" for k, v in sorted(still.items())) or "nothing")
+            + f"; {load.busy()} requests in flight.",
+        ]
     if grew:
         lines += ["", "Grew more than 1.5×: " + ", ".join(sorted(grew)) + "."]
     if stack.dead():
         lines += ["", "Died during the soak: " + ", ".join(stack.dead()) + "."]
     return "\n".join(lines), met
+
+
+def behind(started: float, tick: int, rate: float) -> int:
+    """Ticks the load is late on its schedule: the machine could not offer the rate asked."""
+    return max(0, math.floor((time.monotonic() - started) * rate) - tick)
 
 
 def sign_in(load, tenant, number: int) -> str:

@@ -141,7 +141,9 @@ def test_emails_are_counted_received_lost_failed_and_duplicated_by_message_id():
     _delivery(business, 6, Delivery.State.FAILED_PERMANENT)  # no reason shown
     _delivery(business, 7, Delivery.State.CANCELLED)
     arrivals = {message_id_for(received): [1.0], message_id_for(twice): [2.0, 3.0]}
-    count = measure.count_emails(business_ids=[business.pk], arrivals=arrivals, kill_times=[])
+    count = measure.count_emails(
+        business_ids=[business.pk], arrivals=lambda: arrivals, kill_times=[]
+    )
     assert (count.expected, count.received, count.lost, count.failed) == (6, 2, 1, 2)
     assert count.queued == 1 and measure.lost_cell(count) == "1 (+1 still queued)"
     assert (count.duplicates, count.allowed_repeats, count.failed_without_reason) == (1, 0, 1)
@@ -159,7 +161,9 @@ def test_a_repeat_is_allowed_only_when_a_kill_falls_between_its_two_arrivals():
         message_id_for(after): [6.0, 7.0],  # both after the kill: a real duplicate
         message_id_for(thrice): [1.0, 5.0, 6.0],
     }
-    count = measure.count_emails(business_ids=[business.pk], arrivals=arrivals, kill_times=[3.0])
+    count = measure.count_emails(
+        business_ids=[business.pk], arrivals=lambda: arrivals, kill_times=[3.0]
+    )
     assert count.allowed_repeats == 1
     assert count.duplicates == 1 + 2
 
@@ -370,3 +374,17 @@ def test_the_soak_spreads_its_rate_so_no_business_meets_the_send_limit(settings)
     assert tenants_for(5.0) > 4
     settings.DELIVERY_RATE_LIMIT = 0  # no limit: the few businesses of any run
     assert tenants_for(50.0) == 4
+
+
+@pytest.mark.django_db
+def test_an_email_sent_while_it_is_counted_is_not_counted_lost():
+    business = BusinessFactory()
+    sending = _delivery(business, 1, Delivery.State.SENDING)
+
+    def arrivals():
+        # The worker sends it after its state was read and before the log is.
+        Delivery.objects.filter(pk=sending.pk).update(state=Delivery.State.SENT)
+        return {message_id_for(sending): [1.0]}
+
+    count = measure.count_emails(business_ids=[business.pk], arrivals=arrivals, kill_times=[])
+    assert (count.lost, count.received) == (0, 1)
