@@ -174,7 +174,9 @@ def _why(part: _Part, exc: WixError) -> str:
         )
     if exc.permanent and exc.status in (404, 428):
         return f"{part.label} isn't set up on your Wix site" + (
-            " (or it uses Wix's newer catalog, not supported yet)." if part is PARTS[0] else "."
+            " (or it uses Wix's newer catalog, not supported yet)."
+            if part.source == STORES
+            else "."
         )
     if exc.permanent:
         return f"Wix refused to list your {part.what} ({exc.status}). Add items by hand."
