@@ -19,7 +19,7 @@ from console.chaos.bounces import signed_bounce
 from console.chaos.faults import Fault
 from console.chaos.postgres import OwnPostgres, find_bin_dir
 from console.chaos.run import PhaseResult, Run
-from console.management.commands.chaos import parse_duration
+from console.management.commands.chaos import command_line, parse_duration, presets
 from proposals.delivery.mailer import message_id_for
 from proposals.models import Delivery
 from tests.accounts.factories import BusinessFactory
@@ -388,3 +388,11 @@ def test_an_email_sent_while_it_is_counted_is_not_counted_lost():
 
     count = measure.count_emails(business_ids=[business.pk], arrivals=arrivals, kill_times=[])
     assert (count.lost, count.received) == (0, 1)
+
+
+def test_the_soak_runs_at_its_own_rate_and_its_command_line_reproduces_it():
+    soak = {"quick": False, "soak": "30m", "count": 2000, "time_scale": 0.1}
+    assert presets(soak)["rate"] == 3.0
+    assert command_line({**soak, "rate": 3.0}) == 'make chaos CHAOS_ARGS="--soak 30m"'
+    assert command_line({**soak, "rate": 5.0}) == 'make chaos CHAOS_ARGS="--soak 30m --rate 5"'
+    assert presets({**soak, "soak": ""})["rate"] == 5.0
