@@ -130,6 +130,27 @@ def test_a_brand_name_saved_with_a_line_break_still_builds_a_sendable_email(deli
     message.message()  # every header can be encoded (this raised BadHeaderError)
 
 
+def test_a_title_and_client_name_with_line_breaks_still_build_sendable_emails(delivery_settings):
+    """Neither is cleaned when saved; both reach subjects (the client's email, the owner's)."""
+    from email import message_from_bytes
+    from email.header import decode_header, make_header
+
+    from tests.proposals.factories import ClientFactory, make_sent_proposal
+
+    customer = ClientFactory(name="Ada\r\nLovelace")
+    _, version = make_sent_proposal(client=customer, title="Kitchen\r\nBcc: victim@example.com")
+    delivery = Delivery.objects.get(version=version, kind=Delivery.Kind.PROPOSAL)
+    message = mailer.build_message(delivery)
+    assert "\n" not in message.subject and "\r" not in message.subject
+    assert "Kitchen Bcc: victim@example.com" in message.subject
+    sent = message_from_bytes(message.message().as_bytes())
+    assert sent["Bcc"] is None and "Kitchen Bcc" in str(make_header(decode_header(sent["Subject"])))
+    delivery.kind = Delivery.Kind.OWNER_ACCEPTED
+    owner_message = mailer.build_message(delivery)
+    assert owner_message.subject.startswith("Ada Lovelace accepted proposal")
+    owner_message.message()
+
+
 def test_a_header_that_cannot_be_built_is_reported_as_that_not_as_a_bad_address():
     from django.core.mail import BadHeaderError
 
