@@ -110,17 +110,19 @@ def verify_instance(
 
 def _sign_date(value: object) -> datetime:
     """The aware time the instance was signed; refused when missing or impossible."""
-    if not isinstance(value, str) or not value or len(value) > 64:
+    if value in (None, ""):
         raise InstanceRefused("missing_sign_date")
+    if not isinstance(value, str) or len(value) > 64:
+        raise InstanceRefused("bad_sign_date")
     try:
         signed_at = parse_datetime(value.replace("Z", "+00:00"))
     except ValueError:  # well formed but impossible: month 13, hour 25, an offset of 99 h
-        raise InstanceRefused("missing_sign_date") from None
+        raise InstanceRefused("bad_sign_date") from None
     if signed_at is None:
-        raise InstanceRefused("missing_sign_date")
+        raise InstanceRefused("bad_sign_date")
     if signed_at.tzinfo is None:
         signed_at = signed_at.replace(tzinfo=UTC)
     try:
         return signed_at.astimezone(UTC)
     except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
-        raise InstanceRefused("missing_sign_date") from None
+        raise InstanceRefused("bad_sign_date") from None

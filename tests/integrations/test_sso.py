@@ -339,6 +339,28 @@ def test_a_validly_signed_but_impossible_instance_is_refused_not_a_500(client, o
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"signDate": "2026-13-45T00:00:00Z"}, "bad_sign_date"),
+        ({"signDate": "0001-01-01T00:00:00+23:00"}, "bad_sign_date"),
+        ({"signDate": 1767225600}, "bad_sign_date"),
+        ({"signDate": None}, "missing_sign_date"),
+        ({"instanceId": "abc\x00def"}, "missing_instance_id"),
+    ],
+    ids=["impossible-date", "before-the-calendar", "number", "missing", "nul-instance-id"],
+)
+def test_an_impossible_instance_is_logged_with_why_it_was_refused(
+    client, overrides, reason, log_events
+):
+    payload = instance_payload("impossible-0002", **overrides)
+    payload = {k: v for k, v in payload.items() if v is not None}  # None: left out
+    assert open_dashboard(client, sign_instance(payload, secret=SECRET)).status_code == 403
+    [refused] = [e for e in log_events if e["event"] == "wix_sso_refused"]
+    assert refused["reason"] == reason
+
+
+@pytest.mark.django_db
 def test_a_validly_signed_instance_nested_too_deep_is_refused_not_a_500(client):
     data = b64url_encode(
         ('{"instanceId": "deep-0001", "n": ' + "[" * 1100 + "]" * 1100 + "}").encode()
