@@ -139,7 +139,12 @@ def build_logging_config(*, log_format: str, level: str) -> dict:
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
-            "django.server": {"level": "WARNING"},
+            # Django's own config gives "django" a console handler of its own while DEBUG and
+            # stops "django.server" propagating: their lines (runserver's 4xx/5xx request
+            # lines, "Not Found: /p/<token>") reached stderr raw. No handler of their own here:
+            # they go through ours, which hides /p/ tokens and instance values.
+            "django": {"level": level, "propagate": True},
+            "django.server": {"level": "WARNING", "propagate": True},
             "django.db.backends": {"level": "INFO"},
             "django_structlog": {"level": level},
             "django-q": {"level": level},

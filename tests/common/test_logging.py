@@ -182,3 +182,30 @@ def test_an_email_in_a_logged_query_string_is_masked(log_format):
     output = render_with_project_config(log_format, emit)
     assert "ann@example.org" not in output
     assert "a***@example.org" in output
+
+
+def test_make_runs_server_lines_hide_tokens_and_instances():
+    """What ``make run`` prints (development, DEBUG): runserver's request line of a 4xx on
+    ``django.server``, Django's "Not Found" on ``django.request``."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, subprocess_env
+
+    emit = """if True:
+        import django, logging
+        django.setup()
+        token, server = "ThisIsASecretTokenValue123", logging.getLogger("django.server")
+        server.warning('"%s" %s %s', f"GET /p/{token} HTTP/1.1", "404", "9")
+        server.warning('"%s" %s %s', "GET /app/?instance=SIG.DATA-secret HTTP/1.1", "403", "9")
+        logging.getLogger("django.request").warning("Not Found: %s", f"/p/{token}")
+    """
+    env = subprocess_env(DJANGO_SETTINGS_MODULE="config.settings", LOG_FORMAT="console")
+    env.pop("DJANGO_ENV", None)
+    result = subprocess.run(
+        [sys.executable, "-c", emit], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "ThisIsASecretTokenValue" not in output and "SIG.DATA-secret" not in output
+    assert output.count("/p/[token]") == 2 and "instance=[redacted]" in output
