@@ -49,6 +49,24 @@ def browser_page():
             browser.close()
 
 
+def write_draft(page, title: str, client: str, section: str, items: list[tuple]) -> None:
+    """In the editor of a new proposal: its title, client and one section of line items, each
+    (name, quantity or None, unit price, optional), a row added per item after the first."""
+    page.get_by_role("link", name="New proposal").first.click()
+    page.get_by_label("Title", exact=True).fill(title)
+    page.get_by_label("Client", exact=True).select_option(label=client)
+    page.locator("#id_s-0-title").fill(section)
+    for n, (name, quantity, unit_price, optional) in enumerate(items):
+        if n:
+            page.get_by_role("button", name="+ Add item").click()
+        page.locator(f"#id_s-0-i-{n}-name").fill(name)
+        if quantity is not None:
+            page.locator(f"#id_s-0-i-{n}-quantity").fill(quantity)
+        page.locator(f"#id_s-0-i-{n}-unit_price").fill(unit_price)
+        if optional:
+            page.locator(f"#id_s-0-i-{n}-optional").check()
+
+
 def test_write_send_open_tick_accept(live_server, browser_page, media_in_tmp):
     membership = MembershipFactory()
     business, user = membership.business, membership.user
@@ -63,20 +81,17 @@ def test_write_send_open_tick_accept(live_server, browser_page, media_in_tmp):
     page.get_by_role("heading", name="Proposals", exact=True).wait_for()
 
     # Write a proposal: two line items and one optional item (a third row added by JS).
-    page.get_by_role("link", name="New proposal").first.click()
-    page.get_by_label("Title", exact=True).fill("Garden makeover")
-    page.get_by_label("Client", exact=True).select_option(label="Ada Lovelace <ada@example.org>")
-    page.locator("#id_s-0-title").fill("Work")
-    page.locator("#id_s-0-i-0-name").fill("Design")
-    page.locator("#id_s-0-i-0-unit_price").fill("500")
-    page.get_by_role("button", name="+ Add item").click()
-    page.locator("#id_s-0-i-1-name").fill("Planting")
-    page.locator("#id_s-0-i-1-quantity").fill("2")
-    page.locator("#id_s-0-i-1-unit_price").fill("120.50")
-    page.get_by_role("button", name="+ Add item").click()
-    page.locator("#id_s-0-i-2-name").fill("Pond")
-    page.locator("#id_s-0-i-2-unit_price").fill("900")
-    page.locator("#id_s-0-i-2-optional").check()
+    write_draft(
+        page,
+        "Garden makeover",
+        "Ada Lovelace <ada@example.org>",
+        "Work",
+        [
+            ("Design", None, "500", False),
+            ("Planting", "2", "120.50", False),
+            ("Pond", None, "900", True),
+        ],
+    )
     page.get_by_role("button", name="Create draft").click()
     page.get_by_text("created as a draft").wait_for()
     page.get_by_text("$741.00").first.wait_for()  # 500 + 2 × 120.50; the pond is optional

@@ -21,7 +21,7 @@ from tests.accounts.factories import MembershipFactory
 from tests.integrations.conftest import _standin_server, wix  # noqa: F401 (fixtures)
 from tests.integrations.standin_site import Site
 from tests.proposals.factories import ClientFactory
-from tests.proposals.test_browser import browser_page  # noqa: F401 (fixture)
+from tests.proposals.test_browser import browser_page, write_draft  # noqa: F401 (fixture)
 from tests.proposals.test_browser_dashboard import sign_in
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -52,16 +52,13 @@ def test_deposit_accepted_invoiced_in_wix_and_signed_pdf_downloads(
     sign_in(page, live_server, user)
 
     # 1. The business writes the proposal and its schedule in the editor, and sends it.
-    page.get_by_role("link", name="New proposal").first.click()
-    page.get_by_label("Title", exact=True).fill("Garden makeover")
-    page.get_by_label("Client", exact=True).select_option(label="Ada Lovelace <ada@example.org>")
-    page.locator("#id_s-0-title").fill("Work")
-    page.locator("#id_s-0-i-0-name").fill("Design")
-    page.locator("#id_s-0-i-0-unit_price").fill("741")
-    page.get_by_role("button", name="+ Add item").click()
-    page.locator("#id_s-0-i-1-name").fill("Pond")
-    page.locator("#id_s-0-i-1-unit_price").fill("900")
-    page.locator("#id_s-0-i-1-optional").check()
+    write_draft(
+        page,
+        "Garden makeover",
+        "Ada Lovelace <ada@example.org>",
+        "Work",
+        [("Design", None, "741", False), ("Pond", None, "900", True)],
+    )
     deposit_row = page.get_by_role("group", name="Deposit")
     deposit_row.get_by_role("combobox", name="Deposit").select_option(
         label="Percentage of the total"
