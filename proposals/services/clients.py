@@ -6,6 +6,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from accounts.models import Business, User
+from common.text import one_line
 from proposals import rules
 from proposals.models import Client, Proposal
 from proposals.services._common import _user_id
@@ -16,7 +17,8 @@ log = structlog.get_logger(__name__)
 
 def _clean_client_fields(name: str, email: str, company: str) -> dict:
     errors = {}
-    name = (name or "").strip()
+    # A client's name reaches email headers: one line when saved (and again when used).
+    name = one_line(name)
     email = (email or "").strip().lower()
     if not name:
         errors["name"] = "A client needs a name."

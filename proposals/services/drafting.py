@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.models import Business, User
 from common.html import sanitize_rich_text
 from common.money import compute_totals
+from common.text import one_line
 from proposals import rules, schedule
 from proposals.models import (
     Activity,
@@ -38,7 +39,8 @@ log = structlog.get_logger(__name__)
 
 
 def _clean_title(title: str) -> str:
-    title = (title or "").strip()
+    # It reaches email subjects: one line when saved (and again when used, message.py).
+    title = one_line(title)
     if not title:
         raise ValidationError({"title": "A proposal needs a title."})
     if len(title) > rules.MAX_NAME:

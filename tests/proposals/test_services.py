@@ -162,6 +162,21 @@ def test_a_brand_name_with_a_line_break_is_saved_on_one_line():
 
 
 @pytest.mark.django_db
+def test_a_title_and_a_client_name_with_line_breaks_are_saved_on_one_line():
+    """Both reach email headers (the subject, the recipient's name): cleaned when saved too."""
+    business = BusinessFactory()
+    client = services.client_create(
+        business=business, acting_user=None, name="Ada\r\nLovelace\u2028", email="a@example.com"
+    )
+    proposal = services.proposal_create(
+        business=business, acting_user=None, client=client, title="Garden\nBcc: x@example.com"
+    )
+    client.refresh_from_db()
+    proposal.refresh_from_db()
+    assert (client.name, proposal.title) == ("Ada Lovelace", "Garden Bcc: x@example.com")
+
+
+@pytest.mark.django_db
 def test_writes_without_a_timeline_row_log_who_made_them(log_events):
     membership = MembershipFactory()
     business, user = membership.business, membership.user
