@@ -2,8 +2,10 @@
 exactly one Wix invoice per payment whatever is lost on the way, sent when due, payment status
 read back, and a site without Wix Invoices told why."""
 
+import math
 from datetime import time, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -206,6 +208,205 @@ def test_wix_down_keeps_the_payment_for_later_and_it_goes_out_once_wix_answers(w
     due_now(deposit)
     assert outbox.drain(KIND)["sent"] == 1
     assert len(site_of(wix, accepted).stored_invoices()) == 1
+
+
+def invoice_calls(wix) -> int:
+    """Requests that reached the stand-in's Invoices endpoints (answered or refused)."""
+    return sum(n for key, n in wix.counts().items() if "/invoices/v4/" in key)
+
+
+@pytest.mark.django_db
+def test_a_day_long_wix_outage_stays_within_the_retry_budget_then_each_invoice_goes_out_once(
+    wix, accepted, settings, monkeypatch, longest_backoff
+):
+    from common import ratelimit
+    from integrations.wix import retry_budget
+
+    # The budget alone must hold: the breaker, which would stop the calls sooner, stays closed.
+    settings.WIX_BREAKER_THRESHOLD = 10_000
+    settings.WIX_BACKOFF_BASE = settings.WIX_BACKOFF_CAP = 0.0  # the client's retries at once
+    budget_clock = {"t": 60 * 29_000_000 + 1.0}  # the budget's minutes, moved with the retries
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: budget_clock["t"]))
+    rows = schedule(accepted, 30, 60, 90, 120)  # five payments, each created in Wix at once
+    first_attempts = len(rows)  # per try of the outbox: one call per payment, then its retries
+    bound = first_attempts + math.ceil(
+        retry_budget._BUDGET_FLOOR + settings.WIX_RETRY_BUDGET_RATIO * first_attempts
+    )
+    unbudgeted = first_attempts * settings.WIX_MAX_ATTEMPTS
+    assert bound < unbudgeted  # the budget, not the attempt cap, is what this test meets
+    wix.faults(outage=True, paths=["/invoices/v4/"])
+
+    down_for, tries, outage_calls = timedelta(0), 0, 0
+    while down_for < timedelta(days=1):
+        before = invoice_calls(wix)
+        assert outbox.drain(KIND)["retry"] == len(rows)
+        made = invoice_calls(wix) - before
+        assert made <= bound, f"try {tries + 1}: {made} calls, the budget allows {bound}"
+        outage_calls += made
+        tries += 1
+        # On to the next try: the rows' own retry time, which is in a later budget minute.
+        wait = min(fresh(r).next_attempt_at for r in rows) - timezone.now()
+        down_for += wait
+        budget_clock["t"] += max(wait.total_seconds(), 60.0)
+        due_now(*rows)
+    assert tries > 10 and outage_calls <= tries * bound
+    assert {fresh(r).state for r in rows} == {State.PENDING}
+    site = site_of(wix, accepted)
+    assert site.stored_invoices() == []
+
+    wix.faults()  # Wix is back
+    due_now(*rows)
+    totals = outbox.drain(KIND)
+
+    assert (totals["sent"], totals["published"]) == (1, len(rows) - 1)
+    held = site.stored_invoices()
+    assert sorted(i["id"] for i in held) == sorted(fresh(r).wix_invoice_id for r in rows)
+    deposit = fresh(rows[0])
+    assert [s["invoiceId"] for s in site.sends()] == [deposit.wix_invoice_id]
+    assert (deposit.step, deposit.state) == (Step.WATCH, State.PENDING)
+    due_now(deposit)
+    assert outbox.drain(KIND)["watched"] == 1  # its next try reads the payment, sends nothing
+    assert len(site.stored_invoices()) == len(rows) and len(site.sends()) == 1
+
+
+@pytest.mark.parametrize("answer", ["withdrawn", "declined"])
+@pytest.mark.django_db
+def test_a_withdrawn_or_declined_proposal_with_a_schedule_invoices_nothing(wix, answer):
+    from proposals import services
+    from tests.proposals.factories import make_proposal
+
+    business = BusinessFactory()
+    proposal = make_proposal(
+        business=business,
+        payment_schedule=[
+            {"kind": "deposit", "amount_type": "percent", "value": "40"},
+            {"kind": "milestone", "label": "Rest", "amount_type": "balance",
+             "due": "days_after", "due_days": 14},
+        ],
+    )  # fmt: skip
+    version = services.proposal_send(proposal=proposal, acting_user=None)
+    client = proposal.client
+    client.wix_contact_id = WixClient.for_business(business).create_contact(
+        {"emails": {"items": [{"email": client.email}]}}
+    )["id"]
+    client.save(update_fields=["wix_contact_id"])
+    if answer == "withdrawn":
+        services.proposal_withdraw(proposal=proposal, acting_user=None)
+    else:
+        services.proposal_decline(version=version, reason="Not now", ip=None, user_agent="")
+
+    with pytest.raises(services.TransitionError):  # the client's yes comes too late
+        accept(version)
+    outbox.drain(KIND)
+
+    proposal.refresh_from_db()
+    assert proposal.status == answer
+    assert not WixInvoice.objects.filter(proposal=proposal).exists()
+    assert invoice_calls(wix) == 0
+
+
+def as_accepted(proposal) -> dict:
+    """What the client agreed to and what it set going, as stored."""
+    from proposals.models import Acceptance, Proposal, ProposalVersion
+
+    return {
+        "proposal": Proposal.objects.filter(pk=proposal.pk)
+        .values("title", "status", "revision", "total", "payment_schedule", "current_version")
+        .get(),
+        "versions": list(ProposalVersion.objects.filter(proposal=proposal).order_by("pk").values()),
+        "acceptance": list(Acceptance.objects.filter(proposal=proposal).values()),
+        "invoices": list(WixInvoice.objects.filter(proposal=proposal).order_by("pk").values()),
+    }
+
+
+@pytest.mark.parametrize(
+    "door",
+    ["service_update", "service_send", "api_patch", "api_send", "editor_get", "editor_post",
+     "dashboard_send"],
+)  # fmt: skip
+@pytest.mark.django_db
+def test_an_accepted_proposal_is_locked_on_every_door_and_its_invoices_stay_as_they_were(
+    wix, client, door
+):
+    from rest_framework.test import APIClient
+
+    from accounts.services import api_key_create
+    from proposals import services
+    from tests.accounts.factories import MembershipFactory
+    from tests.proposals.factories import make_proposal
+    from tests.proposals.test_views_dashboard_editor import editor_post
+
+    business = BusinessFactory()
+    proposal = make_proposal(
+        business=business,
+        payment_schedule=[
+            {"kind": "deposit", "amount_type": "percent", "value": "40"},
+            {"kind": "milestone", "label": "Rest", "amount_type": "balance",
+             "due": "days_after", "due_days": 14},
+        ],
+    )  # fmt: skip
+    version = services.proposal_send(proposal=proposal, acting_user=None)
+    customer = proposal.client
+    customer.wix_contact_id = WixClient.for_business(business).create_contact(
+        {"emails": {"items": [{"email": customer.email}]}}
+    )["id"]
+    customer.save(update_fields=["wix_contact_id"])
+    accept(version)
+    outbox.drain(KIND)  # the deposit invoiced and sent in Wix, the rest waiting for its day
+    proposal.refresh_from_db()
+    before = as_accepted(proposal)
+    assert len(before["invoices"]) == 2 and len(before["acceptance"]) == 1
+    wix_before = wix.counts()
+    other_schedule = [{"kind": "deposit", "amount_type": "percent", "value": "100"}]
+
+    if door.startswith("service_"):
+        with pytest.raises(services.ProposalLocked):
+            if door == "service_update":
+                services.proposal_update(
+                    proposal=proposal, acting_user=None, title="Changed after the yes",
+                    client=customer, currency=proposal.currency, valid_until=None, intro="",
+                    terms="", sections=[], payment_schedule=other_schedule,
+                )  # fmt: skip
+            else:
+                services.proposal_send(proposal=proposal, acting_user=None)
+    elif door.startswith("api_"):
+        api = APIClient()
+        api.credentials(
+            HTTP_AUTHORIZATION="Bearer "
+            + api_key_create(business=business, name="t", acting_user=None)[1]
+        )
+        url = f"/api/v1/proposals/{proposal.pk}/"
+        etag = api.get(url)["ETag"]
+        if door == "api_patch":
+            body = {"title": "Changed after the yes", "payment_schedule": other_schedule}
+            response = api.patch(url, body, format="json", HTTP_IF_MATCH=etag)
+        else:
+            response = api.post(url + "send/", {"message": "Again"}, format="json")
+        assert response.status_code == 409, response.content
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "proposal_locked"
+    else:
+        owner = MembershipFactory(business=business).user
+        client.force_login(owner)
+        detail = reverse("dashboard:proposal_detail", args=[proposal.pk])
+        if door == "editor_get":
+            response = client.get(reverse("dashboard:proposal_edit", args=[proposal.pk]))
+        elif door == "editor_post":
+            data = editor_post(
+                client=str(customer.pk), title="Changed after the yes", revision=proposal.revision
+            )
+            response = client.post(reverse("dashboard:proposal_edit", args=[proposal.pk]), data)
+        else:
+            data = {"message": "Again", "revision": proposal.revision}
+            response = client.post(reverse("dashboard:proposal_send", args=[proposal.pk]), data)
+        assert (response.status_code, response["Location"]) == (302, detail)
+        page = " ".join(client.get(detail).content.decode().split())
+        assert "can no longer be" in page
+
+    assert as_accepted(proposal) == before
+    outbox.drain(KIND)
+    assert as_accepted(proposal) == before  # nothing became due because of it
+    assert wix.counts() == wix_before  # and Wix heard nothing new
 
 
 @pytest.mark.django_db
