@@ -269,13 +269,12 @@ def test_a_day_long_wix_outage_stays_within_the_retry_budget_then_each_invoice_g
     assert len(site.stored_invoices()) == len(rows) and len(site.sends()) == 1
 
 
-@pytest.mark.parametrize("answer", ["withdrawn", "declined"])
-@pytest.mark.django_db
-def test_a_withdrawn_or_declined_proposal_with_a_schedule_invoices_nothing(wix, answer):
+def _sent_with_schedule_to_a_contact(business):
+    """A proposal with a 40 % deposit and the balance 14 days later, sent to a client who is
+    already a contact of the business's Wix site (so nothing but the guards stops an invoice)."""
     from proposals import services
     from tests.proposals.factories import make_proposal
 
-    business = BusinessFactory()
     proposal = make_proposal(
         business=business,
         payment_schedule=[
@@ -290,6 +289,16 @@ def test_a_withdrawn_or_declined_proposal_with_a_schedule_invoices_nothing(wix, 
         {"emails": {"items": [{"email": client.email}]}}
     )["id"]
     client.save(update_fields=["wix_contact_id"])
+    return proposal, version
+
+
+@pytest.mark.parametrize("answer", ["withdrawn", "declined"])
+@pytest.mark.django_db
+def test_a_withdrawn_or_declined_proposal_with_a_schedule_invoices_nothing(wix, answer):
+    from proposals import services
+
+    business = BusinessFactory()
+    proposal, version = _sent_with_schedule_to_a_contact(business)
     if answer == "withdrawn":
         services.proposal_withdraw(proposal=proposal, acting_user=None)
     else:
@@ -333,24 +342,11 @@ def test_an_accepted_proposal_is_locked_on_every_door_and_its_invoices_stay_as_t
     from accounts.services import api_key_create
     from proposals import services
     from tests.accounts.factories import MembershipFactory
-    from tests.proposals.factories import make_proposal
     from tests.proposals.test_views_dashboard_editor import editor_post
 
     business = BusinessFactory()
-    proposal = make_proposal(
-        business=business,
-        payment_schedule=[
-            {"kind": "deposit", "amount_type": "percent", "value": "40"},
-            {"kind": "milestone", "label": "Rest", "amount_type": "balance",
-             "due": "days_after", "due_days": 14},
-        ],
-    )  # fmt: skip
-    version = services.proposal_send(proposal=proposal, acting_user=None)
+    proposal, version = _sent_with_schedule_to_a_contact(business)
     customer = proposal.client
-    customer.wix_contact_id = WixClient.for_business(business).create_contact(
-        {"emails": {"items": [{"email": customer.email}]}}
-    )["id"]
-    customer.save(update_fields=["wix_contact_id"])
     accept(version)
     outbox.drain(KIND)  # the deposit invoiced and sent in Wix, the rest waiting for its day
     proposal.refresh_from_db()
