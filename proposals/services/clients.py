@@ -6,7 +6,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from accounts.models import Business, User
-from common.text import one_line
+from common.text import without_line_breaks
 from proposals import rules
 from proposals.models import Client, Proposal
 from proposals.services._common import _user_id
@@ -17,8 +17,8 @@ log = structlog.get_logger(__name__)
 
 def _clean_client_fields(name: str, email: str, company: str) -> dict:
     errors = {}
-    # A client's name reaches email headers: one line when saved (and again when used).
-    name = one_line(name)
+    # A client's name reaches email headers: one line when saved (cleaned again when used).
+    name = without_line_breaks(name)
     email = (email or "").strip().lower()
     if not name:
         errors["name"] = "A client needs a name."

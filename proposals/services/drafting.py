@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Business, User
 from common.html import sanitize_rich_text
 from common.money import compute_totals
-from common.text import one_line
+from common.text import without_line_breaks
 from proposals import rules, schedule
 from proposals.models import (
     Activity,
@@ -39,8 +39,8 @@ log = structlog.get_logger(__name__)
 
 
 def _clean_title(title: str) -> str:
-    # It reaches email subjects: one line when saved (and again when used, message.py).
-    title = one_line(title)
+    # It reaches email subjects: one line when saved (and cleaned for the header when used).
+    title = without_line_breaks(title)
     if not title:
         raise ValidationError({"title": "A proposal needs a title."})
     if len(title) > rules.MAX_NAME:

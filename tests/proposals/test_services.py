@@ -174,6 +174,14 @@ def test_a_title_and_a_client_name_with_line_breaks_are_saved_on_one_line():
     client.refresh_from_db()
     proposal.refresh_from_db()
     assert (client.name, proposal.title) == ("Ada Lovelace", "Garden Bcc: x@example.com")
+    # Only the breaks go: an emoji joined by ZWJ and a bidi mark are kept as typed.
+    kept = "\U0001f469\u200d\U0001f467 \u05e2\u05d1 \u202e"
+    services.proposal_update(
+        proposal=proposal, acting_user=None, title=kept, client=client,
+        currency=proposal.currency, valid_until=None, intro="", terms="", sections=[],
+    )  # fmt: skip
+    proposal.refresh_from_db()
+    assert proposal.title == kept
 
 
 @pytest.mark.django_db
