@@ -33,13 +33,17 @@ def accepted(wix):
     business = BusinessFactory()
     proposal, version = make_sent_proposal(business=business)
     acceptance = accept(version)
-    client = proposal.client
-    contact = WixClient.for_business(business).create_contact(
+    make_contact(proposal.client)
+    return acceptance
+
+
+def make_contact(client) -> None:
+    """The client made a contact of its business's Wix site (what the contact sync does)."""
+    contact = WixClient.for_business(client.business).create_contact(
         {"emails": {"items": [{"email": client.email}]}}
     )
     client.wix_contact_id = contact["id"]
     client.save(update_fields=["wix_contact_id"])
-    return acceptance
 
 
 def schedule(acceptance, *later_days: int) -> list[WixInvoice]:
@@ -284,11 +288,7 @@ def _sent_with_schedule_to_a_contact(business):
         ],
     )  # fmt: skip
     version = services.proposal_send(proposal=proposal, acting_user=None)
-    client = proposal.client
-    client.wix_contact_id = WixClient.for_business(business).create_contact(
-        {"emails": {"items": [{"email": client.email}]}}
-    )["id"]
-    client.save(update_fields=["wix_contact_id"])
+    make_contact(proposal.client)
     return proposal, version
 
 
@@ -514,11 +514,7 @@ def test_accepting_a_proposal_with_a_schedule_invoices_each_payment_from_its_own
     option = next(
         i["key"] for s in version.snapshot["sections"] for i in s["items"] if i["optional"]
     )
-    client = proposal.client
-    client.wix_contact_id = WixClient.for_business(business).create_contact(
-        {"emails": {"items": [{"email": client.email}]}}
-    )["id"]
-    client.save(update_fields=["wix_contact_id"])
+    make_contact(proposal.client)
 
     acceptance = accept(version, keys=[option])  # 1,200.00: 300.00 now, 900.00 in 30 days
 
