@@ -15,7 +15,13 @@ from django.utils import timezone
 from accounts.models import Business, Membership, StaffAction, User
 from common.admin_tools import admin_url, search_queryset
 from integrations.lifecycle import PLAN_KINDS
-from integrations.models import CircuitBreaker, IntegrationCall, WebhookReceipt, WixAccessToken
+from integrations.models import (
+    CircuitBreaker,
+    IntegrationCall,
+    WebhookReceipt,
+    WixAccessToken,
+    WixInvoice,
+)
 from proposals.delivery.selectors import delivery_queue_stats
 from proposals.models import Activity, Client, Delivery, DeliveryAttempt, Proposal
 
@@ -86,6 +92,12 @@ def business_overview(business: Business, *, now: datetime | None = None) -> dic
         "failed_calls": list(failed_calls.order_by("-created_at")[:LIST_LIMIT]),
         "failed_call_counts": _counts(failed_calls, "created_at", now),
         "stuck": list(stuck.select_related("proposal").order_by("updated_at")[:LIST_LIMIT]),
+        # The newest scheduled payments and their Wix invoices (wix_invoice_business_idx).
+        "invoices": list(
+            WixInvoice.objects.filter(business=business)
+            .select_related("proposal")
+            .order_by("-id")[:20]
+        ),
         "stuck_count": _capped(stuck, "updated_at").count(),
         "queue": delivery_queue_stats(business=business),
         "breakers": list(CircuitBreaker.objects.order_by("api")),

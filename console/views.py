@@ -22,7 +22,7 @@ from common.admin_tools import can_run_support_actions
 from console import selectors
 from console.links import business_support_url
 from integrations import support as wix_support
-from integrations.models import CircuitBreaker, WebhookReceipt
+from integrations.models import CircuitBreaker, WebhookReceipt, WixInvoice
 from proposals import support as proposal_support
 from proposals.delivery import selectors as delivery_selectors
 from proposals.delivery import suppressions
@@ -106,6 +106,9 @@ def _business_action(request: StaffRequest, business: Business) -> HttpResponse:
             suppression=suppression,
             note=request.POST.get("note", "")[:500],
         )
+    elif action == "retry_invoice":
+        invoice = get_object_or_404(WixInvoice, pk=_pk(target), business=business)
+        _run(request, wix_support.support_invoice_retry, invoice=invoice)
     elif action == "refresh_token":
         _run(request, wix_support.support_token_refresh, business=business)
     elif action == "reset_breaker":
