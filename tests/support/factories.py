@@ -79,3 +79,21 @@ def support_staff(email: str = "support@example.com") -> User:
     user = UserFactory.create(email=email, is_staff=True)
     user.groups.add(ensure_support_group())
     return User.objects.get(pk=user.pk)  # fresh: no cached permissions
+
+
+def invoiced_payments(business):
+    """An accepted proposal of a deposit and a balance: its two invoice rows, in order."""
+    from integrations.models import WixInvoice
+    from proposals import services
+    from tests.proposals.factories import accept, make_proposal
+
+    proposal = make_proposal(
+        business=business,
+        payment_schedule=[
+            {"kind": "deposit", "amount_type": "percent", "value": "25"},
+            {"kind": "milestone", "label": "On delivery", "amount_type": "balance",
+             "due": "days_after", "due_days": 30},
+        ],
+    )  # fmt: skip
+    acceptance = accept(services.proposal_send(proposal=proposal, acting_user=None))
+    return list(WixInvoice.objects.filter(acceptance=acceptance).order_by("position"))

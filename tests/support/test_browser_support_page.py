@@ -13,6 +13,7 @@ from django.conf import settings
 from django.test import Client
 
 from accounts.models import StaffAction
+from integrations.models import WixInvoice
 from proposals.models import Delivery
 from tests.accounts.factories import BusinessFactory, MembershipFactory, UserFactory
 from tests.proposals.factories import ClientFactory, make_sent_proposal
@@ -22,6 +23,7 @@ from tests.support.factories import (
     CallFactory,
     DeliveryFactory,
     ReceiptFactory,
+    invoiced_payments,
     support_staff,
 )
 
@@ -53,6 +55,8 @@ def _long_business():
     ReceiptFactory(business=business, event_type="E" * 64, last_error=LONG_ERROR)
     CallFactory(business=business, endpoint="/contacts/v4/" + LONG_WORD, error=LONG_ERROR)
     BreakerFactory(api="contacts", last_error=LONG_ERROR)
+    _, balance = invoiced_payments(business)
+    WixInvoice.objects.filter(pk=balance.pk).update(state="failed", last_error=LONG_ERROR)
     StaffAction.objects.create(
         actor_email=LONG_EMAIL, action="retry_delivery", business=business,
         target_repr="R" * 200, outcome="ok", message=LONG_ERROR,
@@ -107,7 +111,10 @@ def test_long_values_stay_inside_the_page_and_their_cards(live_server, browser_p
     page.goto(f"{live_server.url}/admin/accounts/business/{business.pk}/support/")
     page.get_by_role("heading", name="Failed deliveries (7 d)").wait_for()
 
+    page.get_by_role("heading", name="Wix invoices (the newest 20 payments)").wait_for()
     measured = page.evaluate(MEASURE)
+    if os.environ.get("SUPPORT_PAGE_SCREENSHOT"):
+        page.screenshot(path=os.environ["SUPPORT_PAGE_SCREENSHOT"], full_page=True)
     assert measured["page"] <= 0, "the page scrolls sideways"
     assert measured["over"] == [], "these cards scroll sideways"
     assert measured["broken"] == [], "headings, dates, counts and buttons break inside a word"

@@ -18,6 +18,7 @@ from tests.support.factories import (
     CallFactory,
     DeliveryFactory,
     ReceiptFactory,
+    invoiced_payments,
 )
 
 pytestmark = pytest.mark.django_db
@@ -227,30 +228,12 @@ def test_resend_link_from_the_proposal_page(support_client, business):
     assert Delivery.objects.filter(proposal=proposal).count() == 2
 
 
-def _invoiced(business):
-    """An accepted proposal of a deposit and a balance: its two invoice rows, in order."""
-    from integrations.models import WixInvoice
-    from proposals import services
-    from tests.proposals.factories import accept, make_proposal
-
-    proposal = make_proposal(
-        business=business,
-        payment_schedule=[
-            {"kind": "deposit", "amount_type": "percent", "value": "25"},
-            {"kind": "milestone", "label": "On delivery", "amount_type": "balance",
-             "due": "days_after", "due_days": 30},
-        ],
-    )  # fmt: skip
-    acceptance = accept(services.proposal_send(proposal=proposal, acting_user=None))
-    return list(WixInvoice.objects.filter(acceptance=acceptance).order_by("position"))
-
-
 def test_the_page_shows_each_payments_wix_invoice_and_tries_a_failed_one_again(
     support_client, business, other_business
 ):
     from integrations.models import WixInvoice
 
-    deposit, balance = _invoiced(business)
+    deposit, balance = invoiced_payments(business)
     WixInvoice.objects.filter(pk=deposit.pk).update(
         step="watch", number="INV-0042", payment="partially_paid", paid_amount=10
     )
@@ -263,7 +246,7 @@ def test_the_page_shows_each_payments_wix_invoice_and_tries_a_failed_one_again(
     assert reverse("admin:integrations_wixinvoice_change", args=[balance.pk]) in page
     assert page.count('value="retry_invoice"') == 1  # only the failed one offers it
 
-    (foreign, _) = _invoiced(other_business)
+    (foreign, _) = invoiced_payments(other_business)
     assert _act(support_client, business, "retry_invoice", foreign.pk).status_code == 404
     _act(support_client, business, "retry_invoice", balance.pk)
     balance.refresh_from_db()
