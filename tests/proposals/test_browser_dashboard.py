@@ -24,6 +24,9 @@ def sign_in(page, live_server, user) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Proposals", exact=True).wait_for()
+    # The heading is there once the HTML is; a layout measured before the stylesheet has
+    # loaded is the unstyled page's (the nav bar test once saw it twice the window's width).
+    page.wait_for_load_state("load")
 
 
 def test_client_box_suggests_and_filters_with_the_keyboard(live_server, browser_page):  # noqa: F811
