@@ -12,7 +12,7 @@ from zoneinfo import available_timezones
 import structlog
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
@@ -45,7 +45,12 @@ def normalize_event_type(event_type: str) -> str:
 
 def business_install(*, instance_id: str, occurred_at: datetime) -> tuple[Business, bool]:
     """Create the business of this instance, or reactivate it; returns (business, changed)."""
+    business = _business_insert(instance_id=instance_id, occurred_at=occurred_at)
+    if business is not None:
+        log.info("wix_business_installed", business_id=business.pk, instance_id=instance_id)
+        return business, True
     with transaction.atomic():
+        # Also the way in when the row the INSERT met was purged since: created here then.
         business, created = Business.objects.select_for_update().get_or_create(
             instance_id=instance_id,
             defaults={"installed_at": occurred_at, "status": Business.Status.ACTIVE},
@@ -68,6 +73,23 @@ def business_install(*, instance_id: str, occurred_at: datetime) -> tuple[Busine
         business.save(update_fields=["status", "installed_at", "uninstalled_at", "updated_at"])
         log.info("wix_business_reinstalled", business_id=business.pk, instance_id=instance_id)
         return business, True
+
+
+def _business_insert(*, instance_id: str, occurred_at: datetime) -> Business | None:
+    """The install of a new site in one INSERT; None when it conflicts (the instance has its
+    business already: a reinstall, a repeated or reordered event), for the locked path.
+
+    Outside a transaction the INSERT is one statement on its own, and a conflict fails only
+    itself; inside one, a savepoint keeps the conflict from breaking the enclosing block.
+    """
+    fields = {"instance_id": instance_id, "installed_at": occurred_at}
+    try:
+        if not transaction.get_connection().in_atomic_block:
+            return Business.objects.create(**fields, status=Business.Status.ACTIVE)
+        with transaction.atomic():
+            return Business.objects.create(**fields, status=Business.Status.ACTIVE)
+    except IntegrityError:
+        return None
 
 
 def business_uninstall(*, instance_id: str, occurred_at: datetime) -> Business:
@@ -108,6 +130,37 @@ def business_uninstall(*, instance_id: str, occurred_at: datetime) -> Business:
     return business
 
 
+def _plan_state(*, paid: bool, product_id: str | None, occurred_at: datetime) -> dict:
+    """The plan fields of a state true at ``occurred_at``."""
+    changes: dict = {
+        "plan": Business.Plan.PAID if paid else Business.Plan.FREE,
+        "plan_changed_at": occurred_at,
+    }
+    if product_id is not None:
+        changes["plan_product_id"] = product_id[:100]
+    return changes
+
+
+def _older_plan(occurred_at: datetime) -> Q:
+    """The row's plan state is older than one true at ``occurred_at``: it may be replaced."""
+    return Q(plan_changed_at__isnull=True) | Q(plan_changed_at__lte=occurred_at)
+
+
+def _plan_written(business: Business, changes: dict, *, applied: bool, source: str) -> bool:
+    if not applied:
+        log.info(
+            "wix_plan_event_stale",
+            business_id=business.pk,
+            source=source,
+            occurred_at=changes["plan_changed_at"].isoformat(),
+        )
+        return False
+    for field, value in changes.items():
+        setattr(business, field, value)
+    log.info("wix_plan_updated", business_id=business.pk, plan=business.plan, source=source)
+    return True
+
+
 def business_set_plan(
     *, business: Business, paid: bool, product_id: str | None, occurred_at: datetime, source: str
 ) -> bool:
@@ -117,29 +170,13 @@ def business_set_plan(
     PostgreSQL re-checks the condition on the row as that change left it, so an older state
     never overwrites a newer one whatever the order. ``business`` gets the state applied.
     """
-    changes: dict = {
-        "plan": Business.Plan.PAID if paid else Business.Plan.FREE,
-        "plan_changed_at": occurred_at,
-    }
-    if product_id is not None:
-        changes["plan_product_id"] = product_id[:100]
+    changes = _plan_state(paid=paid, product_id=product_id, occurred_at=occurred_at)
     applied = (
         Business.objects.filter(pk=business.pk)
-        .filter(Q(plan_changed_at__isnull=True) | Q(plan_changed_at__lte=occurred_at))
+        .filter(_older_plan(occurred_at))
         .update(**changes, updated_at=timezone.now())
     )
-    if not applied:
-        log.info(
-            "wix_plan_event_stale",
-            business_id=business.pk,
-            source=source,
-            occurred_at=occurred_at.isoformat(),
-        )
-        return False
-    for field, value in changes.items():
-        setattr(business, field, value)
-    log.info("wix_plan_updated", business_id=business.pk, plan=business.plan, source=source)
-    return True
+    return _plan_written(business, changes, applied=bool(applied), source=source)
 
 
 def business_apply_plan_event(
@@ -250,23 +287,28 @@ def business_refresh_from_wix(*, business: Business) -> Business:
     # Set even when empty: an address stored before (from wherever) must not stay trusted
     # once Wix names no owner email.
     updates["owner_email"] = _owner_account_email(site)
-    Business.objects.filter(pk=business.pk).update(
-        **_unless_owner_chose(updates), updated_at=timezone.now()
-    )
-    chosen = ("locale", "timezone", "locale_chosen", "timezone_chosen")
-    for field, value in Business.objects.filter(pk=business.pk).values(*chosen).get().items():
-        setattr(business, field, value)
-    for field, value in updates.items():
-        if field not in chosen:
-            setattr(business, field, value)
+    guarded = _unless_owner_chose(updates)
+    plan: dict = {}
     if "isFree" in instance:
-        business_set_plan(
-            business=business,
+        # In the same UPDATE, under business_set_plan's rule: only over an older plan state.
+        plan = _plan_state(
             paid=not instance["isFree"],
             product_id=(instance.get("billing") or {}).get("packageName") or "",
             occurred_at=started,
-            source="instance",
         )
+        for field, value in plan.items():
+            guarded[field] = Case(When(_older_plan(started), then=Value(value)), default=F(field))
+    Business.objects.filter(pk=business.pk).update(**guarded, updated_at=timezone.now())
+    chosen = ("locale", "timezone", "locale_chosen", "timezone_chosen")
+    stored = Business.objects.filter(pk=business.pk).values(*chosen, "plan_changed_at").get()
+    for field in chosen:
+        setattr(business, field, stored[field])
+    for field, value in updates.items():
+        if field not in chosen:
+            setattr(business, field, value)
+    if plan:
+        applied = stored["plan_changed_at"] == started
+        _plan_written(business, plan, applied=applied, source="instance")
     log.info("wix_business_details_refreshed", business_id=business.pk, fields=sorted(updates))
     return business
 

@@ -147,3 +147,18 @@ def test_an_install_after_a_removal_that_overtook_it_reactivates_the_business():
     assert changed
     assert business.status == Business.Status.ACTIVE
     assert business.uninstalled_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_installs_outside_a_transaction_create_once_and_reactivate():
+    # As a drain runs them (autocommit): a new site is one INSERT; a repeated install meets
+    # the row, and the locked path decides, leaving the connection usable.
+    business, changed = install(instance_id=INSTANCE, occurred_at=_at(1))
+    assert changed and business.status == Business.Status.ACTIVE
+    again, changed = install(instance_id=INSTANCE, occurred_at=_at(3))
+    assert (again.pk, changed) == (business.pk, False)
+    assert Business.objects.get(pk=business.pk).installed_at == _at(3)
+    uninstall(instance_id=INSTANCE, occurred_at=_at(4))
+    back, changed = install(instance_id=INSTANCE, occurred_at=_at(5))
+    assert (back.pk, changed, back.status) == (business.pk, True, Business.Status.ACTIVE)
+    assert Business.objects.filter(instance_id=INSTANCE).count() == 1

@@ -1,9 +1,11 @@
 """The site-details refresh from Wix: what it takes from which field of Wix's answers, and what
 it leaves alone (a locale or time zone the owner chose in Settings)."""
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import Business, Membership
 from integrations.lifecycle import business_refresh_from_wix
@@ -130,3 +132,30 @@ def test_a_choice_made_while_the_refresh_ran_is_kept(wix):
 
     assert stale.timezone == "Asia/Tokyo"
     assert Business.objects.get(pk=business.pk).timezone == "Asia/Tokyo"
+
+
+def test_the_refresh_takes_the_plan_wix_reports_for_the_instance(wix):
+    business = BusinessFactory(plan=Business.Plan.FREE)
+    wix.seed(instance_id=business.instance_id, is_free=False, vendor_product_id="pro")
+
+    refreshed = _refresh(business)
+
+    assert (refreshed.plan, refreshed.plan_product_id) == (Business.Plan.PAID, "pro")
+    assert refreshed.plan_changed_at is not None
+    assert business.plan == Business.Plan.PAID  # the object handed in says so too
+
+
+def test_a_plan_event_newer_than_the_refresh_is_kept(wix):
+    # A plan event that happened after the refresh began (a purchase Wix timed later) wins:
+    # the refresh's own plan state is older, whatever order the writes land in.
+    later = timezone.now() + timedelta(minutes=5)
+    business = BusinessFactory(
+        plan=Business.Plan.PAID, plan_product_id="premium", plan_changed_at=later
+    )
+    wix.seed(instance_id=business.instance_id, is_free=True, site_name="Renamed")
+
+    refreshed = _refresh(Business.objects.get(pk=business.pk))
+
+    assert (refreshed.plan, refreshed.plan_product_id) == (Business.Plan.PAID, "premium")
+    assert refreshed.plan_changed_at == later
+    assert refreshed.site_name == "Renamed"  # the details are written all the same
