@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from integrations.models import WixAccessToken
@@ -124,15 +124,49 @@ def access_token(
         assert expires_at is not None  # _usable refuses a token without an expiry
         _hold(instance_id, token, expires_at)
         return token
+    try:
+        return _refresh(
+            instance_id=instance_id,
+            business_id=business_id,
+            deadline=deadline,
+            stale=stale,
+            first=stored is None,
+        )
+    except _RowMadeMeanwhile:
+        # Another process made the row since we read: its lock decides, as for any refresh.
+        return _refresh(
+            instance_id=instance_id, business_id=business_id, deadline=deadline, stale=stale
+        )
+
+
+class _RowMadeMeanwhile(Exception):
+    pass
+
+
+def _refresh(
+    *, instance_id: str, business_id: int | None, deadline: float, stale: str, first: bool = False
+) -> str:
+    """Under the token row's lock: the token another process just stored, else Wix's.
+
+    ``first``: the instance had no row when read, so it gets one in a single INSERT, which
+    holds the row as the lock does (a concurrent insert of the same instance waits for this
+    transaction, then finds the row); ``_RowMadeMeanwhile`` when another process made it.
+    """
     failure: Exception | None = None
     nested = connection.in_atomic_block
     try:
         with transaction.atomic():
             previous = _limit_lock_wait(deadline, restore=nested)
-            WixAccessToken.objects.bulk_create(
-                [WixAccessToken(instance_id=instance_id)], ignore_conflicts=True
-            )
-            row = WixAccessToken.objects.select_for_update().get(instance_id=instance_id)
+            if first:
+                try:
+                    row = WixAccessToken.objects.create(instance_id=instance_id)
+                except IntegrityError:
+                    raise _RowMadeMeanwhile from None  # the block rolls back; nothing kept
+            else:
+                WixAccessToken.objects.bulk_create(
+                    [WixAccessToken(instance_id=instance_id)], ignore_conflicts=True
+                )
+                row = WixAccessToken.objects.select_for_update().get(instance_id=instance_id)
             _restore_lock_wait(previous)
             if _usable(row.access_token, row.expires_at, stale):
                 assert row.expires_at is not None  # _usable refuses a token without an expiry

@@ -93,7 +93,10 @@ def test_a_token_endpoint_outage_is_a_transient_wix_error_and_is_recorded(wix, b
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_caller_never_waits_on_the_token_lock_past_its_deadline(wix):
+@pytest.mark.parametrize("held", ["locked", "being_inserted"])
+def test_a_caller_never_waits_on_the_token_lock_past_its_deadline(wix, held):
+    # "being_inserted": the instance's first row, not yet committed by another process (this
+    # caller found no row and inserts its own, which waits on that one).
     from django.db import connections, transaction
 
     from integrations.wix.client import access_token
@@ -101,13 +104,17 @@ def test_a_caller_never_waits_on_the_token_lock_past_its_deadline(wix):
     if connection.vendor != "postgresql":
         pytest.skip("SQLite serialises writers with its busy timeout instead")
     business = BusinessFactory()
-    WixAccessToken.objects.create(instance_id=business.instance_id)
+    if held == "locked":
+        WixAccessToken.objects.create(instance_id=business.instance_id)
     holding = threading.Event()
     release = threading.Event()
 
     def hold_the_lock() -> None:
         with transaction.atomic():
-            WixAccessToken.objects.select_for_update().get(instance_id=business.instance_id)
+            if held == "locked":
+                WixAccessToken.objects.select_for_update().get(instance_id=business.instance_id)
+            else:
+                WixAccessToken.objects.create(instance_id=business.instance_id)
             holding.set()
             release.wait(10)
         connections.close_all()
