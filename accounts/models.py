@@ -120,6 +120,12 @@ class Business(models.Model):
             # Support search: a prefix of the site name or URL, case-insensitively.
             models.Index(Lower("site_name"), name="business_site_name_ci"),
             models.Index(Lower("site_url"), name="business_site_url_ci"),
+            # The retention purge: what is due, oldest removal first.
+            models.Index(
+                fields=["uninstalled_at"],
+                condition=models.Q(status="uninstalled"),
+                name="business_uninstalled_due",
+            ),
         ]
 
     def __str__(self) -> str:

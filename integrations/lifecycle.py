@@ -5,6 +5,7 @@ Events carry the time they happened at Wix (``occurred_at``) so that a late, reo
 never overwrites what a newer event already decided.
 """
 
+import time
 from datetime import datetime, timedelta
 from functools import cache
 from zoneinfo import available_timezones
@@ -20,6 +21,7 @@ from accounts.models import Business
 from common.money import supported_locale
 from common.text import one_line
 from integrations.wix.client import WixClient, drop_tokens
+from proposals.selectors import proposal_counts
 from proposals.services import proposals_purge
 
 log = structlog.get_logger(__name__)
@@ -125,7 +127,7 @@ def business_uninstall(*, instance_id: str, occurred_at: datetime) -> Business:
         business.status = Business.Status.UNINSTALLED
         business.uninstalled_at = occurred_at
         business.save(update_fields=["status", "uninstalled_at", "updated_at"])
-        drop_tokens(instance_id=instance_id)
+        drop_tokens(instance_ids=[instance_id])
     log.info("wix_business_uninstalled", business_id=business.pk, instance_id=instance_id)
     return business
 
@@ -313,29 +315,63 @@ def business_refresh_from_wix(*, business: Business) -> Business:
     return business
 
 
-def business_purge_uninstalled(*, now: datetime | None = None, limit: int = 50) -> int:
+def business_purge_uninstalled(*, now: datetime | None = None) -> int:
     """Delete businesses uninstalled longer ago than ``WIX_UNINSTALLED_RETENTION_DAYS``.
 
-    Deleting the business deletes everything it owns (clients, proposals, deliveries, …).
+    Deleting a business deletes everything it owns (clients, proposals, deliveries, files, …).
     A reinstall inside the retention period reactivates the business with its data intact.
+    Work goes in batches (``_purge_batch``), oldest removal first, up to the retention job's
+    ``RETENTION_MAX_BATCHES`` and for at most ``WIX_PURGE_SECONDS``; the next run continues
+    where this one stopped.
     """
     from django.conf import settings
 
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.WIX_UNINSTALLED_RETENTION_DAYS)
-    expired = Business.objects.filter(status=Business.Status.UNINSTALLED, uninstalled_at__lt=cutoff)
+    deadline = time.monotonic() + settings.WIX_PURGE_SECONDS
     purged = 0
-    for business_id in list(expired.values_list("pk", flat=True)[:limit]):
-        with transaction.atomic():
-            # Re-checked under the lock: a reinstall may have won the race.
-            business = expired.select_for_update().filter(pk=business_id).first()
-            if business is None:
-                continue
-            instance_id = business.instance_id
-            # First what would stop the business's cascade (proposals_purge says why).
-            proposals_purge(business=business)
-            business.delete()
-            drop_tokens(instance_id=instance_id)
-        purged += 1
-        log.info("wix_business_purged", business_id=business_id, instance_id=instance_id)
+    for _ in range(settings.RETENTION_MAX_BATCHES):
+        done, more = _purge_batch(cutoff=cutoff)
+        purged += done
+        if not more or time.monotonic() >= deadline:
+            break
     return purged
+
+
+def _purge_batch(*, cutoff: datetime) -> tuple[int, bool]:
+    """One transaction: up to ``WIX_PURGE_BATCH_BUSINESSES`` expired businesses, as many as fit
+    in ``WIX_PURGE_BATCH_PROPOSALS`` proposals (the first always), deleted set-wise — the same
+    few queries per owned table whatever the batch holds. (Purged, whether more may be due.)
+
+    The rows are locked as they are chosen, so a reinstall racing the purge either waits and
+    then finds no business (a new one is made), or holds the row first and is skipped here —
+    its business is active once it commits, and no later batch chooses it.
+    """
+    from django.conf import settings
+
+    size, budget = settings.WIX_PURGE_BATCH_BUSINESSES, settings.WIX_PURGE_BATCH_PROPOSALS
+    with transaction.atomic():
+        candidates = list(
+            Business.objects.filter(status=Business.Status.UNINSTALLED, uninstalled_at__lt=cutoff)
+            .order_by("uninstalled_at", "pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "instance_id")[:size]
+        )
+        if not candidates:
+            return 0, False
+        sizes = proposal_counts(business_ids=[pk for pk, _ in candidates])
+        chosen: list[tuple[int, str]] = []
+        proposals = 0
+        for pk, instance_id in candidates:
+            if chosen and proposals + sizes.get(pk, 0) > budget:
+                break
+            chosen.append((pk, instance_id))
+            proposals += sizes.get(pk, 0)
+        ids = [pk for pk, _ in chosen]
+        # First what would stop the businesses' cascade (proposals_purge says why).
+        proposals_purge(business_ids=ids)
+        Business.objects.filter(pk__in=ids).delete()
+        drop_tokens(instance_ids=[instance_id for _, instance_id in chosen])
+    for pk, instance_id in chosen:
+        log.info("wix_business_purged", business_id=pk, instance_id=instance_id)
+    return len(chosen), len(chosen) < len(candidates) or len(candidates) == size

@@ -83,6 +83,17 @@ def logo_store(*, business_id: int, upload, extension: str) -> str:
     return default_storage.save(name, upload)
 
 
+def logos_delete(*, business_id: int) -> None:
+    """Delete every logo the business stored (the current one and those older versions show)."""
+    folder = f"logos/{business_id}"
+    try:
+        _, names = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in names:
+        default_storage.delete(f"{folder}/{name}")
+
+
 def logo_url(name: str, *, absolute: bool = False) -> str:
     """Where a stored logo is served ("" without one); ``absolute`` for emails."""
     if not name or not LOGO_NAME.match(name):

@@ -68,6 +68,13 @@ WIX_FRAME_ANCESTORS = env_list(
     ["https://*.wix.com", "https://*.wixapps.net", "https://*.editorx.com"],
 )
 WIX_UNINSTALLED_RETENTION_DAYS = env_int("WIX_UNINSTALLED_RETENTION_DAYS", 90, minimum=1)
+# The purge of those businesses, one transaction per batch: at most this many businesses, and
+# (a business bigger alone aside) this many of their proposals. A run stops starting batches
+# after RETENTION_MAX_BATCHES or WIX_PURGE_SECONDS (well under Q_TIMEOUT); the next daily run
+# continues.
+WIX_PURGE_BATCH_BUSINESSES = env_int("WIX_PURGE_BATCH_BUSINESSES", 50, minimum=1)
+WIX_PURGE_BATCH_PROPOSALS = env_int("WIX_PURGE_BATCH_PROPOSALS", 1000, minimum=1)
+WIX_PURGE_SECONDS = env_int("WIX_PURGE_SECONDS", 30, minimum=1)
 # Contact syncs, webhook receipts and invoices are outbox kinds (integrations/kinds.py): each reads
 # OUTBOX_<KIND>_<NAME> first, then OUTBOX_DEFAULTS (backoff, age limit, lease, batch size).
 OUTBOX_CONTACT_SYNC_MAX_ATTEMPTS = env_int("OUTBOX_CONTACT_SYNC_MAX_ATTEMPTS", 12, minimum=1)

@@ -2,6 +2,7 @@
 the ``WixAccessToken`` row, whose lock makes one refresh per instance across processes."""
 
 import time
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 import structlog
@@ -219,7 +220,8 @@ def _restore_lock_wait(previous: str | None) -> None:
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
 
 
-def drop_tokens(*, instance_id: str) -> None:
-    """Forget this instance's token (uninstalled): the row, and this process's copy."""
-    _tokens.pop(instance_id, None)
-    WixAccessToken.objects.filter(instance_id=instance_id).delete()
+def drop_tokens(*, instance_ids: Collection[str]) -> None:
+    """Forget these instances' tokens (uninstalled): the rows, and this process's copies."""
+    for instance_id in instance_ids:
+        _tokens.pop(instance_id, None)
+    WixAccessToken.objects.filter(instance_id__in=instance_ids).delete()

@@ -8,6 +8,7 @@ services.
 
 from proposals.selectors.business import (
     owner_email_for,
+    proposal_counts,
     proposal_settings_for,
     template_get,
     template_list,
@@ -77,6 +78,7 @@ __all__ = [
     "item_dict",
     "newer_version_for",
     "owner_email_for",
+    "proposal_counts",
     "pipeline",
     "proposal_acceptance",
     "proposal_content",

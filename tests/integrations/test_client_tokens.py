@@ -144,7 +144,7 @@ def test_a_caller_never_waits_on_the_token_lock_past_its_deadline(wix, held):
 
 def test_an_uninstall_drops_the_token_this_process_holds(wix, wix_client, business):
     wix_client.get_app_instance()
-    client_module.drop_tokens(instance_id=business.instance_id)
+    client_module.drop_tokens(instance_ids=[business.instance_id])
     assert not WixAccessToken.objects.filter(instance_id=business.instance_id).exists()
     wix_client.get_app_instance()
     assert wix.count(TOKEN) == 2

@@ -83,6 +83,134 @@ def test_an_accepted_proposal_does_not_block_the_purge(settings):
     assert not Business.objects.exists()
 
 
+def _expire(*businesses, settings, days_ago: int | None = None) -> None:
+    days = days_ago or settings.WIX_UNINSTALLED_RETENTION_DAYS + 1
+    for offset, business in enumerate(businesses):
+        # Older first, a second apart: the purge takes the oldest removals first.
+        Business.objects.filter(pk=business.pk).update(
+            status=Business.Status.UNINSTALLED,
+            uninstalled_at=timezone.now() - timedelta(days=days, seconds=len(businesses) - offset),
+        )
+
+
+def _expired_with_proposals(count: int, *, settings, proposals: int = 1) -> list[Business]:
+    businesses = BusinessFactory.create_batch(count)
+    for business in businesses:
+        client = ClientFactory(business=business)
+        for _ in range(proposals):
+            make_sent_proposal(client=client)
+        WixAccessToken.objects.create(instance_id=business.instance_id, access_token="x")
+    _expire(*businesses, settings=settings)
+    return businesses
+
+
+@pytest.mark.django_db
+def test_a_purge_batch_costs_the_same_queries_for_2_businesses_as_for_8(settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for size in (2, 8):
+        _expired_with_proposals(size, settings=settings, proposals=2)
+        with CaptureQueriesContext(connection) as queries:
+            assert business_purge_uninstalled() == size
+        counts.append(len(queries))
+        assert not Business.objects.exists() and not Proposal.objects.exists()
+        assert not WixAccessToken.objects.exists()
+    assert counts[0] == counts[1], counts
+
+
+@pytest.mark.django_db
+def test_the_purge_goes_in_batches_bounded_by_businesses_and_proposals(settings, monkeypatch):
+    import itertools
+
+    from integrations import lifecycle
+
+    settings.WIX_PURGE_BATCH_BUSINESSES = 3
+    settings.WIX_PURGE_BATCH_PROPOSALS = 4
+    settings.RETENTION_MAX_BATCHES = 1
+    # Oldest removal first: two of two proposals fill the first batch's budget of four.
+    first, second, third, fourth = _expired_with_proposals(4, settings=settings, proposals=2)
+    assert business_purge_uninstalled() == 2
+    assert set(Business.objects.values_list("pk", flat=True)) == {third.pk, fourth.pk}
+    # A business bigger than the budget alone still goes, alone.
+    big = BusinessFactory()
+    for _ in range(5):
+        make_sent_proposal(client=ClientFactory(business=big))
+    Business.objects.filter(pk__in=[third.pk, fourth.pk]).update(
+        uninstalled_at=timezone.now() - timedelta(days=settings.WIX_UNINSTALLED_RETENTION_DAYS + 2)
+    )
+    _expire(big, settings=settings, days_ago=settings.WIX_UNINSTALLED_RETENTION_DAYS + 3)
+    assert business_purge_uninstalled() == 1
+    assert set(Business.objects.values_list("pk", flat=True)) == {third.pk, fourth.pk}
+    # A run past its seconds starts no more batches: the next run continues.
+    settings.RETENTION_MAX_BATCHES = 10
+    settings.WIX_PURGE_BATCH_BUSINESSES = 1
+    clock = itertools.count(0.0, 31.0)  # each reading 31 s after the one before
+    monkeypatch.setattr(lifecycle.time, "monotonic", lambda: next(clock))
+    assert business_purge_uninstalled() == 1
+    monkeypatch.undo()
+    # With both budgets back, one run finishes what is due.
+    assert business_purge_uninstalled() == 1
+    assert not Business.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_purge_deletes_the_business_logos(settings, tmp_path):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from proposals import branding
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+    }
+    gone, kept = BusinessFactory(), BusinessFactory()
+    names = [
+        branding.logo_store(business_id=business.pk, upload=ContentFile(b"png"), extension="png")
+        for business in (gone, gone, kept)
+    ]
+    _expire(gone, settings=settings)
+    assert business_purge_uninstalled() == 1
+    assert [default_storage.exists(name) for name in names] == [False, False, True]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_purge_skips_a_business_a_reinstall_holds(settings):
+    import threading
+
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL")
+    held, other = _expired_with_proposals(2, settings=settings)
+    locked, release = threading.Event(), threading.Event()
+
+    def reinstall() -> None:
+        try:
+            with transaction.atomic():
+                Business.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=reinstall)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        assert business_purge_uninstalled() == 1  # not waiting for the held row
+    finally:
+        release.set()
+        thread.join(10)
+    assert list(Business.objects.values_list("pk", flat=True)) == [held.pk]
+    assert Proposal.objects.filter(business_id=held.pk).exists()
+
+
 INSTANCE = "lifecycle-order-0001"
 
 

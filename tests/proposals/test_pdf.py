@@ -325,7 +325,7 @@ def test_the_retention_purge_deletes_the_stored_files(owner_client, business):
     downloaded(owner_client, version_pdf_url(proposal))
     name = ProposalPdf.objects.get().file_name
     assert default_storage.exists(name)
-    services.proposals_purge(business=business)
+    services.proposals_purge(business_ids=[business.pk])
     assert not default_storage.exists(name)
     assert not ProposalPdf.objects.exists()
 
