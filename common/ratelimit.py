@@ -70,6 +70,11 @@ class Outcome:
         return self.count <= self.limit.rate.limit
 
 
+def clock() -> float:
+    """The time windows are counted by (seconds since the epoch)."""
+    return time.time()
+
+
 def _window(rate: Rate, now: float) -> tuple[int, int]:
     """The window's number and the whole seconds left in it (at least 1)."""
     number = int(now // rate.window)
@@ -81,21 +86,33 @@ def _counter_key(limit: Limit, number: int) -> str:
     return f"{KEY_PREFIX}:{limit.key}:{limit.rate.window}:{number}"
 
 
-def hit(limits: Sequence[Limit], *, cache: BaseCache | None = None) -> list[Outcome]:
-    """Count one hit on every limit (one round trip on Redis); outcomes in the same order."""
+def hit(
+    limits: Sequence[Limit],
+    *,
+    cache: BaseCache | None = None,
+    by: Sequence[int] | None = None,
+    at: float | None = None,
+) -> list[Outcome]:
+    """Count one hit on every limit (one round trip on Redis); outcomes in the same order.
+
+    ``by``: how many hits to count on each limit instead (hits counted in a process and added
+    in one go); ``at``: the time they happened (default now), which names their window.
+    """
     # The backend itself: django.core.cache.cache is a proxy (isinstance would not see Redis).
     cache = cache or caches["default"]
-    now = time.time()
+    now = clock() if at is None else at
+    amounts = list(by) if by is not None else [1] * len(limits)
     windows = [_window(limit.rate, now) for limit in limits]
     keys = [_counter_key(limit, number) for limit, (number, _) in zip(limits, windows, strict=True)]
     if not limits:
         return []
     if isinstance(cache, RedisCache):
         raw_keys = [cache.make_and_validate_key(key) for key in keys]
-        counts = _hit_redis(cache, raw_keys, [limit.rate.window for limit in limits])
+        counts = _hit_redis(cache, raw_keys, [limit.rate.window for limit in limits], amounts)
     else:
         counts = [
-            _hit_portable(cache, key, left) for key, (_, left) in zip(keys, windows, strict=True)
+            _hit_portable(cache, key, left, amount)
+            for key, (_, left), amount in zip(keys, windows, amounts, strict=True)
         ]
     return [
         Outcome(limit=limit, count=count, retry_after=left)
@@ -107,13 +124,16 @@ def hit_one(limit: Limit, *, cache: BaseCache | None = None) -> Outcome:
     return hit([limit], cache=cache)[0]
 
 
-# INCR every key; a counter this hit opened (1) gets its expiry in the same atomic step, so
-# no counter is ever left without one. ARGV[i] is KEYS[i]'s window in seconds.
+# INCRBY every key; a counter this hit opened (its count is the amount) gets its expiry in the
+# same atomic step, so no counter is ever left without one. ARGV[i] is KEYS[i]'s expiry in
+# seconds, ARGV[#KEYS + i] the amount to add.
 _HIT_SCRIPT = """
 local counts = {}
+local n = #KEYS
 for i, key in ipairs(KEYS) do
-  local count = redis.call('INCR', key)
-  if count == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+  local amount = tonumber(ARGV[n + i])
+  local count = redis.call('INCRBY', key, amount)
+  if count == amount then redis.call('EXPIRE', key, ARGV[i]) end
   counts[i] = count
 end
 return counts
@@ -125,7 +145,9 @@ _HIT_SHA = hashlib.sha1(_HIT_SCRIPT.encode(), usedforsecurity=False).hexdigest()
 _clients: "weakref.WeakKeyDictionary[object, Redis]" = weakref.WeakKeyDictionary()
 
 
-def _hit_redis(cache: RedisCache, keys: list[str], windows: list[int]) -> list[int]:
+def _hit_redis(
+    cache: RedisCache, keys: list[str], windows: list[int], amounts: list[int]
+) -> list[int]:
     # The keys are made (prefix, version) as the cache would; talk to its raw client.
     backend = cache._cache
     client = _clients.get(backend)
@@ -133,22 +155,22 @@ def _hit_redis(cache: RedisCache, keys: list[str], windows: list[int]) -> list[i
         client = _clients[backend] = backend.get_client(keys[0], write=True)
     expiries = [window + 1 for window in windows]
     try:
-        counts = client.evalsha(_HIT_SHA, len(keys), *keys, *expiries)
+        counts = client.evalsha(_HIT_SHA, len(keys), *keys, *expiries, *amounts)
     except NoScriptError:  # a restarted (or flushed) Redis: EVAL sends and caches the script
-        counts = client.eval(_HIT_SCRIPT, len(keys), *keys, *expiries)
+        counts = client.eval(_HIT_SCRIPT, len(keys), *keys, *expiries, *amounts)
     return [int(count) for count in counts]
 
 
-def _hit_portable(cache: BaseCache, key: str, left: int) -> int:
+def _hit_portable(cache: BaseCache, key: str, left: int, amount: int) -> int:
     timeout = left + 1
-    if cache.add(key, 1, timeout=timeout):
-        return 1
+    if cache.add(key, amount, timeout=timeout):
+        return amount
     try:
-        return cache.incr(key)
+        return cache.incr(key, amount)
     except ValueError:  # expired between add and incr: this hit opens a new counter
-        if cache.add(key, 1, timeout=timeout):
-            return 1
-        return cache.incr(key)
+        if cache.add(key, amount, timeout=timeout):
+            return amount
+        return cache.incr(key, amount)
 
 
 # DECR a counter only while it exists: a counter that expired (its window ended) is not
@@ -164,7 +186,7 @@ def give_back(limit: Limit, *, cache: BaseCache | None = None) -> None:
     """Uncount one hit of ``limit`` in its current window: for a hit whose work never happened
     (a send the mail server could not take). A window that ended meanwhile is left alone."""
     cache = cache or caches["default"]
-    key = _counter_key(limit, _window(limit.rate, time.time())[0])
+    key = _counter_key(limit, _window(limit.rate, clock())[0])
     if isinstance(cache, RedisCache):
         raw_key = cache.make_and_validate_key(key)
         backend = cache._cache
@@ -185,7 +207,7 @@ def give_back(limit: Limit, *, cache: BaseCache | None = None) -> None:
 def peek(limits: Sequence[Limit], *, cache: BaseCache | None = None) -> list[int]:
     """The counts of the limits' current windows so far, without counting a hit (one read)."""
     cache = cache or caches["default"]
-    now = time.time()
+    now = clock()
     keys = [_counter_key(limit, _window(limit.rate, now)[0]) for limit in limits]
     if not keys:
         return []

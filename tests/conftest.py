@@ -159,3 +159,13 @@ def _forget_queued_outbox_drains():
     from common.outbox.drain import forget_queued_drains
 
     forget_queued_drains()
+
+
+@pytest.fixture(autouse=True)
+def _forget_noted_wix_calls():
+    """The Wix retry budget notes first attempts in the process until it adds them to the
+    shared counters: one test's notes must not land in the next test's budget."""
+    yield
+    from integrations.wix import retry_budget
+
+    retry_budget._notes.clear()

@@ -1,6 +1,8 @@
 """How long to wait before a retry, and whether this minute's retry budget still allows one."""
 
 import math
+import threading
+import time
 
 from django.conf import settings
 
@@ -29,12 +31,46 @@ def _budget_retries(api: str, allowed: int) -> ratelimit.Limit:
     )
 
 
+# First attempts are counted in the process and added to the shared counters in one round trip
+# at most _NOTES_FLUSH_SECONDS later, or as soon as a retry asks the budget or a minute ends (an
+# install webhook makes three calls: three round trips otherwise). Notes a process dies holding
+# are lost: the budget then allows fewer retries, never more.
+_NOTES_FLUSH_SECONDS = 1.0
+_notes: dict[tuple[str, int], int] = {}  # (api, minute window) → first attempts not yet added
+_notes_lock = threading.Lock()
+_notes_flushed = 0.0  # time.monotonic() of the last flush
+
+
 def _budget_note_call(api: str) -> None:
-    ratelimit.hit_one(_budget_calls(api))
+    window = int(ratelimit.clock() // _BUDGET_WINDOW_SECONDS)
+    with _notes_lock:
+        _notes[(api, window)] = _notes.get((api, window), 0) + 1
+        due = time.monotonic() - _notes_flushed >= _NOTES_FLUSH_SECONDS
+        due = due or any(noted != window for _, noted in _notes)
+    if due:
+        _budget_flush_notes()
+
+
+def _budget_flush_notes() -> None:
+    """Add the first attempts noted in this process to the shared counters, each to its minute."""
+    global _notes_flushed
+    with _notes_lock:
+        pending = dict(_notes)
+        _notes.clear()
+        _notes_flushed = time.monotonic()
+    for window in sorted({noted for _, noted in pending}):
+        noted = [(api, n) for (api, at), n in pending.items() if at == window]
+        ratelimit.hit(
+            [_budget_calls(api) for api, _ in noted],
+            by=[n for _, n in noted],
+            at=window * _BUDGET_WINDOW_SECONDS,
+        )
 
 
 def _budget_allows_retry(api: str) -> bool:
     """True (and the retry counted) while this minute's retries are within the budget."""
+    if _notes:
+        _budget_flush_notes()
     calls, retries = ratelimit.peek([_budget_calls(api), _budget_retries(api, 0)])
     allowed = math.ceil(_BUDGET_FLOOR + settings.WIX_RETRY_BUDGET_RATIO * calls)
     if retries >= allowed:

@@ -187,3 +187,26 @@ def test_giving_back_after_the_window_ended_leaves_the_next_window_alone(any_cac
     ratelimit.give_back(limit, cache=any_cache)
     assert ratelimit.peek([limit], cache=any_cache) == [0]
     assert ratelimit.hit_one(limit, cache=any_cache).count == 1
+
+
+def test_hits_counted_elsewhere_are_added_in_one_go_to_the_window_they_happened_in(
+    any_cache, frozen
+):
+    minute = Limit(key="test:by", rate=Rate(limit=10, window=60))
+    other = Limit(key="test:by-other", rate=Rate(limit=10, window=60))
+    outcomes = ratelimit.hit([minute, other], cache=any_cache, by=[7, 2])
+    assert [o.count for o in outcomes] == [7, 2]
+    assert ratelimit.hit([minute], cache=any_cache, by=[4])[0].allowed is False  # 11 > 10
+    # Hits of the minute that just ended are counted there, not in the current one.
+    ended_at = frozen["t"] - 60
+    assert ratelimit.hit([minute], cache=any_cache, by=[3], at=ended_at)[0].count == 3
+    assert ratelimit.peek([minute, other], cache=any_cache) == [11, 2]
+
+
+def test_redis_sets_the_expiry_of_a_counter_opened_by_several_hits(redis_cache, frozen):
+    ratelimit.hit(
+        [Limit(key="test:ttl-by", rate=Rate(limit=10, window=60))], cache=redis_cache, by=[5]
+    )
+    client = redis_cache._cache.get_client(write=True)
+    [key] = client.keys(f"{redis_cache.key_prefix}*")
+    assert 0 < client.ttl(key) <= 61

@@ -159,6 +159,38 @@ def test_the_retry_budget_grows_with_the_calls_and_starts_afresh_each_minute(
     assert [retry_budget._budget_allows_retry("apps") for _ in range(11)] == [True] * 10 + [False]
 
 
+def test_first_attempts_reach_the_shared_budget_in_one_round_trip_a_second(
+    settings, budget_clock, monkeypatch
+):
+    round_trips = []
+    real_hit = ratelimit.hit
+    monkeypatch.setattr(
+        ratelimit, "hit", lambda *a, **k: round_trips.append(a) or real_hit(*a, **k)
+    )
+    monkeypatch.setattr(retry_budget, "_notes_flushed", time.monotonic())
+    for _ in range(30):
+        retry_budget._budget_note_call("apps")
+    retry_budget._budget_note_call("contacts")
+    assert round_trips == []  # noted in the process
+    # A retry asking the budget sees them all: 10 + 50% of 30 retries this minute.
+    settings.WIX_RETRY_BUDGET_RATIO = 0.5
+    assert [retry_budget._budget_allows_retry("apps") for _ in range(26)] == [True] * 25 + [False]
+    assert len(round_trips) == 1 + 25  # the notes of both APIs together, then each retry
+    assert ratelimit.peek([retry_budget._budget_calls("contacts")]) == [1]
+
+
+def test_first_attempts_noted_before_a_minute_ends_count_in_that_minute(budget_clock, monkeypatch):
+    monkeypatch.setattr(retry_budget, "_notes_flushed", time.monotonic())
+    retry_budget._budget_note_call("apps")
+    budget_clock["t"] += 50  # the next minute: the note goes to the minute it was made in
+    retry_budget._budget_note_call("apps")
+    budget_clock["t"] -= 50
+    assert ratelimit.peek([retry_budget._budget_calls("apps")]) == [1]
+    budget_clock["t"] += 50
+    retry_budget._budget_flush_notes()
+    assert ratelimit.peek([retry_budget._budget_calls("apps")]) == [1]
+
+
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
