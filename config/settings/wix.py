@@ -82,9 +82,9 @@ OUTBOX_WEBHOOK_RECEIPT_MAX_ATTEMPTS = env_int("OUTBOX_WEBHOOK_RECEIPT_MAX_ATTEMP
 OUTBOX_WEBHOOK_RECEIPT_BACKOFF_BASE_SECONDS = env_float(
     "OUTBOX_WEBHOOK_RECEIPT_BACKOFF_BASE_SECONDS", 15.0, minimum=0.0
 )
-# Invoices (integrations/invoices.py) outlast a Wix outage of a whole day: the age limit counts
-# from the payment's due time, and at the backoff's cap (an hour, full jitter) 60 tries span
-# about a day and a half.
+# Invoices (integrations/invoice_steps.py) outlast a Wix outage of a whole day: the age limit
+# counts from the payment's due time, and at the backoff's cap (an hour, full jitter) 60 tries
+# span about a day and a half.
 OUTBOX_WIX_INVOICE_MAX_ATTEMPTS = env_int("OUTBOX_WIX_INVOICE_MAX_ATTEMPTS", 60, minimum=1)
 OUTBOX_WIX_INVOICE_MAX_AGE_SECONDS = env_int(
     "OUTBOX_WIX_INVOICE_MAX_AGE_SECONDS", 3 * 86400, minimum=60

@@ -128,7 +128,7 @@ class WixClient:
     def create_invoice(self, invoice: dict) -> dict:
         """Not retried when the outcome is unknown (a timeout, a 5xx, a dropped answer): Wix
         may have created it, and Create Invoice has no idempotency key. The caller looks the
-        invoice up by its reference before creating again (integrations.invoices)."""
+        invoice up by its reference before creating again (integrations.invoice_steps)."""
         body = {"invoice": invoice}
         return self.call("invoices", "POST", INVOICES, body, retry_unknown=False)["invoice"]
 

@@ -186,3 +186,17 @@ def send(django_capture_on_commit_callbacks):
         return proposal
 
     return send_for
+
+
+@pytest.fixture
+def accepted(wix):
+    """A proposal of a business on the stand-in, accepted; its client is a contact of the site."""
+    from tests.accounts.factories import BusinessFactory
+    from tests.integrations.invoicing import make_contact
+    from tests.proposals.factories import accept
+
+    business = BusinessFactory()
+    proposal, version = make_sent_proposal(business=business)
+    acceptance = accept(version)
+    make_contact(proposal.client)
+    return acceptance

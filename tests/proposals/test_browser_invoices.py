@@ -45,7 +45,7 @@ def test_the_payments_invoices_read_on_the_page_and_it_fits_a_phone(live_server,
         state="failed",
         last_error="Wix Invoices is not yet available on this site (Wix is enabling it)",
     )
-    from integrations.invoices import _timeline
+    from integrations.invoice_steps import _timeline
 
     r0 = WixInvoice.objects.get(pk=rows[0].pk)
     _timeline(r0, Activity.Kind.INVOICE_SENT)
