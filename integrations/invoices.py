@@ -21,7 +21,7 @@ from common.request_id import current_request_id
 from integrations.kinds import WIX_INVOICE
 from integrations.models import WixInvoice
 from proposals import schedule
-from proposals.payments import PaymentProgress
+from proposals.payments import InvoiceStatus, PaymentProgress
 
 log = structlog.get_logger(__name__)
 
@@ -74,12 +74,12 @@ def invoice_summaries(proposal_ids: list[int]) -> dict[int, list[PaymentProgress
 
 def _status(state: str, step: str) -> str:
     if state == State.FAILED:
-        return "failed"
+        return InvoiceStatus.FAILED
     if step == Step.WATCH or state == State.DONE:
-        return "sent"
+        return InvoiceStatus.SENT
     if step in (Step.PUBLISH, Step.SEND):
-        return "created"
-    return "scheduled"
+        return InvoiceStatus.CREATED
+    return InvoiceStatus.SCHEDULED
 
 
 def invoices_for_acceptance(*, acceptance) -> list[WixInvoice]:

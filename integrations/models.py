@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from common.outbox.models import OutboxRow, due_index, lease_index
+from proposals.payments import PaymentState
 
 
 class IntegrationCall(models.Model):
@@ -232,12 +233,8 @@ class WixInvoice(OutboxRow):
         SEND = "send", "Send to the client"
         WATCH = "watch", "Watch the payment"
 
-    class Payment(models.TextChoices):
-        UNPAID = "unpaid", "Unpaid"
-        PARTIALLY_PAID = "partially_paid", "Partially paid"
-        PAID = "paid", "Paid"
-        OVERDUE = "overdue", "Overdue"
-        VOIDED = "voided", "Voided"
+    # What the client has paid: the states proposals shows and the API names.
+    Payment = PaymentState
 
     business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="+")
     proposal = models.ForeignKey(

@@ -7,9 +7,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-# Where an invoice is, and what its payment is (the API's enums).
-INVOICE_STATUSES = ("scheduled", "created", "sent", "failed")
-PAYMENT_STATES = ("unpaid", "partially_paid", "paid", "overdue", "voided")
+from django.db import models
+
+
+class InvoiceStatus(models.TextChoices):
+    """Where a payment's invoice is (the API's ``invoice.status``)."""
+
+    SCHEDULED = "scheduled", "Scheduled"
+    CREATED = "created", "Created"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class PaymentState(models.TextChoices):
+    """What the client has paid of it (the API's ``invoice.payment``; the invoicing app's rows
+    store these, ``integrations.WixInvoice.Payment``)."""
+
+    UNPAID = "unpaid", "Unpaid"
+    PARTIALLY_PAID = "partially_paid", "Partially paid"
+    PAID = "paid", "Paid"
+    OVERDUE = "overdue", "Overdue"
+    VOIDED = "voided", "Voided"
+
+
+# The API's enums.
+INVOICE_STATUSES = tuple(InvoiceStatus.values)
+PAYMENT_STATES = tuple(PaymentState.values)
 
 
 @dataclass(frozen=True)
@@ -65,16 +88,17 @@ def summaries(proposals) -> dict[int, str]:
 
 
 def _summary(parts: list[PaymentProgress]) -> str:
-    if any(p.status == "failed" for p in parts):
+    if any(p.status == InvoiceStatus.FAILED for p in parts):
         return "Invoice failed"
-    if any(p.payment == "overdue" for p in parts):
+    if any(p.payment == PaymentState.OVERDUE for p in parts):
         return "Payment overdue"
-    paid = sum(1 for p in parts if p.payment == "paid")
+    paid = sum(1 for p in parts if p.payment == PaymentState.PAID)
     if paid == len(parts):
         return "Paid in full"
     if paid == 0:
-        return "Invoiced" if any(p.status == "sent" for p in parts) else "Invoices scheduled"
-    if paid == 1 and parts[0].payment == "paid" and parts[0].kind == "deposit":
+        sent = any(p.status == InvoiceStatus.SENT for p in parts)
+        return "Invoiced" if sent else "Invoices scheduled"
+    if paid == 1 and parts[0].payment == PaymentState.PAID and parts[0].kind == "deposit":
         return "Deposit paid"
     return f"{paid} of {len(parts)} paid"
 

@@ -255,13 +255,15 @@ def payment_schedule(
     }
 
 
-INVOICE_WORDS = {"scheduled": "To be created", "created": "Created, not sent yet", "sent": "Sent"}
+INVOICE_WORDS = {
+    payments.InvoiceStatus.SCHEDULED: "To be created",
+    payments.InvoiceStatus.CREATED: "Created, not sent yet",
+    payments.InvoiceStatus.SENT: "Sent",
+}
+# Unpaid goes without saying; any other state in its own words ("partially paid").
 PAYMENT_WORDS = {
-    "unpaid": "",
-    "partially_paid": "partially paid",
-    "paid": "paid",
-    "overdue": "overdue",
-    "voided": "voided",
+    state: "" if state == payments.PaymentState.UNPAID else label.lower()
+    for state, label in payments.PaymentState.choices
 }
 
 
@@ -270,7 +272,7 @@ def invoice_words(invoice: dict | None) -> str:
     """A payment's invoice as the business reads it: "INV-0003 · Sent · paid"."""
     if not invoice:
         return "No invoice yet"
-    if invoice["status"] == "failed":
+    if invoice["status"] == payments.InvoiceStatus.FAILED:
         return f"Failed: {invoice['reason']}"
     words = [invoice["number"], INVOICE_WORDS[invoice["status"]], PAYMENT_WORDS[invoice["payment"]]]
     return " · ".join(word for word in words if word)
