@@ -24,7 +24,7 @@ from django.utils.html import strip_tags
 
 from integrations.wix.client import WixClient, WixError
 from proposals import rules
-from proposals.catalog import CatalogItem, CatalogPage, CatalogUnavailable
+from proposals.catalog import MAX_PAGE, CatalogItem, CatalogPage, CatalogUnavailable, clean_query
 
 log = structlog.get_logger(__name__)
 
@@ -208,8 +208,8 @@ class WixCatalog:
         return found
 
     def search(self, business, query: str, page: int) -> CatalogPage:
-        query = " ".join(query.split())[:100]
-        page = max(0, min(page, 99))
+        query = clean_query(query)
+        page = max(0, min(page, MAX_PAGE))
         deadline = time.monotonic() + settings.WIX_CATALOG_DEADLINE
         result = CatalogPage(items=[], page=page)
         for part in PARTS:

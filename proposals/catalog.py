@@ -12,6 +12,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
+# A catalog search: its words, one space apart, at most this long; its pages from 0 to MAX_PAGE.
+MAX_QUERY = 100
+MAX_PAGE = 99
+
+
+def clean_query(text: object) -> str:
+    """The search as every reader gets it (the editor's panel posts it as typed)."""
+    return " ".join(str(text or "").split())[:MAX_QUERY]
+
 
 @dataclass(frozen=True)
 class CatalogItem:

@@ -18,10 +18,15 @@ MAX_ITEMS = 300  # lines per proposal (or template), all sections together
 MAX_NAME = 200  # a one-line name or title: the CharField columns' max_length
 MAX_TEXT = 20_000  # intro, terms, a line item's description (TextField columns)
 MAX_MESSAGE = 5_000  # the sender's note in the email, the client's decline reason
+MAX_SEARCH = 200  # a search box's text (proposal and client lists, the client box, the API)
+MAX_REMINDER_DAYS = 365  # a reminder rule's days (0 turns it off)
 # Line item numbers as (max_digits, decimal_places): the DECIMAL columns, the forms and the API.
 QUANTITY_DIGITS = (12, 3)
 UNIT_PRICE_DIGITS = (14, 4)
 PERCENT_DIGITS = (5, 2)  # discount and tax rate, 0 to 100
+# A payment schedule part's percentage or amount (3 minor units at most: KWD); the schedule's
+# rule bounds an amount by MAX_TOTAL.
+SCHEDULE_VALUE_DIGITS = (15, 4)
 MAX_PERCENT = Decimal(100)
 # Where a line item came from, when it was copied from a catalog: "<source>:<id>[/<variant id>]",
 # e.g. "wix-stores:<product id>/<variant id>" or "wix-bookings:<service id>". A reference

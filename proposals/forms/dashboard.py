@@ -23,14 +23,14 @@ class ProposalFilterForm(forms.Form):
     the name arrives, and the page resolves it or offers the few clients it matches.
     """
 
-    q = forms.CharField(label="Search", required=False, max_length=200)
+    q = forms.CharField(label="Search", required=False, max_length=rules.MAX_SEARCH)
     status = forms.ChoiceField(
         label="Status", required=False, choices=[("", "All statuses"), *Proposal.Status.choices]
     )
     client_name = forms.CharField(
         label="Client",
         required=False,
-        max_length=200,
+        max_length=rules.MAX_SEARCH,
         help_text="Start of the client's name or email.",
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
@@ -106,13 +106,13 @@ class SettingsForm(forms.Form):
     remind_unopened_after_days = forms.IntegerField(
         label="Remind when not opened after (days)",
         min_value=0,
-        max_value=365,
+        max_value=rules.MAX_REMINDER_DAYS,
         help_text="0 turns this reminder off.",
     )
     remind_unanswered_after_days = forms.IntegerField(
         label="Remind when not answered after (days)",
         min_value=0,
-        max_value=365,
+        max_value=rules.MAX_REMINDER_DAYS,
         help_text="0 turns this reminder off.",
     )
     default_currency = forms.ChoiceField(choices=CURRENCY_CHOICES)

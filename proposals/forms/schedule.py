@@ -13,8 +13,8 @@ from proposals.forms.sections import LocaleDecimalField
 
 def _value_field() -> LocaleDecimalField:
     return LocaleDecimalField(
-        max_digits=16,
-        decimal_places=4,
+        max_digits=rules.SCHEDULE_VALUE_DIGITS[0],
+        decimal_places=rules.SCHEDULE_VALUE_DIGITS[1],
         required=False,
         label="Percentage or amount",
         help_text="A percentage (30 for 30%) or an amount in the proposal's currency.",

@@ -5,14 +5,14 @@ from django.db.models.functions import Lower
 
 from accounts.models import Business
 from accounts.scoping import get_for_business_or_404, scoped
+from proposals import rules
 from proposals.models import Client
-from proposals.selectors.lists import MAX_SEARCH
 
 
 def client_list(*, business: Business, search: str | None = None) -> QuerySet[Client]:
     queryset = scoped(Client, business)
     if search:
-        term = search.strip()[:MAX_SEARCH]
+        term = search.strip()[: rules.MAX_SEARCH]
         queryset = queryset.filter(
             Q(name__icontains=term) | Q(email__icontains=term) | Q(company__icontains=term)
         )
@@ -35,7 +35,7 @@ def client_search(
     lower(email))`` indexes, each stopping at ``limit`` rows: a one-letter prefix in a
     business with 12,500 clients reads 2 × ``limit`` index entries, not every client.
     """
-    term = prefix.strip().lower()[:MAX_SEARCH]
+    term = prefix.strip().lower()[: rules.MAX_SEARCH]
     if not term or limit <= 0:
         return []
     found: dict[int, Client] = {}

@@ -7,9 +7,8 @@ from django.http import Http404
 from accounts.models import Business
 from accounts.scoping import get_for_business_or_404, scoped
 from common.compiled import CompiledRead
+from proposals import rules
 from proposals.models import Client, Proposal
-
-MAX_SEARCH = 200
 
 
 def proposal_list(
@@ -165,7 +164,7 @@ def _proposal_search(*, business: Business, search: str) -> Q:
     (business, client), the number by (business, number) — so a search that matches nothing
     reads no proposal rows at all.
     """
-    term = search.strip()[:MAX_SEARCH]
+    term = search.strip()[: rules.MAX_SEARCH]
     client_ids = list(
         Client.objects.filter(
             # bigint to bigint: the trigram index's business column (btree_gin) is used only

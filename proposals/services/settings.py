@@ -53,8 +53,8 @@ def settings_update(
         ("remind_unopened_after_days", remind_unopened_after_days),
         ("remind_unanswered_after_days", remind_unanswered_after_days),
     ):
-        if not isinstance(days, int) or days < 0 or days > 365:
-            errors[field] = "Enter a number of days between 0 (off) and 365."
+        if not isinstance(days, int) or days < 0 or days > rules.MAX_REMINDER_DAYS:
+            errors[field] = f"Enter a number of days between 0 (off) and {rules.MAX_REMINDER_DAYS}."
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():

@@ -13,9 +13,24 @@ from django.utils.safestring import SafeString, mark_safe
 
 from common.html import sanitize_rich_text
 from common.money import Totals, format_money, format_number, minor_units, number_symbols
-from proposals import branding, payments, schedule
+from proposals import branding, catalog, payments, rules, schedule
 
 register = template.Library()
+
+# The inputs a template writes by hand (not from a form field), by what they take: their
+# maxlength is the limit the view or service checks.
+INPUT_LIMITS = {
+    "name": rules.MAX_NAME,
+    "search": rules.MAX_SEARCH,
+    "message": rules.MAX_MESSAGE,
+    "catalog_search": catalog.MAX_QUERY,
+}
+
+
+@register.simple_tag
+def input_limit(what: str) -> int:
+    """``maxlength="{% input_limit 'search' %}"``: an unknown name fails the page's render."""
+    return INPUT_LIMITS[what]
 
 
 @register.filter

@@ -13,7 +13,6 @@ from proposals import catalog, rules
 from proposals.catalog import CatalogPage, CatalogUnavailable
 
 ACTIONS = ("catalog_search", "catalog_add")
-MAX_QUERY = 100
 
 
 @dataclass
@@ -56,7 +55,7 @@ def catalog_action(request: HttpRequest, editor) -> CatalogPanel:
     last_section = max(0, len(editor.blocks) - 1)
     panel = CatalogPanel(
         available=reader is not None,
-        query=" ".join(str(post.get("catalog_q", "")).split())[:MAX_QUERY],
+        query=catalog.clean_query(post.get("catalog_q", "")),
         page=_number(post.get("catalog_search", post.get("catalog_page"))),
         section=min(_number(post.get("catalog_section"), last_section), last_section),
     )

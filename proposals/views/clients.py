@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from accounts.http import MemberRequest
-from proposals import selectors, services
+from proposals import rules, selectors, services
 from proposals.forms import ClientForm, apply_validation_error
 from proposals.views._helpers import business_required, paginate
 
@@ -18,7 +18,7 @@ from proposals.views._helpers import business_required, paginate
 @require_safe
 @business_required
 def client_list(request: MemberRequest) -> HttpResponse:
-    search = request.GET.get("q", "").strip()[:200]
+    search = request.GET.get("q", "").strip()[: rules.MAX_SEARCH]
     clients = selectors.client_list(business=request.business, search=search or None)
     return render(
         request,

@@ -93,7 +93,6 @@ def proposal_detail(request: MemberRequest, pk: int) -> HttpResponse:
             "failed_delivery_ids": {d.pk for d in failed},
             "can_edit": proposal.status in services.EDITABLE,
             "can_send": proposal.status in services.EDITABLE,
-            "message_max_length": rules.MAX_MESSAGE,
             "can_withdraw": proposal.is_open,
             "can_delete": proposal.status == Proposal.Status.DRAFT
             and proposal.current_version_id is None,

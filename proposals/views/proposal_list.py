@@ -12,7 +12,7 @@ from django.utils.dates import MONTHS, MONTHS_3
 from django.views.decorators.http import require_safe
 
 from accounts.http import MemberRequest
-from proposals import payments, selectors
+from proposals import payments, rules, selectors
 from proposals.forms import ProposalFilterForm
 from proposals.models import Client
 from proposals.templatetags.proposal_tags import money
@@ -224,8 +224,8 @@ def proposal_list(request: MemberRequest) -> HttpResponse:
 def client_search(request: MemberRequest) -> HttpResponse:
     """The client box's suggestions: at most 20 of the business's clients, as JSON."""
     term = request.GET.get("q", "")
-    if len(term) > 200:
-        return JsonResponse({"error": "Type at most 200 characters."}, status=400)
+    if len(term) > rules.MAX_SEARCH:
+        return JsonResponse({"error": f"Type at most {rules.MAX_SEARCH} characters."}, status=400)
     clients = selectors.client_search(business=request.business, prefix=term)
     response = JsonResponse(
         {

@@ -9,9 +9,6 @@ from rest_framework import serializers
 from proposals import payments, rules, schedule
 from proposals.api.serializers.base import StrictSerializer, amount_input, text_field
 
-# A percentage or an amount (3 minor units at most: KWD); the rule bounds it (rules.MAX_TOTAL).
-VALUE_DIGITS = (15, 4)
-
 VALUE_HELP = (
     "`percent`: a percentage of the accepted total, more than 0 and at most 100 (2 decimals); "
     "`fixed`: an amount in the proposal's currency, more than 0 (its minor units); "
@@ -30,8 +27,8 @@ class PaymentPartInputSerializer(StrictSerializer):
         help_text="`balance` (the last part only) takes what the other parts leave.",
     )
     value = amount_input(
-        VALUE_DIGITS,
-        rules.largest_decimal(VALUE_DIGITS),
+        rules.SCHEDULE_VALUE_DIGITS,
+        rules.largest_decimal(rules.SCHEDULE_VALUE_DIGITS),
         required=False,
         allow_null=True,
         help_text=VALUE_HELP,

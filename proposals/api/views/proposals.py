@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.ids import MAX_ID
-from proposals import selectors, services
+from proposals import rules, selectors, services
 from proposals.api import representations
 from proposals.api import serializers as s
 from proposals.api.idempotency import idempotent
@@ -34,7 +34,7 @@ class ProposalFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Proposal.Status.choices, required=False)
     client = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     search = serializers.CharField(
-        max_length=200,
+        max_length=rules.MAX_SEARCH,
         required=False,
         allow_blank=True,
         help_text="Title, number (P-0042), client name or email.",

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from accounts.scoping import get_for_business_or_404
 from common.ids import MAX_ID
-from proposals import selectors, services
+from proposals import rules, selectors, services
 from proposals.api import serializers as s
 from proposals.api.idempotency import idempotent
 from proposals.api.pagination import ApiCursorPagination, NameCursorPagination
@@ -24,7 +24,10 @@ from proposals.models import Delivery
 
 class ClientFilterSerializer(serializers.Serializer):
     search = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, help_text="Name, email or company."
+        max_length=rules.MAX_SEARCH,
+        required=False,
+        allow_blank=True,
+        help_text="Name, email or company.",
     )
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
