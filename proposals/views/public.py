@@ -5,6 +5,8 @@ A signed-in member of the business that sent the proposal sees the page read-onl
 is the client's (an owner accepting "as the client" would sign in their client's name).
 """
 
+from collections.abc import Callable
+
 import structlog
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -259,22 +261,21 @@ def proposal_accept(request: ClientPageRequest, token: str) -> HttpResponse:
         return version
     form = AcceptForm(request.POST)
     if form.is_valid():
-        try:
-            services.proposal_accept(
+        answered = _answered(
+            request,
+            version,
+            form,
+            lambda: services.proposal_accept(
                 version=version,
                 signed_name=form.cleaned_data["signed_name"],
                 agreed=form.cleaned_data["agreed"],
                 selected_item_keys=sorted(selected),
                 ip=client_ip(request),
                 user_agent=user_agent(request),
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        except services.ProposalError:
-            version.proposal.refresh_from_db()
-            return _state_page(request, version, _state_after_refusal(version), status=409)
-        else:
-            return no_index(redirect("public:proposal", token=version.token))
+            ),
+        )
+        if answered is not None:
+            return answered
     return _proposal_page(request, version, selected=selected, accept_form=form, status=400)
 
 
@@ -287,21 +288,37 @@ def proposal_decline(request: ClientPageRequest, token: str) -> HttpResponse:
         return version
     form = DeclineForm(request.POST)
     if form.is_valid():
-        try:
-            services.proposal_decline(
+        answered = _answered(
+            request,
+            version,
+            form,
+            lambda: services.proposal_decline(
                 version=version,
                 reason=form.cleaned_data["reason"],
                 ip=client_ip(request),
                 user_agent=user_agent(request),
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        except services.ProposalError:
-            version.proposal.refresh_from_db()
-            return _state_page(request, version, _state_after_refusal(version), status=409)
-        else:
-            return no_index(redirect("public:proposal", token=version.token))
+            ),
+        )
+        if answered is not None:
+            return answered
     return _proposal_page(request, version, selected=None, decline_form=form, status=400)
+
+
+def _answered(
+    request: ClientPageRequest, version: ProposalVersion, form, answer: Callable[[], object]
+) -> HttpResponse | None:
+    """Give the client's answer (``answer``, a service call): the page again once it is taken,
+    the state page (409) when the service refused it; None when the input was refused (its
+    errors are on ``form``, to be shown with the page)."""
+    try:
+        answer()
+    except ValidationError as exc:
+        apply_validation_error(form, exc)
+        return None
+    except services.ProposalError:
+        version.proposal.refresh_from_db()
+        return _state_page(request, version, _state_after_refusal(version), status=409)
+    return no_index(redirect("public:proposal", token=version.token))
 
 
 def _state_after_refusal(version: ProposalVersion) -> str:
