@@ -3,10 +3,12 @@
 import re
 
 from django.db.models import QuerySet
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, generics, permissions
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from accounts.models import Business, User
 from accounts.scoping import scoped
@@ -89,6 +91,16 @@ class ApiView(generics.GenericAPIView):
 
     def scoped(self, model_or_queryset) -> QuerySet:
         return scoped(model_or_queryset, self.business)
+
+    def page_response(self, queryset) -> Response:
+        """One page of ``queryset`` (the view's cursor pagination), as its serializer prints it."""
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def created_response(self, obj, *, url_name: str) -> Response:
+        """201 with the new row as the view's serializer prints it, and where to read it."""
+        location = reverse(url_name, kwargs={"pk": obj.pk})
+        return Response(self.get_serializer(obj).data, status=201, headers={"Location": location})
 
     def client_for(self, client_id: int) -> Client:
         """One of this business's clients named in a request body.

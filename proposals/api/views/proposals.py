@@ -257,8 +257,7 @@ class ProposalVersionListView(ProposalViewMixin, ApiView):
     )
     def get(self, request: Request, pk: int) -> Response:
         proposal = self.get_proposal(pk)
-        page = self.paginate_queryset(selectors.proposal_versions(proposal=proposal))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.page_response(selectors.proposal_versions(proposal=proposal))
 
 
 class ProposalVersionDetailView(ProposalViewMixin, ApiView):
@@ -284,8 +283,7 @@ class ProposalActivityListView(ProposalViewMixin, ApiView):
     )
     def get(self, request: Request, pk: int) -> Response:
         proposal = self.get_proposal(pk)
-        page = self.paginate_queryset(selectors.proposal_timeline(proposal=proposal))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.page_response(selectors.proposal_timeline(proposal=proposal))
 
 
 class ProposalDeliveryListView(ProposalViewMixin, ApiView):
@@ -300,5 +298,4 @@ class ProposalDeliveryListView(ProposalViewMixin, ApiView):
     def get(self, request: Request, pk: int) -> Response:
         proposal = self.get_proposal(pk)
         queryset = selectors.proposal_deliveries(proposal=proposal).prefetch_related("attempts")
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.page_response(queryset)

@@ -1,6 +1,5 @@
 """Clients, templates, deliveries and the business's own profile and usage."""
 
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -48,8 +47,7 @@ class ClientListView(ApiView):
     def get(self, request: Request) -> Response:
         filters = validated_query(ClientFilterSerializer, request)
         queryset = selectors.client_list(business=self.business, search=filters.get("search"))
-        page = self.paginate_queryset(filter_by_dates(queryset, filters))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.page_response(filter_by_dates(queryset, filters))
 
     @extend_schema(
         tags=["clients"],
@@ -64,10 +62,7 @@ class ClientListView(ApiView):
         client = services.client_create(
             business=self.business, acting_user=self.acting_user, **data
         )
-        location = reverse("api:client-detail", kwargs={"pk": client.pk})
-        return Response(
-            self.get_serializer(client).data, status=201, headers={"Location": location}
-        )
+        return self.created_response(client, url_name="api:client-detail")
 
 
 class ClientDetailView(ApiView):
@@ -114,8 +109,7 @@ class TemplateListView(ApiView):
         responses=s.TemplateSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.template_list(business=self.business))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.page_response(selectors.template_list(business=self.business))
 
     @extend_schema(
         tags=["templates"],
@@ -130,10 +124,7 @@ class TemplateListView(ApiView):
         template = services.template_create(
             business=self.business, acting_user=self.acting_user, **data
         )
-        location = reverse("api:template-detail", kwargs={"pk": template.pk})
-        return Response(
-            self.get_serializer(template).data, status=201, headers={"Location": location}
-        )
+        return self.created_response(template, url_name="api:template-detail")
 
 
 class TemplateDetailView(ApiView):
@@ -202,8 +193,7 @@ class DeliveryListView(ApiView):
                 queryset = queryset.filter(**{name: data[name]})
         if "proposal" in data:
             queryset = queryset.filter(proposal_id=data["proposal"])
-        page = self.paginate_queryset(filter_by_dates(queryset, data))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.page_response(filter_by_dates(queryset, data))
 
 
 class DeliveryDetailView(ApiView):
