@@ -148,6 +148,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 if not PRODUCTION:
     # collectstatic only runs for production; elsewhere the missing folder is expected.
     warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+# Files stored through the storage API (logos, PDFs): a git-ignored folder by default, never
+# the process's working directory (the checkout, where they would end up beside the code).
+MEDIA_ROOT = env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

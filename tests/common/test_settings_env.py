@@ -25,12 +25,16 @@ PRODUCTION = {
 }
 
 
-def load_settings(env: dict) -> subprocess.CompletedProcess:
+STARTED = "import django; django.setup(); print('started')"
+
+
+def load_settings(env: dict, code: str = STARTED) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k != "DEBUG"}
     clean.pop("DJANGO_SETTINGS_MODULE", None)
+    clean.pop("MEDIA_ROOT", None)
     clean.update(env)
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings"},
         capture_output=True,
@@ -94,3 +98,29 @@ def test_a_public_key_with_escaped_newlines_is_accepted():
         {**PRODUCTION, "WIX_WEBHOOK_PUBLIC_KEY": PUBLIC_KEY.replace("\n", "\\n")}
     )
     assert result.returncode == 0, result.stderr
+
+
+STORAGE_LOCATION = (
+    "import django; django.setup(); "
+    "from django.core.files.storage import default_storage; print(default_storage.location)"
+)
+
+
+def test_stored_files_stay_out_of_the_code_by_default():
+    """Logos and PDFs go to the git-ignored ``var/media``, not the checkout's top folder."""
+    result = load_settings({"DJANGO_ENV": "development"}, code=STORAGE_LOCATION)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(ROOT / "var" / "media")
+
+
+def test_stored_files_go_where_media_root_says():
+    result = load_settings({**PRODUCTION, "MEDIA_ROOT": "/srv/media"}, code=STORAGE_LOCATION)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "/srv/media"
+
+
+def test_the_suite_stores_files_outside_the_checkout():
+    """A test that saves a logo or a PDF without its own folder leaves nothing in the code."""
+    from django.core.files.storage import default_storage
+
+    assert not Path(default_storage.location).resolve().is_relative_to(ROOT)

@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
@@ -89,10 +90,14 @@ def test_a_logo_upload_is_stored_and_shown(owner_client, business):
     assert b"".join(served.streaming_content) == PNG
     assert "immutable" in served["Cache-Control"]
 
-    # The client page of a proposal sent from now on, and its email, show it.
+    # The client page of a proposal sent from now on, and its email, show it: to the client,
+    # who is signed in to nothing, and to the business opening its own link.
     proposal, version = make_sent_proposal(business=business)
-    page = owner_client.get(reverse("public:proposal", args=[version.token])).content.decode()
-    assert f'class="public-logo" src="{logo_path}"' in page
+    for visitor in (Client(), owner_client):
+        page = visitor.get(reverse("public:proposal", args=[version.token])).content.decode()
+        assert f'class="public-logo" src="{logo_path}"' in page
+    anonymous = Client().get(logo_path)
+    assert anonymous.status_code == 200 and b"".join(anonymous.streaming_content) == PNG
     delivery = Delivery.objects.select_related("business").get(kind="proposal", version=version)
     html = mailer.build_message(delivery).alternatives[0][0]
     assert f'<img src="{django_settings.SITE_URL}{logo_path}"' in html
