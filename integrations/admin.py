@@ -5,6 +5,7 @@ from django.db.models import Case, When
 from django.db.models import Value as V
 
 from accounts.audit import act_on_each
+from common.admin_amounts import AmountsAdminMixin
 from common.admin_tools import BusinessColumnMixin, HistoryAdmin, RecentValuesFilter
 from integrations import support
 from integrations.models import (
@@ -174,7 +175,7 @@ class WixContactSyncAdmin(BusinessColumnMixin, HistoryAdmin):
 
 
 @admin.register(WixInvoice)
-class WixInvoiceAdmin(BusinessColumnMixin, HistoryAdmin):
+class WixInvoiceAdmin(AmountsAdminMixin, BusinessColumnMixin, HistoryAdmin):
     """A proposal's scheduled payments as Wix invoices: where each one is, and why it failed."""
 
     list_display = [
@@ -182,7 +183,6 @@ class WixInvoiceAdmin(BusinessColumnMixin, HistoryAdmin):
         "position",
         "label",
         "amount",
-        "currency",
         "due_at",
         "state",
         "step",
@@ -198,6 +198,7 @@ class WixInvoiceAdmin(BusinessColumnMixin, HistoryAdmin):
     search_fields = ["=proposal", "=wix_invoice_id", "=business__instance_id"]
     raw_id_fields = ["business", "proposal", "acceptance"]
     readonly_fields = ["reference", "create_attempted_at", "sent_at", "wix_invoice_id"]
+    amount_fields = ("amount", "paid_amount")
     actions = ["retry"]
 
     @admin.action(description="Try the selected failed invoices again", permissions=["support"])

@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from accounts.audit import act_on_each
+from common.admin_amounts import AmountsAdminMixin
 from common.admin_tools import (
     BusinessColumnMixin,
     HistoryAdmin,
@@ -88,14 +89,15 @@ class DeliveryInline(HistoryInline):
 
 
 @admin.register(Proposal)
-class ProposalAdmin(BusinessColumnMixin, HistoryAdmin):
+class ProposalAdmin(AmountsAdminMixin, BusinessColumnMixin, HistoryAdmin):
+    amount_fields = ("total",)
     list_display = [
         "display_number",
         "title",
         "business_link",
         "client",
         "status",
-        "total_amount",
+        "total",
         "sent_at",
         "failed_deliveries",
         "created_at",
@@ -126,10 +128,6 @@ class ProposalAdmin(BusinessColumnMixin, HistoryAdmin):
     @admin.display(description="Number")
     def display_number(self, obj: Proposal) -> str:
         return obj.display_number
-
-    @admin.display(description="Total")
-    def total_amount(self, obj: Proposal) -> str:
-        return format_money(obj.total, obj.currency, obj.business.locale)
 
     @admin.display(description="Failed emails")
     def failed_deliveries(self, obj: "WithAnnotations[Proposal, _FailedCount]") -> int:
@@ -207,12 +205,19 @@ class SectionAdmin(HistoryAdmin):
 
 
 @admin.register(LineItem)
-class LineItemAdmin(HistoryAdmin):
+class LineItemAdmin(AmountsAdminMixin, HistoryAdmin):
     list_display = ["name", "section", "quantity", "unit_price", "optional"]
-    list_select_related = ["section"]
+    list_select_related = ["section__proposal__business"]
+    amount_fields = ("unit_price",)
     ordering = ["-pk"]
     search_fields = ["=id", "=section"]
     raw_id_fields = ["section"]
+
+    def amount_currency(self, obj: LineItem) -> str:
+        return obj.section.proposal.currency
+
+    def amount_locale(self, obj: LineItem) -> str:
+        return obj.section.proposal.business.locale
 
 
 @admin.register(ProposalVersion)
@@ -236,13 +241,14 @@ class ProposalViewAdmin(HistoryAdmin):
 
 
 @admin.register(Acceptance)
-class AcceptanceAdmin(BusinessColumnMixin, HistoryAdmin):
+class AcceptanceAdmin(AmountsAdminMixin, BusinessColumnMixin, HistoryAdmin):
+    amount_fields = ("total",)
     list_display = [
         "proposal",
         "business_link",
         "signed_name",
         "email",
-        "total_amount",
+        "total",
         "accepted_at",
     ]
     list_select_related = ["proposal", "business"]
@@ -250,9 +256,8 @@ class AcceptanceAdmin(BusinessColumnMixin, HistoryAdmin):
     search_fields = ["=email", "=proposal", "=business__instance_id"]
     raw_id_fields = ["proposal", "version", "business"]
 
-    @admin.display(description="Total")
-    def total_amount(self, obj: Acceptance) -> str:
-        return format_money(obj.total, obj.proposal.currency, obj.business.locale)
+    def amount_currency(self, obj: Acceptance) -> str:
+        return obj.proposal.currency
 
     readonly_fields = ["chosen_items"]
 
