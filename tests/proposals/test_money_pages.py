@@ -10,7 +10,7 @@ from common.money import current_locale
 from proposals import services
 from proposals.delivery import mailer, message
 from proposals.models import Delivery
-from tests.proposals.factories import make_sent_proposal
+from tests.proposals.factories import accept, make_sent_proposal
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +70,12 @@ def test_admin_lists_totals_as_each_business_writes_them():
     page = client.get(reverse("admin:proposals_proposal_changelist")).content.decode()
     assert "2.346,00\xa0€" in page or "2.346,00&nbsp;€" in page
     assert proposal.display_number in page
+
+
+def test_the_owners_accept_email_writes_the_total_as_the_business_does():
+    _, version = german_sent_proposal()
+    accept(version)
+    delivery = Delivery.objects.get(kind="owner_accepted")
+    built = mailer.build_message(delivery)
+    assert "Accepted total: 2.346,00\xa0€" in built.body
+    assert "2.346,00\xa0€" in built.alternatives[0][0]
