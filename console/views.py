@@ -19,6 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from accounts.audit import ActionRefused
 from accounts.models import Business, StaffAction, User
 from common.admin_tools import can_run_support_actions
+from common.money import use_locale
 from console import selectors
 from console.links import business_support_url
 from integrations import support as wix_support
@@ -51,11 +52,15 @@ def business_support(request: StaffRequest, business_id: int) -> HttpResponse:
         return _business_action(request, business)
     overview = selectors.business_overview(business)
     overview["suppressions"] = delivery_selectors.business_suppressions(business=business)
-    return TemplateResponse(
+    response = TemplateResponse(
         request,
         "console/business_support.html",
         _context(request, title=f"Support: {business}", opts=Business._meta, **overview),
     )
+    # Amounts as the business writes them, as the admin's lists show them: rendered here, while
+    # its locale is bound (a TemplateResponse would render after the view, in the default one).
+    with use_locale(business.locale):
+        return response.render()
 
 
 def _run(request: StaffRequest, action, **kwargs) -> None:

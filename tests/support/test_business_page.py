@@ -8,7 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import StaffAction
-from integrations.models import CircuitBreaker
+from common.money import format_money
+from integrations.models import CircuitBreaker, WixInvoice
 from proposals.models import Delivery
 from tests.accounts.factories import MembershipFactory
 from tests.proposals.factories import make_sent_proposal
@@ -253,3 +254,15 @@ def test_the_page_shows_each_payments_wix_invoice_and_tries_a_failed_one_again(
     assert balance.state == WixInvoice.State.PENDING and balance.next_attempt_at is not None
     audited = StaffAction.objects.filter(business=business, action="wix_invoice_retry")
     assert list(audited.values_list("outcome", flat=True)) == ["ok"]
+
+
+def test_the_page_writes_amounts_as_the_business_does(support_client, business):
+    """Issue 13 pt 3: as the admin's lists do, not as the staff member's request would."""
+    business.locale, business.currency = "de-DE", "EUR"
+    business.save()
+    deposit, _ = invoiced_payments(business)
+    WixInvoice.objects.filter(pk=deposit.pk).update(payment="partially_paid", paid_amount=1234.5)
+    page = _page(support_client, business).replace("&nbsp;", "\xa0")
+    written = format_money(deposit.amount, deposit.currency, "de-DE")
+    assert written.startswith("586,50") and f"Deposit</a> {written}" in page
+    assert f"({format_money(1234.5, deposit.currency, 'de-DE')})" in page
