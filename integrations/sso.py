@@ -50,9 +50,11 @@ def owner_account(*, business: Business, instance: WixInstance) -> User | None:
     this only ever names an account that is ALREADY an owner of THIS business, whose address
     is the one Wix gives for the site's owner (``owner_email``, fetched from Wix's API), and
     that belongs to no other business (the link hands the whole account to the Wix user).
-    Never a staff or inactive account, never one already linked to another Wix user.
+    Never a staff or inactive account, never one already linked to another Wix user, and only
+    for the site's owner themself: a co-owner also has Wix's OWNER permissions, but is not the
+    person whose address ``owner_email`` is.
     """
-    if not instance.is_owner or not business.owner_email:
+    if not instance.is_site_owner or not business.owner_email:
         return None
     linked = WixUserLink.objects.exclude(wix_user_id=instance.wix_user_id).values("user_id")
     candidates = list(
@@ -125,12 +127,14 @@ def _user_for(instance: WixInstance, business: Business) -> User:
 def readable_name(*, instance: WixInstance, business: Business) -> str:
     """What the dashboard and timelines call a Wix user who has no account of their own.
 
-    The instance names no person: the owner is called by the address Wix gives for the
-    site's owner (once known), anyone else by role and a short, stable part of their id.
+    The instance names no person: the site's owner is called by the address Wix gives for
+    the site's owner (once known), anyone else (a co-owner too) by role and a short, stable
+    part of their id.
     """
-    if instance.is_owner:
+    if instance.is_site_owner:
         return f"Site owner ({business.owner_email})" if business.owner_email else "Site owner"
-    return f"Wix collaborator {instance.wix_user_id.replace('-', '')[:6]}"
+    role = "co-owner" if instance.is_owner else "collaborator"
+    return f"Wix {role} {instance.wix_user_id.replace('-', '')[:6]}"
 
 
 def _keep_name_current(user: User, *, instance: WixInstance, business: Business) -> None:

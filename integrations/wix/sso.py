@@ -33,8 +33,17 @@ class InstanceRefused(Exception):
 class WixInstance:
     instance_id: str
     wix_user_id: str
+    # ``permissions`` is OWNER: the site's owner, or a collaborator Wix gives the owner's
+    # permissions (a co-owner). Wix tells the two apart only by ``siteOwnerId``.
     is_owner: bool
     signed_at: datetime
+    site_owner_id: str = ""
+
+    @property
+    def is_site_owner(self) -> bool:
+        """The person who owns the site, not a co-owner: Wix's ``uid`` is its ``siteOwnerId``
+        (Wix: "the uid will not match the siteOwnerId if the user is a contributor")."""
+        return self.is_owner and bool(self.site_owner_id) and self.wix_user_id == self.site_owner_id
 
 
 def _b64url_decode(value: str) -> bytes:
@@ -58,15 +67,24 @@ def sign_instance(payload: dict, *, secret: str) -> str:
 
 
 def dashboard_instance(
-    instance_id: str, *, uid: str, secret: str, app_id: str, owner: bool = True
+    instance_id: str,
+    *,
+    uid: str,
+    secret: str,
+    app_id: str,
+    owner: bool = True,
+    site_owner_id: str = "",
 ) -> str:
-    """The ``instance`` value Wix adds when a site's owner (or a collaborator) opens the app."""
+    """The ``instance`` value Wix adds when a site's owner (or a collaborator) opens the app.
+
+    ``siteOwnerId`` is ``uid`` for the owner; a collaborator's names someone else."""
     payload = {
         "instanceId": instance_id,
         "appDefId": app_id,
         "signDate": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "uid": uid,
         "permissions": "OWNER" if owner else "",
+        "siteOwnerId": site_owner_id or (uid if owner else "00000000-0000-4000-8000-0000000000ff"),
     }
     return sign_instance(payload, secret=secret)
 
@@ -100,11 +118,17 @@ def verify_instance(
     if not is_wix_id(instance_id):
         raise InstanceRefused("missing_instance_id")
     is_owner = str(payload.get("permissions") or "").upper() == "OWNER"
-    user_id = payload.get("uid") or (payload.get("siteOwnerId") if is_owner else None)
+    site_owner_id = payload.get("siteOwnerId")
+    site_owner_id = site_owner_id if is_wix_id(site_owner_id) else ""
+    user_id = payload.get("uid") or (site_owner_id if is_owner else None)
     if not is_wix_id(user_id):
         raise InstanceRefused("missing_user")
     return WixInstance(
-        instance_id=instance_id, wix_user_id=user_id, is_owner=is_owner, signed_at=signed_at
+        instance_id=instance_id,
+        wix_user_id=user_id,
+        is_owner=is_owner,
+        signed_at=signed_at,
+        site_owner_id=site_owner_id,
     )
 
 

@@ -15,8 +15,10 @@ OWNER_UID = "0f1e2d3c-aaaa-4bbb-8ccc-000000000001"
 HELPER_UID = "9a8b7c6d-aaaa-4bbb-8ccc-000000000002"
 
 
-def open_as(client, business, uid: str = OWNER_UID, *, owner: bool = True):
-    claims = {"uid": uid, "permissions": "OWNER" if owner else "", "siteOwnerId": OWNER_UID}
+def open_as(
+    client, business, uid: str = OWNER_UID, *, owner: bool = True, site_owner: str = OWNER_UID
+):
+    claims = {"uid": uid, "permissions": "OWNER" if owner else "", "siteOwnerId": site_owner}
     instance = sign_instance(instance_payload(business.instance_id, **claims), secret=SECRET)
     return client.get("/app/", {"instance": instance})
 
@@ -75,6 +77,27 @@ def test_no_link_unless_every_condition_holds(client, business, owner_account, w
     user = signed_in(client)
     assert user != owner_account
     assert user.email.endswith(f"@{SSO_EMAIL_DOMAIN}")
+
+
+def test_a_co_owner_is_not_signed_in_to_the_site_owners_account(client, business, owner_account):
+    # A collaborator Wix gives the owner's permissions keeps their own uid; siteOwnerId names
+    # the site's owner (Wix: "the uid will not match the siteOwnerId if the user is a
+    # contributor").
+    open_as(client, business, HELPER_UID, owner=True, site_owner=OWNER_UID)
+
+    co_owner = signed_in(client)
+    assert co_owner != owner_account
+    assert co_owner.email.endswith(f"@{SSO_EMAIL_DOMAIN}")
+    assert co_owner.full_name == "Wix co-owner 9a8b7c"  # not "Site owner (owner@…)"
+    assert not WixUserLink.objects.filter(user=owner_account).exists()
+    assert Membership.objects.get(user=co_owner).role == Membership.Role.OWNER  # Wix's say
+
+
+def test_an_instance_naming_no_site_owner_links_no_account(client, business, owner_account):
+    open_as(client, business, OWNER_UID, owner=True, site_owner="")
+
+    assert signed_in(client) != owner_account
+    assert not WixUserLink.objects.filter(user=owner_account).exists()
 
 
 def test_an_account_linked_to_another_wix_user_is_not_taken_over(client, business, owner_account):
