@@ -23,6 +23,22 @@ def test_healthz_answers_without_touching_the_database(db, client, django_assert
 
 
 @pytest.mark.django_db
+def test_probes_answer_head_as_get(client, settings):
+    # Uptime monitors and load balancers often probe with HEAD (issue 13 pt 12: HEAD on pages).
+    settings.READYZ_REQUIRE_CLUSTER = False
+    settings.METRICS_TOKEN = "probe-token"
+    for url, headers in (
+        ("/healthz", {}),
+        ("/readyz", {}),
+        ("/metrics", {"HTTP_AUTHORIZATION": "Bearer probe-token"}),
+    ):
+        response = client.head(url, **headers)
+        assert response.status_code == 200, url
+        assert response.content == b""
+    assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.django_db
 def test_readyz_is_ok_when_every_dependency_is(client, settings):
     settings.READYZ_REQUIRE_CLUSTER = False
     response = client.get("/readyz")
