@@ -56,6 +56,11 @@ def test_production_defaults_to_wix_and_development_to_the_standin():
         "http://[::1]:8765",
         "http://[::ffff:127.0.0.1]",
         "http://0.0.0.0:8765",
+        # Short IPv4 spellings the resolver turns into 127.0.0.1 / 0.0.0.0.
+        "http://127.1:8765",
+        "http://2130706433",
+        "http://0x7f.0.0.1",
+        "http://0",
     ],
 )
 def test_a_loopback_url_is_recognised(url):
@@ -63,7 +68,14 @@ def test_a_loopback_url_is_recognised(url):
 
 
 @pytest.mark.parametrize(
-    "url", ["https://www.wixapis.com", "https://10.0.0.8", "http://wix-proxy.internal:8080"]
+    "url",
+    [
+        "https://www.wixapis.com",
+        "https://10.0.0.8",
+        "http://wix-proxy.internal:8080",
+        "http://10.1",
+        "https://127.example.com",
+    ],
 )
 def test_another_host_is_not_loopback(url):
     assert not is_loopback_url(url)
@@ -78,6 +90,12 @@ def test_the_deploy_check_refuses_a_loopback_url_and_passes_the_default():
 
     not_http = deploy_check(WIX_API_BASE_URL="ftp://www.wixapis.com")
     assert "integrations.E001" in not_http.stderr
+
+    no_host = deploy_check(WIX_API_BASE_URL="https://")
+    assert "integrations.E001" in no_host.stderr
+
+    short_loopback = deploy_check(WIX_API_BASE_URL="http://127.1:8765")
+    assert "integrations.E001" in short_loopback.stderr
 
     default = deploy_check()
     assert default.returncode == 0, default.stderr
