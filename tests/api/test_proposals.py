@@ -158,6 +158,27 @@ def test_send_withdraw_and_duplicate(api, draft):
     assert kinds == ["duplicated", "withdrawn", "sent", "created"]
 
 
+def test_duplicate_takes_the_new_title(api, draft):
+    # Issue 13 pt 8: the copy's title goes into the client's email subject, so the caller
+    # names it; without one it is the original's with " (copy)".
+    named = api.post(
+        f"/api/v1/proposals/{draft.pk}/duplicate/", {"title": "Garden, phase 2"}, format="json"
+    )
+    assert named.status_code == 201, named.json()
+    assert named.json()["title"] == "Garden, phase 2"
+    assert Proposal.objects.get(pk=named.json()["id"]).title == "Garden, phase 2"
+
+    unnamed = api.post(f"/api/v1/proposals/{draft.pk}/duplicate/", format="json")
+    assert unnamed.json()["title"] == f"{draft.title} (copy)"
+
+
+@pytest.mark.parametrize(("title", "status"), [("   ", 422), ("", 400), ("x" * 201, 400)])
+def test_duplicate_with_a_bad_title_makes_no_copy(api, draft, title, status):
+    response = api.post(f"/api/v1/proposals/{draft.pk}/duplicate/", {"title": title}, format="json")
+    assert response.status_code == status, response.json()
+    assert Proposal.objects.count() == 1
+
+
 def test_plan_limit_is_402(api, customer, settings):
     settings.FREE_PLAN_MONTHLY_SENDS = 0
     proposal = make_proposal(client=customer)

@@ -183,6 +183,14 @@ class ProposalSendSerializer(StrictSerializer):
     )
 
 
+class ProposalDuplicateSerializer(StrictSerializer):
+    title = name_field(
+        required=False,
+        help_text="The new draft's title (the client sees it in the email's subject). "
+        'Default: the original\'s title followed by " (copy)".',
+    )
+
+
 class EmptySerializer(StrictSerializer):
     # No parameters (an empty JSON object or no body).
     pass

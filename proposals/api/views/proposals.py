@@ -234,15 +234,17 @@ class ProposalDuplicateView(ProposalViewMixin, ApiView):
     @extend_schema(
         tags=TAG,
         summary="Duplicate into a new draft",
-        request=s.EmptySerializer,
+        request=s.ProposalDuplicateSerializer,
         responses={201: s.ProposalSerializer},
         parameters=[IDEMPOTENCY_PARAMETER, ETAG_HEADER],
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
         proposal = self.get_proposal(pk)
-        validated(s.EmptySerializer, request)
-        copy = services.proposal_duplicate(proposal=proposal, acting_user=self.acting_user)
+        data = validated(s.ProposalDuplicateSerializer, request)
+        copy = services.proposal_duplicate(
+            proposal=proposal, acting_user=self.acting_user, title=data.get("title")
+        )
         return self.proposal_response(copy, status=201)
 
 
