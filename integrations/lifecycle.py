@@ -14,13 +14,13 @@ import structlog
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from accounts.models import Business
 from common.money import supported_locale
 from common.text import one_line
-from integrations.wix.client import WixClient, drop_tokens
+from integrations.business_update import business_refresh_update, business_update
+from integrations.wix.client import WixClient, drop_tokens, expect_first_token
 from proposals.selectors import proposal_counts
 from proposals.services import proposals_purge
 
@@ -49,6 +49,7 @@ def business_install(*, instance_id: str, occurred_at: datetime) -> tuple[Busine
     """Create the business of this instance, or reactivate it; returns (business, changed)."""
     business = _business_insert(instance_id=instance_id, occurred_at=occurred_at)
     if business is not None:
+        expect_first_token(instance_id=instance_id)
         log.info("wix_business_installed", business_id=business.pk, instance_id=instance_id)
         return business, True
     with transaction.atomic():
@@ -143,11 +144,6 @@ def _plan_state(*, paid: bool, product_id: str | None, occurred_at: datetime) ->
     return changes
 
 
-def _older_plan(occurred_at: datetime) -> Q:
-    """The row's plan state is older than one true at ``occurred_at``: it may be replaced."""
-    return Q(plan_changed_at__isnull=True) | Q(plan_changed_at__lte=occurred_at)
-
-
 def _plan_written(business: Business, changes: dict, *, applied: bool, source: str) -> bool:
     if not applied:
         log.info(
@@ -173,10 +169,8 @@ def business_set_plan(
     never overwrites a newer one whatever the order. ``business`` gets the state applied.
     """
     changes = _plan_state(paid=paid, product_id=product_id, occurred_at=occurred_at)
-    applied = (
-        Business.objects.filter(pk=business.pk)
-        .filter(_older_plan(occurred_at))
-        .update(**changes, updated_at=timezone.now())
+    applied = business_update(
+        pk=business.pk, values={"updated_at": timezone.now()}, plan=changes, plan_only=True
     )
     return _plan_written(business, changes, applied=bool(applied), source=source)
 
@@ -247,18 +241,6 @@ def _wix_locale(properties: dict, site: dict) -> str:
     return supported_locale(f"{language}-{country}") or language[:16]
 
 
-def _unless_owner_chose(updates: dict) -> dict:
-    """The locale and time zone only where the owner has not chosen them, decided by the
-    UPDATE on the row as it is (a Settings save racing the refresh wins)."""
-    guarded = dict(updates)
-    for field, flag in (("locale", "locale_chosen"), ("timezone", "timezone_chosen")):
-        if field in guarded:
-            guarded[field] = Case(
-                When(**{flag: True}, then=F(field)), default=Value(guarded[field])
-            )
-    return guarded
-
-
 def business_refresh_from_wix(*, business: Business) -> Business:
     """Fetch the app instance and site properties through the client and store them.
 
@@ -289,7 +271,6 @@ def business_refresh_from_wix(*, business: Business) -> Business:
     # Set even when empty: an address stored before (from wherever) must not stay trusted
     # once Wix names no owner email.
     updates["owner_email"] = _owner_account_email(site)
-    guarded = _unless_owner_chose(updates)
     plan: dict = {}
     if "isFree" in instance:
         # In the same UPDATE, under business_set_plan's rule: only over an older plan state.
@@ -298,19 +279,15 @@ def business_refresh_from_wix(*, business: Business) -> Business:
             product_id=(instance.get("billing") or {}).get("packageName") or "",
             occurred_at=started,
         )
-        for field, value in plan.items():
-            guarded[field] = Case(When(_older_plan(started), then=Value(value)), default=F(field))
-    Business.objects.filter(pk=business.pk).update(**guarded, updated_at=timezone.now())
-    chosen = ("locale", "timezone", "locale_chosen", "timezone_chosen")
-    stored = Business.objects.filter(pk=business.pk).values(*chosen, "plan_changed_at").get()
-    for field in chosen:
-        setattr(business, field, stored[field])
+    stored = business_refresh_update(
+        pk=business.pk, values={**updates, "updated_at": timezone.now()}, plan=plan
+    )
     for field, value in updates.items():
-        if field not in chosen:
-            setattr(business, field, value)
+        setattr(business, field, value)
+    for field in ("locale", "timezone", "locale_chosen", "timezone_chosen"):
+        setattr(business, field, stored[field])
     if plan:
-        applied = stored["plan_changed_at"] == started
-        _plan_written(business, plan, applied=applied, source="instance")
+        _plan_written(business, plan, applied=bool(stored["plan_applied"]), source="instance")
     log.info("wix_business_details_refreshed", business_id=business.pk, fields=sorted(updates))
     return business
 

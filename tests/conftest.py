@@ -164,8 +164,10 @@ def _forget_queued_outbox_drains():
 @pytest.fixture(autouse=True)
 def _forget_noted_wix_calls():
     """The Wix retry budget notes first attempts in the process until it adds them to the
-    shared counters: one test's notes must not land in the next test's budget."""
+    shared counters, and the token store notes instances just created: one test's notes must
+    not land in the next test."""
     yield
-    from integrations.wix import retry_budget
+    from integrations.wix import retry_budget, tokens
 
     retry_budget._notes.clear()
+    tokens._new_instances.clear()

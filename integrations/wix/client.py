@@ -31,7 +31,7 @@ from django.utils import timezone
 from integrations.wix import breaker
 from integrations.wix.call_log import CallTarget, _record, calls_recorded_in_bulk
 from integrations.wix.retry_budget import _backoff, _budget_allows_retry, _budget_note_call
-from integrations.wix.tokens import _tokens, access_token, drop_tokens
+from integrations.wix.tokens import _tokens, access_token, drop_tokens, expect_first_token
 from integrations.wix.transport import (
     RETRYABLE_STATUSES,
     WixError,
@@ -49,6 +49,7 @@ __all__ = [
     "access_token",
     "calls_recorded_in_bulk",
     "drop_tokens",
+    "expect_first_token",
     "reset_transport",
 ]
 

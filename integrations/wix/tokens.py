@@ -99,6 +99,21 @@ def _usable(token: str | None, expires_at: datetime | None, stale: str) -> bool:
     return bool(token and expires_at and expires_at - margin > timezone.now() and token != stale)
 
 
+# Instances whose business this process has just created (an install of a new site): their
+# first token call does not read for a row that is not there yet, it inserts it (a row that
+# was there after all makes the INSERT fail, and the call takes the general path). Bounded: a
+# hint never used is forgotten with the others once there are too many.
+_new_instances: set[str] = set()
+_NEW_INSTANCES_MAX = 1000
+
+
+def expect_first_token(*, instance_id: str) -> None:
+    """This instance has no token row as far as this process knows (its business is new)."""
+    if len(_new_instances) >= _NEW_INSTANCES_MAX:
+        _new_instances.clear()
+    _new_instances.add(instance_id)
+
+
 def access_token(
     *, instance_id: str, business_id: int | None, deadline: float, stale: str = ""
 ) -> str:
@@ -115,11 +130,15 @@ def access_token(
     if held and _usable(*held, stale):
         return held[0]
     _tokens.pop(instance_id, None)
-    stored = (
-        WixAccessToken.objects.filter(instance_id=instance_id)
-        .values_list("access_token", "expires_at")
-        .first()
-    )
+    stored = None
+    if instance_id in _new_instances:
+        _new_instances.discard(instance_id)
+    else:
+        stored = (
+            WixAccessToken.objects.filter(instance_id=instance_id)
+            .values_list("access_token", "expires_at")
+            .first()
+        )
     if stored and _usable(*stored, stale):
         token, expires_at = stored
         assert expires_at is not None  # _usable refuses a token without an expiry

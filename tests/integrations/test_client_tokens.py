@@ -188,3 +188,23 @@ def test_the_tokens_a_process_holds_are_bounded(wix, db, monkeypatch):
     for business in businesses:
         WixClient.for_business(business).get_site_properties()
     assert list(tokens._tokens) == [b.instance_id for b in businesses[-3:]]
+
+
+@pytest.mark.django_db
+def test_a_new_instance_whose_token_row_exists_after_all_gets_the_stored_token(wix, wix_client):
+    # The install hinted that the instance is new; another process stored its token first.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    WixAccessToken.objects.create(
+        instance_id=wix_client.instance_id,
+        access_token="stored-by-another-process",
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    tokens.expect_first_token(instance_id=wix_client.instance_id)
+    token = tokens.access_token(
+        instance_id=wix_client.instance_id, business_id=None, deadline=time.monotonic() + 5
+    )
+    assert token == "stored-by-another-process"
+    assert wix.count("POST /oauth2/token") == 0

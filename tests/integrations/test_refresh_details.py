@@ -159,3 +159,24 @@ def test_a_plan_event_newer_than_the_refresh_is_kept(wix):
     assert (refreshed.plan, refreshed.plan_product_id) == (Business.Plan.PAID, "premium")
     assert refreshed.plan_changed_at == later
     assert refreshed.site_name == "Renamed"  # the details are written all the same
+
+
+def test_without_returning_the_refresh_reads_the_row_back_to_the_same_effect(wix, monkeypatch):
+    # SQLite before 3.35 has no RETURNING: the UPDATE is followed by a read of the row.
+    from integrations import business_update
+
+    later = timezone.now() + timedelta(minutes=5)
+    newer_plan = BusinessFactory(plan=Business.Plan.PAID, plan_changed_at=later, timezone="UTC")
+    wix.seed(instance_id=newer_plan.instance_id, is_free=True, timezone="America/New_York")
+    _save_settings(newer_plan, time_zone="Asia/Tokyo")
+    stale = Business.objects.get(pk=newer_plan.pk)
+    free = BusinessFactory(plan=Business.Plan.FREE)
+    wix.seed(instance_id=free.instance_id, is_free=False, vendor_product_id="pro")
+    monkeypatch.setattr(business_update, "_returning", lambda: False)
+
+    business_refresh_from_wix(business=stale)
+    business_refresh_from_wix(business=free)
+
+    assert (stale.timezone, stale.timezone_chosen, stale.plan) == ("Asia/Tokyo", True, "paid")
+    assert Business.objects.get(pk=stale.pk).plan_changed_at == later
+    assert (free.plan, Business.objects.get(pk=free.pk).plan) == ("paid", "paid")
