@@ -1,6 +1,8 @@
 """Dashboard: a proposal's page and its actions (send, withdraw, …); the list is in
 ``proposal_list``."""
 
+from decimal import Decimal
+
 import structlog
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -114,7 +116,8 @@ def _item_row(item: dict, line, currency: str, *, chosen: bool | None = None) ->
     ``chosen`` is the client's choice of an optional item once accepted (None before: the
     badge then says whether the item is preselected).
     """
-    discount, tax = item["discount_percent"], item["tax_rate"]
+    # A sent version's snapshot holds them as strings ("0.00"), the working copy as Decimals.
+    discount, tax = Decimal(item["discount_percent"]), Decimal(item["tax_rate"])
     if not item["optional"]:
         badge = ""
     elif chosen is None:

@@ -6,6 +6,7 @@ and the admin show that total, and the page, the API and the admin say which opt
 were chosen.
 """
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -82,6 +83,24 @@ def test_the_proposal_page_shows_what_was_accepted_and_the_choice(owner_client, 
     assert "Optional, chosen by the client" in hosting_row
     assert "Optional, not chosen" in support_row
     assert "preselected" not in content
+
+
+def test_the_accepted_content_shows_no_discount_or_tax_as_a_dash_as_before(owner_client, business):
+    # The accepted version is read from its snapshot, where every number is a string: "0.00"
+    # once showed as "0%" where the working copy shows "—".
+    proposal, _, _ = _accepted(business)
+
+    text = owner_client.get(reverse("dashboard:proposal_detail", args=[proposal.pk]))
+    content = text.content.decode()
+    content = content[content.index('id="content-h"') :]
+
+    cells = re.findall(
+        r'<td class="num">([^<]*)</td>', content[content.index("Design") :].split("</tr>")[0]
+    )
+    assert cells == ["1", "$1,200.00", "—", "—", "$1,200.00"]
+    development = content[content.index("Development") :].split("</tr>")[0]
+    assert re.findall(r'<td class="num">([^<]*)</td>', development)[2:4] == ["—", "20%"]
+    assert "0%</td>" not in content.replace("20%</td>", "")
 
 
 def test_a_proposal_not_accepted_still_shows_its_working_copy(owner_client, business):
