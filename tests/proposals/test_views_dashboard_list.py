@@ -131,6 +131,14 @@ def link(response, rel: str) -> str | None:
     return unescape(match.group(1)) if match else None
 
 
+def test_a_list_of_one_says_one_proposal(owner_client, business):
+    make_proposal(business=business, client=ClientFactory(business=business), title="Only one")
+
+    page = html(owner_client.get(reverse("dashboard:proposal_list")))
+
+    assert "<span>Showing 1 proposal</span>" in page
+
+
 def test_list_pages_by_cursor_newer_and_older(owner_client, business):
     client = ClientFactory(business=business)
     made = [
