@@ -67,6 +67,14 @@ def write_draft(page, title: str, client: str, section: str, items: list[tuple])
             page.locator(f"#id_s-0-i-{n}-optional").check()
 
 
+def sign_and_accept(page, name: str) -> None:
+    """On the client's page: type the name, agree, click "Accept proposal", see the thanks."""
+    page.get_by_label("Your full name").fill(name)
+    page.get_by_label("I have read and accept this proposal and its terms.").check()
+    page.get_by_role("button", name="Accept proposal").click()
+    page.get_by_role("heading", name="Accepted — thank you").wait_for()
+
+
 def test_write_send_open_tick_accept(live_server, browser_page, media_in_tmp):
     membership = MembershipFactory()
     business, user = membership.business, membership.user
@@ -114,10 +122,7 @@ def test_write_send_open_tick_accept(live_server, browser_page, media_in_tmp):
     assert client_page.get_by_role("button", name="Update total").is_hidden()  # JS took over
     client_page.get_by_label("Pond").check()
     assert total.inner_text() == "$1,641.00"
-    client_page.get_by_label("Your full name").fill("Ada Lovelace")
-    client_page.get_by_label("I have read and accept this proposal and its terms.").check()
-    client_page.get_by_role("button", name="Accept proposal").click()
-    client_page.get_by_role("heading", name="Accepted — thank you").wait_for()
+    sign_and_accept(client_page, "Ada Lovelace")
 
     # The signed copy as a PDF: the first click opens "Preparing your PDF" (a worker renders
     # it: drained here), whose refresh then downloads it.

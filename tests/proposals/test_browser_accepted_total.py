@@ -13,7 +13,7 @@ import pytest
 from proposals.models import Acceptance, ProposalVersion
 from tests.accounts.factories import MembershipFactory
 from tests.proposals.factories import ClientFactory, item, make_sent_proposal, sections
-from tests.proposals.test_browser import browser_page  # noqa: F401 (fixture)
+from tests.proposals.test_browser import browser_page, sign_and_accept  # noqa: F401 (fixture)
 from tests.proposals.test_browser_dashboard import sign_in
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -45,10 +45,7 @@ def test_the_business_sees_the_total_the_client_accepted(live_server, browser_pa
     client_page.get_by_label("Hosting").check()
     client_page.get_by_label("Support").uncheck()
     assert client_page.locator('[data-sum="total"]').inner_text() == "$1,440.00"
-    client_page.get_by_label("Your full name").fill("Ada Client")
-    client_page.get_by_label("I have read and accept this proposal and its terms.").check()
-    client_page.get_by_role("button", name="Accept proposal").click()
-    client_page.get_by_role("heading", name="Accepted — thank you").wait_for()
+    sign_and_accept(client_page, "Ada Client")
     client_context.close()
     assert Acceptance.objects.get(proposal=proposal).total == 1440
 
