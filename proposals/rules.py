@@ -5,10 +5,10 @@ import json
 import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 
+from common.locale_middleware import business_zone
 from common.money import LineInput, Totals, compute_totals, is_currency
 
 # Input limits, read by the models, the dashboard forms, the API serializers and the services:
@@ -62,13 +62,6 @@ TOO_MANY_MILESTONES = f"A payment schedule has at most {MAX_MILESTONES} mileston
 def too_long(limit: int) -> str:
     """What every door says about a text over its limit (forms, API and services alike)."""
     return f"At most {limit:,} characters."
-
-
-def business_zone(tz_name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(tz_name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def business_today(tz_name: str, now: datetime | None = None) -> date:

@@ -21,12 +21,11 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 from PIL import ImageFile
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from common.money import use_locale
+from common.locale_middleware import as_the_business_writes
 from proposals import branding, rules, selectors
 from proposals.models import Acceptance, ProposalVersion
 
@@ -116,7 +115,7 @@ def document_html(*, version: ProposalVersion, acceptance: Acceptance | None) ->
         totals = rules.snapshot_totals(snapshot, None)
         sections = selectors.snapshot_items(snapshot, totals, None)
         created = version.sent_at
-    with use_locale(business.locale), timezone.override(business.timezone or "UTC"):
+    with as_the_business_writes(business):
         return render_to_string(
             "pdf/proposal.html",
             {

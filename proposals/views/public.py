@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.models import Membership
-from common.money import use_locale
+from common.locale_middleware import as_the_business_writes
 from proposals import branding, selectors, services
 from proposals.forms import AcceptForm, DeclineForm, apply_validation_error
 from proposals.models import ProposalPdf, ProposalVersion
@@ -118,8 +118,8 @@ def _state_page(request: ClientPageRequest, version: ProposalVersion, state: str
         context.update(_accepted_content(version))
     elif state == "superseded":
         context["newer_version"] = selectors.newer_version_for(version=version)
-    # Amounts as the sending business writes them (the client has no dashboard locale).
-    with use_locale(proposal.business.locale):
+    # Amounts and times as the sending business writes them (the client has no dashboard).
+    with as_the_business_writes(proposal.business):
         return no_index(
             render(
                 request, "public/state.html", context, status=status or STATE_STATUS.get(state, 410)
@@ -150,7 +150,7 @@ def _proposal_page(
 ) -> HttpResponse:
     snapshot = version.snapshot
     totals = selectors.version_totals(version=version, selected_keys=selected)
-    with use_locale(version.proposal.business.locale):
+    with as_the_business_writes(version.proposal.business):
         response = render(
             request,
             "public/proposal.html",
