@@ -16,10 +16,10 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.business_update import business_refresh_update, business_update
 from accounts.models import Business
 from common.money import supported_locale
 from common.text import one_line
-from integrations.business_update import business_refresh_update, business_update
 from integrations.wix.client import WixClient, drop_tokens, expect_first_token
 from proposals.selectors import proposal_counts
 from proposals.services import proposals_purge

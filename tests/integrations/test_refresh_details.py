@@ -163,7 +163,7 @@ def test_a_plan_event_newer_than_the_refresh_is_kept(wix):
 
 def test_without_returning_the_refresh_reads_the_row_back_to_the_same_effect(wix, monkeypatch):
     # SQLite before 3.35 has no RETURNING: the UPDATE is followed by a read of the row.
-    from integrations import business_update
+    from accounts import business_update
 
     later = timezone.now() + timedelta(minutes=5)
     newer_plan = BusinessFactory(plan=Business.Plan.PAID, plan_changed_at=later, timezone="UTC")

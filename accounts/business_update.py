@@ -1,4 +1,5 @@
-"""The lifecycle's guarded UPDATEs of a business row, in SQL assembled here (no ORM expressions).
+"""Guarded UPDATEs of a business row (the Wix lifecycle's), in SQL assembled here, not ORM
+expressions: the accounts app owns the row and the rules of what may overwrite it.
 
 Two rules decide, in the statement itself and on the row as it is when the UPDATE takes its
 lock, what Wix's word may overwrite:
