@@ -24,7 +24,8 @@ from django.utils import timezone
 from accounts.models import Business
 from common import benchkit
 from integrations.contacts import contact_sync_request
-from integrations.models import WebhookReceipt, WixAccessToken, WixContactSync
+from integrations.models import CircuitBreaker, WebhookReceipt, WixAccessToken, WixContactSync
+from integrations.support import breaker_reset
 from integrations.webhooks import webhook_receive
 from integrations.wix.standin.webhooks import DEV_PRIVATE_KEY, sign_webhook, webhook_claims
 from proposals.models import Client
@@ -86,6 +87,11 @@ class _StandinSuite:
         return httpx.get(self.url + "/__stats", timeout=10).json()["counts"]
 
     def begin(self, step) -> None:
+        # A breaker an earlier suite left open says nothing of this suite's stand-in: the
+        # deliveries suite's workers have no Wix to call, and fail the contact syncs its sent
+        # proposals record (its own rows go with its cleanup; the shared breaker row stayed).
+        for api in CircuitBreaker.objects.values_list("api", flat=True):
+            breaker_reset(api=api)
         step.data["stats"] = self.stats()
         step.data["since"] = timezone.now() - timedelta(seconds=1)
 
